@@ -1,0 +1,250 @@
+// Layer 8 — the face: the shared heap as users call it.
+//
+// `Talc` is this process's view of a heap in a mapped region: allocate and deallocate (raw,
+// or typed with construct / destroy), turn a handle from another process into a local one
+// (`adopt`), check the heap, publish a root. `MapTalc` is a Talc that also owns its mapping:
+// open it on a shared memory name, a file, a descriptor or anonymous memory and it is ready.
+//
+// Offsets in a Meta are from the region's base, so they mean the same block in every process.
+// Alignments up to the region's base alignment (kRegionAlign, 2 MiB, for mapped regions) hold
+// in every process. The non-throwing calls return Errc; the throwing ones raise std::bad_alloc
+// for out-of-memory and OpenError (a std::system_error) for everything else.
+#pragma once
+
+#include <bit>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <new>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "talc/errors.hpp"
+#include "talc/header.hpp"
+#include "talc/mapping.hpp"
+#include "talc/meta.hpp"
+#include "talc/talck_meta.hpp"
+
+namespace talc {
+
+struct OpenOptions {
+  ClaimOptions claim{};
+  // How long an opener waits for another process that is still building the heap.
+  std::chrono::milliseconds wait{2000};
+};
+
+// A refusal to open a heap, or an operation on a heap marked corrupted. code() is an Errc.
+class OpenError : public std::system_error {
+ public:
+  OpenError(Errc e, const std::string& detail) : std::system_error(make_error_code(e), detail) {}
+};
+
+template <class Bins = DefaultBinConfig>
+class Talc {
+ public:
+  using Heap = TalckMeta<Bins>;
+  using HeaderType = Header<Heap>;
+
+  static constexpr std::size_t min_region_size() noexcept { return HeaderType::min_region_size(); }
+
+  // The heap in [base, base + len); base must be 64-aligned. Throws OpenError.
+  static Talc open(void* base, std::size_t len, OpenRole role, OpenOptions opts = {}) {
+    std::string why;
+    bool built = false;
+    auto h = HeaderType::open(base, len, role, opts.claim, opts.wait, &why, &built);
+    if (!h) throw OpenError(h.error(), why.empty() ? describe(h.error()) : why);
+    return Talc(static_cast<std::byte*>(base), len, *h, built);
+  }
+
+  Result<Meta> try_allocate(std::size_t size, std::size_t align = kGranule) noexcept {
+    if (!std::has_single_bit(align)) return Errc::bad_alignment;
+    if (align > max_align_) return Errc::alignment_too_large;
+    const Result<void*> r = settle(heap().allocate(size, align));
+    if (!r) return r.error();
+    return Meta{base_, offset_of(*r), size};
+  }
+
+  // Throws std::bad_alloc when no chunk is large enough, OpenError for any other refusal.
+  Meta allocate(std::size_t size, std::size_t align = kGranule) {
+    const Result<Meta> r = try_allocate(size, align);
+    if (!r) raise(r.error());
+    return *r;
+  }
+
+  Errc deallocate(const Meta& m) noexcept {
+    if (m.base != base_) return m.base == nullptr ? Errc::null_pointer : Errc::foreign_pointer;
+    if (m.offset >= size_) return Errc::foreign_pointer;
+    return deallocate(base_ + m.offset);
+  }
+  Errc deallocate(void* p) noexcept { return settle(heap().deallocate(p)); }
+
+  // A T built in the heap with `args`; the block is returned if the constructor throws.
+  template <class T, class... Args>
+  T* construct(Args&&... args) {
+    const Meta m = allocate(sizeof(T), alignof(T));
+    try {
+      return ::new (m.ptr()) T(std::forward<Args>(args)...);
+    } catch (...) {
+      deallocate(m);
+      throw;
+    }
+  }
+  template <class T>
+  Errc destroy(T* p) noexcept {
+    if (p == nullptr) return Errc::null_pointer;
+    const Result<std::size_t> usable = usable_size(p);  // refuse before running a destructor
+    if (!usable) return usable.error();
+    p->~T();
+    return deallocate(p);
+  }
+
+  // This process's handle for a block another process sent: refused unless it names the start
+  // of a live block at least `r.size()` bytes long.
+  Result<Meta> adopt(RelMeta r) noexcept {
+    if (r.is_null()) return Errc::null_pointer;
+    const std::uint64_t off = r.start().offset();
+    if (off >= size_) return Errc::foreign_pointer;
+    const Result<std::size_t> usable = usable_size(base_ + off);
+    if (!usable) return usable.error();
+    if (*usable < r.size()) return Errc::foreign_pointer;
+    return Meta{base_, off, r.size()};
+  }
+
+  Result<std::size_t> usable_size(const void* p) noexcept {
+    Result<std::size_t> r = Errc::corrupted;
+    const Errc e = heap().with_lock([&](auto& m) { r = m.usable_size(p); });
+    return e == Errc::ok ? r : settle(Result<std::size_t>(e));
+  }
+
+  // The full integrity check, under the lock.
+  CheckReport check() {
+    CheckReport rep{Errc::corrupted, 0, "the heap is marked corrupted"};
+    const Errc e = heap().with_lock([&](auto& m) {
+      try {
+        rep = m.check();
+      } catch (const std::bad_alloc&) {
+        rep = CheckReport{Errc::out_of_memory, 0, "not enough process memory to check"};
+      }
+    });
+    (void)settle(e);
+    return rep;
+  }
+  Census census() {
+    Census c;
+    (void)settle(heap().with_lock([&](auto& m) { c = m.census(); }));
+    return c;
+  }
+
+  std::uint64_t offset_of(const void* p) const noexcept {
+    return static_cast<std::uint64_t>(static_cast<const std::byte*>(p) - base_);
+  }
+  void* address_of(std::uint64_t off) const noexcept { return off < size_ ? base_ + off : nullptr; }
+
+  // One offset published for every process that opens the heap (a queue, a directory).
+  std::uint64_t root() const noexcept { return header_->root(); }
+  void set_root(std::uint64_t off) noexcept { header_->set_root(off); }
+  bool exchange_root(std::uint64_t expected, std::uint64_t off) noexcept {
+    return header_->exchange_root(expected, off);
+  }
+
+  // How many times a process took the lock from a dead holder and found the heap consistent.
+  std::uint64_t recoveries() const noexcept { return header_->body().recoveries(); }
+  bool corrupted() const noexcept {
+    return header_->state() == InitState::corrupted || header_->body().corrupted();
+  }
+
+  // Whether this open built the heap (exactly one opener of a region does).
+  bool built() const noexcept { return built_; }
+  std::byte* base() const noexcept { return base_; }
+  std::size_t size() const noexcept { return size_; }
+  std::size_t max_align() const noexcept { return max_align_; }
+  Heap& heap() noexcept { return header_->body(); }
+  HeaderType& header() noexcept { return *header_; }
+
+ protected:
+  Talc(std::byte* base, std::size_t size, HeaderType* h, bool built) noexcept
+      : base_(base), size_(size), header_(h), max_align_(alignment_of(base)), built_(built) {}
+
+ private:
+  static std::size_t alignment_of(const std::byte* base) noexcept {
+    const auto a = reinterpret_cast<std::uintptr_t>(base);
+    const std::size_t natural = a == 0 ? kRegionAlign : std::size_t{1} << std::countr_zero(a);
+    return natural < kRegionAlign ? natural : kRegionAlign;
+  }
+
+  // A corrupted verdict from the locked layer is recorded in the header for every opener.
+  template <class R>
+  R settle(R r) noexcept {
+    if constexpr (std::is_same_v<R, Errc>) {
+      if (r == Errc::corrupted) header_->mark_corrupted();
+    } else {
+      if (r.error() == Errc::corrupted) header_->mark_corrupted();
+    }
+    return r;
+  }
+
+  [[noreturn]] static void raise(Errc e) {
+    if (e == Errc::out_of_memory) throw std::bad_alloc();
+    throw OpenError(e, describe(e));
+  }
+
+  std::byte* base_;
+  std::size_t size_;
+  HeaderType* header_;
+  std::size_t max_align_;
+  bool built_;
+};
+
+// A Talc that owns the mapping of its region.
+template <class Bins = DefaultBinConfig>
+class MapTalc : public Talc<Bins> {
+ public:
+  static MapTalc create_shm(const std::string& name, std::size_t size, OpenOptions o = {}) {
+    return make(MappedRegion::shm(name, OpenMode::create_only, {size}), OpenRole::create, o);
+  }
+  static MapTalc open_shm(const std::string& name, OpenOptions o = {}) {
+    return make(MappedRegion::shm(name, OpenMode::open_only), OpenRole::attach, o);
+  }
+  static MapTalc open_or_create_shm(const std::string& name, std::size_t size, OpenOptions o = {}) {
+    return make(MappedRegion::shm(name, OpenMode::open_or_create, {size}), OpenRole::either, o);
+  }
+  static bool remove_shm(const std::string& name) { return MappedRegion::remove_shm(name); }
+
+  static MapTalc create_file(const std::string& path, std::size_t size, OpenOptions o = {}) {
+    return make(MappedRegion::file(path, OpenMode::create_only, {size}), OpenRole::create, o);
+  }
+  static MapTalc open_file(const std::string& path, OpenOptions o = {}) {
+    return make(MappedRegion::file(path, OpenMode::open_only), OpenRole::attach, o);
+  }
+
+  // A descriptor from elsewhere (a memfd received over a socket): builds a heap if the bytes
+  // are fresh zeros, attaches otherwise, as `role` allows.
+  static MapTalc from_fd(Fd fd, OpenRole role = OpenRole::either, OpenOptions o = {}) {
+    return make(MappedRegion::from_fd(std::move(fd)), role, o);
+  }
+  // A heap in anonymous shared memory, for this process and the children it forks.
+  static MapTalc anonymous(std::size_t size, OpenOptions o = {}) {
+    return make(MappedRegion::anonymous({size}), OpenRole::create, o);
+  }
+
+  const MappedRegion& region() const noexcept { return region_; }
+
+ private:
+  MapTalc(MappedRegion r, Talc<Bins> t) noexcept : Talc<Bins>(std::move(t)), region_(std::move(r)) {}
+
+  static MapTalc make(MappedRegion r, OpenRole role, OpenOptions o) {
+    try {
+      Talc<Bins> t = Talc<Bins>::open(r.base(), r.size(), role, o);
+      return MapTalc(std::move(r), std::move(t));
+    } catch (...) {
+      // A region this call created and could not turn into a heap is not left behind.
+      if (r.created()) r.unlink_source();
+      throw;
+    }
+  }
+  MappedRegion region_;
+};
+
+}  // namespace talc

@@ -1,0 +1,131 @@
+// Layer 7 — mapping: where a region's bytes come from, and their mapping into this process.
+//
+// Sources: a POSIX shared memory object (by name), a file (by path), a file descriptor
+// received from elsewhere (a memfd passed over a Unix socket, say), and anonymous shared memory
+// that children inherit over fork. Each process maps a region at a base aligned to
+// `MapLayout::align` (2 MiB by default), not just to a page: an alignment the heap promised in
+// one process then holds in every process.
+//
+// Ownership is RAII and move-only: a `Fd` closes once, a `Mapping` unmaps once. Failures
+// throw `MapError`, whose text names the call, the object and the errno text. This is the
+// only layer that includes OS headers (in src/mapping.cpp); nothing above it does.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <system_error>
+#include <utility>
+
+namespace talc {
+
+// The alignment of every region's base, in every process; also the largest alignment a
+// shared heap hands out.
+inline constexpr std::size_t kRegionAlign = std::size_t{2} << 20;
+
+enum class OpenMode : unsigned char {
+  create_only,     // fail if it exists
+  open_only,       // fail if it does not exist
+  open_or_create,  // either
+};
+
+struct MapLayout {
+  std::size_t size = 0;  // bytes to create; when opening, 0 means "whatever size it has"
+  std::size_t align = kRegionAlign;
+};
+
+class MapError : public std::system_error {
+ public:
+  // what(): "<call>(<object>): <errno text>"
+  MapError(const char* call, const std::string& object, int err);
+};
+
+class Fd {
+ public:
+  Fd() noexcept = default;
+  explicit Fd(int fd) noexcept : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd();
+
+  int get() const noexcept { return fd_; }
+  int release() noexcept {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+class Mapping {
+ public:
+  Mapping() noexcept = default;
+  Mapping(Mapping&& o) noexcept;
+  Mapping& operator=(Mapping&& o) noexcept;
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  ~Mapping();
+
+  // Maps [0, size) of `fd`, shared, read-write, at a base aligned to `align`.
+  static Mapping of_fd(const Fd& fd, std::size_t size, std::size_t align, const std::string& what);
+  // Anonymous shared memory: shared with children forked after this call.
+  static Mapping anonymous_shared(std::size_t size, std::size_t align);
+
+  void* base() const noexcept { return base_; }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  Mapping(void* base, std::size_t size) noexcept : base_(base), size_(size) {}
+  void reset() noexcept;
+
+  void* base_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// A region: its source (when it has one) and this process's mapping of it.
+class MappedRegion {
+ public:
+  static MappedRegion shm(const std::string& name, OpenMode mode, MapLayout layout = {});
+  static MappedRegion file(const std::string& path, OpenMode mode, MapLayout layout = {});
+  // Takes ownership of `fd`; maps its current size when layout.size is 0.
+  static MappedRegion from_fd(Fd fd, MapLayout layout = {});
+  static MappedRegion anonymous(MapLayout layout);
+
+  // Removes a shared memory object's name; false if there was none. Mappings stay valid.
+  static bool remove_shm(const std::string& name);
+
+  // Removes the name this region was opened by (shared memory object or file), if it has
+  // one; the mapping stays valid. Never throws: this runs on error paths.
+  void unlink_source() const noexcept;
+
+  // Another mapping of the same bytes, at another address (for a region with a source).
+  Mapping map_again() const;
+
+  void* base() const noexcept { return map_.base(); }
+  std::size_t size() const noexcept { return map_.size(); }
+  int fd() const noexcept { return fd_.get(); }
+  const std::string& name() const noexcept { return name_; }
+  // Whether this open created the object (it was not there before).
+  bool created() const noexcept { return created_; }
+  std::size_t align() const noexcept { return align_; }
+
+ private:
+  enum class Source : unsigned char { shm, file, fd, anonymous };
+  MappedRegion(Source source, Fd fd, Mapping map, std::string name, bool created,
+               std::size_t align) noexcept
+      : source_(source), fd_(std::move(fd)), map_(std::move(map)), name_(std::move(name)),
+        created_(created), align_(align) {}
+
+  Source source_;
+  Fd fd_;
+  Mapping map_;
+  std::string name_;
+  bool created_ = false;
+  std::size_t align_ = kRegionAlign;
+};
+
+}  // namespace talc

@@ -1,0 +1,19 @@
+// talc for C++: a relocatable heap for memory that several processes share.
+//
+// Include this for the whole library. The layers, bottom up: rel.hpp (offsets), chunk.hpp
+// (the byte layout), bin_config.hpp (size classes), talc_meta.hpp (the core heap),
+// region_lock.hpp and talck_meta.hpp (the cross-process lock), header.hpp (what a region
+// holds and who builds it), mapping.hpp (where the bytes come from), meta.hpp and face.hpp
+// (what users call: Talc, MapTalc, Meta).
+#pragma once
+
+#include "talc/bin_config.hpp"
+#include "talc/chunk.hpp"
+#include "talc/errors.hpp"
+#include "talc/face.hpp"
+#include "talc/header.hpp"
+#include "talc/mapping.hpp"
+#include "talc/meta.hpp"
+#include "talc/rel.hpp"
+#include "talc/talc_meta.hpp"
+#include "talc/talck_meta.hpp"

@@ -1,0 +1,423 @@
+// Layer 4 — the core heap, unsynchronised.
+//
+// `TalcMeta` is the object at the start of a heap: the bin heads and the availability
+// bitmap, followed in memory by the chunks it manages. It lives inside the region it manages
+// and every link it keeps is an offset from its own address, so a heap can be copied, mapped
+// elsewhere or reopened from a file and goes on working (`adopt`). It takes no lock, makes no
+// system call and never allocates on its hot paths; the synchronised layer wraps it for
+// shared use, and it works as well on an ordinary buffer in one process.
+//
+// Invariants (check() verifies every one of them):
+//   I1  chunks tile [heap_start, heap_end) exactly; a sentinel tag sits at heap_end.
+//   I2  each chunk's size is a multiple of kGranule, at least kMinChunk; its base is at
+//       kChunkPhase mod kGranule.
+//   I3  no two free chunks are adjacent; a tag's BELOW_FREE is set iff the chunk below is free.
+//   I4  a free chunk's tail repeats its size.
+//   I5  each free chunk is in exactly one list: the one of bin_of(its size); links are mutual.
+//   I6  bit b of the availability bitmap is set iff bin b's list is non-empty.
+//
+// Allocation: the request's own bin is probed (a few chunks, since sizes in one bin straddle
+// the request), then the first non-empty bin whose every chunk fits is taken; a constant
+// number of bitmap words and list nodes are touched whatever the heap's size. An aligned
+// request may leave a leading gap, which becomes a free chunk of its own (gaps smaller than
+// kMinChunk are avoided by moving one alignment step further). A remainder of at least
+// kMinChunk is split off and freed; a smaller one stays with the block.
+//
+// Deallocation checks the pointer against its tag and both neighbours before it writes
+// anything (a double free or a pointer into the middle of a block is refused, the heap is
+// untouched), then merges with free neighbours on both sides. With `ClaimOptions::checked`
+// it also proves, by walking the chunks, that the pointer starts a live block: that refuses
+// even a forged tag, at a cost linear in the number of chunks.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+
+#include "talc/bin_config.hpp"
+#include "talc/chunk.hpp"
+#include "talc/errors.hpp"
+#include "talc/rel.hpp"
+
+namespace talc {
+
+struct ClaimOptions {
+  // Prove every deallocated pointer by a walk of the heap (O(chunks) per free).
+  bool checked = false;
+};
+
+// The first inconsistency check() found, or ok. `what` is a static string; `offset` is from
+// the heap base (the TalcMeta's address).
+struct CheckReport {
+  Errc code = Errc::ok;
+  std::uint64_t offset = 0;
+  const char* what = "consistent";
+  std::uint64_t detail = 0;  // a value that disagreed (a size, a bin), when there is one
+
+  bool ok() const noexcept { return code == Errc::ok; }
+};
+
+// What a walk of the chunks finds; only meaningful on a heap that passes check().
+struct Census {
+  std::uint64_t live_chunks = 0;
+  std::uint64_t live_bytes = 0;  // chunk bytes of allocated chunks, tags included
+  std::uint64_t free_chunks = 0;
+  std::uint64_t free_bytes = 0;
+  std::uint64_t largest_free = 0;
+};
+
+template <class Bins = DefaultBinConfig>
+class alignas(64) TalcMeta {
+ public:
+  using BinConfigType = Bins;
+  // Alignments up to 1 GiB; beyond that a shared heap is the wrong tool.
+  static constexpr std::uint64_t kMaxAlign = std::uint64_t{1} << 30;
+  // Any request above this cannot be satisfied by any heap; refusing it early also keeps every
+  // size computation far from wrapping.
+  static constexpr std::uint64_t kMaxRequest = kMaxSpan - 4 * kMaxAlign;
+
+  TalcMeta(const TalcMeta&) = delete;
+  TalcMeta& operator=(const TalcMeta&) = delete;
+
+  // The smallest buffer that claim() accepts at any base address.
+  static constexpr std::size_t min_claim_size() noexcept {
+    return alignof(TalcMeta) - 1 + sizeof(TalcMeta) + kChunkPhase + kMinChunk + kTagSize +
+           kGranule;
+  }
+
+  // Builds a heap in [buf, buf + len): the TalcMeta at the first 64-aligned address, one free
+  // chunk over the rest. Refuses a null or too small buffer, and writes nothing then.
+  static Result<TalcMeta*> claim(void* buf, std::size_t len, ClaimOptions opts = {}) noexcept;
+
+  // The heap whose TalcMeta is at `meta` (a copy, another mapping, a reopened file), of which
+  // `available` bytes from `meta` on are mapped. Checks the fields it needs to stay in bounds;
+  // the full check() is the caller's choice.
+  static Result<TalcMeta*> adopt(void* meta, std::size_t available) noexcept;
+
+  // A block of at least `size` bytes aligned to `align` (a power of two up to kMaxAlign).
+  // A size of 0 gives a real, unique minimal block that must be deallocated like any other.
+  Result<void*> allocate(std::size_t size, std::size_t align = kGranule) noexcept;
+
+  // Returns the block that starts at `p`. Refuses, changing nothing: null, a pointer outside
+  // the heap or not at a block's start, a block that is already free.
+  Errc deallocate(void* p) noexcept;
+
+  // The bytes usable at `p` (at least what was asked for), after the same checks as deallocate.
+  Result<std::size_t> usable_size(const void* p) const noexcept;
+
+  // Verifies every invariant above by a walk of every chunk and every bin. Never writes,
+  // never reads outside the span, never loops forever, whatever the bytes say.
+  CheckReport check() const;
+  Census census() const noexcept;
+
+  std::uint64_t offset_of(const void* p) const noexcept {
+    return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p) - addr());
+  }
+  void* address_of(std::uint64_t off) noexcept { return bytes() + off; }
+  const void* address_of(std::uint64_t off) const noexcept { return bytes() + off; }
+
+  std::uint64_t span() const noexcept { return span_; }
+  std::uint64_t heap_start() const noexcept { return heap_start_; }
+  std::uint64_t heap_end() const noexcept { return heap_end_; }
+  // Bytes the chunks may use: the span less the metadata, padding and sentinel.
+  std::uint64_t capacity() const noexcept { return heap_end_ - heap_start_; }
+  bool checked() const noexcept { return (flags_ & kFlagChecked) != 0; }
+
+ private:
+  static constexpr std::uint64_t kFlagChecked = 1;
+  static constexpr std::uint64_t kKnownFlags = kFlagChecked;
+  // How many chunks of the request's own bin are looked at before moving to a larger bin.
+  static constexpr int kProbe = 4;
+  static constexpr std::uint64_t kNoBin = ~std::uint64_t{0};
+
+  struct Fit {
+    std::uint64_t base = Rel<FreeHead>::kNull;
+    std::uint64_t size = 0;
+    std::uint64_t gap = 0;
+  };
+
+  TalcMeta(std::uint64_t span, std::uint64_t heap_end, std::uint64_t flags) noexcept
+      : span_(span), heap_start_(heap_start_offset()), heap_end_(heap_end), flags_(flags) {}
+
+  static constexpr std::uint64_t heap_start_offset() noexcept {
+    return sizeof(TalcMeta) + kChunkPhase;
+  }
+
+  std::uintptr_t addr() const noexcept { return reinterpret_cast<std::uintptr_t>(this); }
+  std::byte* bytes() noexcept { return reinterpret_cast<std::byte*>(this); }
+  const std::byte* bytes() const noexcept { return reinterpret_cast<const std::byte*>(this); }
+
+  // The two metadata primitives: every read and write of heap metadata goes through them.
+  std::uint64_t get(std::uint64_t off) const noexcept { return load_word(bytes(), off); }
+  void put(std::uint64_t off, std::uint64_t v) noexcept { store_word(bytes(), off, v); }
+  Tag tag_at(std::uint64_t off) const noexcept { return Tag{get(off)}; }
+
+  static constexpr std::uint64_t head_slot(std::uint64_t bin) noexcept;
+  static constexpr std::uint64_t avail_slot(std::uint64_t word) noexcept;
+
+  std::uint64_t next_available_bin(std::uint64_t from) const noexcept;
+  std::uint64_t gap_for(std::uint64_t base, std::uint64_t align) const noexcept;
+  Fit find(std::uint64_t need, std::uint64_t align) const noexcept;
+  void* take(const Fit& fit, std::uint64_t need) noexcept;
+
+  void write_free(std::uint64_t base, std::uint64_t size) noexcept;
+  void link(std::uint64_t base, std::uint64_t size) noexcept;
+  void unlink(std::uint64_t base, std::uint64_t size) noexcept;
+
+  Result<Chunk> live_chunk(const void* p) const noexcept;
+  bool is_chunk_start(std::uint64_t base) const noexcept;
+
+  std::uint64_t span_;        // bytes from this object's address that belong to the heap
+  std::uint64_t heap_start_;  // offset of the first chunk
+  std::uint64_t heap_end_;    // offset of the sentinel tag
+  std::uint64_t flags_;
+  std::uint64_t avail_[Bins::kBitmapWords] = {};
+  Rel<FreeHead> bins_[Bins::kBins];
+};
+
+// ---- implementation -------------------------------------------------------------------------
+
+template <class Bins>
+constexpr std::uint64_t TalcMeta<Bins>::head_slot(std::uint64_t bin) noexcept {
+  return offsetof(TalcMeta, bins_) + bin * sizeof(Rel<FreeHead>);
+}
+
+template <class Bins>
+constexpr std::uint64_t TalcMeta<Bins>::avail_slot(std::uint64_t word) noexcept {
+  return offsetof(TalcMeta, avail_) + word * kWord;
+}
+
+template <class Bins>
+Result<TalcMeta<Bins>*> TalcMeta<Bins>::claim(void* buf, std::size_t len,
+                                              ClaimOptions opts) noexcept {
+  if (buf == nullptr) return Errc::null_region;
+  const std::uintptr_t start = reinterpret_cast<std::uintptr_t>(buf);
+  const std::uintptr_t pad = (alignof(TalcMeta) - start % alignof(TalcMeta)) % alignof(TalcMeta);
+  if (len < pad + sizeof(TalcMeta) + kChunkPhase + kMinChunk + kTagSize) return Errc::region_too_small;
+  if (len - pad > kMaxSpan) return Errc::region_too_large;
+  const std::uint64_t span = len - pad;
+  // The sentinel's offset: the last position at kChunkPhase mod kGranule that leaves room for it.
+  const std::uint64_t heap_end = ((span - kTagSize - kChunkPhase) & ~(kGranule - 1)) + kChunkPhase;
+  if (heap_end < heap_start_offset() + kMinChunk) return Errc::region_too_small;
+
+  auto* meta = ::new (static_cast<std::byte*>(buf) + pad)
+      TalcMeta(span, heap_end, opts.checked ? kFlagChecked : 0);
+  const std::uint64_t first = meta->heap_start_;
+  meta->write_free(first, heap_end - first);
+  meta->put(heap_end, Tag::sentinel(true).bits);
+  meta->link(first, heap_end - first);
+  return meta;
+}
+
+template <class Bins>
+Result<TalcMeta<Bins>*> TalcMeta<Bins>::adopt(void* meta, std::size_t available) noexcept {
+  if (meta == nullptr) return Errc::null_region;
+  if (reinterpret_cast<std::uintptr_t>(meta) % alignof(TalcMeta) != 0) return Errc::corrupted;
+  if (available < sizeof(TalcMeta)) return Errc::region_too_small;
+  auto* m = std::launder(reinterpret_cast<TalcMeta*>(meta));
+  const std::uint64_t span = m->span_, start = m->heap_start_, end = m->heap_end_;
+  if (start != heap_start_offset() || (m->flags_ & ~kKnownFlags) != 0) return Errc::corrupted;
+  if (span > kMaxSpan || span < start + kMinChunk + kTagSize || end % kGranule != kChunkPhase ||
+      end < start + kMinChunk || end > span - kTagSize)
+    return Errc::corrupted;
+  if (span > available) return Errc::region_too_small;
+  return m;
+}
+
+template <class Bins>
+std::uint64_t TalcMeta<Bins>::next_available_bin(std::uint64_t from) const noexcept {
+  if (from >= Bins::kBins) return kNoBin;
+  std::uint64_t w = from / 64;
+  std::uint64_t bits = get(avail_slot(w)) & (~std::uint64_t{0} << (from % 64));
+  while (bits == 0) {
+    if (++w == Bins::kBitmapWords) return kNoBin;
+    bits = get(avail_slot(w));
+  }
+  const std::uint64_t bin = w * 64 + static_cast<std::uint64_t>(std::countr_zero(bits));
+  return bin < Bins::kBins ? bin : kNoBin;
+}
+
+// The distance from a free chunk's base to the tag of an aligned block carved from it: 0 when
+// its natural user pointer is aligned, otherwise at least kMinChunk so the gap can be freed.
+template <class Bins>
+std::uint64_t TalcMeta<Bins>::gap_for(std::uint64_t base, std::uint64_t align) const noexcept {
+  if (align <= kGranule) return 0;
+  const std::uint64_t mis = (addr() + base + kTagSize) & (align - 1);
+  if (mis == 0) return 0;
+  const std::uint64_t gap = align - mis;  // a multiple of kGranule, at least kGranule
+  return gap < kMinChunk ? gap + align : gap;
+}
+
+template <class Bins>
+typename TalcMeta<Bins>::Fit TalcMeta<Bins>::find(std::uint64_t need,
+                                                  std::uint64_t align) const noexcept {
+  // Every chunk from this bin on fits, whatever gap its alignment costs (at most align + 16).
+  const std::uint64_t worst = align <= kGranule ? need : need + align + kGranule;
+  const std::uint64_t sure = Bins::first_bin_at_least(worst);
+  for (std::uint64_t b = next_available_bin(Bins::bin_of(need)); b != kNoBin;
+       b = next_available_bin(b + 1)) {
+    std::uint64_t c = get(head_slot(b));
+    if (b >= sure) return Fit{c, tag_at(c).size(), gap_for(c, align)};
+    for (int i = 0; i < kProbe && c != Rel<FreeHead>::kNull; ++i, c = get(c + kNextOffset)) {
+      const std::uint64_t size = tag_at(c).size();
+      const std::uint64_t gap = gap_for(c, align);
+      if (gap + need <= size) return Fit{c, size, gap};
+    }
+  }
+  return Fit{};
+}
+
+template <class Bins>
+void* TalcMeta<Bins>::take(const Fit& fit, std::uint64_t need) noexcept {
+  unlink(fit.base, fit.size);
+  std::uint64_t block = fit.base;
+  if (fit.gap != 0) {
+    write_free(fit.base, fit.gap);
+    link(fit.base, fit.gap);
+    block += fit.gap;
+  }
+  const std::uint64_t rest = fit.size - fit.gap - need;
+  std::uint64_t size = need;
+  if (rest >= kMinChunk) {
+    // The chunk above already says BELOW_FREE: fit.base was free.
+    write_free(block + need, rest);
+    link(block + need, rest);
+  } else {
+    size += rest;
+    const std::uint64_t above = fit.base + fit.size;
+    put(above, get(above) & ~Tag::kBelowFree);
+  }
+  put(block, Tag::make(size, true, fit.gap != 0).bits);
+  return address_of(block + kTagSize);
+}
+
+template <class Bins>
+Result<void*> TalcMeta<Bins>::allocate(std::size_t size, std::size_t align) noexcept {
+  if (!std::has_single_bit(align)) return Errc::bad_alignment;
+  if (align > kMaxAlign) return Errc::alignment_too_large;
+  if (size > kMaxRequest) return Errc::size_overflow;
+  const std::uint64_t need = chunk_size_for(size);
+  const Fit fit = find(need, align);
+  if (fit.base == Rel<FreeHead>::kNull) return Errc::out_of_memory;
+  return take(fit, need);
+}
+
+// Tag and tail of a free chunk; BELOW_FREE is clear because free chunks never touch.
+template <class Bins>
+void TalcMeta<Bins>::write_free(std::uint64_t base, std::uint64_t size) noexcept {
+  put(base, Tag::make(size, false, false).bits);
+  put(base + size - kTailFromEnd, size);
+}
+
+template <class Bins>
+void TalcMeta<Bins>::link(std::uint64_t base, std::uint64_t size) noexcept {
+  const std::uint64_t bin = Bins::bin_of(size);
+  const std::uint64_t slot = head_slot(bin);
+  const std::uint64_t head = get(slot);
+  put(base + kNextOffset, head);
+  put(base + kPrevLinkOffset, slot);
+  if (head != Rel<FreeHead>::kNull) {
+    put(head + kPrevLinkOffset, base + kNextOffset);
+  } else {
+    const std::uint64_t w = avail_slot(bin / 64);
+    put(w, get(w) | (std::uint64_t{1} << (bin % 64)));
+  }
+  put(slot, base);
+}
+
+template <class Bins>
+void TalcMeta<Bins>::unlink(std::uint64_t base, std::uint64_t size) noexcept {
+  const std::uint64_t next = get(base + kNextOffset);
+  const std::uint64_t prev_link = get(base + kPrevLinkOffset);
+  put(prev_link, next);
+  if (next != Rel<FreeHead>::kNull) put(next + kPrevLinkOffset, prev_link);
+  // Read the bin's head after the unlink: it is empty now only if it says so now.
+  const std::uint64_t bin = Bins::bin_of(size);
+  if (get(head_slot(bin)) == Rel<FreeHead>::kNull) {
+    const std::uint64_t w = avail_slot(bin / 64);
+    put(w, get(w) & ~(std::uint64_t{1} << (bin % 64)));
+  }
+}
+
+// The allocated chunk whose user pointer is `p`, after checking everything that can be checked
+// in constant time: bounds, phase, the tag, the chunk above agreeing that this one is
+// allocated, and the free chunk below (when the tag names one) agreeing with its own size.
+template <class Bins>
+Result<Chunk> TalcMeta<Bins>::live_chunk(const void* p) const noexcept {
+  if (p == nullptr) return Errc::null_pointer;
+  const std::uintptr_t pa = reinterpret_cast<std::uintptr_t>(p);
+  if (pa < addr() + heap_start_ + kTagSize || pa >= addr() + heap_end_) return Errc::foreign_pointer;
+  const std::uint64_t base = Chunk::base_of_user(pa - addr());
+  if (base % kGranule != kChunkPhase) return Errc::foreign_pointer;
+  const Tag tag = tag_at(base);
+  if (!tag.well_formed()) return Errc::foreign_pointer;
+  if (!tag.allocated()) return Errc::not_allocated;
+  const std::uint64_t size = tag.size();
+  if (size < kMinChunk || size > heap_end_ - base) return Errc::foreign_pointer;
+  const std::uint64_t above = base + size;
+  const Tag up = tag_at(above);
+  if (!up.well_formed() || up.below_free()) return Errc::foreign_pointer;
+  if (above == heap_end_ ? up.size() != 0 || !up.allocated()
+                         : up.size() < kMinChunk || up.size() > heap_end_ - above)
+    return Errc::foreign_pointer;
+  if (tag.below_free()) {
+    if (base - heap_start_ < kMinChunk) return Errc::foreign_pointer;
+    const std::uint64_t below_size = get(base - kTailFromEnd);
+    if (below_size < kMinChunk || below_size % kGranule != 0 || below_size > base - heap_start_)
+      return Errc::foreign_pointer;
+    const Tag down = tag_at(base - below_size);
+    if (down.bits != Tag::make(below_size, false, false).bits) return Errc::foreign_pointer;
+  }
+  if (checked() && !is_chunk_start(base)) return Errc::foreign_pointer;
+  return Chunk{base, size};
+}
+
+template <class Bins>
+bool TalcMeta<Bins>::is_chunk_start(std::uint64_t base) const noexcept {
+  std::uint64_t off = heap_start_;
+  while (off < base) {
+    const std::uint64_t size = tag_at(off).size();
+    if (size < kMinChunk || size > heap_end_ - off) return false;
+    off += size;
+  }
+  return off == base;
+}
+
+template <class Bins>
+Errc TalcMeta<Bins>::deallocate(void* p) noexcept {
+  const Result<Chunk> live = live_chunk(p);
+  if (!live) return live.error();
+  const Chunk c = *live;
+  std::uint64_t base = c.base, size = c.size;
+
+  if (tag_at(c.base).below_free()) {
+    const std::uint64_t below_size = get(c.base - kTailFromEnd);
+    unlink(c.base - below_size, below_size);
+    base -= below_size;
+    size += below_size;
+    put(c.base, Tag::poison().bits);
+  }
+  const Tag up = tag_at(c.end());
+  if (!up.allocated()) {
+    unlink(c.end(), up.size());
+    size += up.size();
+    put(c.end(), Tag::poison().bits);
+  } else {
+    put(c.end(), up.bits | Tag::kBelowFree);
+  }
+  write_free(base, size);
+  link(base, size);
+  return Errc::ok;
+}
+
+template <class Bins>
+Result<std::size_t> TalcMeta<Bins>::usable_size(const void* p) const noexcept {
+  const Result<Chunk> live = live_chunk(p);
+  if (!live) return live.error();
+  return static_cast<std::size_t>((*live).size - kTagSize);
+}
+
+}  // namespace talc
+
+#include "talc/talc_meta_check.hpp"

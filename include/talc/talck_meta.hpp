@@ -1,0 +1,147 @@
+// Layer 5 — synchronisation: the core heap behind a lock that lives in the region.
+//
+// `TalckMeta` is a RegionLock followed by a TalcMeta; every operation takes the lock once,
+// runs the unsynchronised core, and releases it. No system call is made unless the lock is
+// contended.
+//
+// When a process dies holding the lock, the next locker is told so (LockOutcome::owner_died)
+// and the heap may be half-updated. Until operations are journalled, the locker proves or
+// disproves the heap with the full check(): a consistent heap is declared so and the
+// operation goes on (the recovery is counted); an inconsistent one is marked corrupted here,
+// in the region, and the lock is left unrecoverable, so every later operation in every
+// process gets Errc::corrupted instead of walking torn metadata.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+
+#include "talc/errors.hpp"
+#include "talc/region_lock.hpp"
+#include "talc/talc_meta.hpp"
+
+namespace talc {
+
+template <class Bins = DefaultBinConfig>
+class alignas(64) TalckMeta {
+ public:
+  using Meta = TalcMeta<Bins>;
+
+  TalckMeta(const TalckMeta&) = delete;
+  TalckMeta& operator=(const TalckMeta&) = delete;
+
+  // Offset of the TalcMeta from the TalckMeta: the lock and the counters come first.
+  static constexpr std::size_t kMetaOffset = 128;
+  // Everything that fixes this layer's bytes, for the header's fingerprint.
+  static constexpr std::uint64_t layout_fingerprint() noexcept;
+
+  static constexpr std::size_t min_claim_size() noexcept {
+    return kMetaOffset + Meta::min_claim_size();
+  }
+
+  // Builds lock and heap in [at, at + len); `at` must be 64-aligned.
+  static Result<TalckMeta*> claim(void* at, std::size_t len, ClaimOptions opts = {}) noexcept {
+    if (at == nullptr) return Errc::null_region;
+    if (reinterpret_cast<std::uintptr_t>(at) % alignof(TalckMeta) != 0) return Errc::corrupted;
+    if (len < kMetaOffset + sizeof(Meta)) return Errc::region_too_small;
+    auto meta = Meta::claim(static_cast<std::byte*>(at) + kMetaOffset, len - kMetaOffset, opts);
+    if (!meta) return meta.error();
+    auto* self = ::new (at) TalckMeta();
+    self->lock_.init();
+    return self;
+  }
+
+  // The TalckMeta already built at `at` (another process's, or an earlier run's).
+  static Result<TalckMeta*> adopt(void* at, std::size_t len) noexcept {
+    if (at == nullptr) return Errc::null_region;
+    if (reinterpret_cast<std::uintptr_t>(at) % alignof(TalckMeta) != 0) return Errc::corrupted;
+    if (len < kMetaOffset + sizeof(Meta)) return Errc::region_too_small;
+    auto meta = Meta::adopt(static_cast<std::byte*>(at) + kMetaOffset, len - kMetaOffset);
+    if (!meta) return meta.error();
+    return std::launder(reinterpret_cast<TalckMeta*>(at));
+  }
+
+  // Runs f(Meta&) under the lock. Returns Errc::corrupted, without running f, once the heap
+  // is known to be broken; Errc::ok otherwise. `f` must not throw.
+  template <class F>
+  Errc with_lock(F&& f) noexcept {
+    if (corrupted()) return Errc::corrupted;
+    switch (lock_.lock()) {
+      case LockOutcome::acquired: break;
+      case LockOutcome::unusable: return Errc::corrupted;
+      case LockOutcome::owner_died:
+        if (!recover()) return Errc::corrupted;
+        break;
+    }
+    f(meta());
+    lock_.unlock();
+    return Errc::ok;
+  }
+
+  Result<void*> allocate(std::size_t size, std::size_t align) noexcept {
+    Result<void*> r = Errc::corrupted;
+    const Errc e = with_lock([&](Meta& m) { r = m.allocate(size, align); });
+    return e == Errc::ok ? r : Result<void*>(e);
+  }
+  Errc deallocate(void* p) noexcept {
+    Errc r = Errc::corrupted;
+    const Errc e = with_lock([&](Meta& m) { r = m.deallocate(p); });
+    return e == Errc::ok ? r : e;
+  }
+
+  // The unlocked core, for the few readers that can tolerate a moving heap (offset arithmetic,
+  // bounds) and for tests; everything that reads chunks goes through with_lock.
+  Meta& meta() noexcept {
+    return *std::launder(reinterpret_cast<Meta*>(reinterpret_cast<std::byte*>(this) + kMetaOffset));
+  }
+  const Meta& meta() const noexcept {
+    return *std::launder(
+        reinterpret_cast<const Meta*>(reinterpret_cast<const std::byte*>(this) + kMetaOffset));
+  }
+
+  bool corrupted() const noexcept { return corrupted_.load(std::memory_order_acquire) != 0; }
+  // Times a process took the lock from a dead holder and found the heap consistent.
+  std::uint64_t recoveries() const noexcept { return recoveries_.load(std::memory_order_relaxed); }
+
+  // Holds the lock with no operation, for tests that need a process to die holding it.
+  LockOutcome lock_for_test() noexcept { return lock_.lock(); }
+
+ private:
+  TalckMeta() noexcept = default;
+
+  // Called holding the lock after its holder died. Returns true when the operation may go on.
+  bool recover() noexcept {
+    bool consistent = false;
+    try {
+      consistent = meta().check().ok();
+    } catch (...) {  // check() allocates; running out of memory here proves nothing
+      consistent = false;
+    }
+    if (!consistent) {
+      corrupted_.store(1, std::memory_order_release);
+      lock_.unlock();  // without mark_consistent: the lock becomes unrecoverable for everyone
+      return false;
+    }
+    recoveries_.fetch_add(1, std::memory_order_relaxed);
+    lock_.mark_consistent();
+    return true;
+  }
+
+  RegionLock lock_;
+  std::atomic<std::uint32_t> corrupted_{0};
+  std::atomic<std::uint64_t> recoveries_{0};
+};
+
+template <class Bins>
+constexpr std::uint64_t TalckMeta<Bins>::layout_fingerprint() noexcept {
+  return fingerprint_of({Bins::kLinearStages, Bins::kBytesPerLinear, Bins::kLogDivs, Bins::kBins,
+                         kGranule, kMinChunk, kChunkPhase, sizeof(Meta), sizeof(TalckMeta),
+                         kMetaOffset, RegionLock::kStorage});
+}
+
+static_assert(sizeof(TalckMeta<>) <= TalckMeta<>::kMetaOffset);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
+              "counters shared between processes must not hide a process-local lock");
+
+}  // namespace talc
