@@ -2,8 +2,9 @@
 // through one shared heap.
 //
 // The parent creates a heap in a POSIX shared memory object, builds one OffsetRing per
-// producer/consumer pair inside it and publishes their offset as the heap's root. Each child
-// opens the object by name (so it maps it at an address of its own), then: a producer
+// producer/consumer pair inside it and publishes their offset as the heap's root. It starts
+// each child as a new process image (this program again, with --role); the child opens the
+// object by name, so it maps it at an address of its own. Then a producer
 // allocates a message of random size, writes a header and a pattern, and pushes its handle; a
 // consumer pops the handle, adopts it (the heap checks it names a live block), verifies every
 // byte and frees the block. The parent samples the heap's occupancy while they run, then
@@ -11,6 +12,7 @@
 // the heap is back to one free chunk, and removes the object.
 //
 //   talc_ipc_demo [--pairs N] [--seconds S] [--max-size BYTES] [--heap MIB]
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -123,28 +125,45 @@ int consume(const std::string& name, std::size_t index) {
     if (!ok) board->damaged.fetch_add(1, std::memory_order_relaxed);
     board->bytes.fetch_add(m->size, std::memory_order_relaxed);
     board->received.fetch_add(1, std::memory_order_relaxed);
-    if (heap.deallocate(*m) != talc::Errc::ok) board->refused.fetch_add(1, std::memory_order_relaxed);
+    if (heap.deallocate(*m) != talc::Errc::ok)
+      board->refused.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
-// Runs `body` in a child process and returns its pid; the child never returns to the caller.
-template <class F>
-pid_t spawn(F body) {
-  const pid_t pid = ::fork();
-  if (pid != 0) return pid;
-  int rc = 1;
-  try {
-    rc = body();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "child %d: %s\n", ::getpid(), e.what());
+// Starts this same program again as a producer or consumer: a process image of its own that
+// finds the heap by name, as an unrelated program would.
+pid_t start(const char* role, const std::string& name, std::size_t index, const Options& opt) {
+  const std::string idx = std::to_string(index), max = std::to_string(opt.max_size);
+  const char* argv[] = {"talc_ipc_demo", "--role",    role,   name.c_str(),
+                        idx.c_str(),     max.c_str(), nullptr};
+  pid_t pid = -1;
+  const int err = ::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr,
+                                const_cast<char* const*>(argv), environ);
+  if (err != 0) {
+    std::fprintf(stderr, "posix_spawn: %s\n", std::strerror(err));
+    return -1;
   }
-  std::fflush(nullptr);
-  ::_exit(rc);
+  return pid;
+}
+
+// The child's side: `--role producer|consumer NAME INDEX MAX_SIZE`.
+int run_role(char** argv) {
+  try {
+    Options opt;
+    opt.max_size = std::strtoull(argv[5], nullptr, 10);
+    const std::size_t index = std::strtoull(argv[4], nullptr, 10);
+    if (std::string_view(argv[2]) == "producer") return produce(argv[3], index, opt);
+    return consume(argv[3], index);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s %s: %s\n", argv[2], argv[4], e.what());
+    return 1;
+  }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 6 && std::string_view(argv[1]) == "--role") return run_role(argv);
   Options opt;
   if (!parse(argc, argv, opt)) return 2;
   const std::string name = "/talc-demo-" + std::to_string(::getpid());
@@ -154,15 +173,15 @@ int main(int argc, char** argv) {
   heap.set_root(heap.offset_of(board));
   std::printf("talc IPC demo: heap of %" PRIu64 " MiB in shared memory %s\n", opt.heap_mib,
               name.c_str());
-  std::printf("  %" PRIu64 " producer and %" PRIu64
-              " consumer processes, messages of 16..%" PRIu64 " bytes, %" PRIu64 " s\n",
+  std::printf("  %" PRIu64 " producer and %" PRIu64 " consumer processes, messages of 16..%" PRIu64
+              " bytes, %" PRIu64 " s\n",
               opt.pairs, opt.pairs, opt.max_size, opt.seconds);
   std::fflush(stdout);
 
   std::vector<pid_t> children;
   for (std::size_t i = 0; i < opt.pairs; ++i) {
-    children.push_back(spawn([&] { return consume(name, i); }));
-    children.push_back(spawn([&] { return produce(name, i, opt); }));
+    children.push_back(start("consumer", name, i, opt));
+    children.push_back(start("producer", name, i, opt));
   }
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -177,7 +196,10 @@ int main(int argc, char** argv) {
   int failed_children = 0;
   for (pid_t pid : children) {
     int status = 0;
-    ::waitpid(pid, &status, 0);
+    if (pid < 0 || ::waitpid(pid, &status, 0) != pid) {
+      ++failed_children;
+      continue;
+    }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed_children;
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

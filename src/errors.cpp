@@ -7,26 +7,46 @@ namespace talc {
 
 const char* describe(Errc e) noexcept {
   switch (e) {
-    case Errc::ok: return "success";
-    case Errc::null_region: return "the region is null";
-    case Errc::region_too_small: return "the region is too small for a heap";
-    case Errc::region_too_large: return "the region is larger than heap offsets can describe";
-    case Errc::bad_alignment: return "the alignment is not a power of two";
-    case Errc::alignment_too_large: return "the alignment is larger than the heap supports";
-    case Errc::size_overflow: return "the requested size is larger than any heap can hold";
-    case Errc::out_of_memory: return "no free chunk is large enough";
-    case Errc::null_pointer: return "the pointer is null";
-    case Errc::foreign_pointer: return "the pointer is not the start of a block of this heap";
-    case Errc::not_allocated: return "the block is not allocated (double free?)";
-    case Errc::corrupted: return "the heap's metadata is inconsistent";
-    case Errc::not_a_heap: return "the region does not hold a talc heap";
-    case Errc::version_mismatch: return "the heap has another format version";
-    case Errc::config_mismatch: return "the heap was built with another configuration";
-    case Errc::region_truncated: return "the region is smaller than the heap it holds";
-    case Errc::already_initialised: return "the region already holds a heap";
-    case Errc::not_initialised: return "the region holds no heap yet";
-    case Errc::init_abandoned: return "the process building the heap died before finishing";
-    case Errc::init_timeout: return "the heap was still being built when the wait ran out";
+    case Errc::ok:
+      return "success";
+    case Errc::null_region:
+      return "the region is null";
+    case Errc::region_too_small:
+      return "the region is too small for a heap";
+    case Errc::region_too_large:
+      return "the region is larger than heap offsets can describe";
+    case Errc::bad_alignment:
+      return "the alignment is not a power of two";
+    case Errc::alignment_too_large:
+      return "the alignment is larger than the heap supports";
+    case Errc::size_overflow:
+      return "the requested size is larger than any heap can hold";
+    case Errc::out_of_memory:
+      return "no free chunk is large enough";
+    case Errc::null_pointer:
+      return "the pointer is null";
+    case Errc::foreign_pointer:
+      return "the pointer is not the start of a block of this heap";
+    case Errc::not_allocated:
+      return "the block is not allocated (double free?)";
+    case Errc::corrupted:
+      return "the heap's metadata is inconsistent";
+    case Errc::not_a_heap:
+      return "the region does not hold a talc heap";
+    case Errc::version_mismatch:
+      return "the heap has another format version";
+    case Errc::config_mismatch:
+      return "the heap was built with another configuration";
+    case Errc::region_truncated:
+      return "the region is smaller than the heap it holds";
+    case Errc::already_initialised:
+      return "the region already holds a heap";
+    case Errc::not_initialised:
+      return "the region holds no heap yet";
+    case Errc::init_abandoned:
+      return "the process building the heap died before finishing";
+    case Errc::init_timeout:
+      return "the heap was still being built when the wait ran out";
   }
   return "unknown talc error";
 }

@@ -63,7 +63,8 @@ std::size_t wait_for_size(const Fd& fd, const std::string& what) {
   for (;;) {
     const std::size_t size = size_of(fd, what);
     if (size != 0) return size;
-    if (std::chrono::steady_clock::now() >= deadline) throw MapError("fstat", what + ": empty", EINVAL);
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw MapError("fstat", what + ": empty", EINVAL);
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
@@ -108,7 +109,8 @@ Fd::~Fd() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Mapping::Mapping(Mapping&& o) noexcept : base_(std::exchange(o.base_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+Mapping::Mapping(Mapping&& o) noexcept
+    : base_(std::exchange(o.base_, nullptr)), size_(std::exchange(o.size_, 0)) {}
 
 Mapping& Mapping::operator=(Mapping&& o) noexcept {
   if (this != &o) {
@@ -119,7 +121,9 @@ Mapping& Mapping::operator=(Mapping&& o) noexcept {
   return *this;
 }
 
-Mapping::~Mapping() { reset(); }
+Mapping::~Mapping() {
+  reset();
+}
 
 void Mapping::reset() noexcept {
   if (base_ != nullptr) ::munmap(base_, size_);

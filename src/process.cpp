@@ -8,7 +8,9 @@
 
 namespace talc {
 
-std::uint32_t current_process_id() noexcept { return static_cast<std::uint32_t>(::getpid()); }
+std::uint32_t current_process_id() noexcept {
+  return static_cast<std::uint32_t>(::getpid());
+}
 
 bool process_alive(std::uint32_t pid) noexcept {
   if (pid == 0) return false;

@@ -32,14 +32,21 @@ void RegionLock::init() noexcept {
 
 LockOutcome RegionLock::lock() noexcept {
   switch (pthread_mutex_lock(native(storage_))) {
-    case 0: return LockOutcome::acquired;
-    case EOWNERDEAD: return LockOutcome::owner_died;
-    default: return LockOutcome::unusable;  // ENOTRECOVERABLE, or bytes that are not a mutex
+    case 0:
+      return LockOutcome::acquired;
+    case EOWNERDEAD:
+      return LockOutcome::owner_died;
+    default:
+      return LockOutcome::unusable;  // ENOTRECOVERABLE, or bytes that are not a mutex
   }
 }
 
-void RegionLock::mark_consistent() noexcept { pthread_mutex_consistent(native(storage_)); }
+void RegionLock::mark_consistent() noexcept {
+  pthread_mutex_consistent(native(storage_));
+}
 
-void RegionLock::unlock() noexcept { pthread_mutex_unlock(native(storage_)); }
+void RegionLock::unlock() noexcept {
+  pthread_mutex_unlock(native(storage_));
+}
 
 }  // namespace talc

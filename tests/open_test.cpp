@@ -89,7 +89,8 @@ TEST_F(OpenFile, AHeapOfAnotherConfigurationIsRefusedNamingBothFingerprints) {
   Other::create_file(path.string(), 1 << 20);
   char theirs[32], ours[32];
   std::snprintf(theirs, sizeof theirs, "%#llx",
-                static_cast<unsigned long long>(talc::Talc<talc::BinConfig<2, 128, 3>>::HeaderType::fingerprint()));
+                static_cast<unsigned long long>(
+                    talc::Talc<talc::BinConfig<2, 128, 3>>::HeaderType::fingerprint()));
   std::snprintf(ours, sizeof ours, "%#llx",
                 static_cast<unsigned long long>(talc::Talc<>::HeaderType::fingerprint()));
   ExpectRefused(path, Errc::config_mismatch, theirs);
@@ -150,8 +151,8 @@ TEST_F(OpenFile, AnAbandonedBuildIsRecognisedAndTakenOverOnlyByACreator) {
   auto region = talc::MappedRegion::file(path.string(), talc::OpenMode::open_only);
   bool created = false;
   std::string why;
-  auto h = talc::Talc<>::HeaderType::open(region.base(), region.size(), talc::OpenRole::either,
-                                          {}, std::chrono::milliseconds(50), &why, &created);
+  auto h = talc::Talc<>::HeaderType::open(region.base(), region.size(), talc::OpenRole::either, {},
+                                          std::chrono::milliseconds(50), &why, &created);
   ASSERT_TRUE(h.ok()) << why;
   EXPECT_TRUE(created);
   EXPECT_EQ((*h)->state(), talc::InitState::initialised);

@@ -109,7 +109,7 @@ TEST_F(SharedHeap, HandlesThatNameNoLiveBlockAreRefused) {
     return RelMeta(talc::Rel<std::byte>::from_offset(off), size);
   };
   EXPECT_EQ(heap.adopt(RelMeta()).error(), Errc::null_pointer);
-  EXPECT_EQ(heap.adopt(rel(m.offset, 1000)).error(), Errc::foreign_pointer);  // too long
+  EXPECT_EQ(heap.adopt(rel(m.offset, 1000)).error(), Errc::foreign_pointer);   // too long
   EXPECT_EQ(heap.adopt(rel(m.offset + 16, 10)).error(), Errc::not_allocated);  // interior (zeroed)
   EXPECT_EQ(heap.adopt(rel(heap.size() + 64, 10)).error(), Errc::foreign_pointer);
   EXPECT_EQ(heap.adopt(rel(8, 10)).error(), Errc::foreign_pointer);  // the header

@@ -61,11 +61,11 @@ TEST_F(CoreHeap, ByteLayoutOfTheFirstFreeChunkIsTheDocumentedOne) {
   const std::uint64_t start = heap_->heap_start();
   const std::uint64_t size = heap_->capacity();
   EXPECT_EQ(start % talc::kGranule, talc::kChunkPhase);
-  EXPECT_EQ(talc::load_word(base, start), size);  // tag: size, no flags
+  EXPECT_EQ(talc::load_word(base, start), size);                       // tag: size, no flags
   EXPECT_EQ(talc::load_word(base, start + 8), talc::Rel<int>::kNull);  // next: null
-  const std::uint64_t prev_link = talc::load_word(base, start + 16);  // a head slot in the meta
+  const std::uint64_t prev_link = talc::load_word(base, start + 16);   // a head slot in the meta
   EXPECT_LT(prev_link, sizeof(Heap));
-  EXPECT_EQ(talc::load_word(base, prev_link), start);  // which links back to the chunk
+  EXPECT_EQ(talc::load_word(base, prev_link), start);        // which links back to the chunk
   EXPECT_EQ(talc::load_word(base, start + size - 8), size);  // tail
   EXPECT_EQ(talc::load_word(base, heap_->heap_end()),
             talc::Tag::sentinel(true).bits);  // sentinel: allocated, size 0, below free
@@ -160,9 +160,11 @@ TEST_F(CoreHeap, FillingTheHeapThenFreeingEverythingRestoresOneChunk) {
   // Nearly all of the heap went to blocks: what is left cannot hold another one.
   EXPECT_LT(heap_->census().free_bytes, talc::chunk_size_for(1000));
   ExpectConsistent();
-  for (std::size_t i = 0; i < blocks.size(); i += 2) ASSERT_EQ(heap_->deallocate(blocks[i]), Errc::ok);
+  for (std::size_t i = 0; i < blocks.size(); i += 2)
+    ASSERT_EQ(heap_->deallocate(blocks[i]), Errc::ok);
   ExpectConsistent();
-  for (std::size_t i = 1; i < blocks.size(); i += 2) ASSERT_EQ(heap_->deallocate(blocks[i]), Errc::ok);
+  for (std::size_t i = 1; i < blocks.size(); i += 2)
+    ASSERT_EQ(heap_->deallocate(blocks[i]), Errc::ok);
   ExpectConsistent();
   EXPECT_EQ(heap_->census().free_chunks, 1u);
 }
@@ -244,7 +246,8 @@ TEST_F(CoreHeap, RegressionMidSizesStayInsideTheBinArray) {
   std::vector<void*> blocks;
   for (std::size_t n = 1500; n < 70000; n += 97) blocks.push_back(Alloc(n));
   ExpectConsistent();
-  for (std::size_t i = 0; i < blocks.size(); i += 3) ASSERT_EQ(heap_->deallocate(blocks[i]), Errc::ok);
+  for (std::size_t i = 0; i < blocks.size(); i += 3)
+    ASSERT_EQ(heap_->deallocate(blocks[i]), Errc::ok);
   ExpectConsistent();  // the freed chunks sit in mid-size bins; check() verifies each bin index
 }
 
@@ -315,8 +318,8 @@ TEST_F(CoreHeap, RegressionWrongPointersAreRefusedAndChangeNothing) {
   ASSERT_EQ(heap_->deallocate(a), Errc::ok);  // a is free; b's tag says BELOW_FREE
   const auto before = Snapshot();
   EXPECT_EQ(heap_->deallocate(nullptr), Errc::null_pointer);
-  EXPECT_EQ(heap_->deallocate(a), Errc::not_allocated);       // double free
-  EXPECT_EQ(heap_->deallocate(b + 16), Errc::not_allocated);  // interior: a zero word, no tag
+  EXPECT_EQ(heap_->deallocate(a), Errc::not_allocated);        // double free
+  EXPECT_EQ(heap_->deallocate(b + 16), Errc::not_allocated);   // interior: a zero word, no tag
   EXPECT_EQ(heap_->deallocate(b + 1), Errc::foreign_pointer);  // off the granule
   EXPECT_EQ(heap_->deallocate(buf_.data()), Errc::foreign_pointer);  // the metadata
   EXPECT_EQ(heap_->deallocate(buf_.data() + buf_.size()), Errc::foreign_pointer);

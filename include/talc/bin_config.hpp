@@ -40,7 +40,8 @@ struct BinConfig {
                 "BytesPerLinear must be a power of two above the minimum chunk (32)");
   static_assert(LogDivs <= 8, "at most 2^8 sub-classes per power of two");
 
-  static constexpr std::uint64_t kLinearEnd = BytesPerLinear * ((std::uint64_t{1} << LinearStages) - 1);
+  static constexpr std::uint64_t kLinearEnd =
+      BytesPerLinear * ((std::uint64_t{1} << LinearStages) - 1);
   static_assert(kLinearEnd < (std::uint64_t{1} << 40), "linear stages that large make no sense");
 
   static constexpr unsigned kGranuleLog2 = std::countr_zero(kGranule);
@@ -66,7 +67,8 @@ struct BinConfig {
   // Where each linear stage starts: BytesPerLinear * (2^s - 1).
   static constexpr std::array<std::uint64_t, LinearStages> kStageStart = [] {
     std::array<std::uint64_t, LinearStages> a{};
-    for (std::size_t s = 0; s < LinearStages; ++s) a[s] = BytesPerLinear * ((std::uint64_t{1} << s) - 1);
+    for (std::size_t s = 0; s < LinearStages; ++s)
+      a[s] = BytesPerLinear * ((std::uint64_t{1} << s) - 1);
     return a;
   }();
 
@@ -89,7 +91,9 @@ struct BinConfig {
     return a;
   }();
 
-  static constexpr std::uint64_t lower_bound(std::uint64_t bin) noexcept { return kLowerBound[bin]; }
+  static constexpr std::uint64_t lower_bound(std::uint64_t bin) noexcept {
+    return kLowerBound[bin];
+  }
 
   // The bin of a chunk of `size` bytes (size >= kMinChunk). Sizes past the last class clamp
   // to the last bin, so even a hostile size read from a region never indexes out of range.

@@ -51,7 +51,7 @@ namespace talc {
 inline constexpr std::uint64_t kWord = 8;
 inline constexpr std::uint64_t kGranule = 16;  // every chunk size is a multiple of this
 inline constexpr std::uint64_t kTagSize = kWord;
-inline constexpr std::uint64_t kMinChunk = 32;  // Tag + FreeNode + FreeTail
+inline constexpr std::uint64_t kMinChunk = 32;   // Tag + FreeNode + FreeTail
 inline constexpr std::uint64_t kChunkPhase = 8;  // chunk bases are at 8 mod kGranule
 // The largest chunk and the largest heap: offsets keep 16 bits of headroom, so no sum of two
 // checked offsets can wrap.

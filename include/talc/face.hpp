@@ -232,7 +232,8 @@ class MapTalc : public Talc<Bins> {
   const MappedRegion& region() const noexcept { return region_; }
 
  private:
-  MapTalc(MappedRegion r, Talc<Bins> t) noexcept : Talc<Bins>(std::move(t)), region_(std::move(r)) {}
+  MapTalc(MappedRegion r, Talc<Bins> t) noexcept
+      : Talc<Bins>(std::move(t)), region_(std::move(r)) {}
 
   static MapTalc make(MappedRegion r, OpenRole role, OpenOptions o) {
     try {

@@ -146,7 +146,8 @@ void Header<T>::say(std::string* why, const char* fmt, A... args) noexcept {
 
 template <class T>
 Errc Header<T>::build(std::size_t len, ClaimOptions opts, std::uint64_t claimed) noexcept {
-  auto body_ok = T::claim(reinterpret_cast<std::byte*>(this) + kBodyOffset, len - kBodyOffset, opts);
+  auto body_ok =
+      T::claim(reinterpret_cast<std::byte*>(this) + kBodyOffset, len - kBodyOffset, opts);
   if (!body_ok) {
     state_.store(0, std::memory_order_release);  // back to fresh: nothing was published
     return body_ok.error();
@@ -176,8 +177,8 @@ Errc Header<T>::validate(std::size_t len, std::string* why) noexcept {
     return Errc::version_mismatch;
   }
   if (fingerprint_ != fingerprint()) {
-    say(why, "talc heap of configuration %#llx; this build's configuration is %#llx",
-        fingerprint_, fingerprint());
+    say(why, "talc heap of configuration %#llx; this build's configuration is %#llx", fingerprint_,
+        fingerprint());
     return Errc::config_mismatch;
   }
   if (region_size_ > len) {
@@ -246,8 +247,8 @@ Result<Header<T>*> Header<T>::open(void* base, std::size_t len, OpenRole role, C
     }
     if (fresh || state == InitState::initialising) {
       if (std::chrono::steady_clock::now() >= deadline) {
-        say(why, fresh ? "no heap was built in this region"
-                       : "process %llu is still building this heap",
+        say(why,
+            fresh ? "no heap was built in this region" : "process %llu is still building this heap",
             s >> 8);
         return fresh ? Errc::not_initialised : Errc::init_timeout;
       }

@@ -117,8 +117,12 @@ class MappedRegion {
   enum class Source : unsigned char { shm, file, fd, anonymous };
   MappedRegion(Source source, Fd fd, Mapping map, std::string name, bool created,
                std::size_t align) noexcept
-      : source_(source), fd_(std::move(fd)), map_(std::move(map)), name_(std::move(name)),
-        created_(created), align_(align) {}
+      : source_(source),
+        fd_(std::move(fd)),
+        map_(std::move(map)),
+        name_(std::move(name)),
+        created_(created),
+        align_(align) {}
 
   Source source_;
   Fd fd_;

@@ -35,14 +35,16 @@ struct Meta {
 // Something that hands out blocks: a shared heap, or an adaptor over one.
 template <class A>
 concept MemAlloc = requires(A& a, std::size_t size, std::size_t align) {
-  { a.try_allocate(size, align) } noexcept -> std::same_as<Result<Meta>>;
+  { a.try_allocate(size, align) }
+  noexcept->std::same_as<Result<Meta>>;
   { a.allocate(size, align) } -> std::same_as<Meta>;
 };
 
 // Something that takes blocks back.
 template <class A>
 concept MemDealloc = requires(A& a, const Meta& m) {
-  { a.deallocate(m) } noexcept -> std::same_as<Errc>;
+  { a.deallocate(m) }
+  noexcept->std::same_as<Errc>;
 };
 
 }  // namespace talc

@@ -82,8 +82,7 @@ class alignas(64) TalcMeta {
 
   // The smallest buffer that claim() accepts at any base address.
   static constexpr std::size_t min_claim_size() noexcept {
-    return alignof(TalcMeta) - 1 + sizeof(TalcMeta) + kChunkPhase + kMinChunk + kTagSize +
-           kGranule;
+    return alignof(TalcMeta) - 1 + sizeof(TalcMeta) + kChunkPhase + kMinChunk + kTagSize + kGranule;
   }
 
   // Builds a heap in [buf, buf + len): the TalcMeta at the first 64-aligned address, one free
@@ -194,7 +193,8 @@ Result<TalcMeta<Bins>*> TalcMeta<Bins>::claim(void* buf, std::size_t len,
   if (buf == nullptr) return Errc::null_region;
   const std::uintptr_t start = reinterpret_cast<std::uintptr_t>(buf);
   const std::uintptr_t pad = (alignof(TalcMeta) - start % alignof(TalcMeta)) % alignof(TalcMeta);
-  if (len < pad + sizeof(TalcMeta) + kChunkPhase + kMinChunk + kTagSize) return Errc::region_too_small;
+  if (len < pad + sizeof(TalcMeta) + kChunkPhase + kMinChunk + kTagSize)
+    return Errc::region_too_small;
   if (len - pad > kMaxSpan) return Errc::region_too_large;
   const std::uint64_t span = len - pad;
   // The sentinel's offset: the last position at kChunkPhase mod kGranule that leaves room for it.
@@ -347,7 +347,8 @@ template <class Bins>
 Result<Chunk> TalcMeta<Bins>::live_chunk(const void* p) const noexcept {
   if (p == nullptr) return Errc::null_pointer;
   const std::uintptr_t pa = reinterpret_cast<std::uintptr_t>(p);
-  if (pa < addr() + heap_start_ + kTagSize || pa >= addr() + heap_end_) return Errc::foreign_pointer;
+  if (pa < addr() + heap_start_ + kTagSize || pa >= addr() + heap_end_)
+    return Errc::foreign_pointer;
   const std::uint64_t base = Chunk::base_of_user(pa - addr());
   if (base % kGranule != kChunkPhase) return Errc::foreign_pointer;
   const Tag tag = tag_at(base);

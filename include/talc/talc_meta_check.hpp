@@ -47,7 +47,8 @@ CheckReport TalcMeta<Bins>::check() const {
     if (!tag.allocated()) {
       if (below_free) return fail(off, "two adjacent free chunks");
       if (get(off + size - kTailFromEnd) != size)
-        return fail(off, "free chunk's tail disagrees with its tag", get(off + size - kTailFromEnd));
+        return fail(off, "free chunk's tail disagrees with its tag",
+                    get(off + size - kTailFromEnd));
       free_chunks.push_back(off);
     }
     below_free = !tag.allocated();
@@ -64,8 +65,9 @@ CheckReport TalcMeta<Bins>::check() const {
     const std::uint64_t slot = head_slot(bin);
     const bool bit = ((get(avail_slot(bin / 64)) >> (bin % 64)) & 1) != 0;
     if (bit != (get(slot) != kNull))
-      return fail(slot, bit ? "availability bit set for an empty bin"
-                            : "availability bit clear for a non-empty bin",
+      return fail(slot,
+                  bit ? "availability bit set for an empty bin"
+                      : "availability bit clear for a non-empty bin",
                   bin);
     std::uint64_t expected_link = slot;
     for (std::uint64_t node = get(slot); node != kNull; node = get(node + kNextOffset)) {
@@ -76,7 +78,8 @@ CheckReport TalcMeta<Bins>::check() const {
       if (listed[i]) return fail(node, "free chunk listed twice (a cycle?)", bin);
       listed[i] = true;
       ++listed_count;
-      if (Bins::bin_of(tag_at(node).size()) != bin) return fail(node, "free chunk in the wrong bin", bin);
+      if (Bins::bin_of(tag_at(node).size()) != bin)
+        return fail(node, "free chunk in the wrong bin", bin);
       if (get(node + kPrevLinkOffset) != expected_link)
         return fail(node, "prev_link does not point at the link to this chunk",
                     get(node + kPrevLinkOffset));
@@ -84,8 +87,8 @@ CheckReport TalcMeta<Bins>::check() const {
     }
   }
   if (listed_count != free_chunks.size()) {
-    const std::size_t i = static_cast<std::size_t>(
-        std::find(listed.begin(), listed.end(), false) - listed.begin());
+    const std::size_t i =
+        static_cast<std::size_t>(std::find(listed.begin(), listed.end(), false) - listed.begin());
     return fail(free_chunks[i], "free chunk is in no bin");
   }
   for (std::uint64_t bin = Bins::kBins; bin < Bins::kBitmapWords * 64; ++bin)

@@ -68,8 +68,10 @@ class alignas(64) TalckMeta {
   Errc with_lock(F&& f) noexcept {
     if (corrupted()) return Errc::corrupted;
     switch (lock_.lock()) {
-      case LockOutcome::acquired: break;
-      case LockOutcome::unusable: return Errc::corrupted;
+      case LockOutcome::acquired:
+        break;
+      case LockOutcome::unusable:
+        return Errc::corrupted;
       case LockOutcome::owner_died:
         if (!recover()) return Errc::corrupted;
         break;

@@ -55,8 +55,8 @@ inline void DrainInbox(talc::Talc<>& heap, Exchange& ex, unsigned id) {
 
 // One worker's whole life; `n` workers share `ex`. Returns when every worker has finished
 // sending and this worker's inbox is empty.
-inline void RunWorker(talc::Talc<>& heap, Exchange& ex, unsigned id, unsigned n,
-                      std::uint64_t ops, std::uint64_t seed) {
+inline void RunWorker(talc::Talc<>& heap, Exchange& ex, unsigned id, unsigned n, std::uint64_t ops,
+                      std::uint64_t seed) {
   std::mt19937_64 rng(seed * kMaxWorkers + id);
   std::vector<talc::Meta> mine;
   for (std::uint64_t op = 0; op < ops; ++op) {
