@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "support/meta_bytes.hpp"
 #include "support/pattern.hpp"
 #include "talc/talc.hpp"
 
@@ -102,10 +103,7 @@ class ModelRun {
     ASSERT_EQ(first_census_.free_bytes, heap_->capacity());
   }
 
-  std::vector<std::byte> MetaBytes() const {
-    const auto* m = static_cast<const std::byte*>(heap_->address_of(0));
-    return std::vector<std::byte>(m, m + heap_->heap_start());
-  }
+  std::vector<std::byte> MetaBytes() const { return talc_test::MetaBytes(*heap_); }
 
   std::uint64_t Below(std::uint64_t n) { return rng_() % n; }
 

@@ -21,6 +21,7 @@
 #include <tuple>
 #include <vector>
 
+#include "support/meta_bytes.hpp"
 #include "support/pattern.hpp"
 #include "talc/talc.hpp"
 
@@ -55,10 +56,7 @@ std::string Describe(const talc::CheckReport& rep) {
          std::to_string(rep.detail) + ")";
 }
 
-std::vector<std::byte> MetaBytes(const Heap* h) {
-  const auto* m = static_cast<const std::byte*>(h->address_of(0));
-  return std::vector<std::byte>(m, m + h->heap_start());
-}
+std::vector<std::byte> MetaBytes(const Heap* h) { return talc_test::MetaBytes(*h); }
 
 struct Kept {
   std::size_t usable;

@@ -104,6 +104,7 @@ TEST_F(SharedHeap, TwoMappingsInOneProcessSeeOneHeap) {
 TEST_F(SharedHeap, HandlesThatNameNoLiveBlockAreRefused) {
   auto heap = Create(1 << 20);
   const talc::Meta m = heap.allocate(100);
+  std::memset(m.ptr(), 0, 100);  // so that an interior word reads as a freed tag, not by chance
   using talc::RelMeta;
   auto rel = [](std::uint64_t off, std::uint64_t size) {
     return RelMeta(talc::Rel<std::byte>::from_offset(off), size);

@@ -61,7 +61,9 @@ class Talc {
   Result<Meta> try_allocate(std::size_t size, std::size_t align = kGranule) noexcept {
     if (!std::has_single_bit(align)) return Errc::bad_alignment;
     if (align > max_align_) return Errc::alignment_too_large;
-    const Result<void*> r = settle(heap().allocate(size, align));
+    Result<void*> r = Errc::corrupted;
+    if (const Errc e = locked([&](auto& m) { r = m.allocate(size, align); }); e != Errc::ok)
+      return e;
     if (!r) return r.error();
     return Meta{base_, offset_of(*r), size};
   }
@@ -78,7 +80,35 @@ class Talc {
     if (m.offset >= size_) return Errc::foreign_pointer;
     return deallocate(base_ + m.offset);
   }
-  Errc deallocate(void* p) noexcept { return settle(heap().deallocate(p)); }
+  Errc deallocate(void* p) noexcept {
+    Errc r = Errc::corrupted;
+    const Errc e = locked([&](auto& m) { r = m.deallocate(p); });
+    return e != Errc::ok ? e : r;
+  }
+
+  // Allocation published atomically: word `word` of the live block `owner` receives the new
+  // block's offset in the same operation, so a process killed at any instant leaves either no
+  // block and the word unchanged, or the block and the word naming it. Nothing leaks.
+  Result<Meta> try_allocate_into(const Meta& owner, std::size_t word, std::size_t size,
+                                 std::size_t align = kGranule) noexcept {
+    if (owner.base != base_) return Errc::foreign_pointer;
+    if (!std::has_single_bit(align)) return Errc::bad_alignment;
+    if (align > max_align_) return Errc::alignment_too_large;
+    Result<void*> r = Errc::corrupted;
+    const Errc e = locked(
+        [&](auto& m) { r = m.allocate_into(owner.ptr(), word, size, align, meta_offset()); });
+    if (e != Errc::ok) return e;
+    if (!r) return r.error();
+    return Meta{base_, offset_of(*r), size};
+  }
+  // Frees the block that word `word` of `owner` names and nulls the word, atomically.
+  Errc deallocate_from(const Meta& owner, std::size_t word) noexcept {
+    if (owner.base != base_) return Errc::foreign_pointer;
+    Errc r = Errc::corrupted;
+    const Errc e =
+        locked([&](auto& m) { r = m.deallocate_from(owner.ptr(), word, meta_offset()); });
+    return e != Errc::ok ? e : r;
+  }
 
   // A T built in the heap with `args`; the block is returned if the constructor throws.
   template <class T, class... Args>
@@ -114,28 +144,38 @@ class Talc {
 
   Result<std::size_t> usable_size(const void* p) noexcept {
     Result<std::size_t> r = Errc::corrupted;
-    const Errc e = heap().with_lock([&](auto& m) { r = m.usable_size(p); });
-    return e == Errc::ok ? r : settle(Result<std::size_t>(e));
+    const Errc e = locked([&](auto& m) { r = m.usable_size(p); });
+    return e != Errc::ok ? Result<std::size_t>(e) : r;
   }
 
   // The full integrity check, under the lock.
   CheckReport check() {
     CheckReport rep{Errc::corrupted, 0, "the heap is marked corrupted"};
-    const Errc e = heap().with_lock([&](auto& m) {
+    locked([&](auto& m) {
       try {
         rep = m.check();
       } catch (const std::bad_alloc&) {
         rep = CheckReport{Errc::out_of_memory, 0, "not enough process memory to check"};
       }
     });
-    (void)settle(e);
     return rep;
   }
   Census census() {
     Census c;
-    (void)settle(heap().with_lock([&](auto& m) { c = m.census(); }));
+    locked([&](auto& m) { c = m.census(); });
     return c;
   }
+
+  // Runs f(TalcMeta&) under the heap's lock, with the same recovery and reporting as every
+  // operation: for reading several things in one consistent state. `f` must not throw.
+  template <class F>
+  Errc with_lock(F&& f) noexcept {
+    return locked(std::forward<F>(f));
+  }
+
+  // Called, in this process, after an operation of this process took the lock from a dead
+  // holder and repaired the heap. The counters in the region tell every process.
+  void on_recovery(std::function<void()> handler) { on_recovery_ = std::move(handler); }
 
   std::uint64_t offset_of(const void* p) const noexcept {
     return static_cast<std::uint64_t>(static_cast<const std::byte*>(p) - base_);
@@ -149,8 +189,10 @@ class Talc {
     return header_->exchange_root(expected, off);
   }
 
-  // How many times a process took the lock from a dead holder and found the heap consistent.
+  // How many times a process took the lock from a dead holder and found the heap consistent,
+  // and how many of those rolled back a half-done operation.
   std::uint64_t recoveries() const noexcept { return header_->body().recoveries(); }
+  std::uint64_t rollbacks() const noexcept { return header_->body().rollbacks(); }
   bool corrupted() const noexcept {
     return header_->state() == InitState::corrupted || header_->body().corrupted();
   }
@@ -174,15 +216,25 @@ class Talc {
     return natural < kRegionAlign ? natural : kRegionAlign;
   }
 
-  // A corrupted verdict from the locked layer is recorded in the header for every opener.
-  template <class R>
-  R settle(R r) noexcept {
-    if constexpr (std::is_same_v<R, Errc>) {
-      if (r == Errc::corrupted) header_->mark_corrupted();
-    } else {
-      if (r.error() == Errc::corrupted) header_->mark_corrupted();
+  // Where the core heap lies in the region: its offsets plus this are the region's offsets.
+  static constexpr std::uint64_t meta_offset() noexcept {
+    return HeaderType::kBodyOffset + Heap::kMetaOffset;
+  }
+
+  // Every locked call: a corrupted verdict is recorded in the header for every opener, and a
+  // recovery is reported to this process's handler.
+  template <class F>
+  Errc locked(F&& f) noexcept {
+    bool recovered = false;
+    const Errc e = heap().with_lock(std::forward<F>(f), &recovered);
+    if (e == Errc::corrupted) header_->mark_corrupted();
+    if (recovered && on_recovery_) {
+      try {
+        on_recovery_();
+      } catch (...) {  // a handler's failure must not undo a good operation
+      }
     }
-    return r;
+    return e;
   }
 
   [[noreturn]] static void raise(Errc e) {
@@ -195,6 +247,7 @@ class Talc {
   HeaderType* header_;
   std::size_t max_align_;
   bool built_;
+  std::function<void()> on_recovery_;
 };
 
 // A Talc that owns the mapping of its region.

@@ -38,6 +38,7 @@
 #include "talc/bin_config.hpp"
 #include "talc/chunk.hpp"
 #include "talc/errors.hpp"
+#include "talc/journal.hpp"
 #include "talc/rel.hpp"
 
 namespace talc {
@@ -67,7 +68,7 @@ struct Census {
   std::uint64_t largest_free = 0;
 };
 
-template <class Bins = DefaultBinConfig>
+template <class Bins = DefaultBinConfig, bool Journaled = true>
 class alignas(64) TalcMeta {
  public:
   using BinConfigType = Bins;
@@ -104,6 +105,32 @@ class alignas(64) TalcMeta {
 
   // The bytes usable at `p` (at least what was asked for), after the same checks as deallocate.
   Result<std::size_t> usable_size(const void* p) const noexcept;
+
+  // Allocation and deallocation that also publish their result in the same atomic operation,
+  // so that a process dying at any instant can neither leak a block nor leave a dangling
+  // reference: the slot is word `word` of the live block `owner`, and holds the block's offset
+  // from this heap's base plus `bias` (a caller whose offsets count from an enclosing region's
+  // base passes the heap's offset in that region), or the null offset.
+  Result<void*> allocate_into(const void* owner, std::size_t word, std::size_t size,
+                              std::size_t align = kGranule, std::uint64_t bias = 0) noexcept;
+  // Frees the block the slot names and nulls the slot. Refuses an empty slot (null_pointer),
+  // and a slot that names its own block (foreign_pointer).
+  Errc deallocate_from(const void* owner, std::size_t word, std::uint64_t bias = 0) noexcept;
+
+  // Undoes an operation that a dead process left half-done (nothing when none was). Returns
+  // the words restored, or Errc::corrupted when the journal itself is not believable.
+  Result<std::uint64_t> roll_back() noexcept {
+    if constexpr (Journaled) {
+      return journal_.roll_back(bytes(), span_, offsetof(TalcMeta, journal_));
+    } else {
+      return std::uint64_t{0};
+    }
+  }
+  // Words recorded by the operation in progress; 0 between operations.
+  std::uint64_t journal_size() const noexcept { return journal_.size(); }
+  // Where the journal lies in the metadata: its entries keep stale values between operations,
+  // so byte comparisons of two heaps' metadata leave [offset + 8, offset + sizeof(Journal)) out.
+  static constexpr std::uint64_t journal_offset() noexcept { return offsetof(TalcMeta, journal_); }
 
   // Verifies every invariant above by a walk of every chunk and every bin. Never writes,
   // never reads outside the span, never loops forever, whatever the bytes say.
@@ -147,9 +174,19 @@ class alignas(64) TalcMeta {
   std::byte* bytes() noexcept { return reinterpret_cast<std::byte*>(this); }
   const std::byte* bytes() const noexcept { return reinterpret_cast<const std::byte*>(this); }
 
-  // The two metadata primitives: every read and write of heap metadata goes through them.
+  // The two metadata primitives: every read and write of heap metadata goes through them, and
+  // every write is journalled first (see journal.hpp).
   std::uint64_t get(std::uint64_t off) const noexcept { return load_word(bytes(), off); }
-  void put(std::uint64_t off, std::uint64_t v) noexcept { store_word(bytes(), off, v); }
+  void put(std::uint64_t off, std::uint64_t v) noexcept {
+    if constexpr (Journaled) journal_.record(bytes(), off);
+    store_word(bytes(), off, v);
+    TALC_FAULT_POINT();
+  }
+  // Ends an operation: from here on a death leaves it done, not undone.
+  void commit() noexcept {
+    if constexpr (Journaled) journal_.commit();
+    TALC_FAULT_POINT();
+  }
   Tag tag_at(std::uint64_t off) const noexcept { return Tag{get(off)}; }
 
   static constexpr std::uint64_t head_slot(std::uint64_t bin) noexcept;
@@ -158,7 +195,12 @@ class alignas(64) TalcMeta {
   std::uint64_t next_available_bin(std::uint64_t from) const noexcept;
   std::uint64_t gap_for(std::uint64_t base, std::uint64_t align) const noexcept;
   Fit find(std::uint64_t need, std::uint64_t align) const noexcept;
+  // Checks a request and finds its chunk; `why` says why there is none.
+  Fit plan(std::size_t size, std::size_t align, Errc& why) const noexcept;
+  // Carves the block out of the chosen chunk. Like release, it leaves the commit to the caller.
   void* take(const Fit& fit, std::uint64_t need) noexcept;
+  void release(const Chunk& c) noexcept;
+  Result<std::uint64_t> slot_of(const void* owner, std::size_t word) const noexcept;
 
   void write_free(std::uint64_t base, std::uint64_t size) noexcept;
   void link(std::uint64_t base, std::uint64_t size) noexcept;
@@ -171,25 +213,26 @@ class alignas(64) TalcMeta {
   std::uint64_t heap_start_;  // offset of the first chunk
   std::uint64_t heap_end_;    // offset of the sentinel tag
   std::uint64_t flags_;
+  Journal journal_;
   std::uint64_t avail_[Bins::kBitmapWords] = {};
   Rel<FreeHead> bins_[Bins::kBins];
 };
 
 // ---- implementation -------------------------------------------------------------------------
 
-template <class Bins>
-constexpr std::uint64_t TalcMeta<Bins>::head_slot(std::uint64_t bin) noexcept {
+template <class Bins, bool Journaled>
+constexpr std::uint64_t TalcMeta<Bins, Journaled>::head_slot(std::uint64_t bin) noexcept {
   return offsetof(TalcMeta, bins_) + bin * sizeof(Rel<FreeHead>);
 }
 
-template <class Bins>
-constexpr std::uint64_t TalcMeta<Bins>::avail_slot(std::uint64_t word) noexcept {
+template <class Bins, bool Journaled>
+constexpr std::uint64_t TalcMeta<Bins, Journaled>::avail_slot(std::uint64_t word) noexcept {
   return offsetof(TalcMeta, avail_) + word * kWord;
 }
 
-template <class Bins>
-Result<TalcMeta<Bins>*> TalcMeta<Bins>::claim(void* buf, std::size_t len,
-                                              ClaimOptions opts) noexcept {
+template <class Bins, bool Journaled>
+Result<TalcMeta<Bins, Journaled>*> TalcMeta<Bins, Journaled>::claim(void* buf, std::size_t len,
+                                                                    ClaimOptions opts) noexcept {
   if (buf == nullptr) return Errc::null_region;
   const std::uintptr_t start = reinterpret_cast<std::uintptr_t>(buf);
   const std::uintptr_t pad = (alignof(TalcMeta) - start % alignof(TalcMeta)) % alignof(TalcMeta);
@@ -207,11 +250,13 @@ Result<TalcMeta<Bins>*> TalcMeta<Bins>::claim(void* buf, std::size_t len,
   meta->write_free(first, heap_end - first);
   meta->put(heap_end, Tag::sentinel(true).bits);
   meta->link(first, heap_end - first);
+  meta->commit();
   return meta;
 }
 
-template <class Bins>
-Result<TalcMeta<Bins>*> TalcMeta<Bins>::adopt(void* meta, std::size_t available) noexcept {
+template <class Bins, bool Journaled>
+Result<TalcMeta<Bins, Journaled>*> TalcMeta<Bins, Journaled>::adopt(
+    void* meta, std::size_t available) noexcept {
   if (meta == nullptr) return Errc::null_region;
   if (reinterpret_cast<std::uintptr_t>(meta) % alignof(TalcMeta) != 0) return Errc::corrupted;
   if (available < sizeof(TalcMeta)) return Errc::region_too_small;
@@ -225,8 +270,8 @@ Result<TalcMeta<Bins>*> TalcMeta<Bins>::adopt(void* meta, std::size_t available)
   return m;
 }
 
-template <class Bins>
-std::uint64_t TalcMeta<Bins>::next_available_bin(std::uint64_t from) const noexcept {
+template <class Bins, bool Journaled>
+std::uint64_t TalcMeta<Bins, Journaled>::next_available_bin(std::uint64_t from) const noexcept {
   if (from >= Bins::kBins) return kNoBin;
   std::uint64_t w = from / 64;
   std::uint64_t bits = get(avail_slot(w)) & (~std::uint64_t{0} << (from % 64));
@@ -240,8 +285,9 @@ std::uint64_t TalcMeta<Bins>::next_available_bin(std::uint64_t from) const noexc
 
 // The distance from a free chunk's base to the tag of an aligned block carved from it: 0 when
 // its natural user pointer is aligned, otherwise at least kMinChunk so the gap can be freed.
-template <class Bins>
-std::uint64_t TalcMeta<Bins>::gap_for(std::uint64_t base, std::uint64_t align) const noexcept {
+template <class Bins, bool Journaled>
+std::uint64_t TalcMeta<Bins, Journaled>::gap_for(std::uint64_t base,
+                                                 std::uint64_t align) const noexcept {
   if (align <= kGranule) return 0;
   const std::uint64_t mis = (addr() + base + kTagSize) & (align - 1);
   if (mis == 0) return 0;
@@ -249,9 +295,9 @@ std::uint64_t TalcMeta<Bins>::gap_for(std::uint64_t base, std::uint64_t align) c
   return gap < kMinChunk ? gap + align : gap;
 }
 
-template <class Bins>
-typename TalcMeta<Bins>::Fit TalcMeta<Bins>::find(std::uint64_t need,
-                                                  std::uint64_t align) const noexcept {
+template <class Bins, bool Journaled>
+typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::find(
+    std::uint64_t need, std::uint64_t align) const noexcept {
   // Every chunk from this bin on fits, whatever gap its alignment costs (at most align + 16).
   const std::uint64_t worst = align <= kGranule ? need : need + align + kGranule;
   const std::uint64_t sure = Bins::first_bin_at_least(worst);
@@ -268,8 +314,8 @@ typename TalcMeta<Bins>::Fit TalcMeta<Bins>::find(std::uint64_t need,
   return Fit{};
 }
 
-template <class Bins>
-void* TalcMeta<Bins>::take(const Fit& fit, std::uint64_t need) noexcept {
+template <class Bins, bool Journaled>
+void* TalcMeta<Bins, Journaled>::take(const Fit& fit, std::uint64_t need) noexcept {
   unlink(fit.base, fit.size);
   std::uint64_t block = fit.base;
   if (fit.gap != 0) {
@@ -292,26 +338,63 @@ void* TalcMeta<Bins>::take(const Fit& fit, std::uint64_t need) noexcept {
   return address_of(block + kTagSize);
 }
 
-template <class Bins>
-Result<void*> TalcMeta<Bins>::allocate(std::size_t size, std::size_t align) noexcept {
-  if (!std::has_single_bit(align)) return Errc::bad_alignment;
-  if (align > kMaxAlign) return Errc::alignment_too_large;
-  if (size > kMaxRequest) return Errc::size_overflow;
-  const std::uint64_t need = chunk_size_for(size);
-  const Fit fit = find(need, align);
-  if (fit.base == Rel<FreeHead>::kNull) return Errc::out_of_memory;
-  return take(fit, need);
+template <class Bins, bool Journaled>
+typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::plan(std::size_t size,
+                                                                        std::size_t align,
+                                                                        Errc& why) const noexcept {
+  why = !std::has_single_bit(align) ? Errc::bad_alignment
+        : align > kMaxAlign         ? Errc::alignment_too_large
+        : size > kMaxRequest        ? Errc::size_overflow
+                                    : Errc::ok;
+  if (why != Errc::ok) return Fit{};
+  const Fit fit = find(chunk_size_for(size), align);
+  if (fit.base == Rel<FreeHead>::kNull) why = Errc::out_of_memory;
+  return fit;
+}
+
+template <class Bins, bool Journaled>
+Result<void*> TalcMeta<Bins, Journaled>::allocate(std::size_t size, std::size_t align) noexcept {
+  Errc why;
+  const Fit fit = plan(size, align, why);
+  if (why != Errc::ok) return why;
+  void* p = take(fit, chunk_size_for(size));
+  commit();
+  return p;
+}
+
+template <class Bins, bool Journaled>
+Result<std::uint64_t> TalcMeta<Bins, Journaled>::slot_of(const void* owner,
+                                                         std::size_t word) const noexcept {
+  const Result<Chunk> c = live_chunk(owner);
+  if (!c) return c.error();
+  if (word >= (c->size - kTagSize) / kWord) return Errc::foreign_pointer;
+  return c->user() + word * kWord;
+}
+
+template <class Bins, bool Journaled>
+Result<void*> TalcMeta<Bins, Journaled>::allocate_into(const void* owner, std::size_t word,
+                                                       std::size_t size, std::size_t align,
+                                                       std::uint64_t bias) noexcept {
+  const Result<std::uint64_t> slot = slot_of(owner, word);
+  if (!slot) return slot.error();
+  Errc why;
+  const Fit fit = plan(size, align, why);
+  if (why != Errc::ok) return why;
+  void* p = take(fit, chunk_size_for(size));
+  put(*slot, offset_of(p) + bias);
+  commit();
+  return p;
 }
 
 // Tag and tail of a free chunk; BELOW_FREE is clear because free chunks never touch.
-template <class Bins>
-void TalcMeta<Bins>::write_free(std::uint64_t base, std::uint64_t size) noexcept {
+template <class Bins, bool Journaled>
+void TalcMeta<Bins, Journaled>::write_free(std::uint64_t base, std::uint64_t size) noexcept {
   put(base, Tag::make(size, false, false).bits);
   put(base + size - kTailFromEnd, size);
 }
 
-template <class Bins>
-void TalcMeta<Bins>::link(std::uint64_t base, std::uint64_t size) noexcept {
+template <class Bins, bool Journaled>
+void TalcMeta<Bins, Journaled>::link(std::uint64_t base, std::uint64_t size) noexcept {
   const std::uint64_t bin = Bins::bin_of(size);
   const std::uint64_t slot = head_slot(bin);
   const std::uint64_t head = get(slot);
@@ -326,8 +409,8 @@ void TalcMeta<Bins>::link(std::uint64_t base, std::uint64_t size) noexcept {
   put(slot, base);
 }
 
-template <class Bins>
-void TalcMeta<Bins>::unlink(std::uint64_t base, std::uint64_t size) noexcept {
+template <class Bins, bool Journaled>
+void TalcMeta<Bins, Journaled>::unlink(std::uint64_t base, std::uint64_t size) noexcept {
   const std::uint64_t next = get(base + kNextOffset);
   const std::uint64_t prev_link = get(base + kPrevLinkOffset);
   put(prev_link, next);
@@ -343,8 +426,8 @@ void TalcMeta<Bins>::unlink(std::uint64_t base, std::uint64_t size) noexcept {
 // The allocated chunk whose user pointer is `p`, after checking everything that can be checked
 // in constant time: bounds, phase, the tag, the chunk above agreeing that this one is
 // allocated, and the free chunk below (when the tag names one) agreeing with its own size.
-template <class Bins>
-Result<Chunk> TalcMeta<Bins>::live_chunk(const void* p) const noexcept {
+template <class Bins, bool Journaled>
+Result<Chunk> TalcMeta<Bins, Journaled>::live_chunk(const void* p) const noexcept {
   if (p == nullptr) return Errc::null_pointer;
   const std::uintptr_t pa = reinterpret_cast<std::uintptr_t>(p);
   if (pa < addr() + heap_start_ + kTagSize || pa >= addr() + heap_end_)
@@ -374,8 +457,8 @@ Result<Chunk> TalcMeta<Bins>::live_chunk(const void* p) const noexcept {
   return Chunk{base, size};
 }
 
-template <class Bins>
-bool TalcMeta<Bins>::is_chunk_start(std::uint64_t base) const noexcept {
+template <class Bins, bool Journaled>
+bool TalcMeta<Bins, Journaled>::is_chunk_start(std::uint64_t base) const noexcept {
   std::uint64_t off = heap_start_;
   while (off < base) {
     const std::uint64_t size = tag_at(off).size();
@@ -385,11 +468,35 @@ bool TalcMeta<Bins>::is_chunk_start(std::uint64_t base) const noexcept {
   return off == base;
 }
 
-template <class Bins>
-Errc TalcMeta<Bins>::deallocate(void* p) noexcept {
+template <class Bins, bool Journaled>
+Errc TalcMeta<Bins, Journaled>::deallocate(void* p) noexcept {
   const Result<Chunk> live = live_chunk(p);
   if (!live) return live.error();
-  const Chunk c = *live;
+  release(*live);
+  commit();
+  return Errc::ok;
+}
+
+template <class Bins, bool Journaled>
+Errc TalcMeta<Bins, Journaled>::deallocate_from(const void* owner, std::size_t word,
+                                                std::uint64_t bias) noexcept {
+  const Result<std::uint64_t> slot = slot_of(owner, word);
+  if (!slot) return slot.error();
+  const std::uint64_t value = get(*slot);
+  if (value == Rel<FreeHead>::kNull) return Errc::null_pointer;
+  if (value < bias || value - bias >= span_) return Errc::foreign_pointer;
+  const Result<Chunk> target = live_chunk(address_of(value - bias));
+  if (!target) return target.error();
+  if (*slot >= target->base && *slot < target->end()) return Errc::foreign_pointer;
+  release(*target);
+  put(*slot, Rel<FreeHead>::kNull);
+  commit();
+  return Errc::ok;
+}
+
+// Returns an allocated chunk to the free lists, merging with free neighbours. Not committed.
+template <class Bins, bool Journaled>
+void TalcMeta<Bins, Journaled>::release(const Chunk& c) noexcept {
   std::uint64_t base = c.base, size = c.size;
 
   if (tag_at(c.base).below_free()) {
@@ -409,11 +516,10 @@ Errc TalcMeta<Bins>::deallocate(void* p) noexcept {
   }
   write_free(base, size);
   link(base, size);
-  return Errc::ok;
 }
 
-template <class Bins>
-Result<std::size_t> TalcMeta<Bins>::usable_size(const void* p) const noexcept {
+template <class Bins, bool Journaled>
+Result<std::size_t> TalcMeta<Bins, Journaled>::usable_size(const void* p) const noexcept {
   const Result<Chunk> live = live_chunk(p);
   if (!live) return live.error();
   return static_cast<std::size_t>((*live).size - kTagSize);

@@ -15,8 +15,8 @@
 
 namespace talc {
 
-template <class Bins>
-CheckReport TalcMeta<Bins>::check() const {
+template <class Bins, bool Journaled>
+CheckReport TalcMeta<Bins, Journaled>::check() const {
   auto fail = [](std::uint64_t off, const char* what, std::uint64_t detail = 0) {
     return CheckReport{Errc::corrupted, off, what, detail};
   };
@@ -30,6 +30,10 @@ CheckReport TalcMeta<Bins>::check() const {
   if (heap_end_ % kGranule != kChunkPhase || heap_end_ < heap_start_ + kMinChunk ||
       heap_end_ > span_ - kTagSize)
     return fail(0, "heap end out of range", heap_end_);
+
+  if (journal_.size() != 0)
+    return fail(offsetof(TalcMeta, journal_), "an interrupted operation was not rolled back",
+                journal_.size());
 
   // I1-I4: walk the chunks in address order.
   std::vector<std::uint64_t> free_chunks;
@@ -97,8 +101,8 @@ CheckReport TalcMeta<Bins>::check() const {
   return CheckReport{};
 }
 
-template <class Bins>
-Census TalcMeta<Bins>::census() const noexcept {
+template <class Bins, bool Journaled>
+Census TalcMeta<Bins, Journaled>::census() const noexcept {
   Census c;
   for (std::uint64_t off = heap_start_; off < heap_end_;) {
     const Tag tag = tag_at(off);

@@ -5,11 +5,12 @@
 // contended.
 //
 // When a process dies holding the lock, the next locker is told so (LockOutcome::owner_died)
-// and the heap may be half-updated. Until operations are journalled, the locker proves or
-// disproves the heap with the full check(): a consistent heap is declared so and the
-// operation goes on (the recovery is counted); an inconsistent one is marked corrupted here,
-// in the region, and the lock is left unrecoverable, so every later operation in every
-// process gets Errc::corrupted instead of walking torn metadata.
+// and the heap may be half-updated. The locker rolls the dead process's operation back from
+// the journal (see journal.hpp), then proves the result with the full check(): a consistent
+// heap is declared so and the operation goes on (the recovery is counted, and reported to the
+// caller); an inconsistent one is marked corrupted here, in the region, and the lock is left
+// unrecoverable, so every later operation in every process gets Errc::corrupted instead of
+// walking torn metadata.
 #pragma once
 
 #include <atomic>
@@ -63,9 +64,11 @@ class alignas(64) TalckMeta {
   }
 
   // Runs f(Meta&) under the lock. Returns Errc::corrupted, without running f, once the heap
-  // is known to be broken; Errc::ok otherwise. `f` must not throw.
+  // is known to be broken; Errc::ok otherwise. `recovered`, when given, says whether this
+  // acquisition repaired the heap after a dead holder. `f` must not throw.
   template <class F>
-  Errc with_lock(F&& f) noexcept {
+  Errc with_lock(F&& f, bool* recovered = nullptr) noexcept {
+    if (recovered != nullptr) *recovered = false;
     if (corrupted()) return Errc::corrupted;
     switch (lock_.lock()) {
       case LockOutcome::acquired:
@@ -74,22 +77,12 @@ class alignas(64) TalckMeta {
         return Errc::corrupted;
       case LockOutcome::owner_died:
         if (!recover()) return Errc::corrupted;
+        if (recovered != nullptr) *recovered = true;
         break;
     }
     f(meta());
     lock_.unlock();
     return Errc::ok;
-  }
-
-  Result<void*> allocate(std::size_t size, std::size_t align) noexcept {
-    Result<void*> r = Errc::corrupted;
-    const Errc e = with_lock([&](Meta& m) { r = m.allocate(size, align); });
-    return e == Errc::ok ? r : Result<void*>(e);
-  }
-  Errc deallocate(void* p) noexcept {
-    Errc r = Errc::corrupted;
-    const Errc e = with_lock([&](Meta& m) { r = m.deallocate(p); });
-    return e == Errc::ok ? r : e;
   }
 
   // The unlocked core, for the few readers that can tolerate a moving heap (offset arithmetic,
@@ -103,8 +96,10 @@ class alignas(64) TalckMeta {
   }
 
   bool corrupted() const noexcept { return corrupted_.load(std::memory_order_acquire) != 0; }
-  // Times a process took the lock from a dead holder and found the heap consistent.
+  // Times a process took the lock from a dead holder and found the heap consistent (after a
+  // roll-back), and how many of those had an operation to roll back.
   std::uint64_t recoveries() const noexcept { return recoveries_.load(std::memory_order_relaxed); }
+  std::uint64_t rollbacks() const noexcept { return rollbacks_.load(std::memory_order_relaxed); }
 
   // Holds the lock with no operation, for tests that need a process to die holding it.
   LockOutcome lock_for_test() noexcept { return lock_.lock(); }
@@ -114,12 +109,14 @@ class alignas(64) TalckMeta {
 
   // Called holding the lock after its holder died. Returns true when the operation may go on.
   bool recover() noexcept {
+    const Result<std::uint64_t> undone = meta().roll_back();
     bool consistent = false;
     try {
-      consistent = meta().check().ok();
+      consistent = undone.ok() && meta().check().ok();
     } catch (...) {  // check() allocates; running out of memory here proves nothing
       consistent = false;
     }
+    if (consistent && *undone != 0) rollbacks_.fetch_add(1, std::memory_order_relaxed);
     if (!consistent) {
       corrupted_.store(1, std::memory_order_release);
       lock_.unlock();  // without mark_consistent: the lock becomes unrecoverable for everyone
@@ -133,6 +130,7 @@ class alignas(64) TalckMeta {
   RegionLock lock_;
   std::atomic<std::uint32_t> corrupted_{0};
   std::atomic<std::uint64_t> recoveries_{0};
+  std::atomic<std::uint64_t> rollbacks_{0};
 };
 
 template <class Bins>

@@ -1,0 +1,106 @@
+// Layer 4 — the undo journal that makes every heap operation atomic with respect to the death
+// of the process running it.
+//
+// Every metadata write of an operation goes through TalcMeta::put, which first appends the
+// word's offset and its old value here, then writes. The operation ends by emptying the
+// journal (commit: one aligned word). A process may die at any instruction; the next one to
+// take the lock finds the journal non-empty and restores the recorded old values in reverse
+// order, which leaves the heap exactly as it was before the operation began.
+//
+// Why undo rather than redo: an undo entry is written right before the word it protects, so
+// the operation runs on the live metadata with no second copy, reads its own writes as usual,
+// and needs no replay logic that must agree with the allocator's. Redo would have to stage
+// every write and apply them at commit, doubling the work on the hot path.
+//
+// Ordering: only the death of a process is survived, not the loss of power, so the stores need
+// to reach memory in program order as seen from another process after the dead one is gone;
+// the kernel's teardown of a killed process completes its stores. What must be prevented is
+// the compiler moving a metadata store above the entry that protects it: signal fences do
+// that and emit no instruction. No system call, no atomic read-modify-write, no cache flush.
+//
+// Rolling back twice is harmless (the entries stay until the final reset), so a process that
+// dies while rolling back leaves work the next one can simply redo.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "talc/chunk.hpp"
+#include "talc/errors.hpp"
+
+// Tests of the journal kill the process at chosen write points; in every other build the hook
+// is not there at all.
+#ifdef TALC_FAULT_INJECTION
+namespace talc::fault {
+inline void (*hook)() = nullptr;
+}
+#define TALC_FAULT_POINT()                          \
+  do {                                              \
+    if (::talc::fault::hook) ::talc::fault::hook(); \
+  } while (0)
+#else
+#define TALC_FAULT_POINT() \
+  do {                     \
+  } while (0)
+#endif
+
+namespace talc {
+
+struct JournalEntry {
+  std::uint64_t offset;  // of the word, from the heap base
+  std::uint64_t old;     // its value before the operation wrote it
+};
+
+class Journal {
+ public:
+  // The most words one operation writes (allocate_into with a leading gap and a split
+  // remainder writes 18); the fault-injection test checks the real counts against it.
+  static constexpr std::uint64_t kCapacity = 28;
+
+  std::uint64_t size() const noexcept { return len_; }
+
+  // Records the word at `off` of `base`, before the caller changes it.
+  void record(const std::byte* base, std::uint64_t off) noexcept {
+    const std::uint64_t n = len_;
+    if (n >= kCapacity) __builtin_trap();  // an operation longer than designed: a bug, not data
+    entries_[n].offset = off;
+    entries_[n].old = load_word(base, off);
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // the entry is whole before it counts
+    len_ = n + 1;
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // and counts before the word changes
+  }
+
+  void commit() noexcept {
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // every write of the operation first
+    len_ = 0;
+  }
+
+  // Undoes a half-done operation. `base` is the heap base, `span` its size, `self` the
+  // journal's own offset from the base (entries must not point into the journal). Returns
+  // the number of words restored, or Errc::corrupted when the journal is not believable, in
+  // which case nothing is written.
+  Result<std::uint64_t> roll_back(std::byte* base, std::uint64_t span,
+                                  std::uint64_t self) noexcept {
+    const std::uint64_t n = len_;
+    if (n > kCapacity) return Errc::corrupted;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const std::uint64_t off = entries_[i].offset;
+      if (off % kWord != 0 || off > span - kWord ||
+          (off + kWord > self && off < self + sizeof(Journal)))
+        return Errc::corrupted;
+    }
+    for (std::uint64_t i = n; i-- > 0;) store_word(base, entries_[i].offset, entries_[i].old);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    len_ = 0;
+    return n;
+  }
+
+ private:
+  std::uint64_t len_ = 0;
+  JournalEntry entries_[kCapacity] = {};
+};
+
+static_assert(sizeof(Journal) == 8 + 16 * Journal::kCapacity);
+
+}  // namespace talc
