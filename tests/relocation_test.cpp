@@ -56,7 +56,9 @@ std::string Describe(const talc::CheckReport& rep) {
          std::to_string(rep.detail) + ")";
 }
 
-std::vector<std::byte> MetaBytes(const Heap* h) { return talc_test::MetaBytes(*h); }
+std::vector<std::byte> MetaBytes(const Heap* h) {
+  return talc_test::MetaBytes(*h);
+}
 
 struct Kept {
   std::size_t usable;

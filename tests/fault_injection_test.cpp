@@ -1,0 +1,245 @@
+// Death at every metadata write: for each kind of operation and each write point k inside it,
+// a forked child runs the operation and dies (_exit) right after the k-th write, or right
+// after the commit; the parent, which shares the heap's memory, rolls back as the next lock
+// holder would and verifies: check() passes, and the heap is exactly as before the operation
+// (every byte outside the journal, the census too), or, after the commit, exactly as after it.
+// Every point, not a sample. Built with TALC_FAULT_INJECTION, which puts the hook in put().
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "support/meta_bytes.hpp"
+#include "talc/mapping.hpp"
+#include "talc/talc_meta.hpp"
+
+namespace {
+
+using talc::Errc;
+using Heap = talc::TalcMeta<>;
+
+constexpr std::size_t kArena = 256 << 10;
+
+// Builds a heap state in the arena and returns the operation to interrupt.
+using Scenario = std::function<std::function<void(Heap&)>(Heap&)>;
+
+struct Case {
+  const char* name;
+  Scenario build;
+};
+
+void* Alloc(Heap& h, std::size_t n, std::size_t align = 16) {
+  const auto r = h.allocate(n, align);
+  if (!r) ADD_FAILURE() << "setup allocation failed: " << talc::describe(r.error());
+  return *r;
+}
+
+void Free(Heap& h, void* p) {
+  EXPECT_EQ(h.deallocate(p), Errc::ok);
+}
+
+std::vector<Case> Cases() {
+  return {
+      {"allocate splitting the top chunk",
+       [](Heap& h) {
+         Alloc(h, 64);
+         return [](Heap& x) { Alloc(x, 100); };
+       }},
+      {"allocate an exact fit",
+       [](Heap& h) {
+         Alloc(h, 200);
+         void* b = Alloc(h, 100);
+         Alloc(h, 200);
+         Free(h, b);
+         return [](Heap& x) { Alloc(x, 100); };
+       }},
+      {"allocate absorbing a small remainder",
+       [](Heap& h) {
+         Alloc(h, 200);
+         void* b = Alloc(h, 120);
+         Alloc(h, 200);
+         Free(h, b);
+         return [](Heap& x) { Alloc(x, 100); };
+       }},
+      {"allocate aligned, with a leading gap and a remainder",
+       [](Heap& h) {
+         Alloc(h, 64);
+         return [](Heap& x) { Alloc(x, 64, 4096); };
+       }},
+      {"allocate_into a slot",
+       [](Heap& h) {
+         void* owner = Alloc(h, 64);
+         return [owner](Heap& x) { EXPECT_TRUE(x.allocate_into(owner, 3, 500).ok()); };
+       }},
+      {"deallocate between allocated neighbours",
+       [](Heap& h) {
+         Alloc(h, 100);
+         void* b = Alloc(h, 100);
+         Alloc(h, 100);
+         return [b](Heap& x) { Free(x, b); };
+       }},
+      {"deallocate merging below",
+       [](Heap& h) {
+         void* a = Alloc(h, 100);
+         void* b = Alloc(h, 100);
+         Alloc(h, 100);
+         Free(h, a);
+         return [b](Heap& x) { Free(x, b); };
+       }},
+      {"deallocate merging above",
+       [](Heap& h) {
+         Alloc(h, 100);
+         void* b = Alloc(h, 100);
+         void* c = Alloc(h, 100);
+         Alloc(h, 100);
+         Free(h, c);
+         return [b](Heap& x) { Free(x, b); };
+       }},
+      {"deallocate merging on both sides",
+       [](Heap& h) {
+         void* a = Alloc(h, 100);
+         void* b = Alloc(h, 100);
+         void* c = Alloc(h, 100);
+         Alloc(h, 100);
+         Free(h, a);
+         Free(h, c);
+         return [b](Heap& x) { Free(x, b); };
+       }},
+      {"deallocate into the top chunk",
+       [](Heap& h) {
+         Alloc(h, 100);
+         void* b = Alloc(h, 300);
+         return [b](Heap& x) { Free(x, b); };
+       }},
+      {"deallocate_from a slot",
+       [](Heap& h) {
+         void* owner = Alloc(h, 64);
+         EXPECT_TRUE(h.allocate_into(owner, 2, 300).ok());
+         return [owner](Heap& x) { EXPECT_EQ(x.deallocate_from(owner, 2), Errc::ok); };
+       }},
+  };
+}
+
+// The arena lives in shared memory so the parent sees what a dying child wrote.
+class FaultInjection : public ::testing::TestWithParam<std::size_t> {
+ protected:
+  FaultInjection() : arena_(talc::Mapping::anonymous_shared(kArena, 4096)) {}
+
+  Heap& Fresh(const Case& c, std::function<void(Heap&)>& op) {
+    std::memset(arena_.base(), 0, kArena - 64);
+    Heap* h = *Heap::claim(arena_.base(), kArena - 64);
+    op = c.build(*h);
+    return *h;
+  }
+
+  // Every byte of the heap but the journal's entries.
+  static std::vector<std::byte> Image(const Heap& h) { return talc_test::HeapBytes(h, h.span()); }
+
+  std::uint64_t& Counter() const {
+    return *reinterpret_cast<std::uint64_t*>(static_cast<std::byte*>(arena_.base()) + kArena - 64);
+  }
+
+  // Runs `op` in a child that dies at fault point `k` (1-based), or counts the points when k is
+  // 0. Returns the child's exit status.
+  int RunChild(Heap& h, const std::function<void(Heap&)>& op, std::uint64_t k) {
+    Counter() = 0;
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      static std::uint64_t die_at;
+      static std::uint64_t* counter;
+      die_at = k;
+      counter = &Counter();
+      talc::fault::hook = [] {
+        if (++*counter == die_at) ::_exit(0);
+      };
+      op(h);
+      ::_exit(k == 0 ? 0 : 3);  // 3: the operation finished before its k-th point
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+  }
+
+  talc::Mapping arena_;
+};
+
+TEST_P(FaultInjection, DeathAtEveryWritePointRollsBackToBeforeOrLeavesTheCompletedOperation) {
+  const Case c = Cases()[GetParam()];
+  std::function<void(Heap&)> op;
+
+  // The points of this operation: N journalled writes, then the commit.
+  Heap& probe = Fresh(c, op);
+  ASSERT_EQ(RunChild(probe, op, 0), 0) << c.name;
+  const std::uint64_t points = Counter();
+  ASSERT_GE(points, 3u) << c.name;
+  ASSERT_LE(points - 1, talc::Journal::kCapacity) << c.name;
+  std::printf("%s: %llu journalled writes, then the commit\n", c.name,
+              static_cast<unsigned long long>(points - 1));
+
+  // What the operation leaves when it completes.
+  Heap& done = Fresh(c, op);
+  op(done);
+  const std::vector<std::byte> after = Image(done);
+  const talc::Census after_census = done.census();
+
+  for (std::uint64_t k = 1; k <= points; ++k) {
+    SCOPED_TRACE(std::string(c.name) + ", death at point " + std::to_string(k) + " of " +
+                 std::to_string(points));
+    Heap& h = Fresh(c, op);
+    const std::vector<std::byte> before = Image(h);
+    const talc::Census before_census = h.census();
+    ASSERT_EQ(RunChild(h, op, k), 0);
+
+    const bool committed = k == points;
+    EXPECT_EQ(h.journal_size(), committed ? 0 : k);
+    const talc::Result<std::uint64_t> undone = h.roll_back();  // what the next holder does
+    ASSERT_TRUE(undone.ok());
+    EXPECT_EQ(*undone, committed ? 0 : k);
+    const talc::CheckReport rep = h.check();
+    ASSERT_TRUE(rep.ok()) << rep.what << " at " << rep.offset;
+    const talc::Census census = h.census();
+    const talc::Census& want = committed ? after_census : before_census;
+    EXPECT_EQ(census.live_chunks, want.live_chunks);
+    EXPECT_EQ(census.live_bytes, want.live_bytes);
+    EXPECT_EQ(census.free_chunks, want.free_chunks);
+    EXPECT_EQ(census.free_bytes, want.free_bytes);
+    EXPECT_TRUE(Image(h) == (committed ? after : before)) << "the heap's bytes differ";
+    // Rolling back again changes nothing: a recoverer that dies may be followed by another.
+    EXPECT_EQ(*h.roll_back(), 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryOperationKind, FaultInjection,
+                         ::testing::Range<std::size_t>(0, Cases().size()),
+                         [](const ::testing::TestParamInfo<std::size_t>& param) {
+                           std::string n = Cases()[param.param].name;
+                           for (char& ch : n)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
+
+// A journal whose entries point outside the heap is not believed, and nothing is written.
+TEST(Journal, AnUnbelievableJournalIsRefusedWithoutWriting) {
+  std::vector<std::byte> buf(64 << 10);
+  Heap* h = *Heap::claim(buf.data(), buf.size());
+  auto* base = static_cast<std::byte*>(h->address_of(0));
+  const std::uint64_t j = Heap::journal_offset();
+  talc::store_word(base, j, 1);                   // one entry...
+  talc::store_word(base, j + 8, h->span() + 64);  // ...for a word past the end
+  const std::vector<std::byte> before = buf;
+  EXPECT_EQ(h->roll_back().error(), Errc::corrupted);
+  EXPECT_EQ(buf, before);
+  talc::store_word(base, j + 8, j);  // ...for the journal itself
+  EXPECT_EQ(h->roll_back().error(), Errc::corrupted);
+  talc::store_word(base, j, 1000);  // more entries than it can hold
+  EXPECT_EQ(h->roll_back().error(), Errc::corrupted);
+  EXPECT_FALSE(h->check().ok());
+}
+
+}  // namespace

@@ -1,0 +1,221 @@
+// The kill torture: workers doing random operations on one shared heap, a supervisor sending
+// SIGKILL at random instants and starting replacements. After every kill the supervisor takes
+// the lock (which repairs the heap if the victim held it), runs check(), verifies every sealed
+// block's pattern, and accounts for every live byte: the control block, the slot tables, and
+// exactly the blocks the tables name. Nothing may leak, nothing may dangle, no byte may change.
+//
+// Workers allocate with allocate_into and free with deallocate_from, so a block and the slot
+// naming it change together, atomically, whatever instant the kill lands on. A block is
+// "sealed" once its owner has written all of it; an unsealed block of a dead worker is one it
+// was still filling, and only its existence is checked. The seal lives in the table, not in
+// the block: a block's own bytes are stale from earlier blocks until its owner writes them.
+//
+//   talc_torture [--kills N] [--workers W] [--seed S]     (exit 0: every check passed)
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "support/pattern.hpp"
+#include "talc/talc.hpp"
+
+namespace {
+
+constexpr unsigned kMaxWorkers = 8;
+constexpr std::size_t kSlots = 64;
+
+struct Control {
+  std::uint64_t tables[kMaxWorkers];  // offsets of each worker's slot table
+  std::atomic<std::uint64_t> ops{0};
+  std::atomic<std::uint64_t> damaged{0};
+};
+
+// A worker's table: the slots allocate_into and deallocate_from work on, and the seals.
+struct Table {
+  std::uint64_t slots[kSlots];
+  std::atomic<std::uint64_t> sealed[kSlots];  // set once the block is written, cleared before free
+};
+
+struct BlockHead {
+  std::uint64_t id;
+  std::uint64_t size;
+};
+
+bool Intact(const Table& t, std::size_t i, const std::byte* block) {
+  if (t.sealed[i].load(std::memory_order_acquire) == 0) return true;
+  const auto* h = reinterpret_cast<const BlockHead*>(block);
+  return talc_test::FirstMismatch(block + sizeof(BlockHead), h->size - sizeof(BlockHead), h->id) ==
+         h->size - sizeof(BlockHead);
+}
+
+[[noreturn]] void Work(const std::string& name, unsigned w, std::uint64_t seed) {
+  auto heap = talc::MapTalc<>::open_shm(name);
+  auto* control = static_cast<Control*>(heap.address_of(heap.root()));
+  const talc::Meta table = *heap.adopt(
+      talc::RelMeta(talc::Rel<std::byte>::from_offset(control->tables[w]), sizeof(Table)));
+  auto* t = table.as<Table>();
+  std::mt19937_64 rng(seed);
+  for (std::uint64_t n = 0;; ++n) {
+    const std::size_t i = rng() % kSlots;
+    const std::uint64_t held = __atomic_load_n(&t->slots[i], __ATOMIC_ACQUIRE);
+    if (held == talc::Rel<std::byte>::kNull) {
+      const std::size_t size = sizeof(BlockHead) + rng() % 3000;
+      const talc::Result<talc::Meta> m = heap.try_allocate_into(table, i, size, 16u << (rng() % 4));
+      if (!m) continue;
+      auto* h = m->as<BlockHead>();
+      h->id = (std::uint64_t{w} << 48) ^ (seed << 20) ^ n;
+      h->size = size;
+      talc_test::FillPattern(m->as<std::byte>() + sizeof(BlockHead), size - sizeof(BlockHead),
+                             h->id);
+      t->sealed[i].store(1, std::memory_order_release);
+    } else {
+      if (!Intact(*t, i, static_cast<std::byte*>(heap.address_of(held))))
+        control->damaged.fetch_add(1);
+      t->sealed[i].store(0, std::memory_order_relaxed);
+      if (heap.deallocate_from(table, i) != talc::Errc::ok) control->damaged.fetch_add(1);
+    }
+    control->ops.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+pid_t Start(const std::string& name, unsigned w, std::uint64_t seed) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  try {
+    Work(name, w, seed);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "worker %u: %s\n", w, e.what());
+  }
+  ::_exit(1);
+}
+
+struct Verdict {
+  bool ok = true;
+  std::string why;
+};
+
+// Under the lock: the heap passes check(), every sealed block is intact, and the live chunks
+// are exactly the control block, the tables and the blocks the tables name.
+Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers) {
+  Verdict v;
+  const talc::Errc e = heap.with_lock([&](auto& m) {
+    const talc::CheckReport rep = m.check();
+    if (!rep.ok()) {
+      v = {false, std::string("check: ") + rep.what + " at " + std::to_string(rep.offset)};
+      return;
+    }
+    auto chunk_of = [&](const void* p) { return *m.usable_size(p) + talc::kTagSize; };
+    std::uint64_t chunks = 1, bytes = chunk_of(control);
+    for (unsigned w = 0; w < workers; ++w) {
+      const auto* t = static_cast<const Table*>(heap.address_of(control->tables[w]));
+      ++chunks;
+      bytes += chunk_of(t);
+      for (std::size_t i = 0; i < kSlots; ++i) {
+        if (t->slots[i] == talc::Rel<std::byte>::kNull) continue;
+        const auto* block = static_cast<const std::byte*>(heap.address_of(t->slots[i]));
+        if (!m.usable_size(block).ok()) {
+          v = {false, "a slot names a block that is not live"};
+          return;
+        }
+        if (!Intact(*t, i, block)) {
+          v = {false, "a sealed block's bytes changed"};
+          return;
+        }
+        ++chunks;
+        bytes += chunk_of(block);
+      }
+    }
+    const talc::Census c = m.census();
+    if (c.live_chunks != chunks || c.live_bytes != bytes || c.free_bytes != m.capacity() - bytes)
+      v = {false, "live chunks " + std::to_string(c.live_chunks) + " (" +
+                      std::to_string(c.live_bytes) + " bytes) where the tables account for " +
+                      std::to_string(chunks) + " (" + std::to_string(bytes) + " bytes)"};
+  });
+  if (e != talc::Errc::ok) v = {false, talc::describe(e)};
+  if (control->damaged.load() != 0) v = {false, "a worker found a damaged block"};
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::uint64_t kills = 100, workers = 4, seed = 1;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string_view a = argv[i];
+    const std::uint64_t v = std::strtoull(argv[i + 1], nullptr, 10);
+    if (a == "--kills")
+      kills = v;
+    else if (a == "--workers")
+      workers = v;
+    else if (a == "--seed")
+      seed = v;
+  }
+  if (argc % 2 == 0 || workers == 0 || workers > kMaxWorkers) {
+    std::fprintf(stderr, "usage: %s [--kills N] [--workers 1..8] [--seed S]\n", argv[0]);
+    return 2;
+  }
+  const std::string name = "/talc-torture-" + std::to_string(::getpid());
+  auto heap = talc::MapTalc<>::create_shm(name, 16 << 20);
+  auto* control = heap.construct<Control>();
+  for (unsigned w = 0; w < workers; ++w) {
+    const talc::Meta t = heap.allocate(sizeof(Table));
+    auto* table = ::new (t.ptr()) Table{};
+    std::memset(table->slots, 0xff, sizeof table->slots);  // every slot null
+    control->tables[w] = t.offset;
+  }
+  heap.set_root(heap.offset_of(control));
+
+  std::mt19937_64 rng(seed);
+  std::vector<pid_t> pids;
+  for (unsigned w = 0; w < workers; ++w) pids.push_back(Start(name, w, rng()));
+
+  const auto t0 = std::chrono::steady_clock::now();
+  Verdict v;
+  std::uint64_t done = 0;
+  for (; done < kills && v.ok; ++done) {
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
+    const unsigned w = static_cast<unsigned>(rng() % workers);
+    ::kill(pids[w], SIGKILL);
+    ::waitpid(pids[w], nullptr, 0);
+    v = Audit(heap, control, static_cast<unsigned>(workers));
+    pids[w] = Start(name, w, rng());
+  }
+  for (pid_t pid : pids) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  if (v.ok) v = Audit(heap, control, static_cast<unsigned>(workers));
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  const std::uint64_t ops = control->ops.load();
+  // Everything the tables name, then the tables and the control block: one free chunk is left.
+  if (v.ok) {
+    for (unsigned w = 0; w < workers; ++w) {
+      const talc::Meta t = *heap.adopt(
+          talc::RelMeta(talc::Rel<std::byte>::from_offset(control->tables[w]), sizeof(Table)));
+      for (std::size_t i = 0; i < kSlots; ++i) heap.deallocate_from(t, i);
+      heap.deallocate(t);
+    }
+    heap.destroy(control);
+    const talc::Census c = heap.census();
+    if (c.live_chunks != 0 || c.free_chunks != 1)
+      v = {false, "the heap did not drain to one chunk"};
+  }
+  std::printf("talc torture: %" PRIu64 " kills of %" PRIu64 " workers in %.1f s; %" PRIu64
+              " operations; %" PRIu64 " recoveries, %" PRIu64 " of them rolled an operation back\n",
+              done, workers, secs, ops, heap.recoveries(), heap.rollbacks());
+  talc::MapTalc<>::remove_shm(name);
+  std::printf("%s%s\n", v.ok ? "OK" : "FAILED: ", v.why.c_str());
+  return v.ok ? 0 : 1;
+}
