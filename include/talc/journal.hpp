@@ -2,7 +2,8 @@
 // of the process running it.
 //
 // Every metadata write of an operation goes through TalcMeta::put, which first appends the
-// word's offset and its old value here, then writes. The operation ends by emptying the
+// word's offset and its old value here, then writes. (Writes into the unused interior of the
+// free chunk being carved up need no entry: undoing the operation leaves them unused again.) The operation ends by emptying the
 // journal (commit: one aligned word). A process may die at any instruction; the next one to
 // take the lock finds the journal non-empty and restores the recorded old values in reverse
 // order, which leaves the heap exactly as it was before the operation began.
@@ -60,12 +61,12 @@ class Journal {
 
   std::uint64_t size() const noexcept { return len_; }
 
-  // Records the word at `off` of `base`, before the caller changes it.
-  void record(const std::byte* base, std::uint64_t off) noexcept {
+  // Records that the word at `off` held `old`, before the caller changes it.
+  void record(std::uint64_t off, std::uint64_t old) noexcept {
     const std::uint64_t n = len_;
     if (n >= kCapacity) __builtin_trap();  // an operation longer than designed: a bug, not data
     entries_[n].offset = off;
-    entries_[n].old = load_word(base, off);
+    entries_[n].old = old;
     std::atomic_signal_fence(std::memory_order_seq_cst);  // the entry is whole before it counts
     len_ = n + 1;
     std::atomic_signal_fence(std::memory_order_seq_cst);  // and counts before the word changes

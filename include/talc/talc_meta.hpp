@@ -174,11 +174,20 @@ class alignas(64) TalcMeta {
   std::byte* bytes() noexcept { return reinterpret_cast<std::byte*>(this); }
   const std::byte* bytes() const noexcept { return reinterpret_cast<const std::byte*>(this); }
 
-  // The two metadata primitives: every read and write of heap metadata goes through them, and
-  // every write is journalled first (see journal.hpp).
+  // The metadata primitives: every read and write of heap metadata goes through them, and
+  // every write that matters to a roll-back is journalled first (see journal.hpp).
   std::uint64_t get(std::uint64_t off) const noexcept { return load_word(bytes(), off); }
-  void put(std::uint64_t off, std::uint64_t v) noexcept {
-    if constexpr (Journaled) journal_.record(bytes(), off);
+  // A write whose old value the caller already holds (it read it, or an invariant fixes it):
+  // the journal records it without reading the word again, which would stall on a cold line.
+  void put(std::uint64_t off, std::uint64_t old, std::uint64_t v) noexcept {
+    if constexpr (Journaled) journal_.record(off, old);
+    store_word(bytes(), off, v);
+    TALC_FAULT_POINT();
+  }
+  void put(std::uint64_t off, std::uint64_t v) noexcept { put(off, get(off), v); }
+  // A write into the unused interior of the free chunk the operation is carving up: nothing to
+  // journal, since undoing the operation makes the chunk whole again and the word unused.
+  void put_fresh(std::uint64_t off, std::uint64_t v) noexcept {
     store_word(bytes(), off, v);
     TALC_FAULT_POINT();
   }
@@ -202,8 +211,8 @@ class alignas(64) TalcMeta {
   void release(const Chunk& c) noexcept;
   Result<std::uint64_t> slot_of(const void* owner, std::size_t word) const noexcept;
 
-  void write_free(std::uint64_t base, std::uint64_t size) noexcept;
-  void link(std::uint64_t base, std::uint64_t size) noexcept;
+  // Links a free chunk into its bin; `fresh` when its node words are unused interior.
+  void link(std::uint64_t base, std::uint64_t size, bool fresh) noexcept;
   void unlink(std::uint64_t base, std::uint64_t size) noexcept;
 
   Result<Chunk> live_chunk(const void* p) const noexcept;
@@ -247,9 +256,10 @@ Result<TalcMeta<Bins, Journaled>*> TalcMeta<Bins, Journaled>::claim(void* buf, s
   auto* meta = ::new (static_cast<std::byte*>(buf) + pad)
       TalcMeta(span, heap_end, opts.checked ? kFlagChecked : 0);
   const std::uint64_t first = meta->heap_start_;
-  meta->write_free(first, heap_end - first);
+  meta->put(first, Tag::make(heap_end - first, false, false).bits);
+  meta->put(heap_end - kTailFromEnd, heap_end - first);
   meta->put(heap_end, Tag::sentinel(true).bits);
-  meta->link(first, heap_end - first);
+  meta->link(first, heap_end - first, false);
   meta->commit();
   return meta;
 }
@@ -317,24 +327,33 @@ typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::find(
 template <class Bins, bool Journaled>
 void* TalcMeta<Bins, Journaled>::take(const Fit& fit, std::uint64_t need) noexcept {
   unlink(fit.base, fit.size);
+  const std::uint64_t old_tag = Tag::make(fit.size, false, false).bits;
+  const std::uint64_t end = fit.base + fit.size;
   std::uint64_t block = fit.base;
-  if (fit.gap != 0) {
-    write_free(fit.base, fit.gap);
-    link(fit.base, fit.gap);
+  if (fit.gap != 0) {  // the gap keeps the chunk's tag and node; its tail is new
+    put(fit.base, old_tag, Tag::make(fit.gap, false, false).bits);
+    put_fresh(fit.base + fit.gap - kTailFromEnd, fit.gap);
+    link(fit.base, fit.gap, false);
     block += fit.gap;
   }
   const std::uint64_t rest = fit.size - fit.gap - need;
   std::uint64_t size = need;
-  if (rest >= kMinChunk) {
+  if (rest >= kMinChunk) {  // the remainder keeps the chunk's tail; its tag and node are new
     // The chunk above already says BELOW_FREE: fit.base was free.
-    write_free(block + need, rest);
-    link(block + need, rest);
+    put_fresh(block + need, Tag::make(rest, false, false).bits);
+    put(end - kTailFromEnd, fit.size, rest);
+    link(block + need, rest, true);
   } else {
     size += rest;
-    const std::uint64_t above = fit.base + fit.size;
-    put(above, get(above) & ~Tag::kBelowFree);
+    const std::uint64_t above = get(end);
+    put(end, above, above & ~Tag::kBelowFree);
   }
-  put(block, Tag::make(size, true, fit.gap != 0).bits);
+  const std::uint64_t tag = Tag::make(size, true, fit.gap != 0).bits;
+  if (fit.gap != 0) {
+    put_fresh(block, tag);
+  } else {
+    put(block, old_tag, tag);
+  }
   return address_of(block + kTagSize);
 }
 
@@ -386,40 +405,40 @@ Result<void*> TalcMeta<Bins, Journaled>::allocate_into(const void* owner, std::s
   return p;
 }
 
-// Tag and tail of a free chunk; BELOW_FREE is clear because free chunks never touch.
 template <class Bins, bool Journaled>
-void TalcMeta<Bins, Journaled>::write_free(std::uint64_t base, std::uint64_t size) noexcept {
-  put(base, Tag::make(size, false, false).bits);
-  put(base + size - kTailFromEnd, size);
-}
-
-template <class Bins, bool Journaled>
-void TalcMeta<Bins, Journaled>::link(std::uint64_t base, std::uint64_t size) noexcept {
+void TalcMeta<Bins, Journaled>::link(std::uint64_t base, std::uint64_t size, bool fresh) noexcept {
   const std::uint64_t bin = Bins::bin_of(size);
   const std::uint64_t slot = head_slot(bin);
   const std::uint64_t head = get(slot);
-  put(base + kNextOffset, head);
-  put(base + kPrevLinkOffset, slot);
+  if (fresh) {
+    put_fresh(base + kNextOffset, head);
+    put_fresh(base + kPrevLinkOffset, slot);
+  } else {
+    put(base + kNextOffset, head);
+    put(base + kPrevLinkOffset, slot);
+  }
   if (head != Rel<FreeHead>::kNull) {
-    put(head + kPrevLinkOffset, base + kNextOffset);
+    put(head + kPrevLinkOffset, slot, base + kNextOffset);  // it was first: linked from the slot
   } else {
     const std::uint64_t w = avail_slot(bin / 64);
-    put(w, get(w) | (std::uint64_t{1} << (bin % 64)));
+    const std::uint64_t bits = get(w);
+    put(w, bits, bits | (std::uint64_t{1} << (bin % 64)));
   }
-  put(slot, base);
+  put(slot, head, base);
 }
 
 template <class Bins, bool Journaled>
 void TalcMeta<Bins, Journaled>::unlink(std::uint64_t base, std::uint64_t size) noexcept {
   const std::uint64_t next = get(base + kNextOffset);
   const std::uint64_t prev_link = get(base + kPrevLinkOffset);
-  put(prev_link, next);
-  if (next != Rel<FreeHead>::kNull) put(next + kPrevLinkOffset, prev_link);
+  put(prev_link, base, next);  // the word that linked to this chunk held its offset
+  if (next != Rel<FreeHead>::kNull) put(next + kPrevLinkOffset, base + kNextOffset, prev_link);
   // Read the bin's head after the unlink: it is empty now only if it says so now.
   const std::uint64_t bin = Bins::bin_of(size);
   if (get(head_slot(bin)) == Rel<FreeHead>::kNull) {
     const std::uint64_t w = avail_slot(bin / 64);
-    put(w, get(w) & ~(std::uint64_t{1} << (bin % 64)));
+    const std::uint64_t bits = get(w);
+    put(w, bits, bits & ~(std::uint64_t{1} << (bin % 64)));
   }
 }
 
@@ -498,24 +517,28 @@ Errc TalcMeta<Bins, Journaled>::deallocate_from(const void* owner, std::size_t w
 template <class Bins, bool Journaled>
 void TalcMeta<Bins, Journaled>::release(const Chunk& c) noexcept {
   std::uint64_t base = c.base, size = c.size;
-
-  if (tag_at(c.base).below_free()) {
+  const Tag tag = tag_at(c.base);
+  std::uint64_t old_head_tag = tag.bits;  // what the merged chunk's first word held
+  if (tag.below_free()) {
     const std::uint64_t below_size = get(c.base - kTailFromEnd);
     unlink(c.base - below_size, below_size);
     base -= below_size;
     size += below_size;
-    put(c.base, Tag::poison().bits);
+    old_head_tag = Tag::make(below_size, false, false).bits;
+    put(c.base, tag.bits, Tag::poison().bits);
   }
   const Tag up = tag_at(c.end());
   if (!up.allocated()) {
     unlink(c.end(), up.size());
     size += up.size();
-    put(c.end(), Tag::poison().bits);
+    put(c.end(), up.bits, Tag::poison().bits);
+    put(c.end() + up.size() - kTailFromEnd, up.size(), size);
   } else {
-    put(c.end(), up.bits | Tag::kBelowFree);
+    put(c.end(), up.bits, up.bits | Tag::kBelowFree);
+    put(base + size - kTailFromEnd, size);  // the block's last word
   }
-  write_free(base, size);
-  link(base, size);
+  put(base, old_head_tag, Tag::make(size, false, false).bits);
+  link(base, size, false);
 }
 
 template <class Bins, bool Journaled>
