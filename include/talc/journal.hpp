@@ -3,21 +3,23 @@
 //
 // Every metadata write of an operation goes through TalcMeta::put, which first appends the
 // word's offset and its old value here, then writes. (Writes into the unused interior of the
-// free chunk being carved up need no entry: undoing the operation leaves them unused again.) The operation ends by emptying the
-// journal (commit: one aligned word). A process may die at any instruction; the next one to
-// take the lock finds the journal non-empty and restores the recorded old values in reverse
-// order, which leaves the heap exactly as it was before the operation began.
+// free chunk being carved up need no entry: undoing the operation leaves them unused again;
+// nor do writes to the availability bitmap, which the roll-back rebuilds from the bins.) The
+// operation ends by emptying the journal (commit: one aligned word). A process may die at any
+// instruction; the next one to take the lock finds the journal non-empty and restores the recorded
+// old values in reverse order, which leaves the heap exactly as it was before the operation began.
 //
 // Why undo rather than redo: an undo entry is written right before the word it protects, so
 // the operation runs on the live metadata with no second copy, reads its own writes as usual,
 // and needs no replay logic that must agree with the allocator's. Redo would have to stage
 // every write and apply them at commit, doubling the work on the hot path.
 //
-// Ordering: only the death of a process is survived, not the loss of power, so the stores need
-// to reach memory in program order as seen from another process after the dead one is gone;
-// the kernel's teardown of a killed process completes its stores. What must be prevented is
-// the compiler moving a metadata store above the entry that protects it: signal fences do
-// that and emit no instruction. No system call, no atomic read-modify-write, no cache flush.
+// Ordering: only the death of a process is survived, not the loss of power, so what matters is
+// the order in which the dying process's stores happen: an entry before the count that covers
+// it, the count before the word it protects. Release stores give exactly that (the count is
+// stored with release, and so is the protected word, see store_after_record) and compile to
+// plain moves on x86; unlike a full compiler barrier they let the allocator keep the values
+// it has read in registers. No system call, no atomic read-modify-write, no cache flush.
 //
 // Rolling back twice is harmless (the entries stay until the final reset), so a process that
 // dies while rolling back leaves work the next one can simply redo.
@@ -26,6 +28,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 
 #include "talc/chunk.hpp"
 #include "talc/errors.hpp"
@@ -67,14 +70,17 @@ class Journal {
     if (n >= kCapacity) __builtin_trap();  // an operation longer than designed: a bug, not data
     entries_[n].offset = off;
     entries_[n].old = old;
-    std::atomic_signal_fence(std::memory_order_seq_cst);  // the entry is whole before it counts
-    len_ = n + 1;
-    std::atomic_signal_fence(std::memory_order_seq_cst);  // and counts before the word changes
+    std::atomic_ref<std::uint64_t>(len_).store(n + 1, std::memory_order_release);  // whole first
   }
 
-  void commit() noexcept {
-    std::atomic_signal_fence(std::memory_order_seq_cst);  // every write of the operation first
-    len_ = 0;
+  // The protected word itself, stored after the count that covers it.
+  static void store_after_record(std::byte* base, std::uint64_t off, std::uint64_t v) noexcept {
+    std::atomic_ref<std::uint64_t>(*std::launder(reinterpret_cast<std::uint64_t*>(base + off)))
+        .store(v, std::memory_order_release);
+  }
+
+  void commit() noexcept {  // after every write of the operation
+    std::atomic_ref<std::uint64_t>(len_).store(0, std::memory_order_release);
   }
 
   // Undoes a half-done operation. `base` is the heap base, `span` its size, `self` the
@@ -91,9 +97,9 @@ class Journal {
           (off + kWord > self && off < self + sizeof(Journal)))
         return Errc::corrupted;
     }
-    for (std::uint64_t i = n; i-- > 0;) store_word(base, entries_[i].offset, entries_[i].old);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    len_ = 0;
+    for (std::uint64_t i = n; i-- > 0;)
+      store_after_record(base, entries_[i].offset, entries_[i].old);
+    commit();
     return n;
   }
 

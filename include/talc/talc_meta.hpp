@@ -119,13 +119,7 @@ class alignas(64) TalcMeta {
 
   // Undoes an operation that a dead process left half-done (nothing when none was). Returns
   // the words restored, or Errc::corrupted when the journal itself is not believable.
-  Result<std::uint64_t> roll_back() noexcept {
-    if constexpr (Journaled) {
-      return journal_.roll_back(bytes(), span_, offsetof(TalcMeta, journal_));
-    } else {
-      return std::uint64_t{0};
-    }
-  }
+  Result<std::uint64_t> roll_back() noexcept;
   // Words recorded by the operation in progress; 0 between operations.
   std::uint64_t journal_size() const noexcept { return journal_.size(); }
   // Where the journal lies in the metadata: its entries keep stale values between operations,
@@ -180,13 +174,18 @@ class alignas(64) TalcMeta {
   // A write whose old value the caller already holds (it read it, or an invariant fixes it):
   // the journal records it without reading the word again, which would stall on a cold line.
   void put(std::uint64_t off, std::uint64_t old, std::uint64_t v) noexcept {
-    if constexpr (Journaled) journal_.record(off, old);
-    store_word(bytes(), off, v);
+    if constexpr (Journaled) {
+      journal_.record(off, old);
+      Journal::store_after_record(bytes(), off, v);
+    } else {
+      store_word(bytes(), off, v);
+    }
     TALC_FAULT_POINT();
   }
   void put(std::uint64_t off, std::uint64_t v) noexcept { put(off, get(off), v); }
-  // A write into the unused interior of the free chunk the operation is carving up: nothing to
-  // journal, since undoing the operation makes the chunk whole again and the word unused.
+  // A write that needs no journal entry: into the unused interior of the free chunk the
+  // operation is carving up (undoing the operation makes it unused again), or into the
+  // availability bitmap (roll_back rebuilds it from the bin heads).
   void put_fresh(std::uint64_t off, std::uint64_t v) noexcept {
     store_word(bytes(), off, v);
     TALC_FAULT_POINT();
@@ -372,6 +371,22 @@ typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::plan(std::siz
 }
 
 template <class Bins, bool Journaled>
+Result<std::uint64_t> TalcMeta<Bins, Journaled>::roll_back() noexcept {
+  if constexpr (!Journaled) return std::uint64_t{0};
+  const Result<std::uint64_t> undone =
+      journal_.roll_back(bytes(), span_, offsetof(TalcMeta, journal_));
+  if (!undone) return undone;
+  // The bitmap is not journalled: it follows from the bin heads.
+  std::uint64_t words[Bins::kBitmapWords] = {};
+  for (std::uint64_t bin = 0; bin < Bins::kBins; ++bin)
+    if (get(head_slot(bin)) != Rel<FreeHead>::kNull)
+      words[bin / 64] |= std::uint64_t{1} << (bin % 64);
+  for (std::uint64_t w = 0; w < Bins::kBitmapWords; ++w)
+    store_word(bytes(), avail_slot(w), words[w]);
+  return undone;
+}
+
+template <class Bins, bool Journaled>
 Result<void*> TalcMeta<Bins, Journaled>::allocate(std::size_t size, std::size_t align) noexcept {
   Errc why;
   const Fit fit = plan(size, align, why);
@@ -421,8 +436,7 @@ void TalcMeta<Bins, Journaled>::link(std::uint64_t base, std::uint64_t size, boo
     put(head + kPrevLinkOffset, slot, base + kNextOffset);  // it was first: linked from the slot
   } else {
     const std::uint64_t w = avail_slot(bin / 64);
-    const std::uint64_t bits = get(w);
-    put(w, bits, bits | (std::uint64_t{1} << (bin % 64)));
+    put_fresh(w, get(w) | (std::uint64_t{1} << (bin % 64)));
   }
   put(slot, head, base);
 }
@@ -437,8 +451,7 @@ void TalcMeta<Bins, Journaled>::unlink(std::uint64_t base, std::uint64_t size) n
   const std::uint64_t bin = Bins::bin_of(size);
   if (get(head_slot(bin)) == Rel<FreeHead>::kNull) {
     const std::uint64_t w = avail_slot(bin / 64);
-    const std::uint64_t bits = get(w);
-    put(w, bits, bits & ~(std::uint64_t{1} << (bin % 64)));
+    put_fresh(w, get(w) & ~(std::uint64_t{1} << (bin % 64)));
   }
 }
 
