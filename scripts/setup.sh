@@ -21,4 +21,5 @@ if [[ $(id -u) -ne 0 ]]; then
   sudo=(sudo)
 fi
 "${sudo[@]}" apt-get update
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+# Through env: sudo resets the environment, which would drop DEBIAN_FRONTEND.
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"

@@ -151,9 +151,10 @@ TEST_F(SharedHeap, AHolderThatDiesLeavingATornHeapGetsItMarkedCorruptedEverywher
   const pid_t child = talc_test::Spawn([&] {
     auto mine = MapTalc<>::open_shm(name_);
     if (mine.heap().lock_for_test() != talc::LockOutcome::acquired) return 1;
-    // Dies half-way through an update: the sentinel is overwritten.
+    // Scribbles on a tag, which no roll-back can explain, then dies holding the lock.
     auto& meta = mine.heap().meta();
-    talc::store_word(static_cast<std::byte*>(meta.address_of(0)), meta.heap_end(), 0);
+    const std::uint64_t tag = meta.offset_of(mine.address_of(block.offset)) - talc::kTagSize;
+    talc::store_word(static_cast<std::byte*>(meta.address_of(0)), tag, 16);
     holding.Notify();
     ::pause();
     return 0;

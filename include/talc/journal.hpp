@@ -2,12 +2,16 @@
 // of the process running it.
 //
 // Every metadata write of an operation goes through TalcMeta::put, which first appends the
-// word's offset and its old value here, then writes. (Writes into the unused interior of the
-// free chunk being carved up need no entry: undoing the operation leaves them unused again;
-// nor do writes to the availability bitmap, which the roll-back rebuilds from the bins.) The
-// operation ends by emptying the journal (commit: one aligned word). A process may die at any
-// instruction; the next one to take the lock finds the journal non-empty and restores the recorded
-// old values in reverse order, which leaves the heap exactly as it was before the operation began.
+// word's offset and its old value here, then writes. The operation ends by emptying the
+// journal (commit: one aligned word). A process may die at any instruction; the next one to
+// take the lock finds the journal non-empty and restores the recorded old values in reverse
+// order, which leaves the heap exactly as it was before the operation began.
+//
+// Only what cannot be derived is journalled: tags (sizes and ALLOCATED), list links and bin
+// heads, and the user's slot of allocate_into / deallocate_from. Free chunks' tails, BELOW_FREE
+// flags and the availability bitmap follow from those, and TalcMeta::roll_back recomputes them
+// in the walk it makes anyway; writes into unused bytes need no entry either. That halves the
+// entries of a typical operation, which is most of the journal's cost.
 //
 // Why undo rather than redo: an undo entry is written right before the word it protects, so
 // the operation runs on the live metadata with no second copy, reads its own writes as usual,

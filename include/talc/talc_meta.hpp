@@ -183,10 +183,13 @@ class alignas(64) TalcMeta {
     TALC_FAULT_POINT();
   }
   void put(std::uint64_t off, std::uint64_t v) noexcept { put(off, get(off), v); }
-  // A write that needs no journal entry: into the unused interior of the free chunk the
-  // operation is carving up (undoing the operation makes it unused again), or into the
-  // availability bitmap (roll_back rebuilds it from the bin heads).
-  void put_fresh(std::uint64_t off, std::uint64_t v) noexcept {
+  // A write that needs no journal entry, because a roll-back does not need its old value:
+  //  - words that roll_back recomputes from the tags and links it restores: free chunks' tails,
+  //    BELOW_FREE flags (when a tag changes only in that flag), the availability bitmap;
+  //  - the unused interior of the free chunk being carved up, unused again after a roll-back;
+  //  - the user bytes of the block being freed: its owner is giving them up, and only the
+  //    owner can have died in the middle of that free.
+  void put_unlogged(std::uint64_t off, std::uint64_t v) noexcept {
     store_word(bytes(), off, v);
     TALC_FAULT_POINT();
   }
@@ -331,7 +334,7 @@ void* TalcMeta<Bins, Journaled>::take(const Fit& fit, std::uint64_t need) noexce
   std::uint64_t block = fit.base;
   if (fit.gap != 0) {  // the gap keeps the chunk's tag and node; its tail is new
     put(fit.base, old_tag, Tag::make(fit.gap, false, false).bits);
-    put_fresh(fit.base + fit.gap - kTailFromEnd, fit.gap);
+    put_unlogged(fit.base + fit.gap - kTailFromEnd, fit.gap);
     link(fit.base, fit.gap, false);
     block += fit.gap;
   }
@@ -339,17 +342,16 @@ void* TalcMeta<Bins, Journaled>::take(const Fit& fit, std::uint64_t need) noexce
   std::uint64_t size = need;
   if (rest >= kMinChunk) {  // the remainder keeps the chunk's tail; its tag and node are new
     // The chunk above already says BELOW_FREE: fit.base was free.
-    put_fresh(block + need, Tag::make(rest, false, false).bits);
-    put(end - kTailFromEnd, fit.size, rest);
+    put_unlogged(block + need, Tag::make(rest, false, false).bits);
+    put_unlogged(end - kTailFromEnd, rest);
     link(block + need, rest, true);
   } else {
     size += rest;
-    const std::uint64_t above = get(end);
-    put(end, above, above & ~Tag::kBelowFree);
+    put_unlogged(end, get(end) & ~Tag::kBelowFree);
   }
   const std::uint64_t tag = Tag::make(size, true, fit.gap != 0).bits;
   if (fit.gap != 0) {
-    put_fresh(block, tag);
+    put_unlogged(block, tag);
   } else {
     put(block, old_tag, tag);
   }
@@ -376,7 +378,24 @@ Result<std::uint64_t> TalcMeta<Bins, Journaled>::roll_back() noexcept {
   const Result<std::uint64_t> undone =
       journal_.roll_back(bytes(), span_, offsetof(TalcMeta, journal_));
   if (!undone) return undone;
-  // The bitmap is not journalled: it follows from the bin heads.
+  // What is not journalled follows from what is: tails and BELOW_FREE flags from the tags, in
+  // one walk (bounded like check()'s; a heap too broken to walk is left for check() to refuse),
+  // and the bitmap from the bin heads.
+  bool below_free = false;
+  std::uint64_t off = heap_start_;
+  while (off < heap_end_) {
+    const Tag tag = tag_at(off);
+    const std::uint64_t size = tag.size();
+    if (size < kMinChunk || size > heap_end_ - off) return undone;
+    if (tag.allocated()) {
+      store_word(bytes(), off, Tag::make(size, true, below_free).bits);
+    } else {
+      store_word(bytes(), off + size - kTailFromEnd, size);
+    }
+    below_free = !tag.allocated();
+    off += size;
+  }
+  store_word(bytes(), heap_end_, Tag::sentinel(below_free).bits);
   std::uint64_t words[Bins::kBitmapWords] = {};
   for (std::uint64_t bin = 0; bin < Bins::kBins; ++bin)
     if (get(head_slot(bin)) != Rel<FreeHead>::kNull)
@@ -426,8 +445,8 @@ void TalcMeta<Bins, Journaled>::link(std::uint64_t base, std::uint64_t size, boo
   const std::uint64_t slot = head_slot(bin);
   const std::uint64_t head = get(slot);
   if (fresh) {
-    put_fresh(base + kNextOffset, head);
-    put_fresh(base + kPrevLinkOffset, slot);
+    put_unlogged(base + kNextOffset, head);
+    put_unlogged(base + kPrevLinkOffset, slot);
   } else {
     put(base + kNextOffset, head);
     put(base + kPrevLinkOffset, slot);
@@ -436,7 +455,7 @@ void TalcMeta<Bins, Journaled>::link(std::uint64_t base, std::uint64_t size, boo
     put(head + kPrevLinkOffset, slot, base + kNextOffset);  // it was first: linked from the slot
   } else {
     const std::uint64_t w = avail_slot(bin / 64);
-    put_fresh(w, get(w) | (std::uint64_t{1} << (bin % 64)));
+    put_unlogged(w, get(w) | (std::uint64_t{1} << (bin % 64)));
   }
   put(slot, head, base);
 }
@@ -451,7 +470,7 @@ void TalcMeta<Bins, Journaled>::unlink(std::uint64_t base, std::uint64_t size) n
   const std::uint64_t bin = Bins::bin_of(size);
   if (get(head_slot(bin)) == Rel<FreeHead>::kNull) {
     const std::uint64_t w = avail_slot(bin / 64);
-    put_fresh(w, get(w) & ~(std::uint64_t{1} << (bin % 64)));
+    put_unlogged(w, get(w) & ~(std::uint64_t{1} << (bin % 64)));
   }
 }
 
@@ -545,13 +564,13 @@ void TalcMeta<Bins, Journaled>::release(const Chunk& c) noexcept {
     unlink(c.end(), up.size());
     size += up.size();
     put(c.end(), up.bits, Tag::poison().bits);
-    put(c.end() + up.size() - kTailFromEnd, up.size(), size);
+    put_unlogged(c.end() + up.size() - kTailFromEnd, size);
   } else {
-    put(c.end(), up.bits, up.bits | Tag::kBelowFree);
-    put(base + size - kTailFromEnd, size);  // the block's last word
+    put_unlogged(c.end(), up.bits | Tag::kBelowFree);
+    put_unlogged(base + size - kTailFromEnd, size);  // the block's last word
   }
   put(base, old_head_tag, Tag::make(size, false, false).bits);
-  link(base, size, false);
+  link(base, size, base == c.base);  // the node lands on the block's first words, or below's
 }
 
 template <class Bins, bool Journaled>
