@@ -3,9 +3,13 @@
 #   cmake ninja-build g++       the build
 #   clang libclang-rt-14-dev    sanitizer builds and libFuzzer
 #   libgtest-dev                the tests (GoogleTest)
+#   libcli11-dev                the command-line parsing of the talc tool
+#   nlohmann-json3-dev          the talc tool's --json output
+#   doxygen                     the reference documentation (cmake --build ... --target docs)
 set -euo pipefail
 
-packages=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev)
+packages=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libcli11-dev
+          nlohmann-json3-dev doxygen)
 
 missing=()
 for p in "${packages[@]}"; do
