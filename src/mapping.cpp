@@ -25,7 +25,8 @@ std::string call_on(const char* call, const std::string& object) {
 }
 
 // Reserves address space and maps `fd` (or anonymous shared memory, fd < 0) at an aligned base.
-void* map_aligned(int fd, std::size_t size, std::size_t align, const std::string& what) {
+void* map_aligned(int fd, std::size_t size, std::size_t align, const std::string& what,
+                  bool private_copy) {
   if (size == 0) throw MapError("mmap", what, EINVAL);
   if (align < static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) || (align & (align - 1)) != 0)
     throw MapError("mmap", what + ": alignment must be a power of two of at least a page", EINVAL);
@@ -34,7 +35,8 @@ void* map_aligned(int fd, std::size_t size, std::size_t align, const std::string
   if (r == MAP_FAILED) throw MapError("mmap", what, errno);
   const auto start = reinterpret_cast<std::uintptr_t>(r);
   const std::uintptr_t aligned = (start + align - 1) & ~(std::uintptr_t{align} - 1);
-  const int flags = MAP_SHARED | MAP_FIXED | (fd < 0 ? MAP_ANONYMOUS : 0);
+  const int flags =
+      (private_copy ? MAP_PRIVATE : MAP_SHARED) | MAP_FIXED | (fd < 0 ? MAP_ANONYMOUS : 0);
   void* m = ::mmap(reinterpret_cast<void*>(aligned), size, PROT_READ | PROT_WRITE, flags, fd, 0);
   if (m == MAP_FAILED) {
     const int err = errno;
@@ -131,18 +133,19 @@ void Mapping::reset() noexcept {
   size_ = 0;
 }
 
-Mapping Mapping::of_fd(const Fd& fd, std::size_t size, std::size_t align, const std::string& what) {
-  return Mapping(map_aligned(fd.get(), size, align, what), size);
+Mapping Mapping::of_fd(const Fd& fd, std::size_t size, std::size_t align, const std::string& what,
+                       bool private_copy) {
+  return Mapping(map_aligned(fd.get(), size, align, what, private_copy), size);
 }
 
 Mapping Mapping::anonymous_shared(std::size_t size, std::size_t align) {
-  return Mapping(map_aligned(-1, size, align, "anonymous shared memory"), size);
+  return Mapping(map_aligned(-1, size, align, "anonymous shared memory", false), size);
 }
 
 MappedRegion MappedRegion::shm(const std::string& name, OpenMode mode, MapLayout layout) {
   auto [fd, created] = open_sized(::shm_open, ::shm_unlink, "shm_open", name, mode, layout.size);
   const std::size_t size = created ? layout.size : wait_for_size(fd, name);
-  Mapping map = Mapping::of_fd(fd, size, layout.align, name);
+  Mapping map = Mapping::of_fd(fd, size, layout.align, name, layout.private_copy);
   return MappedRegion(Source::shm, std::move(fd), std::move(map), name, created, layout.align);
 }
 
@@ -151,7 +154,7 @@ MappedRegion MappedRegion::file(const std::string& path, OpenMode mode, MapLayou
   auto [fd, created] = open_sized(open_file, ::unlink, "open", path, mode, layout.size);
   const std::size_t size = created ? layout.size : size_of(fd, path);
   if (size == 0) throw MapError("mmap", path + ": the file is empty", EINVAL);
-  Mapping map = Mapping::of_fd(fd, size, layout.align, path);
+  Mapping map = Mapping::of_fd(fd, size, layout.align, path, layout.private_copy);
   return MappedRegion(Source::file, std::move(fd), std::move(map), path, created, layout.align);
 }
 

@@ -31,6 +31,9 @@ enum class OpenMode : unsigned char {
 struct MapLayout {
   std::size_t size = 0;  // bytes to create; when opening, 0 means "whatever size it has"
   std::size_t align = kRegionAlign;
+  // A copy-on-write view: this process may read the region and write its own copy of the
+  // pages, and nothing it writes ever reaches the region (for tools that inspect heaps).
+  bool private_copy = false;
 };
 
 class MapError : public std::system_error {
@@ -71,7 +74,8 @@ class Mapping {
   ~Mapping();
 
   // Maps [0, size) of `fd`, shared, read-write, at a base aligned to `align`.
-  static Mapping of_fd(const Fd& fd, std::size_t size, std::size_t align, const std::string& what);
+  static Mapping of_fd(const Fd& fd, std::size_t size, std::size_t align, const std::string& what,
+                       bool private_copy = false);
   // Anonymous shared memory: shared with children forked after this call.
   static Mapping anonymous_shared(std::size_t size, std::size_t align);
 

@@ -130,6 +130,17 @@ class alignas(64) TalcMeta {
   // never reads outside the span, never loops forever, whatever the bytes say.
   CheckReport check() const;
   Census census() const noexcept;
+  // Calls f(Chunk, bool allocated) for each chunk in address order. Stops early at a tag that
+  // cannot be right (a heap that fails check()), so it is safe on any bytes.
+  template <class F>
+  void for_each_chunk(F&& f) const {
+    for (std::uint64_t off = heap_start_; off < heap_end_;) {
+      const Tag tag = tag_at(off);
+      if (tag.size() < kMinChunk || tag.size() > heap_end_ - off) return;
+      f(Chunk{off, tag.size()}, tag.allocated());
+      off += tag.size();
+    }
+  }
 
   std::uint64_t offset_of(const void* p) const noexcept {
     return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p) - addr());

@@ -104,20 +104,16 @@ CheckReport TalcMeta<Bins, Journaled>::check() const {
 template <class Bins, bool Journaled>
 Census TalcMeta<Bins, Journaled>::census() const noexcept {
   Census c;
-  for (std::uint64_t off = heap_start_; off < heap_end_;) {
-    const Tag tag = tag_at(off);
-    const std::uint64_t size = tag.size();
-    if (size < kMinChunk || size > heap_end_ - off) break;  // not a heap that passes check()
-    if (tag.allocated()) {
+  for_each_chunk([&](const Chunk& chunk, bool allocated) {
+    if (allocated) {
       ++c.live_chunks;
-      c.live_bytes += size;
+      c.live_bytes += chunk.size;
     } else {
       ++c.free_chunks;
-      c.free_bytes += size;
-      c.largest_free = std::max(c.largest_free, size);
+      c.free_bytes += chunk.size;
+      c.largest_free = std::max(c.largest_free, chunk.size);
     }
-    off += size;
-  }
+  });
   return c;
 }
 
