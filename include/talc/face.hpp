@@ -271,6 +271,10 @@ class MapTalc : public Talc<Bins> {
   static MapTalc open_file(const std::string& path, OpenOptions o = {}) {
     return make(MappedRegion::file(path, OpenMode::open_only), OpenRole::attach, o);
   }
+  static MapTalc open_or_create_file(const std::string& path, std::size_t size,
+                                     OpenOptions o = {}) {
+    return make(MappedRegion::file(path, OpenMode::open_or_create, {size}), OpenRole::either, o);
+  }
 
   // A descriptor from elsewhere (a memfd received over a socket): builds a heap if the bytes
   // are fresh zeros, attaches otherwise, as `role` allows.
