@@ -1,7 +1,7 @@
 // Layer 4 — the core heap, unsynchronised.
 //
-// `TalcMeta` is the object at the start of a heap: the bin heads and the availability
-// bitmap, followed in memory by the chunks it manages. It lives inside the region it manages
+// `TalcMeta` is the object at the start of a heap: the bin heads, the availability bitmap and
+// the journal, followed in memory by the chunks it manages. It lives inside the region it manages
 // and every link it keeps is an offset from its own address, so a heap can be copied, mapped
 // elsewhere or reopened from a file and goes on working (`adopt`). It takes no lock, makes no
 // system call and never allocates on its hot paths; the synchronised layer wraps it for
@@ -28,6 +28,11 @@
 // untouched), then merges with free neighbours on both sides. With `ClaimOptions::checked`
 // it also proves, by walking the chunks, that the pointer starts a live block: that refuses
 // even a forged tag, at a cost linear in the number of chunks.
+//
+// Crash atomicity: every metadata write goes through put(), which first records the old value
+// in the journal (journal.hpp), and every operation ends with commit(). A process that dies
+// mid-operation leaves a journal that roll_back() undoes; I1-I6 then hold again. `Journaled =
+// false` builds the same heap without it, for measuring what it costs.
 #pragma once
 
 #include <bit>
