@@ -113,6 +113,17 @@ TEST_F(OpenFile, ATruncatedHeapIsRefused) {
   ExpectRefused(path, Errc::region_truncated, "says 1048576 bytes; only 524288");
 }
 
+// A forged size below the metadata's own would make the heap's span wrap around.
+TEST_F(OpenFile, AHeaderClaimingATinyRegionIsRefused) {
+  const fs::path path = dir_ / "tiny-size";
+  MapTalc<>::create_file(path.string(), 1 << 20);
+  std::vector<char> bytes = ReadAll(path);
+  const std::uint64_t forged = 64;
+  std::memcpy(bytes.data() + 24, &forged, 8);  // region_size follows magic, version, fingerprint
+  WriteAll(path, bytes);
+  ExpectRefused(path, Errc::corrupted, "fewer than any heap needs");
+}
+
 TEST_F(OpenFile, AnEmptyFileIsAnOsErrorNamingTheFile) {
   const fs::path path = dir_ / "empty";
   WriteAll(path, {});

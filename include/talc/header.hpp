@@ -181,6 +181,11 @@ Errc Header<T>::validate(std::size_t len, std::string* why) noexcept {
         fingerprint());
     return Errc::config_mismatch;
   }
+  if (region_size_ < min_region_size()) {
+    say(why, "the heap's header says %llu bytes, fewer than any heap needs (%llu)", region_size_,
+        min_region_size());
+    return Errc::corrupted;
+  }
   if (region_size_ > len) {
     say(why, "the heap's header says %llu bytes; only %llu are there", region_size_, len);
     return Errc::region_truncated;

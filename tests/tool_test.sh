@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# End-to-end test of the `talc` command-line tool: every command's exit codes and output, the
+# --json output parsed back, and `check` on damaged heap files (bytes flipped at random
+# positions, truncated, header zeroed), which must answer 0 or 1 and never crash or hang.
+#
+#   tool_test.sh PATH/TO/talc [python3]
+set -u
+
+TALC=${1:?usage: tool_test.sh PATH/TO/talc [python3]}
+PY=${2:-python3}
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/talc-tool-test.XXXXXX")
+SHM="talc-tool-test-$$"
+FAILS=0
+
+cleanup() {
+  "$TALC" rm "shm:$SHM" >/dev/null 2>&1
+  "$TALC" rm "shm:$SHM-b" >/dev/null 2>&1
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*"
+  FAILS=$((FAILS + 1))
+}
+
+# expect RC DESCRIPTION -- COMMAND...: runs COMMAND (bounded by `timeout`), keeps its stdout in
+# $OUT and stderr in $ERR, and checks its exit code.
+expect() {
+  local want=$1 what=$2
+  shift 3
+  timeout 60 "$@" >"$DIR/out" 2>"$DIR/err"
+  local rc=$?
+  OUT=$(cat "$DIR/out")
+  ERR=$(cat "$DIR/err")
+  if [ "$rc" -ne "$want" ]; then
+    fail "$what: exit $rc, expected $want"
+    echo "  command: $*"
+    echo "  stdout: $OUT" | head -20
+    echo "  stderr: $ERR" | head -20
+  fi
+}
+
+contains() {  # contains HAYSTACK NEEDLE DESCRIPTION
+  case "$1" in
+    *"$2"*) ;;
+    *) fail "$3: '$2' not in: $1" ;;
+  esac
+}
+
+# json_get EXPRESSION: evaluates a Python expression over the JSON in $OUT (bound to j).
+json_get() {
+  printf '%s' "$OUT" | "$PY" -c 'import json,sys; j=json.load(sys.stdin); print('"$1"')'
+}
+
+json_true() {  # json_true EXPRESSION DESCRIPTION
+  local v
+  v=$(json_get "$1" 2>&1) || { fail "$2: output is not JSON: $v"; return; }
+  [ "$v" = "True" ] || fail "$2: $1 is $v"
+}
+
+# ---- usage -----------------------------------------------------------------------------------
+expect 2 "no command" -- "$TALC"
+expect 2 "unknown command" -- "$TALC" frobnicate
+expect 0 "--help" -- "$TALC" --help
+contains "$OUT" "stress" "--help lists the commands"
+for c in create info check rm stress; do
+  expect 0 "$c --help" -- "$TALC" "$c" --help
+  contains "$OUT" "REGION" "$c --help"
+done
+expect 2 "create without a size" -- "$TALC" create "file:$DIR/a.heap"
+expect 2 "region without a kind" -- "$TALC" create "$DIR/a.heap" --size 1M
+contains "$ERR" "talc: region" "region without a kind: message"
+expect 2 "empty shm name" -- "$TALC" info "shm:"
+expect 2 "shm name with a slash" -- "$TALC" info "shm:a/b"
+expect 2 "size garbage" -- "$TALC" create "file:$DIR/a.heap" --size 12Q
+contains "$ERR" "talc: size '12Q'" "size garbage: message"
+expect 2 "size not a number" -- "$TALC" create "file:$DIR/a.heap" --size M
+expect 2 "size zero" -- "$TALC" create "file:$DIR/a.heap" --size 0
+expect 2 "size overflow" -- "$TALC" create "file:$DIR/a.heap" --size 99999999999999999999
+expect 2 "size too small for a heap" -- "$TALC" create "file:$DIR/a.heap" --size 100
+[ -e "$DIR/a.heap" ] && fail "a refused create left a file behind"
+expect 2 "stress with no processes" -- "$TALC" stress "shm:$SHM" --procs 0
+expect 2 "stress with a bad time" -- "$TALC" stress "shm:$SHM" --seconds x
+
+# ---- create ----------------------------------------------------------------------------------
+expect 0 "create file" -- "$TALC" create "file:$DIR/a.heap" --size 1M
+contains "$OUT" "created file:$DIR/a.heap" "create file: output"
+[ "$(stat -c %s "$DIR/a.heap")" -eq 1048576 ] || fail "create file: size is not 1 MiB"
+expect 1 "create an existing file" -- "$TALC" create "file:$DIR/a.heap" --size 1M
+contains "$ERR" "talc: file:$DIR/a.heap already exists" "create an existing file: message"
+expect 0 "create shm" -- "$TALC" create "shm:$SHM" --size 64M
+contains "$OUT" "created shm:/$SHM" "create shm: the name gets its slash"
+expect 1 "create an existing shm" -- "$TALC" create "shm:/$SHM" --size 64M
+contains "$ERR" "already exists" "create an existing shm: message"
+expect 1 "create in a missing directory" -- "$TALC" create "file:$DIR/no/such/dir.heap" --size 1M
+
+# ---- info on a fresh heap --------------------------------------------------------------------
+expect 0 "info" -- "$TALC" info "file:$DIR/a.heap"
+for key in "format version" "fingerprint" "LinearStages=" "BytesPerLinear=" "LogDivs=" \
+  "region size     1048576" "init state      initialised" "capacity" "fragmentation   0.0000" \
+  "journal         0 words" "free chunks by bin"; do
+  contains "$OUT" "$key" "info text"
+done
+expect 0 "info --json" -- "$TALC" info "file:$DIR/a.heap" --json
+json_true 'j["format_version"] == 1 and j["region_size"] == 1048576' "info --json sizes"
+json_true 'j["live_chunks"] == 0 and j["free_chunks"] == 1 and j["fragmentation"] == 0' \
+  "info --json on a fresh heap"
+json_true 'j["largest_free"] == j["free_bytes"] == j["capacity"]' "info --json free space"
+json_true 'j["bin_config"]["bins"] > 0 and j["init_state"] == "initialised"' "info --json config"
+json_true 'len(j["free_bins"]) == 1 and j["free_bins"][0]["count"] == 1' "info --json bins"
+json_true 'j["journal_words"] == 0 and j["recoveries"] == 0 and j["rollbacks"] == 0' \
+  "info --json counters"
+json_true 'j["fingerprint"].startswith("0x")' "info --json fingerprint"
+
+# ---- stress ----------------------------------------------------------------------------------
+expect 0 "stress on shm" -- "$TALC" stress "shm:$SHM" --procs 3 --seconds 1
+contains "$OUT" "operations/s" "stress: throughput"
+contains "$OUT" "damaged blocks: 0" "stress: damage count"
+contains "$OUT" "check: consistent" "stress: check"
+expect 0 "check after stress" -- "$TALC" check "shm:$SHM"
+contains "$OUT" "consistent" "check after stress: output"
+expect 0 "info --json after stress" -- "$TALC" info "shm:$SHM" --json
+json_true 'j["live_chunks"] == 0' "stress leaves no block behind"
+expect 1 "stress on a missing region" -- "$TALC" stress "shm:$SHM-none" --procs 1 --seconds 0.1
+contains "$ERR" "talc: cannot open" "stress on a missing region: message"
+# A heap too small for the workers' blocks: allocations fail as "full" and that is fine.
+expect 0 "create a small heap" -- "$TALC" create "shm:$SHM-b" --size 64K
+expect 0 "stress on a small heap" -- "$TALC" stress "shm:$SHM-b" --procs 2 --seconds 0.5
+expect 0 "rm the small heap" -- "$TALC" rm "shm:$SHM-b"
+
+# A heap file with live blocks, for the checks below.
+expect 0 "stress --keep on a file" -- "$TALC" stress "file:$DIR/a.heap" --procs 2 --seconds 0.5 \
+  --max-block 2000 --keep
+expect 0 "info on a heap with live blocks" -- "$TALC" info "file:$DIR/a.heap" --json
+json_true 'j["live_chunks"] > 10 and j["free_chunks"] >= 1' "live blocks are there"
+json_true '0 <= j["fragmentation"] < 1' "fragmentation in range"
+json_true 'sum(b["count"] for b in j["free_bins"]) == j["free_chunks"]' "bins count every free chunk"
+json_true 'j["live_bytes"] + j["free_bytes"] == j["capacity"]' "live + free = capacity"
+
+# ---- check -----------------------------------------------------------------------------------
+before=$(sha256sum <"$DIR/a.heap")
+expect 0 "check a healthy heap with live blocks" -- "$TALC" check "file:$DIR/a.heap"
+contains "$OUT" "file:$DIR/a.heap: consistent" "check healthy: output"
+expect 0 "check --json" -- "$TALC" check "file:$DIR/a.heap" --json
+json_true 'j["consistent"] is True and j["stage"] == "check" and j["journal_words"] == 0' \
+  "check --json on a healthy heap"
+[ "$(sha256sum <"$DIR/a.heap")" = "$before" ] || fail "info/check changed the heap file"
+
+cp "$DIR/a.heap" "$DIR/trunc.heap"
+truncate -s 600000 "$DIR/trunc.heap"
+expect 1 "check a truncated heap" -- "$TALC" check "file:$DIR/trunc.heap"
+contains "$ERR" "only 600000 are there" "check a truncated heap: message"
+expect 1 "check --json a truncated heap" -- "$TALC" check "file:$DIR/trunc.heap" --json
+json_true 'j["consistent"] is False and j["stage"] == "header" and "600000" in j["what"]' \
+  "check --json a truncated heap"
+expect 1 "info on a truncated heap" -- "$TALC" info "file:$DIR/trunc.heap"
+contains "$ERR" "talc: file:$DIR/trunc.heap" "info on a truncated heap: message"
+truncate -s 100 "$DIR/trunc.heap"
+expect 1 "check a heap cut inside its header" -- "$TALC" check "file:$DIR/trunc.heap"
+contains "$ERR" "talc:" "check a heap cut inside its header: message"
+truncate -s 0 "$DIR/trunc.heap"
+expect 1 "check an empty file" -- "$TALC" check "file:$DIR/trunc.heap"
+contains "$ERR" "empty" "check an empty file: message"
+
+cp "$DIR/a.heap" "$DIR/zero.heap"
+dd if=/dev/zero of="$DIR/zero.heap" bs=128 count=1 conv=notrunc status=none
+expect 1 "check a zeroed header" -- "$TALC" check "file:$DIR/zero.heap"
+contains "$ERR" "no heap was built" "check a zeroed header: message"
+printf 'NOTAHEAP' | dd of="$DIR/zero.heap" bs=8 count=1 conv=notrunc status=none
+expect 1 "check a foreign magic" -- "$TALC" check "file:$DIR/zero.heap"
+contains "$ERR" "not a usable heap" "check a foreign magic: message"
+head -c 1048576 /dev/urandom >"$DIR/random.heap"
+expect 1 "check random bytes" -- "$TALC" check "file:$DIR/random.heap"
+expect 1 "check a missing file" -- "$TALC" check "file:$DIR/none.heap"
+contains "$ERR" "talc: cannot map file:$DIR/none.heap" "check a missing file: message"
+expect 1 "check a missing shm" -- "$TALC" check "shm:$SHM-none"
+
+# Random bytes flipped in a heap with live blocks: every variant answers 0 or 1, in bounded
+# time. Half the flips land in the first 8 KiB (header, lock, metadata, first chunks).
+"$PY" - "$TALC" "$DIR/a.heap" "$DIR/flip.heap" <<'PYEOF' || FAILS=$((FAILS + 1))
+import random, subprocess, sys
+talc, src, dst = sys.argv[1:4]
+base = open(src, "rb").read()
+verdicts = {0: 0, 1: 0}
+bad = 0
+located = 0  # refusals by check() itself, naming an offset
+for seed in range(200):
+    rng = random.Random(seed)
+    data = bytearray(base)
+    for _ in range(rng.randint(1, 24)):
+        pos = rng.randrange(8192) if rng.random() < 0.5 else rng.randrange(len(data))
+        data[pos] ^= rng.randint(1, 255)
+    with open(dst, "wb") as f:
+        f.write(data)
+    r = subprocess.run(["timeout", "10", talc, "check", "file:" + dst],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode in verdicts and (r.returncode == 0 or r.stderr.startswith(b"talc: ")):
+        verdicts[r.returncode] += 1
+        located += b"inconsistent at offset 0x" in r.stderr
+    else:
+        bad += 1
+        print("FAIL: seed %d: exit %d (124 = hang, >= 128 or < 0 = crash): %s"
+              % (seed, r.returncode, r.stderr.decode(errors="replace")[-300:]))
+print("flipped-byte variants: %d consistent, %d refused (%d with an offset), %d bad"
+      % (verdicts[0], verdicts[1], located, bad))
+sys.exit(1 if bad or verdicts[1] == 0 or located == 0 else 0)
+PYEOF
+
+# ---- rm --------------------------------------------------------------------------------------
+expect 0 "rm shm" -- "$TALC" rm "shm:$SHM"
+contains "$OUT" "removed shm:/$SHM" "rm shm: output"
+expect 1 "rm a missing shm" -- "$TALC" rm "shm:$SHM"
+contains "$ERR" "talc: shm:/$SHM does not exist" "rm a missing shm: message"
+expect 0 "rm file" -- "$TALC" rm "file:$DIR/a.heap"
+[ -e "$DIR/a.heap" ] && fail "rm file left the file"
+expect 1 "rm a missing file" -- "$TALC" rm "file:$DIR/a.heap"
+contains "$ERR" "does not exist" "rm a missing file: message"
+expect 1 "rm a directory" -- "$TALC" rm "file:$DIR"
+expect 2 "rm garbage" -- "$TALC" rm "nothing"
+
+if [ "$FAILS" -ne 0 ]; then
+  echo "$FAILS failure(s)"
+  exit 1
+fi
+echo "all tool tests passed"

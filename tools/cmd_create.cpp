@@ -1,0 +1,30 @@
+// `talc create REGION --size SIZE`: a new region holding a new, empty heap.
+#include <cstdio>
+#include <system_error>
+
+#include "commands.hpp"
+#include "region_spec.hpp"
+#include "talc/face.hpp"
+#include "tool_error.hpp"
+
+namespace talc_tool {
+
+int cmd_create(const std::string& region, const std::string& size_text) {
+  const RegionSpec spec = parse_region(region);
+  const std::size_t size = parse_size(size_text);
+  if (size < talc::MapTalc<>::min_region_size())
+    throw UsageError("size " + std::to_string(size) + " is too small for a heap (at least " +
+                     std::to_string(talc::MapTalc<>::min_region_size()) + " bytes)");
+  try {
+    auto heap = spec.kind == RegionSpec::Kind::shm ? talc::MapTalc<>::create_shm(spec.name, size)
+                                                   : talc::MapTalc<>::create_file(spec.name, size);
+    std::printf("created %s: %zu bytes, heap capacity %llu bytes\n", spec.display().c_str(),
+                heap.size(), static_cast<unsigned long long>(heap.heap().meta().capacity()));
+  } catch (const std::system_error& e) {
+    if (e.code() == std::errc::file_exists) throw ToolError(spec.display() + " already exists");
+    throw ToolError("cannot create " + spec.display() + ": " + e.what());
+  }
+  return kExitOk;
+}
+
+}  // namespace talc_tool

@@ -1,0 +1,87 @@
+// `talc info REGION [--json]`: what a heap holds, read from a private copy of its region
+// (no lock taken, nothing written).
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "inspect.hpp"
+#include "tool_error.hpp"
+
+namespace talc_tool {
+
+namespace {
+
+nlohmann::json to_json(const RegionSpec& spec, const HeapFacts& f) {
+  nlohmann::json bins = nlohmann::json::array();
+  for (const BinCount& b : f.free_bins)
+    bins.push_back({{"bin", b.bin}, {"lower_bound", b.lower_bound}, {"count", b.count}});
+  char fp[19];
+  std::snprintf(fp, sizeof fp, "%#018llx", static_cast<unsigned long long>(f.fingerprint));
+  return {
+      {"region", spec.display()},
+      {"format_version", f.format_version},
+      {"fingerprint", fp},
+      {"bin_config",
+       {{"linear_stages", f.linear_stages},
+        {"bytes_per_linear", f.bytes_per_linear},
+        {"log_divs", f.log_divs},
+        {"bins", f.bin_count}}},
+      {"region_size", f.region_size},
+      {"mapped_size", f.mapped_size},
+      {"init_state", f.init_state},
+      {"capacity", f.capacity},
+      {"live_bytes", f.live_bytes},
+      {"live_chunks", f.live_chunks},
+      {"free_bytes", f.free_bytes},
+      {"free_chunks", f.free_chunks},
+      {"largest_free", f.largest_free},
+      {"fragmentation", f.fragmentation},
+      {"recoveries", f.recoveries},
+      {"rollbacks", f.rollbacks},
+      {"journal_words", f.journal_words},
+      {"free_bins", bins},
+  };
+}
+
+void print_text(const RegionSpec& spec, const HeapFacts& f) {
+  const auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+  std::printf("region          %s\n", spec.display().c_str());
+  std::printf("format version  %u\n", f.format_version);
+  std::printf("fingerprint     %#018llx\n", u(f.fingerprint));
+  std::printf("bin config      LinearStages=%llu BytesPerLinear=%llu LogDivs=%llu (%llu bins)\n",
+              u(f.linear_stages), u(f.bytes_per_linear), u(f.log_divs), u(f.bin_count));
+  std::printf("region size     %llu bytes (%llu mapped)\n", u(f.region_size), u(f.mapped_size));
+  std::printf("init state      %s\n", f.init_state.c_str());
+  std::printf("capacity        %llu bytes\n", u(f.capacity));
+  std::printf("live            %llu bytes in %llu chunks\n", u(f.live_bytes), u(f.live_chunks));
+  std::printf("free            %llu bytes in %llu chunks\n", u(f.free_bytes), u(f.free_chunks));
+  std::printf("largest free    %llu bytes\n", u(f.largest_free));
+  std::printf("fragmentation   %.4f\n", f.fragmentation);
+  std::printf("recoveries      %llu (%llu with a roll-back)\n", u(f.recoveries), u(f.rollbacks));
+  std::printf("journal         %llu words%s\n", u(f.journal_words),
+              f.journal_words != 0 ? " (an operation was interrupted; `talc check` rolls it "
+                                     "back on a private copy)"
+                                   : "");
+  std::printf("free chunks by bin:\n");
+  if (f.free_bins.empty()) std::printf("  (none)\n");
+  for (const BinCount& b : f.free_bins)
+    std::printf("  bin %3llu  >= %12llu bytes  %llu\n", u(b.bin), u(b.lower_bound), u(b.count));
+}
+
+}  // namespace
+
+int cmd_info(const std::string& region, bool json) {
+  const RegionSpec spec = parse_region(region);
+  Snapshot snap(spec, std::chrono::milliseconds(100));
+  if (!snap.valid()) throw ToolError(spec.display() + ": " + snap.refusal());
+  const HeapFacts facts = gather_facts(snap);
+  if (json)
+    std::cout << to_json(spec, facts).dump(2) << '\n';
+  else
+    print_text(spec, facts);
+  return kExitOk;
+}
+
+}  // namespace talc_tool

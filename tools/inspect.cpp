@@ -1,0 +1,136 @@
+// Snapshots, facts and the integrity check; see inspect.hpp.
+#include "inspect.hpp"
+
+#include <exception>
+#include <new>
+#include <utility>
+
+#include "tool_error.hpp"
+
+namespace talc_tool {
+
+namespace {
+
+talc::MappedRegion map_private(const RegionSpec& spec) {
+  const talc::MapLayout layout{0, talc::kRegionAlign, true};
+  try {
+    return spec.kind == RegionSpec::Kind::shm
+               ? talc::MappedRegion::shm(spec.name, talc::OpenMode::open_only, layout)
+               : talc::MappedRegion::file(spec.name, talc::OpenMode::open_only, layout);
+  } catch (const std::exception& e) {
+    throw ToolError("cannot map " + spec.display() + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+Snapshot::Snapshot(const RegionSpec& spec, std::chrono::milliseconds wait)
+    : spec_(spec), region_(map_private(spec)) {
+  std::string why;
+  const auto h =
+      HeapHeader::open(region_.base(), region_.size(), talc::OpenRole::attach, {}, wait, &why);
+  if (!h) {
+    error_ = h.error();
+    refusal_ = why.empty() ? talc::describe(h.error()) : why;
+    return;
+  }
+  header_ = *h;  // the header has checked its size against the bytes mapped
+}
+
+const char* state_name(talc::InitState s) noexcept {
+  switch (s) {
+    case talc::InitState::uninitialised:
+      return "uninitialised";
+    case talc::InitState::initialising:
+      return "initialising";
+    case talc::InitState::initialised:
+      return "initialised";
+    case talc::InitState::corrupted:
+      return "corrupted";
+  }
+  return "unknown";
+}
+
+HeapFacts gather_facts(Snapshot& snap) {
+  HeapFacts f;
+  f.format_version = HeapHeader::kVersion;  // validated: the header holds exactly these
+  f.fingerprint = HeapHeader::fingerprint();
+  f.linear_stages = Bins::kLinearStages;
+  f.bytes_per_linear = Bins::kBytesPerLinear;
+  f.log_divs = Bins::kLogDivs;
+  f.bin_count = Bins::kBins;
+  f.region_size = snap.header().region_size();
+  f.mapped_size = snap.mapped_size();
+  f.init_state = state_name(snap.header().state());
+
+  const Heap& heap = snap.heap();
+  const auto& core = heap.meta();
+  f.capacity = core.capacity();
+  f.recoveries = heap.recoveries();
+  f.rollbacks = heap.rollbacks();
+  f.journal_words = core.journal_size();
+
+  std::vector<std::uint64_t> counts(Bins::kBins, 0);
+  core.for_each_chunk([&](const talc::Chunk& chunk, bool allocated) {
+    if (allocated) {
+      ++f.live_chunks;
+      f.live_bytes += chunk.size;
+      return;
+    }
+    ++f.free_chunks;
+    f.free_bytes += chunk.size;
+    if (chunk.size > f.largest_free) f.largest_free = chunk.size;
+    ++counts[Bins::bin_of(chunk.size)];
+  });
+  f.fragmentation = f.free_bytes == 0 ? 0.0
+                                      : 1.0 - static_cast<double>(f.largest_free) /
+                                                  static_cast<double>(f.free_bytes);
+  for (std::uint64_t b = 0; b < Bins::kBins; ++b)
+    if (counts[b] != 0) f.free_bins.push_back({b, Bins::lower_bound(b), counts[b]});
+  return f;
+}
+
+CheckOutcome check_region(const RegionSpec& spec, std::chrono::milliseconds wait) noexcept {
+  CheckOutcome out;
+  try {
+    Snapshot snap(spec, wait);
+    if (!snap.valid()) {
+      out.stage = "header";
+      out.what = snap.refusal();
+      return out;
+    }
+    auto& core = snap.heap().meta();
+    out.journal_words = core.journal_size();
+    if (out.journal_words != 0) {
+      const talc::Result<std::uint64_t> undone = core.roll_back();  // private copy only
+      if (!undone) {
+        out.stage = "rollback";
+        out.what = "the journal of the interrupted operation is not believable";
+        return out;
+      }
+      out.rolled_back_words = *undone;
+    }
+    const talc::CheckReport rep = core.check();
+    out.stage = "check";
+    out.what = rep.what;
+    out.consistent = rep.ok();
+    if (!rep.ok()) {
+      out.has_offset = true;
+      out.offset = rep.offset + kCoreOffset;
+      out.detail = rep.detail;
+    }
+  } catch (const ToolError& e) {
+    out = CheckOutcome{};
+    out.stage = "open";
+    out.what = e.what();
+  } catch (const std::bad_alloc&) {
+    out.consistent = false;
+    out.what = "not enough memory to check the heap";
+  } catch (const std::exception& e) {
+    out.consistent = false;
+    out.what = e.what();
+  }
+  return out;
+}
+
+}  // namespace talc_tool

@@ -1,0 +1,106 @@
+// A read-only look at a heap: a private copy-on-write snapshot of its region, and the facts
+// and the integrity verdict drawn from it.
+//
+// The snapshot maps the region with MapLayout::private_copy, so nothing done here reaches the
+// region: the lock is never taken (a damaged or held lock cannot make the tool hang), and the
+// roll-back of an interrupted operation that `check` performs lands in this process's copy
+// only. Every value read from the region is treated as hostile input.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "region_spec.hpp"
+#include "talc/errors.hpp"
+#include "talc/header.hpp"
+#include "talc/mapping.hpp"
+#include "talc/talck_meta.hpp"
+
+namespace talc_tool {
+
+using Heap = talc::TalckMeta<>;
+using HeapHeader = talc::Header<Heap>;
+using Bins = Heap::Meta::BinConfigType;
+
+// Offset of the core heap's metadata in the region: CheckReport offsets count from there.
+inline constexpr std::uint64_t kCoreOffset = HeapHeader::kBodyOffset + Heap::kMetaOffset;
+
+class Snapshot {
+ public:
+  // Maps the region (throws ToolError when it cannot) and validates its header, waiting at
+  // most `wait` for a builder that is still at work.
+  Snapshot(const RegionSpec& spec, std::chrono::milliseconds wait);
+
+  // Whether the header was accepted; when not, refusal() says why.
+  bool valid() const noexcept { return header_ != nullptr; }
+  const std::string& refusal() const noexcept { return refusal_; }
+  talc::Errc error() const noexcept { return error_; }
+
+  HeapHeader& header() noexcept { return *header_; }
+  Heap& heap() noexcept { return header_->body(); }
+  const RegionSpec& spec() const noexcept { return spec_; }
+  std::size_t mapped_size() const noexcept { return region_.size(); }
+
+ private:
+  RegionSpec spec_;
+  talc::MappedRegion region_;
+  HeapHeader* header_ = nullptr;
+  talc::Errc error_ = talc::Errc::ok;
+  std::string refusal_;
+};
+
+struct BinCount {
+  std::uint64_t bin = 0;
+  std::uint64_t lower_bound = 0;  // the smallest chunk size in this bin, in bytes
+  std::uint64_t count = 0;
+};
+
+struct HeapFacts {
+  std::uint32_t format_version = 0;
+  std::uint64_t fingerprint = 0;
+  std::uint64_t linear_stages = 0;
+  std::uint64_t bytes_per_linear = 0;
+  std::uint64_t log_divs = 0;
+  std::uint64_t bin_count = 0;
+  std::uint64_t region_size = 0;  // as the header records it
+  std::uint64_t mapped_size = 0;  // as the region is now
+  std::string init_state;
+  std::uint64_t capacity = 0;
+  std::uint64_t live_bytes = 0;
+  std::uint64_t live_chunks = 0;
+  std::uint64_t free_bytes = 0;
+  std::uint64_t free_chunks = 0;
+  std::uint64_t largest_free = 0;
+  double fragmentation = 0;  // 1 - largest_free / free_bytes; 0 with no free bytes
+  std::uint64_t recoveries = 0;
+  std::uint64_t rollbacks = 0;
+  std::uint64_t journal_words = 0;  // non-zero: an operation was interrupted
+  std::vector<BinCount> free_bins;  // non-empty bins only, in bin order
+};
+
+// Facts of a snapshot whose header is valid. The chunk walk stops at the first tag that cannot
+// be right, so on a damaged heap the counts describe the part before the damage.
+HeapFacts gather_facts(Snapshot& snap);
+
+struct CheckOutcome {
+  bool consistent = false;
+  std::string stage;  // "open", "header", "rollback" or "check": where the verdict came from
+  std::string what;   // the first problem, or "consistent"
+  bool has_offset = false;
+  std::uint64_t offset = 0;  // from the region's start
+  std::uint64_t detail = 0;  // a value that disagreed, when the check names one
+  std::uint64_t journal_words = 0;
+  std::uint64_t rolled_back_words = 0;
+};
+
+// The full integrity check of a region, on a private copy: header validation, the roll-back
+// of an interrupted operation (as the next lock holder would do it), then TalcMeta::check().
+// Never throws; a region that cannot be mapped is reported at stage "open".
+CheckOutcome check_region(const RegionSpec& spec, std::chrono::milliseconds wait) noexcept;
+
+const char* state_name(talc::InitState s) noexcept;
+
+}  // namespace talc_tool
