@@ -6,10 +6,11 @@
 #   libcli11-dev                the command-line parsing of the talc tool
 #   nlohmann-json3-dev          the talc tool's --json output
 #   doxygen                     the reference documentation (cmake --build ... --target docs)
+#   pkg-config                  the consumer test of the installed package
 set -euo pipefail
 
 packages=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libcli11-dev
-          nlohmann-json3-dev doxygen)
+          nlohmann-json3-dev doxygen pkg-config)
 
 missing=()
 for p in "${packages[@]}"; do
