@@ -261,6 +261,10 @@ TEST(Journal, AnUnbelievableJournalIsRefusedWithoutWriting) {
   EXPECT_EQ(buf, before);
   talc::store_word(base, j + 8, j);  // ...for the journal itself
   EXPECT_EQ(h->roll_back().error(), Errc::corrupted);
+  talc::store_word(base, j + 8, 0);  // ...for the heap's own span field
+  EXPECT_EQ(h->roll_back().error(), Errc::corrupted);
+  talc::store_word(base, j + 8, h->heap_end());  // ...for the sentinel, which is never journalled
+  EXPECT_EQ(h->roll_back().error(), Errc::corrupted);
   talc::store_word(base, j, 1000);  // more entries than it can hold
   EXPECT_EQ(h->roll_back().error(), Errc::corrupted);
   EXPECT_FALSE(h->check().ok());

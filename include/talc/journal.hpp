@@ -87,20 +87,15 @@ class Journal {
     std::atomic_ref<std::uint64_t>(len_).store(0, std::memory_order_release);
   }
 
-  // Undoes a half-done operation. `base` is the heap base, `span` its size, `self` the
-  // journal's own offset from the base (entries must not point into the journal). Returns
-  // the number of words restored, or Errc::corrupted when the journal is not believable, in
-  // which case nothing is written.
-  Result<std::uint64_t> roll_back(std::byte* base, std::uint64_t span,
-                                  std::uint64_t self) noexcept {
+  // Undoes a half-done operation. `base` is the heap base; `may_write(off)` says whether a
+  // journalled word may lie at `off` (the caller knows its layout). Returns the number of words
+  // restored, or Errc::corrupted when the journal is not believable, and then writes nothing.
+  template <class MayWrite>
+  Result<std::uint64_t> roll_back(std::byte* base, MayWrite&& may_write) noexcept {
     const std::uint64_t n = len_;
     if (n > kCapacity) return Errc::corrupted;
-    for (std::uint64_t i = 0; i < n; ++i) {
-      const std::uint64_t off = entries_[i].offset;
-      if (off % kWord != 0 || off > span - kWord ||
-          (off + kWord > self && off < self + sizeof(Journal)))
-        return Errc::corrupted;
-    }
+    for (std::uint64_t i = 0; i < n; ++i)
+      if (entries_[i].offset % kWord != 0 || !may_write(entries_[i].offset)) return Errc::corrupted;
     for (std::uint64_t i = n; i-- > 0;)
       store_after_record(base, entries_[i].offset, entries_[i].old);
     commit();

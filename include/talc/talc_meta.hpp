@@ -391,8 +391,12 @@ typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::plan(std::siz
 template <class Bins, bool Journaled>
 Result<std::uint64_t> TalcMeta<Bins, Journaled>::roll_back() noexcept {
   if constexpr (!Journaled) return std::uint64_t{0};
-  const Result<std::uint64_t> undone =
-      journal_.roll_back(bytes(), span_, offsetof(TalcMeta, journal_));
+  const Result<std::uint64_t> undone = journal_.roll_back(bytes(), [this](std::uint64_t off) {
+    // Operations journal only bin heads and words of chunks (tags, links, user slots): an
+    // entry anywhere else, the fixed fields or the journal itself, is not believed.
+    const bool bin_head = off >= head_slot(0) && off < head_slot(Bins::kBins);
+    return bin_head || (off >= heap_start_ && off < heap_end_);
+  });
   if (!undone) return undone;
   // What is not journalled follows from what is: tails and BELOW_FREE flags from the tags, in
   // one walk (bounded like check()'s; a heap too broken to walk is left for check() to refuse),
