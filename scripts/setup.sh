@@ -7,10 +7,11 @@
 #   nlohmann-json3-dev          the talc tool's --json output
 #   doxygen                     the reference documentation (cmake --build ... --target docs)
 #   pkg-config                  the consumer test of the installed package
+#   python3                     the tool's test parses its JSON and damages heap files
 set -euo pipefail
 
 packages=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libcli11-dev
-          nlohmann-json3-dev doxygen pkg-config)
+          nlohmann-json3-dev doxygen pkg-config python3)
 
 missing=()
 for p in "${packages[@]}"; do
