@@ -1,18 +1,58 @@
-// libFuzzer target: the core heap driven by operation sequences taken from the input.
+// libFuzzer target for talc::TalcMeta, the core heap: each input is a program of heap
+// operations, run against a shadow model that knows what every answer must be.
 //
-// Input format. Byte 0: heap size, 1 KiB * (1 + b % 256) on top of the minimum. Byte 1: the
-// buffer's misalignment (b % 64) and, in bit 7, ClaimOptions::checked. Then a stream of
-// operations, one opcode byte each, operands following:
-//   0-3  allocate: 2 bytes of size (log-spread: the high nibble of the first picks a scale),
-//        1 byte of alignment exponent (% 18)
-//   4-5  free the live block chosen by the next byte
-//   6    free a wrong pointer: kind and block from the next 2 bytes (interior of a live block,
-//        a block freed just before, outside the heap, null)
-//   7    an invalid request from the next byte (bad alignment, huge size, huge alignment)
-//   8    rewrite a live block's pattern (chosen by the next byte)
-//   9    check() now
-// A shadow model of the live blocks checks alignment, bounds, non-overlap, patterns, the exact
-// error of each refusal, and, at the end, that freeing everything gives back one free chunk.
+// Input format. Bytes read past the end of the input are 0, so every input is a program.
+//   [0..1]  heap size v (little-endian): e = (v >> 12) % 9, m = v & 0xfff; the buffer has
+//           min_claim_size() + (e == 0 ? m : (0x1000 | m) << (e - 1)) bytes, at most 1 MiB.
+//   [2]     bits 0-5: the buffer's distance from a 64-byte boundary (0..63);
+//           bit 7: ClaimOptions::checked.
+//   [3]     % 4, the heap type: TalcMeta<>; the same without the journal; coarse bins
+//           BinConfig<1, 64, 0>; fine bins BinConfig<4, 512, 3>.
+//   Then up to 4096 operations: an opcode byte (% 17) and its operands.
+//   0-4   allocate    S A   S: a size (below); A: alignment 2^(A % 18)
+//   5-8   free        K     the live block K % live count
+//   9     bad free    T K   T % 7: null; a pointer into live block K (K picks the offset too);
+//                           a double free of recently freed pointer K; into the metadata;
+//                           past the heap's end; before the buffer; live block K's offset in
+//                           the other arena (where the heap is not)
+//   10    bad request T X   T % 6: alignment 0; not a power of two; above kMaxAlign; size above
+//                           kMaxRequest; size near SIZE_MAX; a legal size above the capacity
+//   11    fill        K X   rewrite live block K with pattern seed X
+//   12    check             check(), census(), usable_size and patterns of every live block
+//   13    forge       K X   checked heaps only: write a plausible chunk (tags, and with X odd a
+//                           free chunk below it) inside live block K and free it
+//   14    interrupt   P N   run the nested operation N, an allocate (N even: S A follow) or a
+//                           free (N odd: K follows), and end it at its (P % 32 + 1)-th metadata
+//                           write as a dying process would; then roll_back()
+//   15    relocate    X     copy the heap to the other arena, 64 * (X % 16) bytes in, adopt()
+//   16    corrupt     W W X overwrite the word at (W | W << 8) / 65536 of the span (X >> 6: flip
+//                           bit X % 64; X % 64 granules; the old value + 16 * (X % 64 - 32);
+//                           all ones but bit X % 64). Only further corrupt operations run after
+//                           it, and the input ends as a recovering process would: adopt(),
+//                           check(), roll_back() if the journal has entries, check().
+//   Size S, from its first byte s0 and up to two more, s1 and s2, by s0 >> 6:
+//     0: s0 & 63;  1: (s0 & 63) << 8 | s1;  2: (256 | s1) << (s0 & 31) >> 8, a logarithmic
+//     spread up to 2^32 (past the heap, out_of_memory);  3: (s0 & 63) << 16 | s1 << 8 | s2.
+//
+// Every answer is checked: blocks are aligned, inside the heap and disjoint, with at most one
+// granule of slack; every refusal has its exact Errc and changes nothing; out_of_memory only
+// when no bin that must fit holds a chunk; live blocks keep their bytes; check() passes after
+// every check op, relocation and roll-back; an interrupted operation rolls back to the exact
+// bytes it started from; and freeing everything leaves one free chunk spanning the capacity.
+// After a corruption, what must hold for any bytes: the inspecting calls terminate, stay in
+// the span, and report a corruption with its offset inside the span.
+//
+// The arena outside the claimed span is poisoned for AddressSanitizer, so the heap reading or
+// writing one byte outside its span is a crash, not a silent scribble on a static array.
+
+// The interrupt operation needs the hook that this puts into every metadata write. Nothing
+// else in this program instantiates the heap, so the definition cannot differ between units.
+#define TALC_FAULT_INJECTION 1
+
+#include <algorithm>
+#include <csetjmp>
+#include <cstdarg>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -20,191 +60,868 @@
 #include <map>
 #include <vector>
 
-#include "talc/talc.hpp"
+#include "talc/bin_config.hpp"
+#include "talc/chunk.hpp"
+#include "talc/errors.hpp"
+#include "talc/journal.hpp"
+#include "talc/talc_meta.hpp"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TALC_FUZZ_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define TALC_FUZZ_ASAN 1
+#endif
+#ifdef TALC_FUZZ_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 namespace {
 
-using Heap = talc::TalcMeta<>;
+using talc::Errc;
 
-[[noreturn]] void fail(const char* what, std::uint64_t a = 0, std::uint64_t b = 0) {
-  std::fprintf(stderr, "talc_meta_fuzz: %s (%llu, %llu)\n", what,
-               static_cast<unsigned long long>(a), static_cast<unsigned long long>(b));
+constexpr std::size_t kMaxBuffer = std::size_t{1} << 20;
+// Room for the buffer's misalignment and for relocating up to 15 * 64 bytes into an arena.
+constexpr std::size_t kArenaSize = kMaxBuffer + 2048;
+constexpr int kMaxOps = 4096;
+constexpr std::size_t kRing = 8;  // recently freed pointers kept for double frees
+// Per-input budgets that keep a worst-case input well under a few hundred milliseconds.
+constexpr int kMaxRelocations = 8;
+constexpr int kMaxInterrupts = 16;
+constexpr std::uint64_t kPatternBudget = std::uint64_t{16} << 20;  // bytes filled or verified
+constexpr std::uint64_t kWindow = 256;  // bytes at each end of a block past that budget
+constexpr std::uint64_t kCompareBudget = std::uint64_t{32} << 20;  // bytes compared whole
+
+alignas(64) std::byte g_arena[2][kArenaSize];
+alignas(64) std::byte g_snapshot[kArenaSize];
+int g_op = -1;  // the operation being run, for the failure message
+
+[[noreturn]] __attribute__((format(printf, 1, 2))) void Fail(const char* fmt, ...) {
+  std::fprintf(stderr, "talc_meta_fuzz: op %d: ", g_op);
+  va_list args;
+  va_start(args, fmt);
+  std::vfprintf(stderr, fmt, args);
+  va_end(args);
+  std::fputc('\n', stderr);
   std::abort();
 }
 
-struct Input {
-  const std::uint8_t* p;
-  std::size_t n;
-  std::uint8_t byte() { return n == 0 ? 0 : (--n, *p++); }
-  bool empty() const { return n == 0; }
+const char* Name(Errc e) {
+  return talc::describe(e);
+}
+
+unsigned long long U(std::uint64_t v) {
+  return static_cast<unsigned long long>(v);
+}
+
+void Poison(const void* p, std::size_t n) {
+#ifdef TALC_FUZZ_ASAN
+  ASAN_POISON_MEMORY_REGION(p, n);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
+
+void Unpoison(const void* p, std::size_t n) {
+#ifdef TALC_FUZZ_ASAN
+  ASAN_UNPOISON_MEMORY_REGION(p, n);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
+
+// ---- the simulated death ------------------------------------------------------------------
+
+// The hook runs after every metadata write. Once armed, it counts writes down and, at zero,
+// jumps back to the driver as if the process had died right there. Commit's own hook call (a
+// zero journal length after a non-zero one) disarms it: a death after the commit is a finished
+// operation, whose result the driver must see returned to keep its model.
+std::jmp_buf g_death;
+int g_countdown = 0;
+bool g_logged = false;
+const std::byte* g_journal_len = nullptr;
+
+std::uint64_t JournalLength() {
+  std::uint64_t n;
+  std::memcpy(&n, g_journal_len, sizeof n);
+  return n;
+}
+
+void DeathHook() {
+  if (g_countdown == 0) return;
+  if (JournalLength() != 0) {
+    g_logged = true;
+  } else if (g_logged) {
+    g_countdown = 0;
+    return;
+  }
+  if (--g_countdown == 0) std::longjmp(g_death, 1);
+}
+
+// Runs f; true when the hook ended it. Only trivially destructible frames lie between the
+// setjmp and the hook (the heap's noexcept paths), so the jump skips no destructor.
+template <class F>
+bool RunUntilDeath(F&& f) {
+  if (setjmp(g_death) != 0) return true;
+  f();
+  return false;
+}
+
+// ---- input ---------------------------------------------------------------------------------
+
+class Reader {
+ public:
+  Reader(const std::uint8_t* data, std::size_t size) : p_(data), n_(size) {}
+  std::uint8_t Byte() {
+    if (n_ == 0) return 0;
+    --n_;
+    return *p_++;
+  }
+  bool empty() const { return n_ == 0; }
+
+  std::size_t Size() {
+    const std::uint8_t s0 = Byte();
+    switch (s0 >> 6) {
+      case 0:
+        return s0 & 63u;
+      case 1:
+        return std::size_t{s0 & 63u} << 8 | Byte();
+      case 2:
+        return ((std::size_t{256} | Byte()) << (s0 & 31u)) >> 8;
+      default: {
+        const std::size_t hi = std::size_t{s0 & 63u} << 16;
+        const std::size_t mid = std::size_t{Byte()} << 8;
+        return hi | mid | Byte();
+      }
+    }
+  }
+  std::size_t Align() { return std::size_t{1} << (Byte() % 18); }
+
+ private:
+  const std::uint8_t* p_;
+  std::size_t n_;
+};
+
+// ---- block contents ------------------------------------------------------------------------
+
+// A word of a block's pattern: from the seed and the word's index, never from an address, so
+// the pattern survives relocation, and a block written at a shifted position is caught. With
+// `tagless`, bit 2 is set in every byte: no word of the block is a well-formed tag, so an
+// unchecked heap (which trusts a plausible tag, by design) never meets one inside a block.
+// Not instrumented for coverage: its comparisons say nothing about the heap, and their trace
+// callbacks would cost more than the heap operations themselves.
+#define TALC_FUZZ_UNTRACED __attribute__((no_sanitize("coverage")))
+
+TALC_FUZZ_UNTRACED std::uint64_t PatternWord(std::uint32_t seed, std::uint64_t index,
+                                             bool tagless) {
+  std::uint64_t x = (std::uint64_t{seed} + 1) * 0x9E3779B97F4A7C15u ^ index * 0xD1B54A32D192ED03u;
+  x ^= x >> 29;
+  x *= 0xBF58476D1CE4E5B9u;
+  x ^= x >> 32;
+  return tagless ? x | 0x0404040404040404u : x;
+}
+
+template <class T>
+struct HeapTraits;
+template <class B, bool J>
+struct HeapTraits<talc::TalcMeta<B, J>> {
+  static constexpr bool kJournaled = J;
 };
 
 struct Block {
-  std::size_t size;
-  std::uint8_t fill;
+  std::uint64_t off;     // of the user pointer, from the heap base
+  std::uint64_t size;    // requested
+  std::uint64_t align;   // requested
+  std::uint64_t usable;  // usable_size at allocation; the chunk is [off - 8, off + usable)
+  std::uint32_t seed;
+  bool whole;  // every word carries the pattern, not only the ends
 };
 
+// ---- the driver ----------------------------------------------------------------------------
+
+template <class Heap>
 class Driver {
+  using Bins = typename Heap::BinConfigType;
+  static constexpr bool kJournaled = HeapTraits<Heap>::kJournaled;
+
  public:
-  Driver(std::byte* buf, std::size_t len, bool checked) {
+  Driver(int arena, std::size_t skew, std::size_t len, bool checked) : arena_(arena) {
+    std::byte* buf = g_arena[arena] + skew;
+    // Claim's refusals write nothing: the whole arena is still poisoned here.
+    Expect(Heap::claim(nullptr, len).error(), Errc::null_region, "claim(nullptr)");
+    Expect(Heap::claim(buf, 0).error(), Errc::region_too_small, "claim of 0 bytes");
+    Expect(Heap::claim(buf, sizeof(Heap)).error(), Errc::region_too_small, "claim of sizeof");
+    Expect(Heap::claim(buf, std::size_t{1} << 49).error(), Errc::region_too_large,
+           "claim of 2^49 bytes");
+
+    const std::size_t pad = (64 - reinterpret_cast<std::uintptr_t>(buf) % 64) % 64;
+    Unpoison(buf + pad, len - pad);
+    // The same bytes under every input, so that a crash reproduces alone: whatever the heap
+    // reads before writing (the journal records old values) must not come from the previous
+    // input. 0xa5 has bit 2 set, so no stale word reads as a well-formed tag.
+    std::memset(buf + pad, 0xa5, len - pad);
     const auto r = Heap::claim(buf, len, talc::ClaimOptions{.checked = checked});
-    if (!r) fail("claim refused a buffer of the documented minimum or more", len);
+    if (!r) Fail("claim(%zu bytes, skew %zu) refused: %s", len, skew, Name(r.error()));
     heap_ = *r;
-    lo_ = reinterpret_cast<std::uintptr_t>(heap_) + heap_->heap_start();
-    hi_ = reinterpret_cast<std::uintptr_t>(heap_) + heap_->heap_end();
-  }
-
-  void allocate(std::size_t size, std::size_t align, std::uint8_t fill) {
-    const auto r = heap_->allocate(size, align);
-    if (!r) {
-      if (r.error() != talc::Errc::out_of_memory) fail("allocate refused a valid request");
-      return;
-    }
-    const auto p = reinterpret_cast<std::uintptr_t>(*r);
-    if (p % align != 0) fail("misaligned block", p, align);
-    if (p < lo_ || p + size > hi_) fail("block outside the heap", p, size);
-    const auto next = live_.lower_bound(p);
-    if (next != live_.end() && next->first < p + size + talc::kTagSize) fail("overlap above", p);
-    if (next != live_.begin()) {
-      const auto prev = std::prev(next);
-      if (prev->first + prev->second.size + talc::kTagSize > p) fail("overlap below", p);
-    }
-    std::memset(*r, fill, size);
-    live_[p] = Block{size, fill};
-  }
-
-  void verify(std::uintptr_t p, const Block& b) const {
-    const auto* bytes = reinterpret_cast<const std::uint8_t*>(p);
-    for (std::size_t i = 0; i < b.size; ++i)
-      if (bytes[i] != b.fill) fail("a live block's byte changed", p, i);
-  }
-
-  void free_nth(std::size_t k) {
-    if (live_.empty()) return;
-    auto it = std::next(live_.begin(), static_cast<long>(k % live_.size()));
-    verify(it->first, it->second);
-    if (heap_->deallocate(reinterpret_cast<void*>(it->first)) != talc::Errc::ok)
-      fail("a valid free was refused", it->first);
-    last_freed_ = it->first;
-    live_.erase(it);
-  }
-
-  void free_wrong(std::uint8_t kind, std::uint8_t k) {
-    const talc::Census before = heap_->census();
-    talc::Errc e = talc::Errc::ok;
-    switch (kind % 4) {
-      case 0: {  // interior of a live block
-        if (live_.empty()) return;
-        auto it = std::next(live_.begin(), static_cast<long>(k % live_.size()));
-        if (it->second.size < 32) return;
-        const std::size_t off = 16 * (1 + k % (it->second.size / 16 - 1));
-        e = heap_->deallocate(reinterpret_cast<void*>(it->first + off));
-        // The block's own bytes may look like anything: only "refused" is certain.
-        if (e == talc::Errc::ok) fail("a pointer into a block's middle was freed", it->first, off);
-        break;
-      }
-      case 1:  // double free
-        if (last_freed_ == 0 || live_.count(last_freed_) != 0) return;
-        e = heap_->deallocate(reinterpret_cast<void*>(last_freed_));
-        if (e != talc::Errc::not_allocated && e != talc::Errc::foreign_pointer)
-          fail("a double free was not refused", last_freed_, static_cast<int>(e));
-        break;
-      case 2: {  // outside the heap
-        e = heap_->deallocate(reinterpret_cast<void*>(hi_ + 16 * (1 + k)));
-        if (e != talc::Errc::foreign_pointer) fail("a pointer outside the heap was not refused");
-        break;
-      }
-      default:
-        if (heap_->deallocate(nullptr) != talc::Errc::null_pointer) fail("null was not refused");
-    }
-    const talc::Census after = heap_->census();
-    if (after.live_chunks != before.live_chunks || after.free_bytes != before.free_bytes)
-      fail("a refused free changed the heap");
-  }
-
-  void invalid_request(std::uint8_t k) {
-    struct Bad {
-      std::size_t size, align;
-      talc::Errc want;
-    };
-    static constexpr Bad kBad[] = {
-        {8, 0, talc::Errc::bad_alignment},
-        {8, 3, talc::Errc::bad_alignment},
-        {8, 24, talc::Errc::bad_alignment},
-        {8, Heap::kMaxAlign * 2, talc::Errc::alignment_too_large},
-        {~std::size_t{0}, 16, talc::Errc::size_overflow},
-        {Heap::kMaxRequest + 1, 16, talc::Errc::size_overflow},
-    };
-    const Bad& b = kBad[k % (sizeof kBad / sizeof kBad[0])];
-    if (heap_->allocate(b.size, b.align).error() != b.want) fail("wrong error", b.size, b.align);
-  }
-
-  void rewrite(std::uint8_t k, std::uint8_t fill) {
-    if (live_.empty()) return;
-    auto it = std::next(live_.begin(), static_cast<long>(k % live_.size()));
-    verify(it->first, it->second);
-    std::memset(reinterpret_cast<void*>(it->first), fill, it->second.size);
-    it->second.fill = fill;
-  }
-
-  void check() const {
-    const talc::CheckReport rep = heap_->check();
-    if (!rep.ok()) {
-      std::fprintf(stderr, "check: %s at %llu (%llu)\n", rep.what,
-                   static_cast<unsigned long long>(rep.offset),
-                   static_cast<unsigned long long>(rep.detail));
-      std::abort();
-    }
+    if (reinterpret_cast<std::byte*>(heap_) != buf + pad) Fail("heap not at the first 64-boundary");
+    if (heap_->checked() != checked) Fail("checked() disagrees with the claim");
+    if (heap_->span() != len - pad) Fail("span %llu for %zu bytes", U(heap_->span()), len - pad);
+    // The sentinel takes the last word at the chunk phase that fits: under a granule is lost.
+    if (heap_->heap_end() + talc::kTagSize > heap_->span() ||
+        heap_->span() - heap_->heap_end() - talc::kTagSize >= talc::kGranule)
+      Fail("heap end %llu wastes the span %llu", U(heap_->heap_end()), U(heap_->span()));
+    span_ = heap_->span();
+    tagless_ = !checked;
+    CheckHeap(true);
     const talc::Census c = heap_->census();
-    if (c.live_bytes + c.free_bytes != heap_->capacity()) fail("census does not add up");
-    if (c.live_chunks != live_.size())
-      fail("census and model disagree", c.live_chunks, live_.size());
+    if (c.free_chunks != 1 || c.free_bytes != heap_->capacity())
+      Fail("a fresh heap is not one free chunk of the capacity");
   }
 
-  void finish() {
-    check();
-    while (!live_.empty()) free_nth(0);
-    check();
-    const talc::Census c = heap_->census();
-    if (c.free_chunks != 1 || c.free_bytes != heap_->capacity()) fail("not back to one chunk");
+  void Run(Reader& in) {
+    for (g_op = 0; g_op < kMaxOps && !in.empty(); ++g_op) {
+      const std::uint8_t op = in.Byte() % 17;
+      if (broken_ && op != 16) continue;  // a corrupted heap gets nothing but more damage
+      if (op <= 4) {
+        const std::size_t size = in.Size();
+        Allocate(size, in.Align());
+      } else if (op <= 8) {
+        Free(in.Byte());
+      } else if (op == 9) {
+        const std::uint8_t kind = in.Byte();
+        BadFree(kind, in.Byte());
+      } else if (op == 10) {
+        const std::uint8_t kind = in.Byte();
+        BadRequest(kind, in.Byte());
+      } else if (op == 11) {
+        const std::uint8_t k = in.Byte();
+        Refill(k, in.Byte());
+      } else if (op == 12) {
+        CheckHeap(true);
+      } else if (op == 13) {
+        const std::uint8_t k = in.Byte();
+        Forge(k, in.Byte());
+      } else if (op == 14) {
+        Interrupt(in);
+      } else if (op == 15) {
+        Relocate(in.Byte());
+      } else {
+        const std::uint8_t lo = in.Byte(), hi = in.Byte();
+        Corrupt(static_cast<std::uint16_t>(lo | hi << 8), in.Byte());
+      }
+    }
+    g_op = -1;
+    if (broken_) {
+      Recover();
+    } else {
+      Finish();
+    }
   }
 
  private:
+  // ---- plumbing ----------------------------------------------------------------------------
+
+  static void Expect(Errc got, Errc want, const char* what) {
+    if (got != want) Fail("%s: got \"%s\", want \"%s\"", what, Name(got), Name(want));
+  }
+
+  std::byte* Base() const { return reinterpret_cast<std::byte*>(heap_); }
+  void* At(std::uint64_t off) const { return Base() + off; }
+  std::uint64_t OffsetOf(const void* p) const {
+    return reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(heap_);
+  }
+
+  bool Spend(std::uint64_t n) {
+    if (pattern_budget_ < n) return false;
+    pattern_budget_ -= n;
+    return true;
+  }
+
+  // The words of a block that carry its pattern, [0, head) and [tail, words): all of them while
+  // the budget lasts, then the first and last kWindow bytes, where a neighbour's metadata would
+  // land.
+  static void PatternWords(const Block& b, bool whole, std::uint64_t& head, std::uint64_t& tail) {
+    const std::uint64_t words = b.usable / 8, window = kWindow / 8;
+    head = tail = words;
+    if (!whole && words > 2 * window) {
+      head = window;
+      tail = words - window;
+    }
+  }
+
+  TALC_FUZZ_UNTRACED void Fill(Block& b) {
+    b.whole = Spend(b.usable);
+    std::uint64_t head, tail;
+    PatternWords(b, b.whole, head, tail);
+    std::byte* p = Base() + b.off;
+    for (std::uint64_t i = 0; i < b.usable / 8; i = i + 1 == head ? tail : i + 1) {
+      const std::uint64_t w = PatternWord(b.seed, i, tagless_);
+      std::memcpy(p + 8 * i, &w, 8);
+    }
+  }
+
+  TALC_FUZZ_UNTRACED void Verify(const Block& b) {
+    std::uint64_t head, tail;
+    PatternWords(b, b.whole && Spend(b.usable), head, tail);
+    const std::byte* p = Base() + b.off;
+    for (std::uint64_t i = 0; i < b.usable / 8; i = i + 1 == head ? tail : i + 1) {
+      std::uint64_t got;
+      std::memcpy(&got, p + 8 * i, 8);
+      const std::uint64_t want = PatternWord(b.seed, i, tagless_);
+      if (got != want) PatternFail(b, i, got, want);
+    }
+  }
+
+  [[noreturn]] static void PatternFail(const Block& b, std::uint64_t i, std::uint64_t got,
+                                       std::uint64_t want) {
+    Fail("live block at offset %llu (size %llu, usable %llu): word %llu is %016llx, want %016llx",
+         U(b.off), U(b.size), U(b.usable), U(i), U(got), U(want));
+  }
+
+  // The gap the heap leaves before a block it carves at `base` for `align`: the header's rule,
+  // restated from the addresses (gaps under kMinChunk move one alignment step further).
+  std::uint64_t GapFor(std::uint64_t base, std::uint64_t align) const {
+    if (align <= talc::kGranule) return 0;
+    const std::uint64_t mis =
+        (reinterpret_cast<std::uintptr_t>(At(base)) + talc::kTagSize) & (align - 1);
+    if (mis == 0) return 0;
+    const std::uint64_t gap = align - mis;
+    return gap < talc::kMinChunk ? gap + align : gap;
+  }
+
+  // The chunk of the walk that contains `off`, with whether it is allocated.
+  bool ChunkAt(std::uint64_t off, talc::Chunk& found, bool& allocated) const {
+    bool hit = false;
+    heap_->for_each_chunk([&](const talc::Chunk& c, bool a) {
+      if (!hit && off >= c.base && off < c.end()) {
+        found = c;
+        allocated = a;
+        hit = true;
+      }
+    });
+    return hit;
+  }
+
+  // What a refused request or free must leave untouched: the whole span while the compare
+  // budget lasts (it is the strongest statement), the metadata after that.
+  std::uint64_t Save() {
+    std::uint64_t n = heap_->heap_start();
+    if (compare_budget_ >= heap_->span()) {
+      n = heap_->span();
+      compare_budget_ -= n;
+    }
+    std::memcpy(g_snapshot, Base(), n);
+    return n;
+  }
+
+  void ExpectUnchanged(std::uint64_t n, const char* what) const {
+    if (std::memcmp(g_snapshot, Base(), n) == 0) return;
+    std::uint64_t i = 0;
+    while (g_snapshot[i] == Base()[i]) ++i;
+    Fail("%s changed the heap at offset %llu", what, U(i));
+  }
+
+  void CheckHeap(bool patterns) {
+    const talc::CheckReport rep = heap_->check();
+    if (!rep.ok())
+      Fail("check(): %s: %s at offset %llu (detail %llu)", Name(rep.code), rep.what, U(rep.offset),
+           U(rep.detail));
+    const talc::Census c = heap_->census();
+    if (c.live_bytes + c.free_bytes != heap_->capacity())
+      Fail("census: live %llu + free %llu bytes != capacity %llu", U(c.live_bytes), U(c.free_bytes),
+           U(heap_->capacity()));
+    if (c.live_chunks != live_.size())
+      Fail("census: %llu live chunks, the model has %zu", U(c.live_chunks), live_.size());
+    if (c.largest_free > c.free_bytes || (c.free_chunks == 0) != (c.free_bytes == 0))
+      Fail("census: largest free %llu of %llu bytes in %llu chunks", U(c.largest_free),
+           U(c.free_bytes), U(c.free_chunks));
+    std::uint64_t live_bytes = 0;
+    for (const Block& b : live_) {
+      const auto u = heap_->usable_size(At(b.off));
+      if (!u || *u != b.usable)
+        Fail("usable_size of the live block at %llu: %s, %zu (was %llu)", U(b.off), Name(u.error()),
+             *u, U(b.usable));
+      live_bytes += b.usable + talc::kTagSize;
+    }
+    if (live_bytes != c.live_bytes)
+      Fail("census: %llu live bytes, the model has %llu", U(c.live_bytes), U(live_bytes));
+    // Once the budget is spent, blocks are still verified when they are freed or rewritten.
+    if (patterns && pattern_budget_ > 0)
+      for (const Block& b : live_) Verify(b);
+  }
+
+  Block* Pick(std::uint8_t k) { return live_.empty() ? nullptr : &live_[k % live_.size()]; }
+
+  // ---- operations --------------------------------------------------------------------------
+
+  // Checks an answer of allocate (also reached from an interrupted one that finished).
+  void Accept(const talc::Result<void*>& r, std::size_t size, std::size_t align) {
+    if (!r) {
+      Expect(r.error(), Errc::out_of_memory, "allocate(valid request)");
+      ExpectOutOfMemory(size, align);
+      return;
+    }
+    const auto p = reinterpret_cast<std::uintptr_t>(*r);
+    if (p % align != 0 || p % talc::kGranule != 0)
+      Fail("allocate(%zu, %zu) returned %#llx: misaligned", size, align, U(p));
+    const std::uint64_t off = OffsetOf(*r);
+    if (off < heap_->heap_start() + talc::kTagSize || off >= heap_->heap_end())
+      Fail("allocate(%zu, %zu) returned offset %llu, outside [%llu, %llu)", size, align, U(off),
+           U(heap_->heap_start()), U(heap_->heap_end()));
+    const auto u = heap_->usable_size(*r);
+    if (!u) Fail("usable_size of a new block: %s", Name(u.error()));
+    const std::uint64_t base = off - talc::kTagSize, end = off + *u;
+    if (end > heap_->heap_end())
+      Fail("block [%llu, %llu) leaves the heap (end %llu)", U(base), U(end), U(heap_->heap_end()));
+    if (*u < size) Fail("usable_size %zu < requested %zu", *u, size);
+    // A remainder of kMinChunk or more is split off; only a smaller one stays with the block.
+    if (end - base - talc::chunk_size_for(size) >= talc::kMinChunk)
+      Fail("block of %llu bytes for a %zu-byte request keeps a splittable remainder", U(end - base),
+           size);
+    const auto above = chunks_.lower_bound(base);
+    if (above != chunks_.end() && above->first < end)
+      Fail("block [%llu, %llu) overlaps the live chunk at %llu", U(base), U(end), U(above->first));
+    if (above != chunks_.begin() && std::prev(above)->second > base)
+      Fail("block [%llu, %llu) overlaps the live chunk ending at %llu", U(base), U(end),
+           U(std::prev(above)->second));
+    chunks_[base] = end;
+    // A freed pointer that a new block covers is no longer a double free.
+    for (std::size_t i = 0; i < ring_len_;) {
+      if (ring_[i] - talc::kTagSize >= base && ring_[i] - talc::kTagSize < end) {
+        ring_[i] = ring_[--ring_len_];
+      } else {
+        ++i;
+      }
+    }
+    Block b{off, size, align, *u, static_cast<std::uint32_t>(g_op) * 2654435761u, false};
+    Fill(b);
+    live_.push_back(b);
+  }
+
+  // out_of_memory is right only when no bin from first_bin_at_least(need + worst gap) holds a
+  // chunk (those always fit and are taken), and when the only free chunk does not fit.
+  void ExpectOutOfMemory(std::size_t size, std::size_t align) const {
+    const std::uint64_t need = talc::chunk_size_for(size);
+    const std::uint64_t worst = align <= talc::kGranule ? need : need + align + talc::kGranule;
+    const std::uint64_t sure = Bins::first_bin_at_least(worst);
+    std::uint64_t free_chunks = 0;
+    talc::Chunk lone{0, 0};
+    heap_->for_each_chunk([&](const talc::Chunk& c, bool allocated) {
+      if (allocated) return;
+      ++free_chunks;
+      lone = c;
+      if (sure < Bins::kBins && Bins::bin_of(c.size) >= sure)
+        Fail(
+            "allocate(%zu, %zu): out_of_memory, but the free chunk at %llu (%llu bytes) is in "
+            "bin %llu, from which every chunk fits (%llu)",
+            size, align, U(c.base), U(c.size), U(Bins::bin_of(c.size)), U(sure));
+    });
+    if (free_chunks == 1 && GapFor(lone.base, align) + need <= lone.size)
+      Fail("allocate(%zu, %zu): out_of_memory, but the only free chunk (%llu at %llu) fits", size,
+           align, U(lone.size), U(lone.base));
+  }
+
+  void Allocate(std::size_t size, std::size_t align) {
+    Accept(heap_->allocate(size, align), size, align);
+  }
+
+  void Release(std::size_t i) {
+    const Block b = live_[i];
+    live_[i] = live_.back();
+    live_.pop_back();
+    chunks_.erase(b.off - talc::kTagSize);
+    if (ring_len_ < kRing) {
+      ring_[ring_len_++] = b.off;
+    } else {
+      ring_[ring_next_++ % kRing] = b.off;
+    }
+  }
+
+  void Free(std::uint8_t k) {
+    if (live_.empty()) return;
+    const std::size_t i = k % live_.size();
+    const Block& b = live_[i];
+    Verify(b);
+    Expect(heap_->deallocate(At(b.off)), Errc::ok, "deallocate(live block)");
+    Release(i);
+  }
+
+  // A refused pointer: the exact error (or one of two), the same from usable_size, and the heap
+  // byte for byte as it was.
+  void Refuse(void* p, Errc want, Errc also, const char* what) {
+    const std::uint64_t n = Save();
+    const Errc got = heap_->deallocate(p);
+    if (got != want && got != also)
+      Fail("deallocate(%s, %p): got \"%s\", want \"%s\"", what, p, Name(got), Name(want));
+    ExpectUnchanged(n, what);
+    const auto u = heap_->usable_size(p);
+    if (u.error() != got)
+      Fail("usable_size(%s): \"%s\", deallocate said \"%s\"", what, Name(u.error()), Name(got));
+  }
+
+  void BadFree(std::uint8_t kind, std::uint8_t k) {
+    const auto addr = [](std::uintptr_t a) { return reinterpret_cast<void*>(a); };
+    const std::uintptr_t base = reinterpret_cast<std::uintptr_t>(heap_);
+    switch (kind % 7) {
+      case 0:
+        Refuse(nullptr, Errc::null_pointer, Errc::null_pointer, "nullptr");
+        break;
+      case 1: {  // inside a live block, on or off the granule
+        const Block* b = Pick(k);
+        if (b == nullptr) return;
+        const std::uint64_t steps = b->usable / talc::kGranule;  // usable is 16q + 8
+        const std::uint64_t into = (k & 1) != 0 ? talc::kGranule * (1 + ((k >> 1) * steps) / 128)
+                                                : 1 + ((k >> 1) * (b->usable - 1)) / 128;
+        Refuse(At(b->off + into), Errc::foreign_pointer, Errc::not_allocated, "interior pointer");
+        break;
+      }
+      case 2: {  // a double free; when the chunk has merged away, "not at a block's start"
+        if (ring_len_ == 0) return;
+        const std::uint64_t off = ring_[k % ring_len_];
+        talc::Chunk c{0, 0};
+        bool allocated = false;
+        if (!ChunkAt(off - talc::kTagSize, c, allocated))
+          Fail("a freed block's offset %llu is in no chunk", U(off));
+        if (allocated) Fail("a freed block's offset %llu is inside a live chunk", U(off));
+        if (c.base == off - talc::kTagSize) {
+          Refuse(At(off), Errc::not_allocated, Errc::not_allocated, "double free");
+        } else {
+          Refuse(At(off), Errc::not_allocated, Errc::foreign_pointer, "double free (merged)");
+        }
+        break;
+      }
+      case 3:  // the metadata and the first chunk's tag
+        Refuse(addr(base + (std::uint64_t{k} * talc::kWord) % (heap_->heap_start() + 8)),
+               Errc::foreign_pointer, Errc::foreign_pointer, "pointer into the metadata");
+        break;
+      case 4:  // the sentinel and beyond
+        Refuse(addr(base + heap_->heap_end() + talc::kGranule * k), Errc::foreign_pointer,
+               Errc::foreign_pointer, "pointer past the heap");
+        break;
+      case 5:  // below the buffer
+        Refuse(addr(base - talc::kGranule * (1 + std::uint64_t{k})), Errc::foreign_pointer,
+               Errc::foreign_pointer, "pointer below the heap");
+        break;
+      default: {  // a live block's offset, in the arena where this heap is not
+        const Block* b = Pick(k);
+        const auto other = reinterpret_cast<std::uintptr_t>(g_arena[1 - arena_]);
+        Refuse(addr(other + (b != nullptr ? b->off : heap_->heap_start() + talc::kTagSize)),
+               Errc::foreign_pointer, Errc::foreign_pointer, "pointer into another arena");
+        break;
+      }
+    }
+  }
+
+  void BadRequest(std::uint8_t kind, std::uint8_t x) {
+    constexpr std::size_t kMaxRequest = Heap::kMaxRequest;
+    std::size_t size = 64, align = talc::kGranule;
+    Errc want;
+    switch (kind % 6) {
+      case 0:
+        align = 0;
+        want = Errc::bad_alignment;
+        break;
+      case 1:  // an odd number of at least 3, shifted: never a power of two
+        align = (std::size_t{3} + 2 * std::size_t{x}) << (x % 48);
+        want = Errc::bad_alignment;
+        break;
+      case 2:
+        align = std::size_t{1} << (31 + x % 33);
+        want = Errc::alignment_too_large;
+        break;
+      case 3:
+        size = kMaxRequest + 1 + (std::size_t{x} << 40);
+        want = Errc::size_overflow;
+        break;
+      case 4:
+        size = SIZE_MAX - x;
+        want = Errc::size_overflow;
+        break;
+      default:  // legal but larger than any chunk of this heap; kMaxRequest itself included
+        size = x == 255 ? kMaxRequest : heap_->capacity() - talc::kTagSize + 1 + x;
+        align = std::size_t{1} << (x % 18);
+        want = Errc::out_of_memory;
+        break;
+    }
+    const std::uint64_t n = Save();
+    const auto r = heap_->allocate(size, align);
+    if (r.ok() || r.error() != want)
+      Fail("allocate(%zu, %zu): got \"%s\", want \"%s\"", size, align, Name(r.error()), Name(want));
+    ExpectUnchanged(n, "a refused request");
+  }
+
+  void Refill(std::uint8_t k, std::uint8_t x) {
+    Block* b = Pick(k);
+    if (b == nullptr) return;
+    Verify(*b);
+    b->seed = b->seed * 31 + x + 1;
+    Fill(*b);
+  }
+
+  // A forged chunk inside a block: an allocated tag at an interior chunk position, a
+  // plausible tag above it and, with x odd, a free chunk below it. Only the walk that
+  // ClaimOptions::checked pays for tells it from a real block, so only a checked heap is
+  // asked to refuse it.
+  void Forge(std::uint8_t k, std::uint8_t x) {
+    if (!heap_->checked()) return;
+    Block* b = Pick(k);
+    if (b == nullptr) return;
+    const bool below = (x & 1) != 0;
+    // Chunk positions are at 8 mod 16 from the base, and b->off is at 0: off + 8 + 16 i.
+    const std::uint64_t first = b->off + talc::kTagSize + (below ? talc::kMinChunk : 0);
+    const std::uint64_t room = b->off + b->usable;  // the forged chunk and the tag above it
+    if (first + talc::kMinChunk + talc::kTagSize > room) return;
+    const std::uint64_t slots = (room - first - talc::kMinChunk - talc::kTagSize) / 16 + 1;
+    const std::uint64_t at = first + 16 * ((x >> 1) % slots);
+    const auto put = [&](std::uint64_t off, std::uint64_t v) { std::memcpy(At(off), &v, 8); };
+    put(at, talc::Tag::make(talc::kMinChunk, true, below).bits);
+    put(at + talc::kMinChunk, talc::Tag::make(talc::kMinChunk, true, false).bits);
+    if (below) {
+      put(at - talc::kMinChunk, talc::Tag::make(talc::kMinChunk, false, false).bits);
+      put(at - talc::kTailFromEnd, talc::kMinChunk);
+    }
+    Refuse(At(at + talc::kTagSize), Errc::foreign_pointer, Errc::foreign_pointer,
+           "forged chunk (checked heap)");
+    Fill(*b);
+  }
+
+  // An allocate or free cut short at its p-th metadata write, then rolled back: check() passes
+  // and the bytes are those from before, except what roll_back may leave (journal entries, the
+  // unused insides of free chunks, the user bytes of the block being freed).
+  void Interrupt(Reader& in) {
+    const int point = in.Byte() % 32 + 1;
+    const bool alloc = in.Byte() % 2 == 0;
+    std::size_t size = 0, align = 0, index = 0;
+    if (alloc) {
+      size = in.Size();
+      align = in.Align();
+    } else {
+      const std::uint8_t k = in.Byte();
+      if (live_.empty()) return;
+      index = k % live_.size();
+      Verify(live_[index]);
+    }
+    const bool armed = kJournaled && interrupts_ < kMaxInterrupts;
+    std::vector<std::pair<talc::Chunk, bool>> layout;
+    if (armed) {
+      ++interrupts_;
+      heap_->for_each_chunk([&](const talc::Chunk& c, bool a) { layout.emplace_back(c, a); });
+      std::memcpy(g_snapshot, Base(), heap_->span());
+      g_journal_len = Base() + Heap::journal_offset();
+      g_countdown = point;
+      g_logged = false;
+      talc::fault::hook = &DeathHook;
+    }
+    talc::Result<void*> r = Errc::corrupted;
+    Errc freed = Errc::corrupted;
+    void* const target = alloc ? nullptr : At(live_[index].off);
+    const bool died = RunUntilDeath([&] {
+      if (alloc) {
+        r = heap_->allocate(size, align);
+      } else {
+        freed = heap_->deallocate(target);
+      }
+    });
+    talc::fault::hook = nullptr;
+    g_countdown = 0;
+    if (!died) {  // fewer writes than `point`: it finished
+      if (alloc) {
+        Accept(r, size, align);
+      } else {
+        Expect(freed, Errc::ok, "deallocate(live block)");
+        Release(index);
+      }
+      return;
+    }
+    const std::uint64_t pending = heap_->journal_size();
+    const auto undone = heap_->roll_back();
+    if (!undone || *undone != pending)
+      Fail("roll_back after death at write %d: %s, %llu words of %llu", point, Name(undone.error()),
+           U(*undone), U(pending));
+    if (heap_->journal_size() != 0) Fail("roll_back left a journal");
+    Compare(layout, alloc ? 0 : live_[index].off, point);
+    if (!alloc) Fill(live_[index]);
+    CheckHeap(false);
+  }
+
+  void Compare(const std::vector<std::pair<talc::Chunk, bool>>& layout, std::uint64_t freed,
+               int point) const {
+    const auto same = [&](std::uint64_t from, std::uint64_t to) {
+      if (from >= to || std::memcmp(g_snapshot + from, Base() + from, to - from) == 0) return;
+      std::uint64_t i = from;
+      while (g_snapshot[i] == Base()[i]) ++i;
+      Fail("roll_back after death at write %d: byte %llu is %#x, was %#x", point, U(i),
+           static_cast<unsigned>(Base()[i]), static_cast<unsigned>(g_snapshot[i]));
+    };
+    const std::uint64_t entries = Heap::journal_offset() + talc::kWord;
+    same(0, entries);
+    same(entries + sizeof(talc::JournalEntry) * talc::Journal::kCapacity, heap_->heap_start());
+    for (const auto& [c, allocated] : layout) {
+      if (allocated && c.user() != freed) {
+        same(c.base, c.end());
+      } else if (allocated) {
+        same(c.base, c.user());
+      } else {
+        same(c.base, c.base + sizeof(talc::FreeHead));
+        same(c.tail(), c.end());
+      }
+    }
+    same(heap_->heap_end(), heap_->span());
+  }
+
+  // The heap copied to the other arena at another 64-aligned address and adopted there: every
+  // offset means what it meant, so the model carries over unchanged.
+  void Relocate(std::uint8_t x) {
+    if (relocations_ >= kMaxRelocations) return;
+    ++relocations_;
+    const std::uint64_t span = heap_->span();
+    std::byte* to = g_arena[1 - arena_] + 64 * (x % 16);
+    Unpoison(to, span);
+    std::memcpy(to, Base(), span);
+    Poison(g_arena[arena_], kArenaSize);
+    arena_ = 1 - arena_;
+    Expect(Heap::adopt(to, span - 1).error(), Errc::region_too_small, "adopt(span - 1 bytes)");
+    const auto r = Heap::adopt(to, span);
+    if (!r || *r != reinterpret_cast<Heap*>(to)) Fail("adopt of a copy: %s", Name(r.error()));
+    heap_ = *r;
+    CheckHeap(false);
+  }
+
+  // One word of the span replaced, as a stray write or a damaged file would; further corrupt
+  // operations may damage more words, every other operation is skipped from here on.
+  void Corrupt(std::uint16_t where, std::uint8_t x) {
+    broken_ = true;
+    const std::uint64_t off = ((where * (span_ - talc::kWord)) >> 16) & ~(talc::kWord - 1);
+    std::uint64_t v;
+    std::memcpy(&v, At(off), 8);
+    const std::uint64_t bit = std::uint64_t{1} << (x % 64);
+    switch (x >> 6) {
+      case 0:
+        v ^= bit;
+        break;
+      case 1:
+        v = talc::kGranule * (x % 64);
+        break;
+      case 2:
+        v += talc::kGranule * (x % 64) - talc::kGranule * 32;
+        break;
+      default:
+        v = ~bit;
+        break;
+    }
+    std::memcpy(At(off), &v, 8);
+  }
+
+  // What a process that finds a damaged heap does (the recovering lock holder, the inspecting
+  // tool): adopt() decides whether the fields can be trusted to bound the rest, roll_back()
+  // undoes the journal when it has entries, check() judges. Each must refuse or terminate
+  // inside the span (the arena around it is poisoned), whatever the bytes say.
+  void Recover() {
+    const auto r = Heap::adopt(heap_, span_);
+    if (!r) return;
+    if (*r != heap_) Fail("adopt of a corrupted heap moved it");
+    Inspect("of a corrupted heap");
+    if (heap_->journal_size() == 0) return;
+    // No operation journals the fixed fields, so no roll-back may change them: they bound
+    // every walk that follows.
+    const std::uint64_t fields[] = {heap_->span(), heap_->heap_start(), heap_->heap_end()};
+    const auto undone = heap_->roll_back();
+    if (heap_->span() != fields[0] || heap_->heap_start() != fields[1] ||
+        heap_->heap_end() != fields[2])
+      Fail("roll_back of a corrupted heap rewrote its bounds: span %llu, heap [%llu, %llu)",
+           U(heap_->span()), U(heap_->heap_start()), U(heap_->heap_end()));
+    if (!undone) {
+      if (undone.error() != Errc::corrupted)
+        Fail("roll_back of a corrupted heap: %s", Name(undone.error()));
+      return;
+    }
+    Inspect("after roll_back of a corrupted heap");
+  }
+
+  void Inspect(const char* when) const {
+    const talc::CheckReport rep = heap_->check();
+    if (!rep.ok() && (rep.code != Errc::corrupted || rep.what == nullptr || rep.offset >= span_))
+      Fail("check() %s: %s: %s at offset %llu", when, Name(rep.code),
+           rep.what != nullptr ? rep.what : "(null)", U(rep.offset));
+    if (!rep.ok()) return;
+    const talc::Census c = heap_->census();
+    if (c.live_bytes + c.free_bytes != heap_->capacity())
+      Fail("census %s that passes check(): %llu + %llu bytes in a capacity of %llu", when,
+           U(c.live_bytes), U(c.free_bytes), U(heap_->capacity()));
+  }
+
+  void Finish() {
+    CheckHeap(false);
+    for (const Block& b : live_) Verify(b);
+    while (!live_.empty()) {
+      Expect(heap_->deallocate(At(live_.back().off)), Errc::ok, "deallocate(live block)");
+      live_.pop_back();
+    }
+    chunks_.clear();
+    CheckHeap(false);
+    const talc::Census c = heap_->census();
+    if (c.free_chunks != 1 || c.free_bytes != heap_->capacity() ||
+        c.largest_free != heap_->capacity())
+      Fail("freeing everything left %llu free chunks, %llu bytes of %llu", U(c.free_chunks),
+           U(c.free_bytes), U(heap_->capacity()));
+    // The one chunk is the whole capacity: a request for all of it is an exact fit.
+    const auto all = heap_->allocate(heap_->capacity() - talc::kTagSize);
+    if (!all || OffsetOf(*all) != heap_->heap_start() + talc::kTagSize)
+      Fail("the whole capacity could not be allocated: %s", Name(all.error()));
+    Expect(heap_->deallocate(*all), Errc::ok, "deallocate(the whole capacity)");
+    const auto none = heap_->roll_back();
+    if (!none || *none != 0) Fail("roll_back of a committed heap restored something");
+    CheckHeap(false);
+  }
+
   Heap* heap_ = nullptr;
-  std::uintptr_t lo_ = 0, hi_ = 0, last_freed_ = 0;
-  std::map<std::uintptr_t, Block> live_;
+  int arena_;
+  std::uint64_t span_ = 0;  // as claimed: the span fields may be corrupted later
+  bool tagless_ = true;
+  bool broken_ = false;
+  std::vector<Block> live_;
+  std::map<std::uint64_t, std::uint64_t> chunks_;  // live chunk base -> end
+  std::uint64_t ring_[kRing] = {};                 // offsets of recently freed blocks
+  std::size_t ring_len_ = 0, ring_next_ = 0;
+  int relocations_ = 0, interrupts_ = 0;
+  std::uint64_t pattern_budget_ = kPatternBudget;
+  std::uint64_t compare_budget_ = kCompareBudget;
 };
+
+template <class Heap>
+void RunHeap(Reader& in, std::size_t size_bits, std::uint8_t flags) {
+  const std::size_t e = (size_bits >> 12) % 9, m = size_bits & 0xfff;
+  const std::size_t extra = e == 0 ? m : (std::size_t{0x1000} | m) << (e - 1);
+  const std::size_t len = std::min(Heap::min_claim_size() + extra, kMaxBuffer);
+  Poison(g_arena, sizeof g_arena);
+  Driver<Heap> d(0, flags % 64, len, (flags & 0x80) != 0);
+  d.Run(in);
+}
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static std::vector<std::byte> buffer(Heap::min_claim_size() + (256 << 10) + 64);
-  Input in{data, size};
-  const std::size_t len = Heap::min_claim_size() + (std::size_t{1} + in.byte()) * 1024;
-  const std::uint8_t b1 = in.byte();
-  Driver d(buffer.data() + b1 % 64, len, (b1 & 0x80) != 0);
-
-  for (int ops = 0; ops < 4096 && !in.empty(); ++ops) {
-    const std::uint8_t op = in.byte() % 10;
-    if (op <= 3) {
-      const std::uint8_t s0 = in.byte(), s1 = in.byte();
-      const std::size_t request = (static_cast<std::size_t>(s0 & 0x0f) << 8 | s1)
-                                  << ((s0 >> 4) % 6);
-      d.allocate(request, std::size_t{1} << (in.byte() % 18), static_cast<std::uint8_t>(ops));
-    } else if (op <= 5) {
-      d.free_nth(in.byte());
-    } else if (op == 6) {
-      const std::uint8_t kind = in.byte();
-      d.free_wrong(kind, in.byte());
-    } else if (op == 7) {
-      d.invalid_request(in.byte());
-    } else if (op == 8) {
-      const std::uint8_t k = in.byte();
-      d.rewrite(k, in.byte());
-    } else {
-      d.check();
-    }
+  Reader in(data, size);
+  const std::uint8_t lo = in.Byte(), hi = in.Byte();
+  const std::size_t size_bits = std::size_t{lo} | std::size_t{hi} << 8;
+  const std::uint8_t flags = in.Byte();
+  switch (in.Byte() % 4) {
+    case 0:
+      RunHeap<talc::TalcMeta<>>(in, size_bits, flags);
+      break;
+    case 1:
+      RunHeap<talc::TalcMeta<talc::DefaultBinConfig, false>>(in, size_bits, flags);
+      break;
+    case 2:
+      RunHeap<talc::TalcMeta<talc::BinConfig<1, 64, 0>>>(in, size_bits, flags);
+      break;
+    default:
+      RunHeap<talc::TalcMeta<talc::BinConfig<4, 512, 3>>>(in, size_bits, flags);
+      break;
   }
-  d.finish();
   return 0;
 }
