@@ -356,6 +356,30 @@ TEST(Regression, ForgedTagsAreRefusedInCheckedMode) {
   EXPECT_TRUE(h->check().ok());
 }
 
+// Offsets in the heap are another process's data: a bin head or link that points outside the
+// heap is refused with Errc::corrupted before anything is written, never followed.
+TEST_F(CoreHeap, WildOffsetsInTheMetadataAreRefusedNotFollowed) {
+  void* a = Alloc(100);
+  void* b = Alloc(100);
+  Alloc(100);
+  ASSERT_EQ(heap_->deallocate(a), Errc::ok);  // a free chunk below b, in a bin of its own
+  auto* base = static_cast<std::byte*>(heap_->address_of(0));
+  const std::uint64_t a_chunk = heap_->offset_of(a) - talc::kTagSize;
+
+  talc::store_word(base, a_chunk + talc::kNextOffset, std::uint64_t{1} << 40);  // next: far away
+  auto before = Snapshot();
+  EXPECT_EQ(heap_->deallocate(b), Errc::corrupted);  // b would merge with a and unlink it
+  EXPECT_EQ(Snapshot(), before);
+  EXPECT_EQ(heap_->allocate(100).error(), Errc::corrupted);  // the exact bin holds a
+  EXPECT_EQ(Snapshot(), before);
+
+  talc::store_word(base, a_chunk + talc::kNextOffset, talc::Rel<int>::kNull);
+  talc::store_word(base, a_chunk + talc::kPrevLinkOffset, 8);  // a link into the fixed fields
+  before = Snapshot();
+  EXPECT_EQ(heap_->deallocate(b), Errc::corrupted);
+  EXPECT_EQ(Snapshot(), before);
+}
+
 // Slip: free lists stored through a type whose layout the language leaves unspecified.
 // Ours are fixed-width words at fixed offsets (static_asserts in chunk.hpp); this pins the
 // numbers a file written by one build must mean to another.

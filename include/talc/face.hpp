@@ -19,6 +19,7 @@
 #include <new>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include "talc/errors.hpp"
@@ -62,7 +63,8 @@ class Talc {
     if (!std::has_single_bit(align)) return Errc::bad_alignment;
     if (align > max_align_) return Errc::alignment_too_large;
     Result<void*> r = Errc::corrupted;
-    if (const Errc e = locked([&](auto& m) { r = m.allocate(size, align); }); e != Errc::ok)
+    if (const Errc e = locked([&](auto& m) { r = verdict(m.allocate(size, align)); });
+        e != Errc::ok)
       return e;
     if (!r) return r.error();
     return Meta{base_, offset_of(*r), size};
@@ -82,7 +84,7 @@ class Talc {
   }
   Errc deallocate(void* p) noexcept {
     Errc r = Errc::corrupted;
-    const Errc e = locked([&](auto& m) { r = m.deallocate(p); });
+    const Errc e = locked([&](auto& m) { r = verdict(m.deallocate(p)); });
     return e != Errc::ok ? e : r;
   }
 
@@ -95,8 +97,9 @@ class Talc {
     if (!std::has_single_bit(align)) return Errc::bad_alignment;
     if (align > max_align_) return Errc::alignment_too_large;
     Result<void*> r = Errc::corrupted;
-    const Errc e = locked(
-        [&](auto& m) { r = m.allocate_into(owner.ptr(), word, size, align, meta_offset()); });
+    const Errc e = locked([&](auto& m) {
+      r = verdict(m.allocate_into(owner.ptr(), word, size, align, meta_offset()));
+    });
     if (e != Errc::ok) return e;
     if (!r) return r.error();
     return Meta{base_, offset_of(*r), size};
@@ -106,7 +109,7 @@ class Talc {
     if (owner.base != base_) return Errc::foreign_pointer;
     Errc r = Errc::corrupted;
     const Errc e =
-        locked([&](auto& m) { r = m.deallocate_from(owner.ptr(), word, meta_offset()); });
+        locked([&](auto& m) { r = verdict(m.deallocate_from(owner.ptr(), word, meta_offset())); });
     return e != Errc::ok ? e : r;
   }
 
@@ -219,6 +222,23 @@ class Talc {
   // Where the core heap lies in the region: its offsets plus this are the region's offsets.
   static constexpr std::uint64_t meta_offset() noexcept {
     return HeaderType::kBodyOffset + Heap::kMetaOffset;
+  }
+
+  // An operation that found the heap's bytes damaged (run under the lock): from now on every
+  // process is refused, and every opener too.
+  template <class R>
+  R verdict(R r) noexcept {
+    Errc e;
+    if constexpr (std::is_same_v<R, Errc>) {
+      e = r;
+    } else {
+      e = r.error();
+    }
+    if (e == Errc::corrupted) {
+      heap().mark_corrupted();
+      header_->mark_corrupted();
+    }
+    return r;
   }
 
   // Every locked call: a corrupted verdict is recorded in the header for every opener, and a

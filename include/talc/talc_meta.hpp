@@ -171,6 +171,7 @@ class alignas(64) TalcMeta {
     std::uint64_t base = Rel<FreeHead>::kNull;
     std::uint64_t size = 0;
     std::uint64_t gap = 0;
+    bool corrupt = false;  // a chunk on the way was not one: the heap's bytes are damaged
   };
 
   TalcMeta(std::uint64_t span, std::uint64_t heap_end, std::uint64_t flags) noexcept
@@ -222,6 +223,37 @@ class alignas(64) TalcMeta {
   std::uint64_t next_available_bin(std::uint64_t from) const noexcept;
   std::uint64_t gap_for(std::uint64_t base, std::uint64_t align) const noexcept;
   Fit find(std::uint64_t need, std::uint64_t align) const noexcept;
+
+  // Offsets read from the region are another process's data. Before an operation writes
+  // anything, every offset it will write through is checked: a chunk offset lies in the heap at
+  // the chunk phase with room for a free chunk, a link is a bin head or a chunk's `next` word,
+  // and a free chunk to unlink is tagged free with a size that stays inside. A heap whose bytes
+  // fail this is refused with Errc::corrupted instead of becoming wild addresses.
+  bool chunk_offset_ok(std::uint64_t c) const noexcept {
+    return c % kGranule == kChunkPhase && c >= heap_start_ && c <= heap_end_ - kMinChunk;
+  }
+  bool link_ok(std::uint64_t link) const noexcept {
+    if (link >= head_slot(0) && link < head_slot(Bins::kBins))
+      return (link - head_slot(0)) % kWord == 0;
+    return link >= heap_start_ + kNextOffset && link <= heap_end_ - kMinChunk + kNextOffset &&
+           link % kGranule == (kChunkPhase + kNextOffset) % kGranule;
+  }
+  bool free_chunk_ok(std::uint64_t c) const noexcept {
+    if (!chunk_offset_ok(c)) return false;
+    const Tag tag = tag_at(c);
+    if (tag.bits != Tag::make(tag.size(), false, false).bits || tag.size() < kMinChunk ||
+        tag.size() > heap_end_ - c)
+      return false;
+    const std::uint64_t next = get(c + kNextOffset);
+    return (next == Rel<FreeHead>::kNull || chunk_offset_ok(next)) &&
+           link_ok(get(c + kPrevLinkOffset));
+  }
+  bool head_ok(std::uint64_t size) const noexcept {
+    const std::uint64_t head = get(head_slot(Bins::bin_of(size)));
+    return head == Rel<FreeHead>::kNull || chunk_offset_ok(head);
+  }
+  // Whether releasing `c` will write only through offsets that passed the checks above.
+  bool release_ok(const Chunk& c) const noexcept;
   // Checks a request and finds its chunk; `why` says why there is none.
   Fit plan(std::size_t size, std::size_t align, Errc& why) const noexcept;
   // Carves the block out of the chosen chunk. Like release, it leaves the commit to the caller.
@@ -332,8 +364,10 @@ typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::find(
   for (std::uint64_t b = next_available_bin(Bins::bin_of(need)); b != kNoBin;
        b = next_available_bin(b + 1)) {
     std::uint64_t c = get(head_slot(b));
+    if (!free_chunk_ok(c)) return Fit{.corrupt = true};
     if (b >= sure) return Fit{c, tag_at(c).size(), gap_for(c, align)};
     for (int i = 0; i < kProbe && c != Rel<FreeHead>::kNull; ++i, c = get(c + kNextOffset)) {
+      if (!free_chunk_ok(c)) return Fit{.corrupt = true};
       const std::uint64_t size = tag_at(c).size();
       const std::uint64_t gap = gap_for(c, align);
       if (gap + need <= size) return Fit{c, size, gap};
@@ -383,8 +417,16 @@ typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::plan(std::siz
         : size > kMaxRequest        ? Errc::size_overflow
                                     : Errc::ok;
   if (why != Errc::ok) return Fit{};
-  const Fit fit = find(chunk_size_for(size), align);
-  if (fit.base == Rel<FreeHead>::kNull) why = Errc::out_of_memory;
+  const std::uint64_t need = chunk_size_for(size);
+  const Fit fit = find(need, align);
+  if (fit.corrupt) {
+    why = Errc::corrupted;
+  } else if (fit.base == Rel<FreeHead>::kNull) {
+    why = Errc::out_of_memory;
+  } else if ((fit.gap != 0 && !head_ok(fit.gap)) ||
+             (fit.size - fit.gap - need >= kMinChunk && !head_ok(fit.size - fit.gap - need))) {
+    why = Errc::corrupted;  // a bin the split will link into has a head that is not a chunk
+  }
   return fit;
 }
 
@@ -543,6 +585,7 @@ template <class Bins, bool Journaled>
 Errc TalcMeta<Bins, Journaled>::deallocate(void* p) noexcept {
   const Result<Chunk> live = live_chunk(p);
   if (!live) return live.error();
+  if (!release_ok(*live)) return Errc::corrupted;
   release(*live);
   commit();
   return Errc::ok;
@@ -559,10 +602,27 @@ Errc TalcMeta<Bins, Journaled>::deallocate_from(const void* owner, std::size_t w
   const Result<Chunk> target = live_chunk(address_of(value - bias));
   if (!target) return target.error();
   if (*slot >= target->base && *slot < target->end()) return Errc::foreign_pointer;
+  if (!release_ok(*target)) return Errc::corrupted;
   release(*target);
   put(*slot, Rel<FreeHead>::kNull);
   commit();
   return Errc::ok;
+}
+
+template <class Bins, bool Journaled>
+bool TalcMeta<Bins, Journaled>::release_ok(const Chunk& c) const noexcept {
+  std::uint64_t size = c.size;
+  if (tag_at(c.base).below_free()) {  // live_chunk has matched the tail with the tag below
+    const std::uint64_t below_size = get(c.base - kTailFromEnd);
+    if (!free_chunk_ok(c.base - below_size)) return false;
+    size += below_size;
+  }
+  const Tag up = tag_at(c.end());
+  if (!up.allocated()) {
+    if (!free_chunk_ok(c.end())) return false;
+    size += up.size();
+  }
+  return head_ok(size);
 }
 
 // Returns an allocated chunk to the free lists, merging with free neighbours. Not committed.

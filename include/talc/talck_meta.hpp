@@ -96,6 +96,9 @@ class alignas(64) TalckMeta {
   }
 
   bool corrupted() const noexcept { return corrupted_.load(std::memory_order_acquire) != 0; }
+  // Called, holding the lock, when an operation found the heap's bytes damaged: every later
+  // operation, in every process, is refused.
+  void mark_corrupted() noexcept { corrupted_.store(1, std::memory_order_release); }
   // Times a process took the lock from a dead holder and found the heap consistent (after a
   // roll-back), and how many of those had an operation to roll back.
   std::uint64_t recoveries() const noexcept { return recoveries_.load(std::memory_order_relaxed); }
