@@ -164,6 +164,21 @@ class Talc {
     return e != Errc::ok ? e : r;
   }
 
+  // Reallocation published atomically: the block word `word` of `owner` names is resized (in
+  // place or moved, see try_reallocate) and, when it moves, the word is rewritten in the same
+  // operation, so a death at any instant leaves the word naming the one live block.
+  Result<Meta> try_reallocate_from(const Meta& owner, std::size_t word, std::size_t size,
+                                   std::size_t align = kGranule) noexcept {
+    if (owner.base != base_) return Errc::foreign_pointer;
+    if (!std::has_single_bit(align)) return Errc::bad_alignment;
+    if (align > max_align_) return Errc::alignment_too_large;
+    const Result<void*> r = growing(size, align, [&](auto& m) {
+      return m.reallocate_from(owner.ptr(), word, size, align, meta_offset());
+    });
+    if (!r) return r.error();
+    return Meta{base_, offset_of(*r), size};
+  }
+
   // A T built in the heap with `args`; the block is returned if the constructor throws.
   template <class T, class... Args>
   T* construct(Args&&... args) {
