@@ -347,7 +347,7 @@ class alignas(64) TalcMeta {
     if (why == Errc::out_of_memory) ++counters_.failures;
     return why;
   }
-  // Bumps the peak and an operation counter, just before the commit.
+  // Bumps an operation counter and the peak, just before the commit.
   void count(std::uint64_t HeapCounters::*op) noexcept {
     ++(counters_.*op);
     note_peak();
@@ -730,7 +730,7 @@ Errc TalcMeta<Bins, Journaled>::deallocate(void* p) noexcept {
   if (!live) return live.error();
   if (!release_ok(*live)) return Errc::corrupted;
   release(*live);
-  count(&HeapCounters::deallocations);
+  ++counters_.deallocations;  // a free never raises the peak
   commit();
   return Errc::ok;
 }
@@ -749,7 +749,7 @@ Errc TalcMeta<Bins, Journaled>::deallocate_from(const void* owner, std::size_t w
   if (!release_ok(*target)) return Errc::corrupted;
   release(*target);
   put(*slot, Rel<FreeHead>::kNull);
-  count(&HeapCounters::deallocations);
+  ++counters_.deallocations;  // a free never raises the peak
   commit();
   return Errc::ok;
 }
