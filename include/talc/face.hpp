@@ -393,10 +393,19 @@ class Talc {
 
   // Every locked call: a corrupted verdict is recorded in the header for every opener, and a
   // recovery is reported to this process's handler.
+  //
+  // The heap's span is read from the region: another process may have grown it past what this
+  // process maps (one that opened the region without reserving its maximum). Then nothing runs,
+  // and the call is refused with region_truncated instead of touching unmapped bytes.
   template <class F>
   Errc locked(F&& f) noexcept {
-    bool recovered = false;
-    const Errc e = heap().with_lock(std::forward<F>(f), &recovered);
+    bool recovered = false, beyond = false;
+    const Errc e = heap().with_lock(
+        [&](auto& m) {
+          beyond = meta_offset() + m.span() > size_;
+          if (!beyond) f(m);
+        },
+        &recovered);
     if (e == Errc::corrupted) header_->mark_corrupted();
     if (recovered && on_recovery_) {
       try {
@@ -404,7 +413,7 @@ class Talc {
       } catch (...) {  // a handler's failure must not undo a good operation
       }
     }
-    return e;
+    return e == Errc::ok && beyond ? Errc::region_truncated : e;
   }
 
   [[noreturn]] static void raise(Errc e) {
