@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <random>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -358,6 +360,47 @@ TEST_F(Named, ACreatorKilledBeforePublishingTheDirectoryIsReclaimed) {
                                                 Dir::claim_word(static_cast<std::uint32_t>(gone), 1)));
   ASSERT_TRUE(other.find_or_construct<Point>("p").ok());
   ExpectSound(other, 2);
+}
+
+// Processes that build and destroy named objects are killed at random instants (inside the
+// directory's lock, inside the heap's, anywhere). After all of it the directory and the heap
+// account for every block exactly: the directory's one segment and one block per listed name.
+TEST_F(Named, KillsAtRandomInstantsLeaveAnExactAccount) {
+  constexpr int kNames = 12;  // fewer than a segment holds: the directory stays one block
+  constexpr int kKills = 40;
+  auto heap = Create();
+  ASSERT_TRUE(heap.find_or_construct<Point>("seed").ok());
+  std::mt19937_64 rng(12345);
+  int killed = 0;
+  for (int k = 0; k < kKills; ++k) {
+    const std::uint64_t seed = rng();
+    const pid_t child = talc_test::Spawn([&] {
+      auto mine = MapTalc<>::open_shm(name_);
+      std::mt19937_64 r(seed);
+      for (;;) {
+        char n[16];  // (not "n" + to_string: g++ 12 -O3 warns falsely about that concatenation)
+        std::snprintf(n, sizeof n, "n%d", static_cast<int>(r() % kNames));
+        if (r() % 2 == 0) {
+          (void)mine.find_or_construct<Point>(n);
+        } else {
+          (void)mine.destroy<Point>(n);
+        }
+      }
+      return 0;
+    });
+    std::this_thread::sleep_for(std::chrono::microseconds(500 + rng() % 3000));
+    ::kill(child, SIGKILL);
+    if (talc_test::Wait(child) == -SIGKILL) ++killed;
+  }
+  EXPECT_EQ(killed, kKills);
+  const std::vector<talc::NamedInfo> all = heap.named_objects().value();  // repairs first
+  EXPECT_FALSE(heap.corrupted());
+  ExpectSound(heap, 1 + all.size());
+  for (const talc::NamedInfo& i : all) {
+    EXPECT_TRUE(heap.find<Point>(i.name).ok()) << i.name;
+    EXPECT_EQ(heap.destroy<Point>(i.name), Errc::ok);
+  }
+  ExpectSound(heap, 1);
 }
 
 TEST_F(Named, ADirectoryWordThatNamesNoSegmentIsRefused) {
