@@ -17,11 +17,12 @@
 //    the heap's journal makes each of these one atomic step.
 //  - The first segment cannot be allocated "into" anything: the header word is outside the
 //    heap. Its creator first claims the word with a compare-and-swap (a claim carries the
-//    creator's pid and a nonce), then allocates the block with that claim as its first word in
-//    one atomic heap operation (TalcMeta::allocate_marked), builds it and publishes its offset
-//    with a second compare-and-swap. A process that finds a claim whose creator is dead walks
-//    the heap, under its lock, for a block marked with that claim, frees it and clears the
-//    word: the one-time cost of a creator killed at exactly that moment.
+//    creator's pid and a nonce; other callers wait for it), then, in one critical section of
+//    the heap's lock, allocates the block with that claim as its first word in one atomic heap
+//    operation (TalcMeta::allocate_marked), builds it and publishes its offset with a second
+//    compare-and-swap. A process that finds a claim whose creator is dead walks the heap, under
+//    the same lock, for a block marked with that claim, frees it and clears the word: the
+//    one-time cost of a creator killed at exactly that moment.
 //  - Entries change only under the directory's own lock, a robust process-shared mutex in the
 //    first segment. It is not the heap's lock: a constructor run under it may allocate from
 //    the heap, and the heap's lock is not recursive. An entry is `constructing` from before
@@ -232,14 +233,21 @@ class NamedDirectory {
     Guard g(*this, *root);
     if (g.error != Errc::ok) return g.error;
     std::vector<NamedInfo> out;
+    bool bad = false;
     const Errc e = for_each_segment(*root, [&](const Meta&, named_detail::Segment& s) {
-      for (const named_detail::Entry& en : s.entry)
-        if (en.state == static_cast<std::uint32_t>(named_detail::State::live))
-          out.push_back(NamedInfo{std::string(en.name, en.name_len), en.type, en.size, en.align,
-                                  en.object});
+      for (const named_detail::Entry& en : s.entry) {
+        if (en.state != static_cast<std::uint32_t>(named_detail::State::live)) continue;
+        if (en.name_len > kMaxName) {  // it would be read past its entry
+          bad = true;
+          return true;
+        }
+        out.push_back(
+            NamedInfo{std::string(en.name, en.name_len), en.type, en.size, en.align, en.object});
+      }
       return false;
     });
     if (e != Errc::ok) return e;
+    if (bad) return Errc::corrupted;
     return out;
   }
 
