@@ -14,6 +14,11 @@
 // counters still count.) allocate throws std::bad_alloc when the heap is full, OpenError for
 // any other refusal. Two Allocators are equal when they allocate from the same heap through
 // the same mapping.
+//
+// What is checked: the directory checks the offset of every named container it hands out, and
+// the heap checks every block given back. The OffsetPtrs inside a container (and its
+// allocator's) are followed as the container follows its own pointers: processes that share
+// a container trust each other's writes to it as threads sharing one would.
 #pragma once
 
 #include <cstddef>
