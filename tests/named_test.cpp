@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -362,6 +363,34 @@ TEST_F(Named, ACreatorKilledBeforePublishingTheDirectoryIsReclaimed) {
   ExpectSound(other, 2);
 }
 
+// Every live block of the heap is either a directory segment or the block of a listed object,
+// and the heap is consistent: nothing leaked, nothing listed twice.
+void ExpectEveryBlockNamed(MapTalc<>& heap) {
+  const std::vector<talc::NamedInfo> all = heap.named_objects().value();  // repairs first
+  EXPECT_FALSE(heap.corrupted());
+  const talc::CheckReport rep = heap.check();
+  ASSERT_TRUE(rep.ok()) << rep.what << " at " << rep.offset;
+  std::set<std::uint64_t> objects;
+  for (const talc::NamedInfo& i : all) EXPECT_TRUE(objects.insert(i.offset).second) << i.name;
+  std::uint64_t segments = 0, unnamed = 0;
+  heap.with_lock([&](auto& m) {
+    m.for_each_chunk([&](talc::Chunk c, bool allocated) {
+      if (!allocated) return;
+      const auto* user = static_cast<const std::byte*>(m.address_of(c.user()));
+      std::uint64_t magic;
+      std::memcpy(&magic, user + 8, sizeof magic);
+      if (magic == talc::named_detail::kSegmentMagic) {
+        ++segments;
+      } else if (objects.count(heap.offset_of(user)) == 0) {
+        ++unnamed;
+      }
+    });
+  });
+  EXPECT_GE(segments, 1u);
+  EXPECT_EQ(unnamed, 0u) << "blocks that nothing names";
+  EXPECT_EQ(heap.census().live_chunks, segments + all.size());
+}
+
 // Processes that build and destroy named objects are killed at random instants (inside the
 // directory's lock, inside the heap's, anywhere). After all of it the directory and the heap
 // account for every block exactly: the directory's one segment and one block per listed name.
@@ -396,11 +425,84 @@ TEST_F(Named, KillsAtRandomInstantsLeaveAnExactAccount) {
   const std::vector<talc::NamedInfo> all = heap.named_objects().value();  // repairs first
   EXPECT_FALSE(heap.corrupted());
   ExpectSound(heap, 1 + all.size());
+  ExpectEveryBlockNamed(heap);
   for (const talc::NamedInfo& i : all) {
     EXPECT_TRUE(heap.find<Point>(i.name).ok()) << i.name;
     EXPECT_EQ(heap.destroy<Point>(i.name), Errc::ok);
   }
   ExpectSound(heap, 1);
+}
+
+// The same with more names than a segment holds, so that deaths also land while the directory
+// grows (a segment allocated into its predecessor's link, then initialised), and with larger
+// objects whose constructor writes every byte.
+TEST_F(Named, KillsWhileTheDirectoryGrowsLeaveEveryBlockNamed) {
+  constexpr int kNames = 50;
+  constexpr int kKills = 40;
+  struct Big {
+    Big() { std::memset(bytes, 0x6b, sizeof bytes); }
+    unsigned char bytes[3000];
+  };
+  auto heap = Create(8 << 20);
+  std::mt19937_64 rng(777);
+  for (int k = 0; k < kKills; ++k) {
+    const std::uint64_t seed = rng();
+    const pid_t child = talc_test::Spawn([&] {
+      auto mine = MapTalc<>::open_shm(name_);
+      std::mt19937_64 r(seed);
+      for (;;) {
+        char n[16];
+        std::snprintf(n, sizeof n, "big%d", static_cast<int>(r() % kNames));
+        if (r() % 3 != 0) {
+          (void)mine.find_or_construct<Big>(n);
+        } else {
+          (void)mine.destroy<Big>(n);
+        }
+      }
+      return 0;
+    });
+    std::this_thread::sleep_for(std::chrono::microseconds(300 + rng() % 4000));
+    ::kill(child, SIGKILL);
+    EXPECT_EQ(talc_test::Wait(child), -SIGKILL);
+  }
+  ExpectEveryBlockNamed(heap);
+  const std::vector<talc::NamedInfo> all = heap.named_objects().value();
+  for (const talc::NamedInfo& i : all) {
+    const Big* b = heap.find<Big>(i.name).value();
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(b->bytes[0], 0x6b);  // listed means fully built
+    EXPECT_EQ(b->bytes[sizeof b->bytes - 1], 0x6b);
+  }
+  EXPECT_GT(all.size(), 15u) << "the directory never grew";
+}
+
+// A process that dies holding the directory's lock right after growing it (the new segment is
+// linked but still holds whatever bytes its chunk had) leaves a segment the next holder
+// initialises; it is then used, not leaked.
+TEST_F(Named, ASegmentLeftUninitialisedByADeadGrowerIsInitialisedAndUsed) {
+  using talc::named_detail::Segment;
+  auto heap = Create();
+  ASSERT_TRUE(heap.find_or_construct<Point>("first").ok());
+  const pid_t child = talc_test::Spawn([&] {
+    auto mine = MapTalc<>::open_shm(name_);
+    const std::uint64_t root = mine.header().directory();
+    auto* seg = static_cast<Segment*>(mine.address_of(root));
+    if (seg->lock.lock() != talc::LockOutcome::acquired) return 1;
+    const talc::Meta owner{mine.base(), root, sizeof(Segment)};
+    const talc::Result<talc::Meta> grown =
+        mine.try_allocate_into(owner, offsetof(Segment, next) / 8, sizeof(Segment), 64);
+    if (!grown) return 2;
+    std::memset(grown->ptr(), 0x5a, sizeof(Segment));  // a chunk's old bytes
+    ::_exit(0);  // dies holding the lock, its mapping still there (as a crash would)
+  });
+  ASSERT_EQ(talc_test::Wait(child), 0);
+  ExpectSound(heap, 3);
+  EXPECT_EQ(heap.named_objects().value().size(), 1u);  // repaired: the segment is empty
+  ExpectEveryBlockNamed(heap);
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(heap.find_or_construct<Point>("point-" + std::to_string(i)).ok());
+  ExpectSound(heap, 2 + 21);  // the 21 objects fit the two segments: no third one
+  ExpectEveryBlockNamed(heap);
 }
 
 TEST_F(Named, ADirectoryWordThatNamesNoSegmentIsRefused) {
