@@ -7,7 +7,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
-#include <cstdio>
 #include <cstring>
 #include <random>
 #include <set>
@@ -37,6 +36,13 @@ template <class T>
 void FreeScratch(T* p) {
   p->~T();
   ::munmap(p, sizeof(T));
+}
+
+// (Not `"c" + std::to_string(i)`: g++ 12 at -O3 warns falsely about that concatenation.)
+std::string NameOf(const char* prefix, int i) {
+  std::string s(prefix);
+  s += std::to_string(i);
+  return s;
 }
 
 struct Counted {
@@ -290,6 +296,34 @@ TEST_F(Named, EightProcessesRacingConstructExactlyOnce) {
   FreeScratch(race);
 }
 
+// Threads of one process share the directory as processes do (named "Threads" so that the
+// thread sanitizer's run includes it).
+TEST(Threads, NamedObjectsFromManyThreadsAreBuiltOnceEach) {
+  constexpr int kThreads = 8, kNames = 20;
+  auto heap = MapTalc<>::anonymous(4 << 20);
+  std::atomic<int> made{0};
+  std::vector<std::thread> threads;
+  std::vector<std::vector<Counted*>> got(kThreads);
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kNames; ++i) {
+        const int n = (i + t) % kNames;  // each thread starts elsewhere
+        got[t].push_back(
+            heap.find_or_construct<Counted>(NameOf("c", n * 7), &made, n).value());
+      }
+    });
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(made.load(), kNames);
+  for (int i = 0; i < kNames; ++i) {
+    Counted* c = heap.find<Counted>(NameOf("c", i * 7)).value();
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->value, i);
+    for (int t = 0; t < kThreads; ++t) EXPECT_EQ(got[t][(i - t + kNames) % kNames], c);
+  }
+  EXPECT_TRUE(heap.check().ok());
+  EXPECT_EQ(heap.census().live_chunks, 2u + kNames);  // two segments
+}
+
 TEST_F(Named, AProcessKilledInAConstructorLeavesNoEntryAndNoBlock) {
   auto heap = Create();
   ASSERT_TRUE(heap.find_or_construct<Point>("before").ok());
@@ -407,8 +441,7 @@ TEST_F(Named, KillsAtRandomInstantsLeaveAnExactAccount) {
       auto mine = MapTalc<>::open_shm(name_);
       std::mt19937_64 r(seed);
       for (;;) {
-        char n[16];  // (not "n" + to_string: g++ 12 -O3 warns falsely about that concatenation)
-        std::snprintf(n, sizeof n, "n%d", static_cast<int>(r() % kNames));
+        const std::string n = NameOf("n", static_cast<int>(r() % kNames));
         if (r() % 2 == 0) {
           (void)mine.find_or_construct<Point>(n);
         } else {
@@ -451,8 +484,7 @@ TEST_F(Named, KillsWhileTheDirectoryGrowsLeaveEveryBlockNamed) {
       auto mine = MapTalc<>::open_shm(name_);
       std::mt19937_64 r(seed);
       for (;;) {
-        char n[16];
-        std::snprintf(n, sizeof n, "big%d", static_cast<int>(r() % kNames));
+        const std::string n = NameOf("big", static_cast<int>(r() % kNames));
         if (r() % 3 != 0) {
           (void)mine.find_or_construct<Big>(n);
         } else {
