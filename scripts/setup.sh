@@ -3,6 +3,8 @@
 #   cmake ninja-build g++       the build
 #   clang libclang-rt-14-dev    sanitizer builds and libFuzzer
 #   libgtest-dev                the tests (GoogleTest)
+#   libboost-dev                Boost.Container, for the tests and the example of containers
+#                               in the heap (headers only; the library does not need it)
 #   libcli11-dev                the command-line parsing of the talc tool
 #   nlohmann-json3-dev          the talc tool's --json output
 #   doxygen                     the reference documentation (cmake --build ... --target docs)
@@ -10,7 +12,7 @@
 #   python3                     the tool's test parses its JSON and damages heap files
 set -euo pipefail
 
-packages=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libcli11-dev
+packages=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libboost-dev libcli11-dev
           nlohmann-json3-dev doxygen pkg-config python3)
 
 missing=()

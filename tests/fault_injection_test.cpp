@@ -78,6 +78,17 @@ std::vector<Case> Cases() {
          void* owner = Alloc(h, 64);
          return [owner](Heap& x) { EXPECT_TRUE(x.allocate_into(owner, 3, 500).ok()); };
        }},
+      {"allocate_marked with its mark",
+       [](Heap& h) {
+         Alloc(h, 64);
+         return [](Heap& x) {
+           const auto r = x.allocate_marked(2000, 64, 0x8000123400005678ULL);
+           ASSERT_TRUE(r.ok());
+           std::uint64_t first;
+           std::memcpy(&first, *r, sizeof first);
+           EXPECT_EQ(first, 0x8000123400005678ULL);
+         };
+       }},
       {"deallocate between allocated neighbours",
        [](Heap& h) {
          Alloc(h, 100);

@@ -195,6 +195,11 @@ class alignas(64) TalcMeta {
   // Frees the block the slot names and nulls the slot. Refuses an empty slot (null_pointer),
   // and a slot that names its own block (foreign_pointer).
   Errc deallocate_from(const void* owner, std::size_t word, std::uint64_t bias = 0) noexcept;
+  // An allocation whose first word holds `mark` in the same atomic operation, for a block that
+  // can be published only after the operation (a word outside the heap names it): a process
+  // that dies before publishing leaves a block a walk of the heap can recognise by its mark.
+  Result<void*> allocate_marked(std::size_t size, std::size_t align,
+                                std::uint64_t mark) noexcept;
 
   // Undoes an operation that a dead process left half-done (nothing when none was). Returns
   // the words restored, or Errc::corrupted when the journal itself is not believable.
@@ -637,6 +642,19 @@ Result<void*> TalcMeta<Bins, Journaled>::allocate_into(const void* owner, std::s
   if (why != Errc::ok) return refused(why);
   void* p = take(fit, chunk_size_for(size));
   put(*slot, offset_of(p) + bias);
+  count(&HeapCounters::allocations);
+  commit();
+  return p;
+}
+
+template <class Bins, bool Journaled>
+Result<void*> TalcMeta<Bins, Journaled>::allocate_marked(std::size_t size, std::size_t align,
+                                                         std::uint64_t mark) noexcept {
+  Errc why;
+  const Fit fit = plan(size < kWord ? kWord : size, align, why);
+  if (why != Errc::ok) return refused(why);
+  void* p = take(fit, chunk_size_for(size < kWord ? kWord : size));
+  put(offset_of(p), mark);  // a user word of a chunk: roll_back believes it
   count(&HeapCounters::allocations);
   commit();
   return p;
