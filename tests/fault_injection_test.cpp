@@ -347,3 +347,25 @@ TEST(Journal, AnUnbelievableJournalIsRefusedWithoutWriting) {
 }
 
 }  // namespace
+
+namespace {
+
+// A scribbled journal that would give back a growth's span but not its heap end (the heap
+// would end past its span) is refused before anything is written.
+TEST(Journal, AGrowthUndoneByHalvesIsRefusedWithoutWriting) {
+  std::vector<std::byte> buf(256 << 10);
+  Heap* h = *Heap::claim(buf.data(), 64 << 10);
+  const std::uint64_t old_span = h->span();
+  ASSERT_EQ(h->grow(128 << 10), Errc::ok);
+  auto* base = static_cast<std::byte*>(h->address_of(0));
+  const std::uint64_t j = Heap::journal_offset();
+  talc::store_word(base, j + 8, 0);  // the span field (first in TalcMeta)...
+  talc::store_word(base, j + 16, old_span);  // ...given back its size before the growth
+  talc::store_word(base, j, 1);
+  const std::vector<std::byte> before = buf;
+  EXPECT_EQ(h->roll_back().error(), Errc::corrupted);
+  EXPECT_EQ(buf, before);
+  EXPECT_EQ(h->span(), 128u << 10);
+}
+
+}  // namespace
