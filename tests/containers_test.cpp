@@ -176,3 +176,26 @@ TEST_F(Containers, PmrContainersDrawFromTheHeap) {
 }
 
 }  // namespace
+
+namespace {
+
+// Containers in a heap that may grow: their allocator grows the region as Talc's calls do,
+// and a process that opened the region earlier reads what landed in the new space.
+TEST_F(Containers, ContainersGrowTheRegionTheyLiveIn) {
+  talc::OpenOptions o;
+  o.max_size = 64 << 20;
+  auto heap = MapTalc<>::create_shm(name_, 1 << 20, o);
+  auto early = MapTalc<>::open_shm(name_);  // before any growth
+  const talc::Allocator<int> alloc(heap);
+  IntVec* v = heap.find_or_construct<IntVec>("big", alloc).value();
+  for (int i = 0; i < (1 << 20); ++i) v->push_back(i);  // 4 MiB of ints, and the regrowths
+  EXPECT_GT(heap.current_size(), std::uint64_t{1} << 20);
+  EXPECT_GE(heap.stats().growths, 1u);
+  const IntVec* seen = early.find<IntVec>("big").value();
+  ASSERT_EQ(seen->size(), std::size_t{1} << 20);
+  for (int i = 0; i < (1 << 20); i += 4099) ASSERT_EQ((*seen)[static_cast<std::size_t>(i)], i);
+  EXPECT_EQ(heap.destroy<IntVec>("big"), Errc::ok);
+  EXPECT_TRUE(heap.check().ok());
+}
+
+}  // namespace

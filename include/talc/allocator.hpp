@@ -11,7 +11,8 @@
 // Each allocation and deallocation takes the heap's lock once, exactly as Talc::allocate does,
 // with the same recovery from a dead holder and the same refusal of a heap marked corrupted.
 // (A Talc's on_recovery handler is process-local and is not called from here; the heap's
-// counters still count.) allocate throws std::bad_alloc when the heap is full, OpenError for
+// counters still count.) When the heap is full, a region this process opened with room to grow
+// grows, as for Talc::allocate (growth.hpp). allocate throws std::bad_alloc when the heap is full, OpenError for
 // any other refusal. Two Allocators are equal when they allocate from the same heap through
 // the same mapping.
 //
@@ -29,6 +30,7 @@
 
 #include "talc/errors.hpp"
 #include "talc/face.hpp"
+#include "talc/growth.hpp"
 #include "talc/header.hpp"
 #include "talc/offset_ptr.hpp"
 #include "talc/talck_meta.hpp"
@@ -71,8 +73,11 @@ class Allocator {
     if (n > std::numeric_limits<size_type>::max() / sizeof(T)) throw std::bad_array_new_length();
     Result<void*> r = Errc::corrupted;
     HeaderType& h = *header_;
+    const std::size_t bytes = n * sizeof(T), align = alignof(T) < kGranule ? kGranule : alignof(T);
     const Errc e = h.body().with_lock([&](auto& m) {
-      r = m.allocate(n * sizeof(T), alignof(T) < kGranule ? kGranule : alignof(T));
+      r = m.allocate(bytes, align);
+      // A region this process opened to grow grows for containers too (growth.hpp).
+      if (r.error() == Errc::out_of_memory && grow_heap(h, m, bytes, align)) r = m.allocate(bytes, align);
       if (r.error() == Errc::corrupted) h.body().mark_corrupted();
     });
     if (e == Errc::corrupted || r.error() == Errc::corrupted) h.mark_corrupted();

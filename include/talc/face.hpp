@@ -31,6 +31,7 @@
 #include <utility>
 
 #include "talc/errors.hpp"
+#include "talc/growth.hpp"
 #include "talc/header.hpp"
 #include "talc/mapping.hpp"
 #include "talc/meta.hpp"
@@ -303,11 +304,8 @@ class Talc {
     return header_->state() == InitState::corrupted || header_->body().corrupted();
   }
 
-  // How this process grows the region's source to a given size (0 or an errno value), and how
-  // many bytes of address space it has mapped for the region (its reach: at least the
-  // maximum size, for a region that grows). Set by MapTalc; without an extender, the heap never
-  // grows.
-  void set_extender(std::function<int(std::size_t)> extend) { extend_ = std::move(extend); }
+  // How many bytes of address space this process maps for the region (its reach: at least the
+  // maximum size, for a region that grows). Set by MapTalc.
   void set_reach(std::size_t mapped) noexcept { size_ = mapped; }
 
   // Whether this open built the heap (exactly one opener of a region does).
@@ -354,7 +352,7 @@ class Talc {
       Result<void*> r = Errc::corrupted;
       const Errc e = locked([&](auto& m) {
         r = op(m);
-        if (r.error() == Errc::out_of_memory && grow_for(m, size, align)) r = op(m);
+        if (r.error() == Errc::out_of_memory && grow_heap(*header_, m, size, align)) r = op(m);
         r = verdict(r);
       });
       if (e != Errc::ok) return e;
@@ -366,28 +364,6 @@ class Talc {
       }
       if (!again) return r;
     }
-  }
-
-  // Under the lock: grows the region so that a request of `size` bytes at `align` fits, by at
-  // least half again its size (so that growths stay few), up to the maximum. The source grows
-  // first; a death after that and before the heap takes the bytes in leaves only a longer
-  // source, which the next growth uses.
-  bool grow_for(typename Heap::Meta& m, std::size_t size, std::size_t align) noexcept {
-    const std::uint64_t max = header_->max_size();
-    const std::uint64_t now = meta_offset() + m.span();
-    if (!extend_ || max <= now || max > size_ || size > max) return false;
-    constexpr std::uint64_t kStep = std::uint64_t{64} << 10;
-    std::uint64_t want = now + size + align + 4 * kMinChunk;
-    if (want < now + now / 2) want = now + now / 2;
-    want = (want + kStep - 1) / kStep * kStep;
-    if (want > max) want = max;
-    int err = 0;
-    try {
-      err = extend_(want);
-    } catch (...) {
-      err = -1;
-    }
-    return err == 0 && m.grow(want - meta_offset()) == Errc::ok;
   }
 
   // Where the core heap lies in the region: its offsets plus this are the region's offsets.
@@ -449,7 +425,6 @@ class Talc {
   bool built_;
   std::function<void()> on_recovery_;
   std::function<bool(std::size_t)> on_out_of_memory_;
-  std::function<int(std::size_t)> extend_;
 };
 
 // A Talc that owns the mapping of its region.
@@ -495,9 +470,25 @@ class MapTalc : public Talc<Bins> {
 
   const MappedRegion& region() const noexcept { return region_; }
 
+  // A region this process may grow is recorded in Growers while a MapTalc holds its mapping.
+  MapTalc(MapTalc&& o) noexcept = default;  // the mapping, and so the record's key, stay put
+  MapTalc& operator=(MapTalc&& o) noexcept {
+    if (this != &o) {
+      forget();
+      Talc<Bins>::operator=(std::move(o));
+      region_ = std::move(o.region_);
+    }
+    return *this;
+  }
+  ~MapTalc() { forget(); }
+
  private:
   MapTalc(MappedRegion r, Talc<Bins> t) noexcept
       : Talc<Bins>(std::move(t)), region_(std::move(r)) {}
+
+  void forget() noexcept {
+    if (region_.base() != nullptr) Growers::remove(region_.base());  // null once moved from
+  }
 
   static MapLayout layout(std::size_t size, const OpenOptions& o) {
     return MapLayout{.size = size, .reserve = o.max_size};
@@ -514,8 +505,8 @@ class MapTalc : public Talc<Bins> {
       }
       t.set_reach(r.size());
       if (r.fd() >= 0 && t.max_size() > t.current_size()) {
-        const int fd = r.fd();  // owned by the region, which lives as long as the MapTalc
-        t.set_extender([fd](std::size_t n) { return MappedRegion::extend(fd, n); });
+        const int fd = r.fd();  // owned by the region, which lives as long as the record
+        Growers::add(r.base(), r.size(), [fd](std::size_t n) { return MappedRegion::extend(fd, n); });
       }
       return MapTalc(std::move(r), std::move(t));
     } catch (...) {
