@@ -757,8 +757,11 @@ class Driver {
       Fail("roll_back after death at write %d: byte %llu is %#x, was %#x", point, U(i),
            static_cast<unsigned>(Base()[i]), static_cast<unsigned>(g_snapshot[i]));
     };
+    // Left out: the counters (statistics; check() proves those that follow from the chunks) and
+    // the journal's stale entries.
     const std::uint64_t entries = Heap::journal_offset() + talc::kWord;
-    same(0, entries);
+    same(0, Heap::counters_offset());
+    same(Heap::journal_offset(), entries);
     same(entries + sizeof(talc::JournalEntry) * talc::Journal::kCapacity, heap_->heap_start());
     for (const auto& [c, allocated] : layout) {
       if (allocated && c.user() != freed) {

@@ -118,6 +118,64 @@ std::vector<Case> Cases() {
          void* b = Alloc(h, 300);
          return [b](Heap& x) { Free(x, b); };
        }},
+      {"reallocate shrinking in place below an allocated chunk",
+       [](Heap& h) {
+         void* b = Alloc(h, 400);
+         Alloc(h, 100);
+         return [b](Heap& x) { EXPECT_EQ(*x.reallocate(b, 100), b); };
+       }},
+      {"reallocate shrinking in place, merging the tail above",
+       [](Heap& h) {
+         void* b = Alloc(h, 400);
+         void* c = Alloc(h, 100);
+         Alloc(h, 100);
+         Free(h, c);
+         return [b](Heap& x) { EXPECT_EQ(*x.reallocate(b, 100), b); };
+       }},
+      {"reallocate growing in place, splitting the chunk above",
+       [](Heap& h) {
+         void* b = Alloc(h, 100);
+         return [b](Heap& x) { EXPECT_EQ(*x.reallocate(b, 1000), b); };
+       }},
+      {"reallocate growing in place, swallowing the chunk above",
+       [](Heap& h) {
+         void* b = Alloc(h, 100);
+         void* c = Alloc(h, 100);
+         Alloc(h, 100);
+         Free(h, c);
+         return [b](Heap& x) { EXPECT_EQ(*x.reallocate(b, 200), b); };
+       }},
+      {"reallocate moving, aligned, freeing with merges on both sides",
+       [](Heap& h) {
+         void* a = Alloc(h, 100);
+         void* b = Alloc(h, 100);
+         void* c = Alloc(h, 100);
+         Alloc(h, 100);
+         Free(h, a);
+         Free(h, c);
+         return [b](Heap& x) { EXPECT_NE(*x.reallocate(b, 2000, 4096), b); };
+       }},
+      {"reallocate moving into the chunk just below",
+       [](Heap& h) {
+         void* a = Alloc(h, 1000);
+         void* b = Alloc(h, 100);
+         Alloc(h, 100);
+         Free(h, a);
+         return [b](Heap& x) { EXPECT_NE(*x.reallocate(b, 300), b); };
+       }},
+      {"grow the heap into its free top chunk",
+       [](Heap& h) {
+         Alloc(h, 100);
+         return [](Heap& x) { EXPECT_EQ(x.grow(x.span() + 8192), Errc::ok); };
+       }},
+      {"grow the heap above an allocated top chunk",
+       [](Heap& h) {
+         void* a = Alloc(h, 100);
+         EXPECT_EQ(h.allocate(h.census().largest_free - talc::kTagSize).error(), Errc::ok);
+         EXPECT_EQ(h.census().free_chunks, 0u);
+         Free(h, a);
+         return [](Heap& x) { EXPECT_EQ(x.grow(x.span() + 8192), Errc::ok); };
+       }},
       {"deallocate_from a slot",
        [](Heap& h) {
          void* owner = Alloc(h, 64);
@@ -134,7 +192,7 @@ class FaultInjection : public ::testing::TestWithParam<std::size_t> {
 
   Heap& Fresh(const Case& c, std::function<void(Heap&)>& op) {
     std::memset(arena_.base(), 0, kArena - 64);
-    Heap* h = *Heap::claim(arena_.base(), kArena - 64);
+    Heap* h = *Heap::claim(arena_.base(), kArena / 2);  // the rest is room to grow into
     op = c.build(*h);
     return *h;
   }

@@ -77,6 +77,8 @@ class ModelRun {
   }
 
   int allocations() const { return allocations_; }
+  int resizes() const { return resizes_; }
+  int grown_in_place() const { return grown_in_place_; }
   int out_of_memory() const { return out_of_memory_; }
   int refusals() const { return refusals_; }
 
@@ -133,7 +135,9 @@ class ModelRun {
       Refuse();
     } else if (r < 35 && !keys_.empty()) {
       CheckUsableSize(RandomKey());
-    } else if (keys_.empty() || r < (growing ? 620u : 460u)) {
+    } else if (r < 95 && !keys_.empty()) {
+      Resize(RandomKey());
+    } else if (keys_.empty() || r < (growing ? 700u : 500u)) {
       Allocate(RandomSize(), RandomAlign());
     } else {
       Free(RandomKey());
@@ -161,7 +165,12 @@ class ModelRun {
       return;
     }
     ++allocations_;
-    void* p = *r;
+    Record(*r, size, align);
+  }
+
+  // A new (or moved) block enters the model: aligned, inside the heap, disjoint from every
+  // other live block, and filled with a pattern of its own.
+  void Record(void* p, std::size_t size, std::size_t align) {
     const auto a = reinterpret_cast<std::uintptr_t>(p);
     ASSERT_EQ(a % std::max<std::size_t>(align, talc::kGranule), 0u)
         << Where() << "allocate(" << size << ", " << align << ") gave offset "
@@ -208,6 +217,70 @@ class ModelRun {
     void* p = reinterpret_cast<void*>(key);
     ASSERT_EQ(heap_->deallocate(p), Errc::ok)
         << Where() << "freeing block " << it->second.id << " at offset " << (key - base_);
+    Forget(key);
+  }
+
+  // Resizes a block by one of the three calls, and proves what each promises: reallocate keeps
+  // the first min(old, new) bytes wherever the block lands; try_grow and try_shrink never move
+  // it, and give at least the size asked for or at most a chunk more than it; a refusal leaves
+  // the block as it was.
+  void Resize(std::uintptr_t key) {
+    const Block b = live_.at(key);
+    VerifyPattern(key, b);
+    if (Failed()) return;
+    void* p = reinterpret_cast<void*>(key);
+    const std::size_t size = RandomSize();
+    std::size_t align = b.align;
+    void* q = p;
+    switch (Below(3)) {
+      case 0: {
+        if (Below(4) == 0) align = RandomAlign();
+        const talc::Result<void*> r = heap_->reallocate(p, size, align);
+        if (!r) {
+          ASSERT_EQ(r.error(), Errc::out_of_memory) << Where() << "reallocate(" << size << ")";
+          ++out_of_memory_;
+          VerifyPattern(key, b);
+          return;
+        }
+        q = *r;
+        const std::size_t kept = std::min(b.usable, size);
+        ASSERT_EQ(talc_test::FirstMismatch(q, kept, b.id), kept)
+            << Where() << "reallocate(" << size << ", " << align << ") lost block " << b.id
+            << "'s bytes" << (q == p ? " in place" : " moving it");
+        ++resizes_;
+        break;
+      }
+      case 1: {
+        const Errc e = heap_->try_grow(p, size);
+        if (e == Errc::out_of_memory) {
+          ASSERT_GT(size, b.usable) << Where();
+          VerifyPattern(key, b);
+          return;
+        }
+        ASSERT_EQ(e, Errc::ok) << Where() << "try_grow(" << size << ")";
+        ASSERT_GE(*heap_->usable_size(p), size) << Where();
+        ASSERT_EQ(talc_test::FirstMismatch(p, b.usable, b.id), b.usable) << Where();
+        if (size > b.usable) ++grown_in_place_;
+        break;
+      }
+      default: {
+        ASSERT_EQ(heap_->try_shrink(p, size), Errc::ok) << Where() << "try_shrink(" << size << ")";
+        const std::size_t now = *heap_->usable_size(p);
+        ASSERT_LT(now, std::max(size, std::size_t{24}) + talc::kMinChunk + talc::kGranule)
+            << Where() << "try_shrink(" << size << ") kept " << now << " of " << b.usable;
+        ASSERT_LE(now, b.usable) << Where();
+        const std::size_t kept = std::min(now, b.usable);
+        ASSERT_EQ(talc_test::FirstMismatch(p, kept, b.id), kept) << Where();
+        break;
+      }
+    }
+    Forget(key);
+    Record(q, std::min(size, *heap_->usable_size(q)), align);  // a no-op resize keeps its size
+  }
+
+  // Removes a block from the model, and only from the model.
+  void Forget(std::uintptr_t key) {
+    const auto it = live_.find(key);
     live_bytes_ -= it->second.usable + talc::kTagSize;
     const std::size_t slot = it->second.slot;
     keys_[slot] = keys_.back();
@@ -239,15 +312,14 @@ class ModelRun {
   void ExpectNoChange(F refused) {
     const talc::Census census = heap_->census();
     const std::vector<std::byte> meta = MetaBytes();
-    const auto* heap_bytes = static_cast<const std::byte*>(heap_->address_of(0));
     const bool whole = Below(64) == 0;
-    if (whole) span_copy_.assign(heap_bytes, heap_bytes + heap_->span());
+    if (whole) span_copy_ = talc_test::HeapBytes(*heap_, heap_->span());
     refused();
     if (Failed()) return;
     ASSERT_TRUE(SameCensus(heap_->census(), census)) << Where() << "a refusal changed the census";
     ASSERT_TRUE(MetaBytes() == meta) << Where() << "a refusal changed the bins or the bitmap";
     if (whole) {
-      ASSERT_EQ(std::memcmp(heap_bytes, span_copy_.data(), span_copy_.size()), 0)
+      ASSERT_TRUE(talc_test::HeapBytes(*heap_, heap_->span()) == span_copy_)
           << Where() << "a refusal wrote to the heap";
     }
     const talc::CheckReport rep = heap_->check();
@@ -387,7 +459,7 @@ class ModelRun {
   std::uint64_t live_bytes_ = 0;  // chunk bytes, tags included: what census() counts
   std::uint64_t next_id_ = 0;
 
-  int allocations_ = 0, out_of_memory_ = 0, refusals_ = 0;
+  int allocations_ = 0, out_of_memory_ = 0, refusals_ = 0, resizes_ = 0, grown_in_place_ = 0;
 };
 
 // The run must have reached the paths it exists to reach, or it proves little.
@@ -398,6 +470,8 @@ void RunAndExpectCoverage(std::uint64_t seed, talc::ClaimOptions opts) {
   EXPECT_GT(run.allocations(), kOpsPerSeed / 3);
   EXPECT_GT(run.out_of_memory(), 0) << "the heap never filled up";
   EXPECT_GT(run.refusals(), kOpsPerSeed / 100);
+  EXPECT_GT(run.resizes(), kOpsPerSeed / 100);
+  EXPECT_GT(run.grown_in_place(), 0) << "no try_grow ever grew a block";
   ::testing::Test::RecordProperty("out_of_memory", run.out_of_memory());
 }
 

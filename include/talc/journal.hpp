@@ -62,9 +62,10 @@ struct JournalEntry {
 
 class Journal {
  public:
-  // Room for the longest operation: allocate_into carving a block with a leading gap and a
-  // split remainder writes 17 words. The fault-injection test checks the real counts.
-  static constexpr std::uint64_t kCapacity = 24;
+  // Room for the longest operation: a reallocation that moves, carving its new block with a
+  // leading gap and a remainder, then freeing the old one with merges on both sides, writes
+  // about 30 words. The fault-injection test checks the real counts.
+  static constexpr std::uint64_t kCapacity = 40;
 
   std::uint64_t size() const noexcept { return len_; }
 
@@ -87,15 +88,16 @@ class Journal {
     std::atomic_ref<std::uint64_t>(len_).store(0, std::memory_order_release);
   }
 
-  // Undoes a half-done operation. `base` is the heap base; `may_write(off)` says whether a
-  // journalled word may lie at `off` (the caller knows its layout). Returns the number of words
+  // Undoes a half-done operation. `base` is the heap base; `may_write(off, old)` says whether a
+  // journalled word may lie at `off` and be given back `old` (the caller knows its layout). Returns the number of words
   // restored, or Errc::corrupted when the journal is not believable, and then writes nothing.
   template <class MayWrite>
   Result<std::uint64_t> roll_back(std::byte* base, MayWrite&& may_write) noexcept {
     const std::uint64_t n = len_;
     if (n > kCapacity) return Errc::corrupted;
     for (std::uint64_t i = 0; i < n; ++i)
-      if (entries_[i].offset % kWord != 0 || !may_write(entries_[i].offset)) return Errc::corrupted;
+      if (entries_[i].offset % kWord != 0 || !may_write(entries_[i].offset, entries_[i].old))
+        return Errc::corrupted;
     for (std::uint64_t i = n; i-- > 0;)
       store_after_record(base, entries_[i].offset, entries_[i].old);
     commit();

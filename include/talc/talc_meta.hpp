@@ -15,6 +15,7 @@
 //   I4  a free chunk's tail repeats its size.
 //   I5  each free chunk is in exactly one list: the one of bin_of(its size); links are mutual.
 //   I6  bit b of the availability bitmap is set iff bin b's list is non-empty.
+//   I7  the live and free counters (HeapCounters) agree with the chunks.
 //
 // Allocation: the request's own bin is probed (a few chunks, since sizes in one bin straddle
 // the request), then the first non-empty bin whose every chunk fits is taken; a constant
@@ -28,6 +29,10 @@
 // untouched), then merges with free neighbours on both sides. With `ClaimOptions::checked`
 // it also proves, by walking the chunks, that the pointer starts a live block: that refuses
 // even a forged tag, at a cost linear in the number of chunks.
+//
+// Reallocation resizes in place when it can (a shrink frees the tail, a grow swallows the free
+// chunk above) and otherwise carves a new block, copies and frees the old one, all in one
+// operation. Growth (grow()) takes bytes the caller has added after the span into the heap.
 //
 // Crash atomicity: every metadata write goes through put(), which first records the old value
 // in the journal (journal.hpp), and every operation ends with commit(). A process that dies
@@ -62,6 +67,48 @@ struct CheckReport {
   std::uint64_t detail = 0;  // a value that disagreed (a size, a bin), when there is one
 
   bool ok() const noexcept { return code == Errc::ok; }
+};
+
+// What the operations count as they go, under the lock (see HeapStats for their meaning).
+// The live and free figures follow from the chunks, so roll_back recomputes them and check()
+// proves them (I7); the operation counts are bumped just before an operation commits, so a
+// death can lose at most the one operation it interrupted.
+struct HeapCounters {
+  std::uint64_t live_chunks = 0;
+  std::uint64_t live_bytes = 0;  // chunk bytes of allocated chunks, tags included
+  std::uint64_t free_chunks = 0;
+  std::uint64_t peak_live_bytes = 0;  // usable bytes, like HeapStats'
+  std::uint64_t allocations = 0;
+  std::uint64_t deallocations = 0;
+  std::uint64_t reallocations = 0;
+  std::uint64_t failures = 0;  // requests refused for want of memory
+  std::uint64_t growths = 0;
+};
+
+// A heap's figures at one instant, for people and monitoring. Every byte of the span is in
+// exactly one of live_bytes, free_bytes and overhead_bytes.
+struct HeapStats {
+  std::uint64_t span_bytes = 0;       // the region the heap manages, metadata included
+  std::uint64_t live_allocations = 0;
+  std::uint64_t live_bytes = 0;       // usable bytes of the live blocks
+  std::uint64_t free_bytes = 0;       // bytes of the free chunks (one tag each is not usable)
+  std::uint64_t free_chunks = 0;
+  std::uint64_t largest_free = 0;     // bytes of the largest free chunk
+  std::uint64_t overhead_bytes = 0;   // metadata, padding, sentinel and one tag per live block
+  std::uint64_t peak_live_bytes = 0;  // the most usable bytes ever live at once
+  std::uint64_t allocations = 0;
+  std::uint64_t deallocations = 0;
+  std::uint64_t reallocations = 0;
+  std::uint64_t failures = 0;
+  std::uint64_t growths = 0;
+
+  // How scattered the free space is: 0 when it is one chunk (or there is none), towards 1 as
+  // it splits into many small ones. The share of free bytes that the largest single request
+  // could not use.
+  double fragmentation() const noexcept {
+    return free_bytes == 0 ? 0.0
+                           : 1.0 - static_cast<double>(largest_free) / static_cast<double>(free_bytes);
+  }
 };
 
 // What a walk of the chunks finds; only meaningful on a heap that passes check().
@@ -111,6 +158,26 @@ class alignas(64) TalcMeta {
   // The bytes usable at `p` (at least what was asked for), after the same checks as deallocate.
   Result<std::size_t> usable_size(const void* p) const noexcept;
 
+  // allocate(), with the first `size` bytes zeroed.
+  Result<void*> allocate_zeroed(std::size_t size, std::size_t align = kGranule) noexcept;
+
+  // Resizes the block at `p` to at least `size` bytes aligned to `align`, keeping its first
+  // min(old, size) bytes, as one atomic operation: in place when it can (shrinking gives the
+  // tail back to the free lists; growing takes from a free chunk just above), otherwise by
+  // moving the bytes to a new block and freeing the old one. On a refusal the old block is
+  // untouched and still owned by the caller.
+  Result<void*> reallocate(void* p, std::size_t size, std::size_t align = kGranule) noexcept;
+  // In place only, never moving: grow to at least `size` usable bytes (out_of_memory when the
+  // chunk above cannot give them), or give back all but `size` of them (a no-op when the saving
+  // would be smaller than a chunk). A size already met is ok and changes nothing.
+  Errc try_grow(void* p, std::size_t size) noexcept;
+  Errc try_shrink(void* p, std::size_t size) noexcept;
+
+  // Takes the bytes [span(), new_span) from this heap's base, which the caller has made
+  // readable and writable, into the heap: they join the free chunk at the old end, or become a
+  // new one. One atomic operation, like every other.
+  Errc grow(std::uint64_t new_span) noexcept;
+
   // Allocation and deallocation that also publish their result in the same atomic operation,
   // so that a process dying at any instant can neither leak a block nor leave a dangling
   // reference: the slot is word `word` of the live block `owner`, and holds the block's offset
@@ -130,11 +197,16 @@ class alignas(64) TalcMeta {
   // Where the journal lies in the metadata: its entries keep stale values between operations,
   // so byte comparisons of two heaps' metadata leave [offset + 8, offset + sizeof(Journal)) out.
   static constexpr std::uint64_t journal_offset() noexcept { return offsetof(TalcMeta, journal_); }
+  // Where the counters lie: statistics, not heap state, so such comparisons leave them out too.
+  static constexpr std::uint64_t counters_offset() noexcept { return offsetof(TalcMeta, counters_); }
 
   // Verifies every invariant above by a walk of every chunk and every bin. Never writes,
   // never reads outside the span, never loops forever, whatever the bytes say.
   CheckReport check() const;
   Census census() const noexcept;
+  // The counters, and the largest free chunk (a walk of the largest non-empty bin only).
+  HeapStats stats() const noexcept;
+  const HeapCounters& counters() const noexcept { return counters_; }
   // Calls f(Chunk, bool allocated) for each chunk in address order. Stops early at a tag that
   // cannot be right (a heap that fails check()), so it is safe on any bytes.
   template <class F>
@@ -254,10 +326,33 @@ class alignas(64) TalcMeta {
   }
   // Whether releasing `c` will write only through offsets that passed the checks above.
   bool release_ok(const Chunk& c) const noexcept;
+  // The same, for releasing `c` once take(fit, need) has carved its new block (a move).
+  bool release_after_take_ok(const Chunk& c, const Fit& fit, std::uint64_t need) const noexcept;
+  // Checks a request's size and alignment alone.
+  static Errc request_error(std::size_t size, std::size_t align) noexcept;
+  // Resizes the live chunk `c` to `need` bytes without moving it. Not committed.
+  Errc resize_in_place(const Chunk& c, std::uint64_t need) noexcept;
+  // A refusal of a request, counted when it was for want of memory.
+  Errc refused(Errc why) noexcept {
+    if (why == Errc::out_of_memory) ++counters_.failures;
+    return why;
+  }
+  // Bumps the peak and an operation counter, just before the commit.
+  void count(std::uint64_t HeapCounters::*op) noexcept {
+    ++(counters_.*op);
+    note_peak();
+  }
+  void note_peak() noexcept {
+    const std::uint64_t usable = counters_.live_bytes - counters_.live_chunks * kTagSize;
+    if (usable > counters_.peak_live_bytes) counters_.peak_live_bytes = usable;
+  }
   // Checks a request and finds its chunk; `why` says why there is none.
   Fit plan(std::size_t size, std::size_t align, Errc& why) const noexcept;
   // Carves the block out of the chosen chunk. Like release, it leaves the commit to the caller.
   void* take(const Fit& fit, std::uint64_t need) noexcept;
+  // Frees `c`, merging. `Keep`: a roll-back must give the block back with its bytes intact
+  // (a reallocation that gives it up only if it commits), so no word of it is written unlogged.
+  template <bool Keep = false>
   void release(const Chunk& c) noexcept;
   Result<std::uint64_t> slot_of(const void* owner, std::size_t word) const noexcept;
 
@@ -272,6 +367,7 @@ class alignas(64) TalcMeta {
   std::uint64_t heap_start_;  // offset of the first chunk
   std::uint64_t heap_end_;    // offset of the sentinel tag
   std::uint64_t flags_;
+  HeapCounters counters_;
   Journal journal_;
   std::uint64_t avail_[Bins::kBitmapWords] = {};
   Rel<FreeHead> bins_[Bins::kBins];
@@ -400,6 +496,8 @@ void* TalcMeta<Bins, Journaled>::take(const Fit& fit, std::uint64_t need) noexce
     put_unlogged(end, get(end) & ~Tag::kBelowFree);
   }
   const std::uint64_t tag = Tag::make(size, true, fit.gap != 0).bits;
+  ++counters_.live_chunks;
+  counters_.live_bytes += size;
   if (fit.gap != 0) {
     put_unlogged(block, tag);
   } else {
@@ -412,10 +510,7 @@ template <class Bins, bool Journaled>
 typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::plan(std::size_t size,
                                                                         std::size_t align,
                                                                         Errc& why) const noexcept {
-  why = !std::has_single_bit(align) ? Errc::bad_alignment
-        : align > kMaxAlign         ? Errc::alignment_too_large
-        : size > kMaxRequest        ? Errc::size_overflow
-                                    : Errc::ok;
+  why = request_error(size, align);
   if (why != Errc::ok) return Fit{};
   const std::uint64_t need = chunk_size_for(size);
   const Fit fit = find(need, align);
@@ -431,19 +526,38 @@ typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::plan(std::siz
 }
 
 template <class Bins, bool Journaled>
+Errc TalcMeta<Bins, Journaled>::request_error(std::size_t size, std::size_t align) noexcept {
+  return !std::has_single_bit(align) ? Errc::bad_alignment
+         : align > kMaxAlign         ? Errc::alignment_too_large
+         : size > kMaxRequest        ? Errc::size_overflow
+                                     : Errc::ok;
+}
+
+template <class Bins, bool Journaled>
 Result<std::uint64_t> TalcMeta<Bins, Journaled>::roll_back() noexcept {
   if constexpr (!Journaled) return std::uint64_t{0};
-  const Result<std::uint64_t> undone = journal_.roll_back(bytes(), [this](std::uint64_t off) {
-    // Operations journal only bin heads and words of chunks (tags, links, user slots): an
-    // entry anywhere else, the fixed fields or the journal itself, is not believed.
-    const bool bin_head = off >= head_slot(0) && off < head_slot(Bins::kBins);
-    return bin_head || (off >= heap_start_ && off < heap_end_);
-  });
+  const Result<std::uint64_t> undone =
+      journal_.roll_back(bytes(), [this](std::uint64_t off, std::uint64_t old) {
+        // Operations journal only bin heads and words of chunks (tags, links, user slots), and
+        // grow() the span and heap end: an entry anywhere else, another field or the journal
+        // itself, is not believed. Nor is one that would enlarge the heap: undoing a growth
+        // only ever gives bytes back, so a scribbled journal cannot send the walk below, or any
+        // later operation, past the bytes the heap really has.
+        if (off == offsetof(TalcMeta, span_))
+          return old <= span_ && old >= heap_start_ + kMinChunk + kTagSize;
+        if (off == offsetof(TalcMeta, heap_end_))
+          return old <= heap_end_ && old % kGranule == kChunkPhase &&
+                 old >= heap_start_ + kMinChunk;
+        const bool bin_head = off >= head_slot(0) && off < head_slot(Bins::kBins);
+        return bin_head || (off >= heap_start_ && off < heap_end_);
+      });
+  if (undone && heap_end_ > span_ - kTagSize) return Errc::corrupted;
   if (!undone) return undone;
   // What is not journalled follows from what is: tails and BELOW_FREE flags from the tags, in
   // one walk (bounded like check()'s; a heap too broken to walk is left for check() to refuse),
   // and the bitmap from the bin heads.
   bool below_free = false;
+  HeapCounters seen{};
   std::uint64_t off = heap_start_;
   while (off < heap_end_) {
     const Tag tag = tag_at(off);
@@ -451,13 +565,20 @@ Result<std::uint64_t> TalcMeta<Bins, Journaled>::roll_back() noexcept {
     if (size < kMinChunk || size > heap_end_ - off) return undone;
     if (tag.allocated()) {
       store_word(bytes(), off, Tag::make(size, true, below_free).bits);
+      ++seen.live_chunks;
+      seen.live_bytes += size;
     } else {
       store_word(bytes(), off + size - kTailFromEnd, size);
+      ++seen.free_chunks;
     }
     below_free = !tag.allocated();
     off += size;
   }
   store_word(bytes(), heap_end_, Tag::sentinel(below_free).bits);
+  counters_.live_chunks = seen.live_chunks;
+  counters_.live_bytes = seen.live_bytes;
+  counters_.free_chunks = seen.free_chunks;
+  note_peak();
   std::uint64_t words[Bins::kBitmapWords] = {};
   for (std::uint64_t bin = 0; bin < Bins::kBins; ++bin)
     if (get(head_slot(bin)) != Rel<FreeHead>::kNull)
@@ -471,10 +592,19 @@ template <class Bins, bool Journaled>
 Result<void*> TalcMeta<Bins, Journaled>::allocate(std::size_t size, std::size_t align) noexcept {
   Errc why;
   const Fit fit = plan(size, align, why);
-  if (why != Errc::ok) return why;
+  if (why != Errc::ok) return refused(why);
   void* p = take(fit, chunk_size_for(size));
+  count(&HeapCounters::allocations);
   commit();
   return p;
+}
+
+template <class Bins, bool Journaled>
+Result<void*> TalcMeta<Bins, Journaled>::allocate_zeroed(std::size_t size,
+                                                         std::size_t align) noexcept {
+  const Result<void*> r = allocate(size, align);
+  if (r) std::memset(*r, 0, size);
+  return r;
 }
 
 template <class Bins, bool Journaled>
@@ -494,9 +624,10 @@ Result<void*> TalcMeta<Bins, Journaled>::allocate_into(const void* owner, std::s
   if (!slot) return slot.error();
   Errc why;
   const Fit fit = plan(size, align, why);
-  if (why != Errc::ok) return why;
+  if (why != Errc::ok) return refused(why);
   void* p = take(fit, chunk_size_for(size));
   put(*slot, offset_of(p) + bias);
+  count(&HeapCounters::allocations);
   commit();
   return p;
 }
@@ -520,6 +651,7 @@ void TalcMeta<Bins, Journaled>::link(std::uint64_t base, std::uint64_t size, boo
     put_unlogged(w, get(w) | (std::uint64_t{1} << (bin % 64)));
   }
   put(slot, head, base);
+  ++counters_.free_chunks;
 }
 
 template <class Bins, bool Journaled>
@@ -528,6 +660,7 @@ void TalcMeta<Bins, Journaled>::unlink(std::uint64_t base, std::uint64_t size) n
   const std::uint64_t prev_link = get(base + kPrevLinkOffset);
   put(prev_link, base, next);  // the word that linked to this chunk held its offset
   if (next != Rel<FreeHead>::kNull) put(next + kPrevLinkOffset, base + kNextOffset, prev_link);
+  --counters_.free_chunks;
   // Read the bin's head after the unlink: it is empty now only if it says so now.
   const std::uint64_t bin = Bins::bin_of(size);
   if (get(head_slot(bin)) == Rel<FreeHead>::kNull) {
@@ -587,6 +720,7 @@ Errc TalcMeta<Bins, Journaled>::deallocate(void* p) noexcept {
   if (!live) return live.error();
   if (!release_ok(*live)) return Errc::corrupted;
   release(*live);
+  count(&HeapCounters::deallocations);
   commit();
   return Errc::ok;
 }
@@ -605,6 +739,7 @@ Errc TalcMeta<Bins, Journaled>::deallocate_from(const void* owner, std::size_t w
   if (!release_ok(*target)) return Errc::corrupted;
   release(*target);
   put(*slot, Rel<FreeHead>::kNull);
+  count(&HeapCounters::deallocations);
   commit();
   return Errc::ok;
 }
@@ -627,7 +762,10 @@ bool TalcMeta<Bins, Journaled>::release_ok(const Chunk& c) const noexcept {
 
 // Returns an allocated chunk to the free lists, merging with free neighbours. Not committed.
 template <class Bins, bool Journaled>
+template <bool Keep>
 void TalcMeta<Bins, Journaled>::release(const Chunk& c) noexcept {
+  --counters_.live_chunks;
+  counters_.live_bytes -= c.size;
   std::uint64_t base = c.base, size = c.size;
   const Tag tag = tag_at(c.base);
   std::uint64_t old_head_tag = tag.bits;  // what the merged chunk's first word held
@@ -647,10 +785,220 @@ void TalcMeta<Bins, Journaled>::release(const Chunk& c) noexcept {
     put_unlogged(c.end() + up.size() - kTailFromEnd, size);
   } else {
     put_unlogged(c.end(), up.bits | Tag::kBelowFree);
-    put_unlogged(base + size - kTailFromEnd, size);  // the block's last word
+    if constexpr (Keep) {
+      put(base + size - kTailFromEnd, size);
+    } else {
+      put_unlogged(base + size - kTailFromEnd, size);  // the block's last word
+    }
   }
   put(base, old_head_tag, Tag::make(size, false, false).bits);
-  link(base, size, base == c.base);  // the node lands on the block's first words, or below's
+  // The node lands on the block's first words (fresh: the owner gives them up), or below's.
+  link(base, size, !Keep && base == c.base);
+}
+
+// ---- reallocation ----------------------------------------------------------------------------
+
+template <class Bins, bool Journaled>
+Errc TalcMeta<Bins, Journaled>::resize_in_place(const Chunk& c, std::uint64_t need) noexcept {
+  const Tag tag = tag_at(c.base);
+  const Tag up = tag_at(c.end());
+  if (need <= c.size) {
+    const std::uint64_t rest = c.size - need;
+    if (rest < kMinChunk) return Errc::ok;  // too little to give back: the block keeps it
+    // The tail becomes a live chunk of its own, then is released like any block (merging with
+    // a free chunk above). Its tag and every word release writes into it are journalled: until
+    // the commit, those bytes are still the caller's.
+    const std::uint64_t merged = up.allocated() ? rest : rest + up.size();
+    if ((!up.allocated() && !free_chunk_ok(c.end())) || !head_ok(merged)) return Errc::corrupted;
+    const Chunk tail{c.base + need, rest};
+    put(c.base, tag.bits, Tag::make(need, true, tag.below_free()).bits);
+    put(tail.base, Tag::make(rest, true, false).bits);
+    ++counters_.live_chunks;  // the tail, until release counts it out
+    release<true>(tail);
+    return Errc::ok;
+  }
+  if (up.allocated() || up.size() < need - c.size) return Errc::out_of_memory;
+  const std::uint64_t total = c.size + up.size();
+  const std::uint64_t rest = total - need;
+  if (!free_chunk_ok(c.end()) || (rest >= kMinChunk && !head_ok(rest))) return Errc::corrupted;
+  unlink(c.end(), up.size());
+  // The chunk above is swallowed: its tag is poisoned so that a stale pointer to it is refused.
+  put(c.end(), up.bits, Tag::poison().bits);
+  std::uint64_t size = total;
+  if (rest >= kMinChunk) {
+    // The new free chunk may start on the swallowed chunk's node words, which a roll-back
+    // needs back: everything it writes there is journalled.
+    const std::uint64_t r = c.base + need;
+    put(r, Tag::make(rest, false, false).bits);
+    put_unlogged(c.base + total - kTailFromEnd, rest);  // the swallowed chunk's tail
+    link(r, rest, false);
+    size = need;
+  } else {
+    put_unlogged(c.base + total, get(c.base + total) & ~Tag::kBelowFree);
+  }
+  put(c.base, tag.bits, Tag::make(size, true, tag.below_free()).bits);
+  counters_.live_bytes += size - c.size;
+  return Errc::ok;
+}
+
+// After take(fit, need), the chunks beside `c` are the ones release_ok checked, or chunks take
+// built itself (the remainder of a chunk carved just below `c`, the gap of one carved just above
+// it): what is left to check is the bin head of the chunk the release will link.
+template <class Bins, bool Journaled>
+bool TalcMeta<Bins, Journaled>::release_after_take_ok(const Chunk& c, const Fit& fit,
+                                                      std::uint64_t need) const noexcept {
+  if (!release_ok(c)) return false;
+  std::uint64_t size = c.size;
+  const std::uint64_t rest = fit.size - fit.gap - need;
+  if (fit.base + fit.size == c.base) {
+    if (rest >= kMinChunk) size += rest;
+  } else if (tag_at(c.base).below_free()) {
+    size += get(c.base - kTailFromEnd);
+  }
+  if (fit.base == c.end()) {
+    size += fit.gap;
+  } else if (!tag_at(c.end()).allocated()) {
+    size += tag_at(c.end()).size();
+  }
+  return head_ok(size);
+}
+
+template <class Bins, bool Journaled>
+Result<void*> TalcMeta<Bins, Journaled>::reallocate(void* p, std::size_t size,
+                                                    std::size_t align) noexcept {
+  if (const Errc e = request_error(size, align); e != Errc::ok) return e;
+  const Result<Chunk> live = live_chunk(p);
+  if (!live) return live.error();
+  const std::uint64_t need = chunk_size_for(size);
+  if ((reinterpret_cast<std::uintptr_t>(p) & (align - 1)) == 0) {
+    const Errc e = resize_in_place(*live, need);
+    if (e == Errc::ok) {
+      count(&HeapCounters::reallocations);
+      commit();
+      return p;
+    }
+    if (e != Errc::out_of_memory) return e;
+  }
+  Errc why;
+  const Fit fit = plan(size, align, why);
+  if (why != Errc::ok) return refused(why);
+  if (!release_after_take_ok(*live, fit, need)) return Errc::corrupted;
+  // The copy lands on the carved chunk's node words when the block starts there; a roll-back
+  // relinks that chunk and needs them, so they are journalled (as writes of their own value).
+  if (fit.gap == 0) {
+    put(fit.base + kNextOffset, get(fit.base + kNextOffset));
+    put(fit.base + kPrevLinkOffset, get(fit.base + kPrevLinkOffset));
+  }
+  void* q = take(fit, need);
+  const std::uint64_t keep = live->size - kTagSize;
+  std::memcpy(q, p, keep < size ? keep : size);
+  release<true>(*live);
+  count(&HeapCounters::reallocations);
+  commit();
+  return q;
+}
+
+template <class Bins, bool Journaled>
+Errc TalcMeta<Bins, Journaled>::try_grow(void* p, std::size_t size) noexcept {
+  if (size > kMaxRequest) return Errc::size_overflow;
+  const Result<Chunk> live = live_chunk(p);
+  if (!live) return live.error();
+  const std::uint64_t need = chunk_size_for(size);
+  if (need <= live->size) return Errc::ok;
+  const Errc e = resize_in_place(*live, need);
+  if (e != Errc::ok) return refused(e);
+  count(&HeapCounters::reallocations);
+  commit();
+  return Errc::ok;
+}
+
+template <class Bins, bool Journaled>
+Errc TalcMeta<Bins, Journaled>::try_shrink(void* p, std::size_t size) noexcept {
+  const Result<Chunk> live = live_chunk(p);
+  if (!live) return live.error();
+  if (size > kMaxRequest) return Errc::ok;  // larger than any block: nothing to give back
+  const std::uint64_t need = chunk_size_for(size);
+  if (need + kMinChunk > live->size) return Errc::ok;
+  const Errc e = resize_in_place(*live, need);
+  if (e != Errc::ok) return e;
+  count(&HeapCounters::reallocations);
+  commit();
+  return Errc::ok;
+}
+
+// ---- growth ----------------------------------------------------------------------------------
+
+template <class Bins, bool Journaled>
+Errc TalcMeta<Bins, Journaled>::grow(std::uint64_t new_span) noexcept {
+  if (new_span > kMaxSpan) return Errc::region_too_large;
+  const std::uint64_t old_end = heap_end_;
+  const std::uint64_t new_end =
+      new_span < kTagSize + kChunkPhase
+          ? 0
+          : ((new_span - kTagSize - kChunkPhase) & ~(kGranule - 1)) + kChunkPhase;
+  if (new_end < old_end + kMinChunk) return new_span < span_ ? Errc::region_too_small : Errc::ok;
+  const Tag sentinel = tag_at(old_end);
+  if (sentinel.bits != Tag::sentinel(sentinel.below_free()).bits) return Errc::corrupted;
+  std::uint64_t base = old_end, size = new_end - old_end;
+  if (sentinel.below_free()) {  // the top chunk is free: it takes the new bytes
+    const std::uint64_t top = get(old_end - kTailFromEnd);
+    if (top < kMinChunk || top > old_end - heap_start_ || !free_chunk_ok(old_end - top) ||
+        tag_at(old_end - top).size() != top || !head_ok(top + size))
+      return Errc::corrupted;
+    base = old_end - top;
+    unlink(base, top);
+    put(base, Tag::make(top, false, false).bits, Tag::make(top + size, false, false).bits);
+    size += top;
+    link(base, size, false);
+  } else {
+    if (!head_ok(size)) return Errc::corrupted;
+    // The old sentinel becomes the new chunk's tag. Unlogged, like every word at or past the old
+    // end: a roll-back restores heap_end_ and its walk writes the sentinel back there.
+    put_unlogged(old_end, Tag::make(size, false, false).bits);
+    link(base, size, true);
+  }
+  put_unlogged(new_end - kTailFromEnd, size);
+  put_unlogged(new_end, Tag::sentinel(true).bits);
+  // The fields last: a roll-back restores them (it only ever shrinks them, see roll_back).
+  put(offsetof(TalcMeta, span_), span_, new_span);
+  put(offsetof(TalcMeta, heap_end_), old_end, new_end);
+  count(&HeapCounters::growths);
+  commit();
+  return Errc::ok;
+}
+
+// ---- statistics ------------------------------------------------------------------------------
+
+template <class Bins, bool Journaled>
+HeapStats TalcMeta<Bins, Journaled>::stats() const noexcept {
+  HeapStats st;
+  const HeapCounters& k = counters_;
+  st.span_bytes = span_;
+  st.live_allocations = k.live_chunks;
+  st.live_bytes = k.live_bytes - k.live_chunks * kTagSize;
+  st.free_bytes = capacity() - k.live_bytes;
+  st.free_chunks = k.free_chunks;
+  st.overhead_bytes = span_ - st.live_bytes - st.free_bytes;
+  st.peak_live_bytes = k.peak_live_bytes;
+  st.allocations = k.allocations;
+  st.deallocations = k.deallocations;
+  st.reallocations = k.reallocations;
+  st.failures = k.failures;
+  st.growths = k.growths;
+  // The largest free chunk is in the highest non-empty bin; that list is walked, bounded by
+  // the number of chunks the heap can hold, and stops at anything that is not a free chunk.
+  std::uint64_t top = kNoBin;
+  for (std::uint64_t b = next_available_bin(0); b != kNoBin; b = next_available_bin(b + 1)) top = b;
+  if (top != kNoBin) {
+    std::uint64_t budget = capacity() / kMinChunk + 1;
+    for (std::uint64_t c = get(head_slot(top)); c != Rel<FreeHead>::kNull && budget-- != 0;
+         c = get(c + kNextOffset)) {
+      if (!free_chunk_ok(c)) break;
+      const std::uint64_t sz = tag_at(c).size();
+      if (sz > st.largest_free) st.largest_free = sz;
+    }
+  }
+  return st;
 }
 
 template <class Bins, bool Journaled>

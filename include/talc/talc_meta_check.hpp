@@ -37,6 +37,7 @@ CheckReport TalcMeta<Bins, Journaled>::check() const {
 
   // I1-I4: walk the chunks in address order.
   std::vector<std::uint64_t> free_chunks;
+  std::uint64_t live_chunks = 0, live_bytes = 0;
   bool below_free = false;
   std::uint64_t off = heap_start_;
   while (off < heap_end_) {
@@ -54,12 +55,24 @@ CheckReport TalcMeta<Bins, Journaled>::check() const {
         return fail(off, "free chunk's tail disagrees with its tag",
                     get(off + size - kTailFromEnd));
       free_chunks.push_back(off);
+    } else {
+      ++live_chunks;
+      live_bytes += size;
     }
     below_free = !tag.allocated();
     off += size;
   }
   if (tag_at(heap_end_).bits != Tag::sentinel(below_free).bits)
     return fail(heap_end_, "sentinel tag is wrong", get(heap_end_));
+
+  // I7: the counters agree with the chunks.
+  const std::uint64_t counters = offsetof(TalcMeta, counters_);
+  if (counters_.live_chunks != live_chunks)
+    return fail(counters, "live block count disagrees with the chunks", counters_.live_chunks);
+  if (counters_.live_bytes != live_bytes)
+    return fail(counters, "live byte count disagrees with the chunks", counters_.live_bytes);
+  if (counters_.free_chunks != free_chunks.size())
+    return fail(counters, "free chunk count disagrees with the chunks", counters_.free_chunks);
 
   // I5-I6: every list holds only free chunks of its bin, with mutual links, and between them
   // the lists hold every free chunk exactly once.
