@@ -4,9 +4,10 @@
 // default of managed_shared_memory) and simple_seq_fit. Both keep their own process-shared
 // mutex (mutex_family), as managed_shared_memory does.
 //
-// Boost has no realloc. A reallocation asks allocation_command for expand_fwd (grow or keep the
-// block where it is; a shrink succeeds in place, keeping the larger block); when that fails it
-// allocates a new block, copies and frees the old one, which is what its own containers do.
+// Boost has no realloc. A reallocation is built from allocation_command, as Boost's own
+// containers do: a shrink asks for shrink_in_place (the tail goes back to the free memory); a
+// growth asks for expand_fwd (in place) and, when that fails, allocates a new block, copies and
+// frees the old one.
 #pragma once
 
 #include <boost/interprocess/indexes/iset_index.hpp>
@@ -43,6 +44,12 @@ class BoostPeer {
   void* reallocate(void* p, std::size_t old_size, std::size_t size, std::size_t align) noexcept {
     std::size_t got = size;
     char* reuse = static_cast<char*>(p);
+    if (size <= old_size) {
+      // A refused shrink still leaves a block large enough: the reallocation has succeeded.
+      seg_.template allocation_command<char>(bip::shrink_in_place | bip::nothrow_allocation,
+                                             old_size, got, reuse);
+      return p;
+    }
     if (seg_.template allocation_command<char>(bip::expand_fwd | bip::nothrow_allocation, size,
                                                got, reuse) != nullptr)
       return p;

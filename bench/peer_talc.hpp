@@ -17,14 +17,12 @@
 
 namespace talc_bench {
 
-// PENDING: until reallocation lands in the heap, a refusal.
+// PENDING: until reallocation lands in the face, a refusal.
 template <class H, class B>
 void* pending_realloc(H& h, const B& b, std::size_t size, std::size_t align) noexcept {
   if constexpr (requires { h.try_reallocate(b, size, align); }) {
     const auto r = h.try_reallocate(b, size, align);
     return r ? r->ptr() : nullptr;
-  } else if constexpr (requires { h.reallocate(b, size, align); }) {
-    return h.reallocate(b, size, align).value();
   } else {
     return nullptr;
   }
@@ -80,7 +78,7 @@ class TalcCorePeer {
   }
   void deallocate(void* p, std::size_t, std::size_t) noexcept { heap_->deallocate(p); }
   void* reallocate(void* p, std::size_t, std::size_t size, std::size_t align) noexcept {
-    return pending_realloc(*heap_, p, size, align);
+    return heap_->reallocate(p, size, align).value();
   }
 
   talc::TalcMeta<>& heap() noexcept { return *heap_; }

@@ -4,6 +4,7 @@
 // one riddled with free chunks).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -119,9 +120,18 @@ PairStats run_fragmented(P& p, std::size_t holes, const PairPlan& plan, const Cl
     if (q == nullptr) break;
     blocks.push_back({q, size, 8});
   }
+  // Every other block in address order is freed, from the highest address down, and at the end
+  // the others from the lowest up: an allocator that keeps its free list in address order and
+  // walks it from the lowest address on every free (simple_seq_fit) then finds each place at
+  // once, instead of turning the setting up of 100 000 holes into minutes. The measured pairs
+  // are the same either way.
+  std::sort(blocks.begin(), blocks.end(), [](const Live& a, const Live& b) {
+    return reinterpret_cast<std::uintptr_t>(a.p) > reinterpret_cast<std::uintptr_t>(b.p);
+  });
   for (std::size_t i = 0; i < blocks.size(); i += 2) p.deallocate(blocks[i].p, blocks[i].size, 8);
   const PairStats s = run_pairs(p, 64, plan, clk, samples);
-  for (std::size_t i = 1; i < blocks.size(); i += 2) p.deallocate(blocks[i].p, blocks[i].size, 8);
+  for (std::size_t i = blocks.size(); i-- > 0;)
+    if (i % 2 == 1) p.deallocate(blocks[i].p, blocks[i].size, 8);
   return s;
 }
 
