@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -145,7 +146,8 @@ Mapping Mapping::anonymous_shared(std::size_t size, std::size_t align) {
 MappedRegion MappedRegion::shm(const std::string& name, OpenMode mode, MapLayout layout) {
   auto [fd, created] = open_sized(::shm_open, ::shm_unlink, "shm_open", name, mode, layout.size);
   const std::size_t size = created ? layout.size : wait_for_size(fd, name);
-  Mapping map = Mapping::of_fd(fd, size, layout.align, name, layout.private_copy);
+  Mapping map = Mapping::of_fd(fd, std::max(size, layout.reserve), layout.align, name,
+                               layout.private_copy);
   return MappedRegion(Source::shm, std::move(fd), std::move(map), name, created, layout.align);
 }
 
@@ -154,14 +156,15 @@ MappedRegion MappedRegion::file(const std::string& path, OpenMode mode, MapLayou
   auto [fd, created] = open_sized(open_file, ::unlink, "open", path, mode, layout.size);
   const std::size_t size = created ? layout.size : size_of(fd, path);
   if (size == 0) throw MapError("mmap", path + ": the file is empty", EINVAL);
-  Mapping map = Mapping::of_fd(fd, size, layout.align, path, layout.private_copy);
+  Mapping map = Mapping::of_fd(fd, std::max(size, layout.reserve), layout.align, path,
+                               layout.private_copy);
   return MappedRegion(Source::file, std::move(fd), std::move(map), path, created, layout.align);
 }
 
 MappedRegion MappedRegion::from_fd(Fd fd, MapLayout layout) {
   const std::string what = "fd " + std::to_string(fd.get());
   const std::size_t size = layout.size != 0 ? layout.size : size_of(fd, what);
-  Mapping map = Mapping::of_fd(fd, size, layout.align, what);
+  Mapping map = Mapping::of_fd(fd, std::max(size, layout.reserve), layout.align, what);
   return MappedRegion(Source::fd, std::move(fd), std::move(map), what, false, layout.align);
 }
 
@@ -179,6 +182,23 @@ bool MappedRegion::remove_shm(const std::string& name) {
 void MappedRegion::unlink_source() const noexcept {
   if (source_ == Source::shm) ::shm_unlink(name_.c_str());
   if (source_ == Source::file) ::unlink(name_.c_str());
+}
+
+void MappedRegion::reserve(std::size_t length) {
+  if (length <= size()) return;
+  if (!fd_) throw MapError("mmap", name_ + ": anonymous memory cannot grow", EINVAL);
+  map_ = Mapping::of_fd(fd_, length, align_, name_);
+}
+
+std::size_t MappedRegion::source_size() const {
+  return fd_ ? size_of(fd_, name_) : size();
+}
+
+int MappedRegion::extend(int fd, std::size_t size) noexcept {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return errno;
+  if (static_cast<std::size_t>(st.st_size) >= size) return 0;  // a dead grower got this far
+  return ::ftruncate(fd, static_cast<off_t>(size)) == 0 ? 0 : errno;
 }
 
 Mapping MappedRegion::map_again() const {

@@ -103,7 +103,7 @@ TEST_F(OpenFile, AHeapOfAnotherVersionIsRefusedNamingBothVersions) {
   std::vector<char> bytes = ReadAll(path);
   bytes[8] = 7;  // the version word follows the 8-byte magic
   WriteAll(path, bytes);
-  ExpectRefused(path, Errc::version_mismatch, "version 7; this build reads version 1");
+  ExpectRefused(path, Errc::version_mismatch, "version 7; this build reads version 2");
 }
 
 TEST_F(OpenFile, ATruncatedHeapIsRefused) {
@@ -154,7 +154,7 @@ TEST_F(OpenFile, AnAbandonedBuildIsRecognisedAndTakenOverOnlyByACreator) {
   ASSERT_EQ(talc_test::Wait(dead), 0);
   std::vector<char> bytes = ReadAll(path);
   const std::uint64_t state = (std::uint64_t(dead) << 8) | 1;  // initialising, by `dead`
-  std::memcpy(bytes.data() + 32, &state, 8);
+  std::memcpy(bytes.data() + 40, &state, 8);  // after region_size and max_size
   WriteAll(path, bytes);
 
   ExpectRefused(path, Errc::init_abandoned, "died while building");

@@ -98,12 +98,12 @@ expect 1 "create in a missing directory" -- "$TALC" create "file:$DIR/no/such/di
 # ---- info on a fresh heap --------------------------------------------------------------------
 expect 0 "info" -- "$TALC" info "file:$DIR/a.heap"
 for key in "format version" "fingerprint" "LinearStages=" "BytesPerLinear=" "LogDivs=" \
-  "region size     1048576" "init state      initialised" "capacity" "fragmentation   0.0000" \
+  "region size     1048576 bytes now" "init state      initialised" "capacity" "fragmentation   0.0000" \
   "journal         0 words" "free chunks by bin"; do
   contains "$OUT" "$key" "info text"
 done
 expect 0 "info --json" -- "$TALC" info "file:$DIR/a.heap" --json
-json_true 'j["format_version"] == 1 and j["region_size"] == 1048576' "info --json sizes"
+json_true 'j["format_version"] == 2 and j["region_size"] == 1048576' "info --json sizes"
 json_true 'j["live_chunks"] == 0 and j["free_chunks"] == 1 and j["fragmentation"] == 0' \
   "info --json on a fresh heap"
 json_true 'j["largest_free"] == j["free_bytes"] == j["capacity"]' "info --json free space"
@@ -112,6 +112,32 @@ json_true 'len(j["free_bins"]) == 1 and j["free_bins"][0]["count"] == 1' "info -
 json_true 'j["journal_words"] == 0 and j["recoveries"] == 0 and j["rollbacks"] == 0' \
   "info --json counters"
 json_true 'j["fingerprint"].startswith("0x")' "info --json fingerprint"
+json_true 'j["max_size"] == j["current_size"] == 1048576' "info --json: no --max, no growth"
+json_true 'j["stats"]["live_allocations"] == 0 and j["stats"]["free_chunks"] == 1 and j["stats"]["allocations"] == 0' \
+  "info --json stats on a fresh heap"
+
+# ---- create --max: a heap that grows ---------------------------------------------------------
+expect 2 "max below size" -- "$TALC" create "file:$DIR/g.heap" --size 1M --max 512K
+contains "$ERR" "smaller than --size" "max below size: message"
+expect 2 "max garbage" -- "$TALC" create "file:$DIR/g.heap" --size 1M --max lots
+[ -e "$DIR/g.heap" ] && fail "a refused create --max left a file behind"
+expect 0 "create with --max" -- "$TALC" create "file:$DIR/g.heap" --size 256K --max 64M
+contains "$OUT" "may grow to 67108864" "create --max: output"
+expect 0 "stress makes it grow" -- "$TALC" stress "file:$DIR/g.heap" --procs 2 --seconds 0.5 \
+  --max-block 60000 --keep
+contains "$OUT" "damaged blocks: 0" "stress on a growing heap: damage count"
+expect 0 "info on the grown heap" -- "$TALC" info "file:$DIR/g.heap" --json
+json_true 'j["current_size"] > j["region_size"] == 262144 and j["max_size"] == 67108864' \
+  "the heap grew, within its maximum"
+json_true 'j["stats"]["growths"] >= 1 and j["stats"]["reallocations"] > 0' \
+  "info --json counts growths and reallocations"
+json_true 'j["stats"]["live_allocations"] == j["live_chunks"] and j["stats"]["free_bytes"] == j["free_bytes"]' \
+  "stats agree with the walk"
+json_true 'j["stats"]["live_bytes"] + j["stats"]["free_bytes"] + j["stats"]["overhead_bytes"] == j["current_size"] - 256' \
+  "every byte is live, free or overhead"
+[ "$(stat -c %s "$DIR/g.heap")" -eq "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["current_size"])' "$DIR/out")" ] ||
+  fail "the file's size is not what the heap spans"
+expect 0 "check the grown heap" -- "$TALC" check "file:$DIR/g.heap"
 
 # ---- stress ----------------------------------------------------------------------------------
 expect 0 "stress on shm" -- "$TALC" stress "shm:$SHM" --procs 3 --seconds 1

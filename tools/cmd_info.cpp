@@ -29,6 +29,8 @@ nlohmann::json to_json(const RegionSpec& spec, const HeapFacts& f) {
         {"log_divs", f.log_divs},
         {"bins", f.bin_count}}},
       {"region_size", f.region_size},
+      {"max_size", f.max_size},
+      {"current_size", f.current_size},
       {"mapped_size", f.mapped_size},
       {"init_state", f.init_state},
       {"capacity", f.capacity},
@@ -38,6 +40,20 @@ nlohmann::json to_json(const RegionSpec& spec, const HeapFacts& f) {
       {"free_chunks", f.free_chunks},
       {"largest_free", f.largest_free},
       {"fragmentation", f.fragmentation},
+      {"stats",
+       {{"live_allocations", f.stats.live_allocations},
+        {"live_bytes", f.stats.live_bytes},
+        {"peak_live_bytes", f.stats.peak_live_bytes},
+        {"free_bytes", f.stats.free_bytes},
+        {"free_chunks", f.stats.free_chunks},
+        {"largest_free", f.stats.largest_free},
+        {"overhead_bytes", f.stats.overhead_bytes},
+        {"fragmentation", f.stats.fragmentation()},
+        {"allocations", f.stats.allocations},
+        {"deallocations", f.stats.deallocations},
+        {"reallocations", f.stats.reallocations},
+        {"failures", f.stats.failures},
+        {"growths", f.stats.growths}}},
       {"recoveries", f.recoveries},
       {"rollbacks", f.rollbacks},
       {"journal_words", f.journal_words},
@@ -52,13 +68,21 @@ void print_text(const RegionSpec& spec, const HeapFacts& f) {
   std::printf("fingerprint     %#018llx\n", u(f.fingerprint));
   std::printf("bin config      LinearStages=%llu BytesPerLinear=%llu LogDivs=%llu (%llu bins)\n",
               u(f.linear_stages), u(f.bytes_per_linear), u(f.log_divs), u(f.bin_count));
-  std::printf("region size     %llu bytes (%llu mapped)\n", u(f.region_size), u(f.mapped_size));
+  std::printf("region size     %llu bytes now, built with %llu, may grow to %llu (%llu mapped)\n",
+              u(f.current_size), u(f.region_size), u(f.max_size), u(f.mapped_size));
   std::printf("init state      %s\n", f.init_state.c_str());
   std::printf("capacity        %llu bytes\n", u(f.capacity));
   std::printf("live            %llu bytes in %llu chunks\n", u(f.live_bytes), u(f.live_chunks));
   std::printf("free            %llu bytes in %llu chunks\n", u(f.free_bytes), u(f.free_chunks));
   std::printf("largest free    %llu bytes\n", u(f.largest_free));
   std::printf("fragmentation   %.4f\n", f.fragmentation);
+  const talc::HeapStats& s = f.stats;
+  std::printf("usable live     %llu bytes (peak %llu), overhead %llu bytes\n", u(s.live_bytes),
+              u(s.peak_live_bytes), u(s.overhead_bytes));
+  std::printf("operations      %llu allocations, %llu frees, %llu reallocations, %llu refused "
+              "for want of memory, %llu growths\n",
+              u(s.allocations), u(s.deallocations), u(s.reallocations), u(s.failures),
+              u(s.growths));
   std::printf("recoveries      %llu (%llu with a roll-back)\n", u(f.recoveries), u(f.rollbacks));
   std::printf("journal         %llu words%s\n", u(f.journal_words),
               f.journal_words != 0 ? " (an operation was interrupted; `talc check` rolls it "

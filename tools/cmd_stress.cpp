@@ -1,9 +1,10 @@
 // `talc stress REGION --procs N --seconds S`: N forked processes hammer one heap.
 //
 // Each worker opens the region by name (its own mapping, at its own address) and, until the
-// time is up, allocates, frees and "reallocates" (allocate, copy, free: there is no in-place
-// realloc) blocks filled with a pattern that names the block; it verifies the pattern before
-// every free and copy, so any byte another process wrote into its blocks is counted as damage.
+// time is up, allocates, frees and reallocates blocks filled with a pattern that names the
+// block; it verifies the pattern before every free and after every reallocation (which must
+// keep the bytes, moved or not), so any byte another process wrote into its blocks is counted
+// as damage.
 // Workers report through a block of the heap itself. The parent then runs check() under the
 // lock and compares the live chunk count with the one before the run (nothing may leak).
 //
@@ -105,17 +106,16 @@ int work(const RegionSpec& spec, std::uint64_t report_offset, unsigned index,
       release(rng() % live.size());
     } else {
       Block& old = live[rng() % live.size()];
-      const talc::Result<talc::Meta> m = heap.try_allocate(size_dist(rng));
+      const talc::Result<talc::Meta> m = heap.try_reallocate(old.meta, size_dist(rng));
       if (!m) {
         if (m.error() != talc::Errc::out_of_memory) ++rep.refused;
+        if (!intact(old)) ++rep.damaged;  // a refusal leaves the block as it was
         continue;
       }
-      if (!intact(old)) ++rep.damaged;
-      const Block moved{*m, old.id};
       const std::size_t keep = old.meta.size < m->size ? old.meta.size : m->size;
-      std::memcpy(moved.meta.ptr(), old.meta.ptr(), keep);
+      const Block moved{*m, old.id};
+      if (!intact(Block{talc::Meta{m->base, m->offset, keep}, old.id})) ++rep.damaged;
       fill(moved, keep);
-      if (heap.deallocate(old.meta) != talc::Errc::ok) ++rep.refused;
       old = moved;
     }
   }

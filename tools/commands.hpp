@@ -14,7 +14,8 @@ struct StressOptions {
   bool keep = false;             // leave the workers' last blocks allocated
 };
 
-int cmd_create(const std::string& region, const std::string& size);
+// `max` empty: the region never grows.
+int cmd_create(const std::string& region, const std::string& size, const std::string& max);
 int cmd_info(const std::string& region, bool json);
 int cmd_check(const std::string& region, bool json);
 int cmd_rm(const std::string& region);

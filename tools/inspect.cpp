@@ -60,12 +60,15 @@ HeapFacts gather_facts(Snapshot& snap) {
   f.log_divs = Bins::kLogDivs;
   f.bin_count = Bins::kBins;
   f.region_size = snap.header().region_size();
+  f.max_size = snap.header().max_size();
   f.mapped_size = snap.mapped_size();
   f.init_state = state_name(snap.header().state());
 
   const Heap& heap = snap.heap();
   const auto& core = heap.meta();
   f.capacity = core.capacity();
+  f.current_size = kCoreOffset + core.span();
+  f.stats = core.stats();
   f.recoveries = heap.recoveries();
   f.rollbacks = heap.rollbacks();
   f.journal_words = core.journal_size();

@@ -65,8 +65,10 @@ struct HeapFacts {
   std::uint64_t bytes_per_linear = 0;
   std::uint64_t log_divs = 0;
   std::uint64_t bin_count = 0;
-  std::uint64_t region_size = 0;  // as the header records it
-  std::uint64_t mapped_size = 0;  // as the region is now
+  std::uint64_t region_size = 0;   // as the header records it: the size it was built with
+  std::uint64_t max_size = 0;      // the size it may grow to
+  std::uint64_t current_size = 0;  // what the heap spans now
+  std::uint64_t mapped_size = 0;   // as the region is now
   std::string init_state;
   std::uint64_t capacity = 0;
   std::uint64_t live_bytes = 0;
@@ -75,6 +77,7 @@ struct HeapFacts {
   std::uint64_t free_chunks = 0;
   std::uint64_t largest_free = 0;
   double fragmentation = 0;  // 1 - largest_free / free_bytes; 0 with no free bytes
+  talc::HeapStats stats;     // the heap's own counters (see talc::HeapStats)
   std::uint64_t recoveries = 0;
   std::uint64_t rollbacks = 0;
   std::uint64_t journal_words = 0;  // non-zero: an operation was interrupted

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   std::function<int()> action;
   std::string region;
   std::string size;
+  std::string max;
   bool json = false;
   StressOptions stress;
 
@@ -32,7 +33,9 @@ int main(int argc, char** argv) {
   create->add_option("REGION", region, kRegionHelp)->required();
   create->add_option("--size", size, "Region size in bytes; K, M, G, T suffixes (e.g. 64M)")
       ->required();
-  create->callback([&] { action = [&] { return cmd_create(region, size); }; });
+  create->add_option("--max", max,
+                     "Size the region may grow to when the heap runs out (default: --size)");
+  create->callback([&] { action = [&] { return cmd_create(region, size, max); }; });
 
   auto* info = app.add_subcommand(
       "info", "Show a heap's configuration, occupancy and free chunks (read-only, lock-free)");

@@ -5,6 +5,12 @@
 // (`adopt`), check the heap, publish a root. `MapTalc` is a Talc that also owns its mapping:
 // open it on a shared memory name, a file, a descriptor or anonymous memory and it is ready.
 //
+// A region may be created with a maximum size larger than its first one: every process maps
+// (reserves) the maximum, and when a request does not fit, the process making it grows the
+// region's source under the heap's lock and the heap takes the new bytes in. No base moves, no
+// pointer changes, and other processes use the new space with nothing to do. At the maximum,
+// requests fail cleanly, after the out-of-memory handler (when one is set) had its say.
+//
 // Offsets in a Meta are from the region's base, so they mean the same block in every process.
 // Alignments up to the region's base alignment (kRegionAlign, 2 MiB, for mapped regions) hold
 // in every process. The non-throwing calls return Errc; the throwing ones raise std::bad_alloc
@@ -15,6 +21,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <new>
 #include <string>
@@ -32,6 +39,8 @@ namespace talc {
 
 struct OpenOptions {
   ClaimOptions claim{};
+  // For a process that builds the heap: the size its region may grow to (0: it never grows).
+  std::size_t max_size = 0;
   // How long an opener waits for another process that is still building the heap.
   std::chrono::milliseconds wait{2000};
 };
@@ -54,7 +63,7 @@ class Talc {
   static Talc open(void* base, std::size_t len, OpenRole role, OpenOptions opts = {}) {
     std::string why;
     bool built = false;
-    auto h = HeaderType::open(base, len, role, opts.claim, opts.wait, &why, &built);
+    auto h = HeaderType::open(base, len, role, opts.claim, opts.wait, &why, &built, opts.max_size);
     if (!h) throw OpenError(h.error(), why.empty() ? describe(h.error()) : why);
     return Talc(static_cast<std::byte*>(base), len, *h, built);
   }
@@ -62,12 +71,55 @@ class Talc {
   Result<Meta> try_allocate(std::size_t size, std::size_t align = kGranule) noexcept {
     if (!std::has_single_bit(align)) return Errc::bad_alignment;
     if (align > max_align_) return Errc::alignment_too_large;
-    Result<void*> r = Errc::corrupted;
-    if (const Errc e = locked([&](auto& m) { r = verdict(m.allocate(size, align)); });
-        e != Errc::ok)
-      return e;
+    const Result<void*> r =
+        growing(size, align, [&](auto& m) { return m.allocate(size, align); });
     if (!r) return r.error();
     return Meta{base_, offset_of(*r), size};
+  }
+  // try_allocate, with the block's `size` bytes zeroed.
+  Result<Meta> try_allocate_zeroed(std::size_t size, std::size_t align = kGranule) noexcept {
+    const Result<Meta> r = try_allocate(size, align);
+    if (r) std::memset(r->ptr(), 0, size);
+    return r;
+  }
+
+  // The block resized to `size` bytes, its first min(old, size) bytes kept: in place when the
+  // heap can, moved otherwise, in one operation under one acquisition of the lock. On a refusal
+  // `m` is untouched and still the caller's.
+  Result<Meta> try_reallocate(const Meta& m, std::size_t size,
+                              std::size_t align = kGranule) noexcept {
+    if (const Errc e = own(m); e != Errc::ok) return e;
+    if (!std::has_single_bit(align)) return Errc::bad_alignment;
+    if (align > max_align_) return Errc::alignment_too_large;
+    void* p = m.ptr();
+    const Result<void*> r =
+        growing(size, align, [&](auto& h) { return h.reallocate(p, size, align); });
+    if (!r) return r.error();
+    return Meta{base_, offset_of(*r), size};
+  }
+  // Throws std::bad_alloc when there is no room, OpenError for any other refusal.
+  Meta reallocate(const Meta& m, std::size_t size, std::size_t align = kGranule) {
+    const Result<Meta> r = try_reallocate(m, size, align);
+    if (!r) raise(r.error());
+    return *r;
+  }
+  // In place only, never moving; on success m.size becomes `size`. try_grow refuses with
+  // out_of_memory when the chunk above cannot give the bytes (it never grows the region: a
+  // caller that may move should reallocate). try_shrink gives back what a chunk can hold.
+  Errc try_grow(Meta& m, std::size_t size) noexcept {
+    return resize_in_place(m, size, [](auto& h, void* p, std::size_t n) { return h.try_grow(p, n); });
+  }
+  Errc try_shrink(Meta& m, std::size_t size) noexcept {
+    if (size > m.size) return Errc::ok;
+    return resize_in_place(m, size,
+                           [](auto& h, void* p, std::size_t n) { return h.try_shrink(p, n); });
+  }
+
+  // Called, in this process and outside the lock, when a request of `size` bytes failed for want
+  // of memory even after growing the region to its maximum. Returning true retries the request
+  // (after the handler freed something, say); false lets it fail. Like std::new_handler.
+  void on_out_of_memory(std::function<bool(std::size_t)> handler) {
+    on_out_of_memory_ = std::move(handler);
   }
 
   // Throws std::bad_alloc when no chunk is large enough, OpenError for any other refusal.
@@ -78,8 +130,7 @@ class Talc {
   }
 
   Errc deallocate(const Meta& m) noexcept {
-    if (m.base != base_) return m.base == nullptr ? Errc::null_pointer : Errc::foreign_pointer;
-    if (m.offset >= size_) return Errc::foreign_pointer;
+    if (const Errc e = own(m); e != Errc::ok) return e;
     return deallocate(base_ + m.offset);
   }
   Errc deallocate(void* p) noexcept {
@@ -168,6 +219,22 @@ class Talc {
     locked([&](auto& m) { c = m.census(); });
     return c;
   }
+  // The heap's figures (HeapStats), read under the lock at the cost of a few words and the
+  // largest bin's list: cheap enough for a monitoring loop.
+  HeapStats stats() {
+    HeapStats s;
+    locked([&](auto& m) { s = m.stats(); });
+    s.recoveries = recoveries();
+    s.rollbacks = rollbacks();
+    return s;
+  }
+  // The size the region may grow to, and the size it has now.
+  std::uint64_t max_size() const noexcept { return header_->max_size(); }
+  std::uint64_t current_size() noexcept {
+    std::uint64_t n = 0;
+    locked([&](auto& m) { n = meta_offset() + m.span(); });
+    return n;
+  }
 
   // Runs f(TalcMeta&) under the heap's lock, with the same recovery and reporting as every
   // operation: for reading several things in one consistent state. `f` must not throw.
@@ -200,6 +267,13 @@ class Talc {
     return header_->state() == InitState::corrupted || header_->body().corrupted();
   }
 
+  // How this process grows the region's source to a given size (0 or an errno value), and how
+  // many bytes of address space it has mapped for the region (its reach: at least the
+  // maximum size, for a region that grows). Set by MapTalc; without an extender, the heap never
+  // grows.
+  void set_extender(std::function<int(std::size_t)> extend) { extend_ = std::move(extend); }
+  void set_reach(std::size_t mapped) noexcept { size_ = mapped; }
+
   // Whether this open built the heap (exactly one opener of a region does).
   bool built() const noexcept { return built_; }
   std::byte* base() const noexcept { return base_; }
@@ -217,6 +291,67 @@ class Talc {
     const auto a = reinterpret_cast<std::uintptr_t>(base);
     const std::size_t natural = a == 0 ? kRegionAlign : std::size_t{1} << std::countr_zero(a);
     return natural < kRegionAlign ? natural : kRegionAlign;
+  }
+
+  Errc own(const Meta& m) const noexcept {
+    if (m.base != base_) return m.base == nullptr ? Errc::null_pointer : Errc::foreign_pointer;
+    if (m.offset >= size_) return Errc::foreign_pointer;
+    return Errc::ok;
+  }
+
+  template <class F>
+  Errc resize_in_place(Meta& m, std::size_t size, F&& f) noexcept {
+    if (const Errc e = own(m); e != Errc::ok) return e;
+    Errc r = Errc::corrupted;
+    const Errc e = locked([&](auto& h) { r = verdict(f(h, m.ptr(), size)); });
+    if (e != Errc::ok) return e;
+    if (r == Errc::ok) m.size = size;
+    return r;
+  }
+
+  // Runs `op` (a core request giving Result<void*>) under the lock; when it fails for want of
+  // memory, grows the region (still under the lock, so one process grows it at a time) and
+  // runs it again; when that fails too, asks the out-of-memory handler, outside the lock.
+  template <class Op>
+  Result<void*> growing(std::size_t size, std::size_t align, Op&& op) noexcept {
+    for (;;) {
+      Result<void*> r = Errc::corrupted;
+      const Errc e = locked([&](auto& m) {
+        r = op(m);
+        if (r.error() == Errc::out_of_memory && grow_for(m, size, align)) r = op(m);
+        r = verdict(r);
+      });
+      if (e != Errc::ok) return e;
+      if (r.error() != Errc::out_of_memory || !on_out_of_memory_) return r;
+      bool again = false;
+      try {
+        again = on_out_of_memory_(size);
+      } catch (...) {  // a handler that fails has not freed anything
+      }
+      if (!again) return r;
+    }
+  }
+
+  // Under the lock: grows the region so that a request of `size` bytes at `align` fits, by at
+  // least half again its size (so that growths stay few), up to the maximum. The source grows
+  // first; a death after that and before the heap takes the bytes in leaves only a longer
+  // source, which the next growth uses.
+  bool grow_for(typename Heap::Meta& m, std::size_t size, std::size_t align) noexcept {
+    const std::uint64_t max = header_->max_size();
+    const std::uint64_t now = meta_offset() + m.span();
+    if (!extend_ || max <= now || max > size_ || size > max) return false;
+    constexpr std::uint64_t kStep = std::uint64_t{64} << 10;
+    std::uint64_t want = now + size + align + 4 * kMinChunk;
+    if (want < now + now / 2) want = now + now / 2;
+    want = (want + kStep - 1) / kStep * kStep;
+    if (want > max) want = max;
+    int err = 0;
+    try {
+      err = extend_(want);
+    } catch (...) {
+      err = -1;
+    }
+    return err == 0 && m.grow(want - meta_offset()) == Errc::ok;
   }
 
   // Where the core heap lies in the region: its offsets plus this are the region's offsets.
@@ -268,6 +403,8 @@ class Talc {
   std::size_t max_align_;
   bool built_;
   std::function<void()> on_recovery_;
+  std::function<bool(std::size_t)> on_out_of_memory_;
+  std::function<int(std::size_t)> extend_;
 };
 
 // A Talc that owns the mapping of its region.
@@ -275,33 +412,38 @@ template <class Bins = DefaultBinConfig>
 class MapTalc : public Talc<Bins> {
  public:
   static MapTalc create_shm(const std::string& name, std::size_t size, OpenOptions o = {}) {
-    return make(MappedRegion::shm(name, OpenMode::create_only, {size}), OpenRole::create, o);
+    return make(MappedRegion::shm(name, OpenMode::create_only, layout(size, o)), OpenRole::create,
+                o);
   }
   static MapTalc open_shm(const std::string& name, OpenOptions o = {}) {
     return make(MappedRegion::shm(name, OpenMode::open_only), OpenRole::attach, o);
   }
   static MapTalc open_or_create_shm(const std::string& name, std::size_t size, OpenOptions o = {}) {
-    return make(MappedRegion::shm(name, OpenMode::open_or_create, {size}), OpenRole::either, o);
+    return make(MappedRegion::shm(name, OpenMode::open_or_create, layout(size, o)),
+                OpenRole::either, o);
   }
   static bool remove_shm(const std::string& name) { return MappedRegion::remove_shm(name); }
 
   static MapTalc create_file(const std::string& path, std::size_t size, OpenOptions o = {}) {
-    return make(MappedRegion::file(path, OpenMode::create_only, {size}), OpenRole::create, o);
+    return make(MappedRegion::file(path, OpenMode::create_only, layout(size, o)),
+                OpenRole::create, o);
   }
   static MapTalc open_file(const std::string& path, OpenOptions o = {}) {
     return make(MappedRegion::file(path, OpenMode::open_only), OpenRole::attach, o);
   }
   static MapTalc open_or_create_file(const std::string& path, std::size_t size,
                                      OpenOptions o = {}) {
-    return make(MappedRegion::file(path, OpenMode::open_or_create, {size}), OpenRole::either, o);
+    return make(MappedRegion::file(path, OpenMode::open_or_create, layout(size, o)),
+                OpenRole::either, o);
   }
 
   // A descriptor from elsewhere (a memfd received over a socket): builds a heap if the bytes
   // are fresh zeros, attaches otherwise, as `role` allows.
   static MapTalc from_fd(Fd fd, OpenRole role = OpenRole::either, OpenOptions o = {}) {
-    return make(MappedRegion::from_fd(std::move(fd)), role, o);
+    return make(MappedRegion::from_fd(std::move(fd), layout(0, o)), role, o);
   }
-  // A heap in anonymous shared memory, for this process and the children it forks.
+  // A heap in anonymous shared memory, for this process and the children it forks. It has no
+  // source to grow, so OpenOptions::max_size does not apply.
   static MapTalc anonymous(std::size_t size, OpenOptions o = {}) {
     return make(MappedRegion::anonymous({size}), OpenRole::create, o);
   }
@@ -312,9 +454,24 @@ class MapTalc : public Talc<Bins> {
   MapTalc(MappedRegion r, Talc<Bins> t) noexcept
       : Talc<Bins>(std::move(t)), region_(std::move(r)) {}
 
+  static MapLayout layout(std::size_t size, const OpenOptions& o) {
+    return MapLayout{.size = size, .reserve = o.max_size};
+  }
+
   static MapTalc make(MappedRegion r, OpenRole role, OpenOptions o) {
     try {
-      Talc<Bins> t = Talc<Bins>::open(r.base(), r.size(), role, o);
+      Talc<Bins> t = Talc<Bins>::open(r.base(), r.source_size(), role, o);
+      if (r.fd() >= 0 && t.max_size() > r.size()) {
+        // Built to grow further than this mapping reaches: map the maximum, then attach again
+        // at the new base (nothing points into the region yet).
+        r.reserve(t.max_size());
+        t = Talc<Bins>::open(r.base(), r.source_size(), OpenRole::attach, o);
+      }
+      t.set_reach(r.size());
+      if (r.fd() >= 0 && t.max_size() > t.current_size()) {
+        const int fd = r.fd();  // owned by the region, which lives as long as the MapTalc
+        t.set_extender([fd](std::size_t n) { return MappedRegion::extend(fd, n); });
+      }
       return MapTalc(std::move(r), std::move(t));
     } catch (...) {
       // A region this call created and could not turn into a heap is not left behind.

@@ -63,7 +63,8 @@ template <class T>
 class alignas(64) Header {
  public:
   static constexpr std::uint64_t kMagic = 0x5041454843'4c4154ULL;  // "TALCHEAP", little-endian
-  static constexpr std::uint32_t kVersion = 1;
+  // 2: statistics counters in the core heap, a longer journal, the maximum size.
+  static constexpr std::uint32_t kVersion = 2;
   static constexpr std::size_t kBodyOffset = 128;
 
   static constexpr std::uint64_t fingerprint() noexcept {
@@ -80,9 +81,10 @@ class alignas(64) Header {
 
   // Opens the heap in [base, base + len) as `role` allows. `base` must be 64-aligned. On a
   // refusal, `why` (when given) receives one line naming what differed.
+  // A builder records `max_size`, the size the region may grow to (at least `len`).
   static Result<Header*> open(void* base, std::size_t len, OpenRole role, ClaimOptions opts,
                               std::chrono::milliseconds wait, std::string* why = nullptr,
-                              bool* created = nullptr) noexcept;
+                              bool* created = nullptr, std::size_t max_size = 0) noexcept;
 
   T& body() noexcept {
     return *std::launder(reinterpret_cast<T*>(reinterpret_cast<std::byte*>(this) + kBodyOffset));
@@ -98,7 +100,9 @@ class alignas(64) Header {
   void mark_corrupted() noexcept {
     state_.store(static_cast<std::uint64_t>(InitState::corrupted), std::memory_order_release);
   }
+  // The size the region was built with, and the size it may grow to.
   std::uint64_t region_size() const noexcept { return region_size_; }
+  std::uint64_t max_size() const noexcept { return max_size_; }
 
   // One offset the user may publish for other processes to find (a queue, a directory).
   std::uint64_t root() const noexcept { return root_.load(std::memory_order_acquire); }
@@ -114,7 +118,8 @@ class alignas(64) Header {
   }
   template <class... A>
   static void say(std::string* why, const char* fmt, A... args) noexcept;
-  Errc build(std::size_t len, ClaimOptions opts, std::uint64_t claimed) noexcept;
+  Errc build(std::size_t len, ClaimOptions opts, std::uint64_t claimed,
+             std::size_t max_size) noexcept;
   Errc validate(std::size_t len, std::string* why) noexcept;
 
   std::uint64_t magic_;
@@ -122,6 +127,7 @@ class alignas(64) Header {
   std::uint32_t header_size_;
   std::uint64_t fingerprint_;
   std::uint64_t region_size_;
+  std::uint64_t max_size_;
   std::atomic<std::uint64_t> state_;  // InitState in bits 0-7, the builder's pid above
   std::atomic<std::uint64_t> root_;
 };
@@ -145,7 +151,12 @@ void Header<T>::say(std::string* why, const char* fmt, A... args) noexcept {
 }
 
 template <class T>
-Errc Header<T>::build(std::size_t len, ClaimOptions opts, std::uint64_t claimed) noexcept {
+Errc Header<T>::build(std::size_t len, ClaimOptions opts, std::uint64_t claimed,
+                      std::size_t max_size) noexcept {
+  if (max_size > kMaxSpan) {
+    state_.store(0, std::memory_order_release);
+    return Errc::region_too_large;
+  }
   auto body_ok =
       T::claim(reinterpret_cast<std::byte*>(this) + kBodyOffset, len - kBodyOffset, opts);
   if (!body_ok) {
@@ -157,6 +168,7 @@ Errc Header<T>::build(std::size_t len, ClaimOptions opts, std::uint64_t claimed)
   header_size_ = sizeof(Header);
   fingerprint_ = fingerprint();
   region_size_ = len;
+  max_size_ = max_size > len ? max_size : len;
   root_.store(~std::uint64_t{0}, std::memory_order_relaxed);
   std::uint64_t expected = claimed;
   // Publishes everything above; fails only if another opener declared us dead meanwhile.
@@ -186,11 +198,25 @@ Errc Header<T>::validate(std::size_t len, std::string* why) noexcept {
         min_region_size());
     return Errc::corrupted;
   }
+  if (max_size_ < region_size_ || max_size_ > kMaxSpan) {
+    say(why, "the heap's maximum size %llu is out of range", max_size_);
+    return Errc::corrupted;
+  }
   if (region_size_ > len) {
     say(why, "the heap's header says %llu bytes; only %llu are there", region_size_, len);
     return Errc::region_truncated;
   }
-  if (!T::adopt(reinterpret_cast<std::byte*>(this) + kBodyOffset, region_size_ - kBodyOffset)) {
+  // A heap that grew spans more than it was built with: what must be there is what it spans now,
+  // never more than its maximum.
+  const std::size_t present = len < max_size_ ? len : max_size_;
+  if (const Errc e = T::adopt(reinterpret_cast<std::byte*>(this) + kBodyOffset,
+                              present - kBodyOffset)
+                         .error();
+      e != Errc::ok) {
+    if (e == Errc::region_too_small) {
+      say(why, "the heap has grown past the %llu bytes that are there", present);
+      return Errc::region_truncated;
+    }
     say(why, "the heap's metadata is out of range");
     return Errc::corrupted;
   }
@@ -204,7 +230,7 @@ Errc Header<T>::validate(std::size_t len, std::string* why) noexcept {
 template <class T>
 Result<Header<T>*> Header<T>::open(void* base, std::size_t len, OpenRole role, ClaimOptions opts,
                                    std::chrono::milliseconds wait, std::string* why,
-                                   bool* created) noexcept {
+                                   bool* created, std::size_t max_size) noexcept {
   if (base == nullptr) return Errc::null_region;
   if (reinterpret_cast<std::uintptr_t>(base) % alignof(Header) != 0) return Errc::corrupted;
   if (created != nullptr) *created = false;
@@ -227,7 +253,7 @@ Result<Header<T>*> Header<T>::open(void* base, std::size_t len, OpenRole role, C
       }
       const std::uint64_t mine = word(InitState::initialising, me);
       if (!h->state_.compare_exchange_strong(s, mine, std::memory_order_acquire)) continue;
-      const Errc e = h->build(len, opts, mine);
+      const Errc e = h->build(len, opts, mine, max_size);
       if (e != Errc::ok) return e;
       if (created != nullptr) *created = true;
       return h;
@@ -245,7 +271,7 @@ Result<Header<T>*> Header<T>::open(void* base, std::size_t len, OpenRole role, C
       const std::uint64_t mine = word(InitState::initialising, me);
       if (!h->state_.compare_exchange_strong(s, mine, std::memory_order_acquire)) continue;
       h->magic_ = 0;
-      const Errc e = h->build(len, opts, mine);
+      const Errc e = h->build(len, opts, mine, max_size);
       if (e != Errc::ok) return e;
       if (created != nullptr) *created = true;
       return h;

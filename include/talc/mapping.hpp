@@ -31,6 +31,9 @@ enum class OpenMode : unsigned char {
 struct MapLayout {
   std::size_t size = 0;  // bytes to create; when opening, 0 means "whatever size it has"
   std::size_t align = kRegionAlign;
+  // Address space to map, when larger than the size: the region may then grow up to it in
+  // place (see MappedRegion::extend), every process keeping its base and its pointers.
+  std::size_t reserve = 0;
   // A copy-on-write view: this process may read the region and write its own copy of the
   // pages, and nothing it writes ever reaches the region (for tools that inspect heaps).
   bool private_copy = false;
@@ -108,6 +111,18 @@ class MappedRegion {
 
   // Another mapping of the same bytes, at another address (for a region with a source).
   Mapping map_again() const;
+
+  // Maps the region again with `length` bytes of address space (when that is more than now),
+  // so that it can grow to `length` without moving. The base changes: only for a region
+  // nothing points into yet. Bytes past the source's size fault until it grows.
+  void reserve(std::size_t length);
+  // The bytes the source holds now (for anonymous memory, the mapping's size): the mapping may
+  // be longer, reserved for growth.
+  std::size_t source_size() const;
+  // Grows the source (shared memory object or file) to `size` bytes if it is smaller; never
+  // shrinks it. Every process's reserved mapping sees the new bytes at once. Returns 0 or an
+  // errno value; never throws, since it runs under the heap's lock.
+  static int extend(int fd, std::size_t size) noexcept;
 
   void* base() const noexcept { return map_.base(); }
   std::size_t size() const noexcept { return map_.size(); }

@@ -101,6 +101,9 @@ struct HeapStats {
   std::uint64_t reallocations = 0;
   std::uint64_t failures = 0;
   std::uint64_t growths = 0;
+  // Kept by the synchronised layer (TalckMeta); the core heap alone leaves them 0.
+  std::uint64_t recoveries = 0;
+  std::uint64_t rollbacks = 0;
 
   // How scattered the free space is: 0 when it is one chunk (or there is none), towards 1 as
   // it splits into many small ones. The share of free bytes that the largest single request
