@@ -17,17 +17,6 @@
 
 namespace talc_bench {
 
-// PENDING: until reallocation lands in the face, a refusal.
-template <class H, class B>
-void* pending_realloc(H& h, const B& b, std::size_t size, std::size_t align) noexcept {
-  if constexpr (requires { h.try_reallocate(b, size, align); }) {
-    const auto r = h.try_reallocate(b, size, align);
-    return r ? r->ptr() : nullptr;
-  } else {
-    return nullptr;
-  }
-}
-
 class TalcFacePeer {
  public:
   static constexpr PeerInfo kInfo{"talc", true, true, true};
@@ -42,7 +31,8 @@ class TalcFacePeer {
     heap_.deallocate(meta(p, size));
   }
   void* reallocate(void* p, std::size_t old_size, std::size_t size, std::size_t align) noexcept {
-    return pending_realloc(heap_, meta(p, old_size), size, align);
+    const talc::Result<talc::Meta> r = heap_.try_reallocate(meta(p, old_size), size, align);
+    return r ? r->ptr() : nullptr;
   }
 
   talc::MapTalc<>& heap() noexcept { return heap_; }
