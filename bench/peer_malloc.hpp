@@ -2,11 +2,12 @@
 // builds), all linked into the one benchmark program. They show the speed a user gives up, or
 // not, by putting blocks in a shared heap.
 //
-// Debian's libmimalloc and libjemalloc both export the standard names (malloc, free, ...), so
-// linking them makes one of them the process's malloc. glibc's own allocator is therefore
-// called by the names glibc exports for exactly that case (__libc_malloc and friends), which
-// reach ptmalloc whatever else interposes malloc; mimalloc by its mi_ API, jemalloc by its
-// non-standard API (mallocx / rallocx / dallocx, unprefixed in Debian's build).
+// Debian's libmimalloc and libjemalloc both export the standard names (malloc, free, ...), and
+// libmimalloc even glibc's own aliases (__libc_malloc and friends), so linking them makes one
+// of them the process's malloc under every name. glibc's allocator is therefore looked up in
+// libc.so.6 itself (dlsym on that library's handle searches it first, whatever interposes the
+// names in the global scope); mimalloc is called by its mi_ API, jemalloc by its non-standard
+// API (mallocx / rallocx / dallocx, unprefixed in Debian's build).
 //
 // Alignment: up to 16 bytes every one of them gives it by default; above, each peer's aligned
 // call. A reallocation keeps the block's alignment: mimalloc and jemalloc take it as an
@@ -14,41 +15,52 @@
 // (aligned allocation, copy, free), as Rust's System allocator does.
 #pragma once
 
+#include <dlfcn.h>
 #include <jemalloc/jemalloc.h>
 #include <mimalloc.h>
 
 #include <bit>
 #include <cstddef>
 #include <cstring>
+#include <stdexcept>
 
 #include "peer.hpp"
-
-extern "C" {
-void* __libc_malloc(std::size_t size);
-void* __libc_memalign(std::size_t align, std::size_t size);
-void* __libc_realloc(void* p, std::size_t size);
-void __libc_free(void* p);
-}
 
 namespace talc_bench {
 
 class GlibcPeer {
  public:
   static constexpr PeerInfo kInfo{"glibc", false, true, false};
-  explicit GlibcPeer(std::size_t) {}
+  explicit GlibcPeer(std::size_t) {
+    void* libc = ::dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+    if (libc == nullptr) throw std::runtime_error("glibc: libc.so.6 is not loaded");
+    malloc_ = reinterpret_cast<decltype(malloc_)>(::dlsym(libc, "malloc"));
+    memalign_ = reinterpret_cast<decltype(memalign_)>(::dlsym(libc, "memalign"));
+    realloc_ = reinterpret_cast<decltype(realloc_)>(::dlsym(libc, "realloc"));
+    free_ = reinterpret_cast<decltype(free_)>(::dlsym(libc, "free"));
+    ::dlclose(libc);  // it stays loaded: the program links it
+    if (!malloc_ || !memalign_ || !realloc_ || !free_)
+      throw std::runtime_error("glibc: malloc not found in libc.so.6");
+  }
 
   void* allocate(std::size_t size, std::size_t align) noexcept {
-    return align <= kNaturalAlign ? __libc_malloc(size) : __libc_memalign(align, size);
+    return align <= kNaturalAlign ? malloc_(size) : memalign_(align, size);
   }
-  void deallocate(void* p, std::size_t, std::size_t) noexcept { __libc_free(p); }
+  void deallocate(void* p, std::size_t, std::size_t) noexcept { free_(p); }
   void* reallocate(void* p, std::size_t old_size, std::size_t size, std::size_t align) noexcept {
-    if (align <= kNaturalAlign) return __libc_realloc(p, size);
-    void* q = __libc_memalign(align, size);
+    if (align <= kNaturalAlign) return realloc_(p, size);
+    void* q = memalign_(align, size);
     if (q == nullptr) return nullptr;
     std::memcpy(q, p, old_size < size ? old_size : size);
-    __libc_free(p);
+    free_(p);
     return q;
   }
+
+ private:
+  void* (*malloc_)(std::size_t) = nullptr;
+  void* (*memalign_)(std::size_t, std::size_t) = nullptr;
+  void* (*realloc_)(void*, std::size_t) = nullptr;
+  void (*free_)(void*) = nullptr;
 };
 
 class MimallocPeer {
