@@ -4,7 +4,8 @@
 // Measures only: it never fails on a time. See BENCHMARKS.md for the method.
 //
 //   talc_bench [--quick] [--procs N] [--out DIR] [--arena-mib M] [--ops N] [--rounds R]
-//              [--eff-rounds R] [--pairs N] [--contention-ops N] [--contention-max BYTES]
+//              [--eff-rounds R] [--eff-seconds S] [--pairs N] [--contention-ops N]
+//              [--contention-max BYTES]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +31,7 @@ struct Options {
   std::size_t ops = 1'000'000;  // per random-actions sequence
   std::size_t rounds = 3;       // random actions: best of
   std::size_t eff_rounds = 300;
+  double eff_seconds = 60;  // per peer
   std::size_t pairs = 1'000'000;  // per size: batch and one by one, each
   std::size_t contention_ops = 200'000;  // per worker
   std::uint32_t contention_max = 1000;
@@ -45,6 +47,7 @@ Options parse(int argc, char** argv) {
       o.ops = 20'000;
       o.rounds = 1;
       o.eff_rounds = 2;
+      o.eff_seconds = 5;
       o.pairs = 20'000;
       o.contention_ops = 20'000;
       o.holes = {0, 1000};
@@ -64,6 +67,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--ops") o.ops = n;
     else if (a == "--rounds") o.rounds = std::max<std::size_t>(1, n);
     else if (a == "--eff-rounds") o.eff_rounds = std::max<std::size_t>(1, n);
+    else if (a == "--eff-seconds") o.eff_seconds = std::strtod(v, nullptr);
     else if (a == "--pairs") o.pairs = std::max<std::size_t>(1000, n);
     else if (a == "--contention-ops") o.contention_ops = n;
     else if (a == "--contention-max") o.contention_max = static_cast<std::uint32_t>(n);
@@ -109,30 +113,51 @@ void random_actions_all(const Options& o, const std::vector<Bench*>& all) {
   }
 }
 
+// Heap efficiency over `eff_rounds` rounds, the same rounds for every peer; a peer that has used
+// up `eff_seconds` stops early (simple_seq_fit takes seconds per round), and the CSV says how
+// many rounds each one ran: always the first ones, so every average is over the same prefix.
 void efficiency_all(const Options& o, const std::vector<Bench*>& all) {
   std::vector<Bench*> regions;
   for (Bench* b : all)
     if (b->info().region) regions.push_back(b);
+  const std::size_t n = regions.size();
   Csv csv(o.out + "/heap_efficiency.csv", {"allocator", "rounds", "mean", "min", "max"});
-  std::vector<double> sum(regions.size(), 0), lo(regions.size(), 1), hi(regions.size(), 0);
+  std::vector<double> sum(n, 0), lo(n, 1), hi(n, 0), secs(n, 0);
+  std::vector<std::size_t> rounds(n, 0);
+  std::size_t steps = 0, generated = 0;
   for (std::size_t r = 0; r < o.eff_rounds; ++r) {
+    bool any = false;
+    for (std::size_t i = 0; i < n; ++i) any = any || r == 0 || secs[i] < o.eff_seconds;
+    if (!any) break;
     const auto round = efficiency_round(o.arena, 10000, 1000 + r);
-    for (std::size_t i = 0; i < regions.size(); ++i) {
+    steps += round.size();
+    ++generated;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (r != 0 && secs[i] >= o.eff_seconds) continue;
+      const double t0 = now_seconds();
       const double e = regions[i]->efficiency(round);
+      secs[i] += now_seconds() - t0;
+      ++rounds[i];
       sum[i] += e;
       lo[i] = std::min(lo[i], e);
       hi[i] = std::max(hi[i], e);
     }
   }
-  Table table("heap efficiency, " + std::to_string(o.eff_rounds) + " rounds", "", names(regions),
-              true);
+  Table table("heap efficiency, up to " + std::to_string(o.eff_rounds) + " rounds", "",
+              names(regions), true);
   std::vector<double> mean;
-  for (std::size_t i = 0; i < regions.size(); ++i) {
-    mean.push_back(100 * sum[i] / static_cast<double>(o.eff_rounds));
-    csv.row(regions[i]->info().name, o.eff_rounds, mean.back() / 100, lo[i], hi[i]);
+  for (std::size_t i = 0; i < n; ++i) {
+    mean.push_back(100 * sum[i] / static_cast<double>(rounds[i]));
+    csv.row(regions[i]->info().name, rounds[i], mean.back() / 100, lo[i], hi[i]);
   }
   table.row("mean", mean);
   table.print("% of the arena in live use at the first failure, higher is better");
+  std::printf("(%zu steps per round on average; rounds run and seconds per round:",
+              steps / std::max<std::size_t>(1, generated));
+  for (std::size_t i = 0; i < n; ++i)
+    std::printf(" %s %zu %.3f", regions[i]->info().name, rounds[i],
+                secs[i] / static_cast<double>(rounds[i]));
+  std::printf(")\n");
 }
 
 void pairs_all(const Options& o, const std::vector<Bench*>& all, const Clock& clk) {
@@ -242,10 +267,16 @@ int main(int argc, char** argv) {
   std::printf("clock: %.3f ns per tick, %.1f ns of overhead per timed interval (subtracted)\n",
               clk.ns_per_tick, static_cast<double>(clk.overhead) * clk.ns_per_tick);
 
-  random_actions_all(o, all);
-  efficiency_all(o, all);
-  pairs_all(o, all, clk);
-  fragmented_all(o, all, clk);
-  contention_all(o, all, clk);
+  // Each workload's own running time, so that a smaller or larger run can be planned.
+  auto timed = [](const char* what, auto&& run) {
+    const double t0 = now_seconds();
+    run();
+    std::printf("(%s: %.1f s)\n", what, now_seconds() - t0);
+  };
+  timed("random actions", [&] { random_actions_all(o, all); });
+  timed("heap efficiency", [&] { efficiency_all(o, all); });
+  timed("pairs", [&] { pairs_all(o, all, clk); });
+  timed("fragmented", [&] { fragmented_all(o, all, clk); });
+  timed("contention", [&] { contention_all(o, all, clk); });
   std::printf("\nCSV files in %s\n", o.out.c_str());
 }
