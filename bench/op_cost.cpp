@@ -3,9 +3,10 @@
 //
 //   valgrind --tool=callgrind --toggle-collect='*measured*' talc_op_cost talc pair64 100000
 //
-// Workloads: pair64 (allocate and free 64 bytes, one pair per operation) and random (the
-// random-actions sequence, max size 1000). Prints the operations it ran; the counts come from
-// the tool. This is how BENCHMARKS.md explains a gap instead of guessing at it.
+// Workloads: pair64 (allocate and free 64 bytes, one pair per operation), random (the
+// random-actions sequence, max size 1000) and random:MAX (another max size). Prints the
+// operations it ran; the counts come from the tool. This is how BENCHMARKS.md explains a gap
+// instead of guessing at it.
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
@@ -39,7 +40,9 @@ template <Peer P>
 template <Peer P>
 int run(std::string_view work, std::size_t n) {
   P p(std::size_t{128} << 20);
-  const auto actions = random_actions(n, 1000, 1000);
+  std::uint32_t max = 1000;
+  if (work.starts_with("random:")) max = static_cast<std::uint32_t>(std::atoi(work.data() + 7));
+  const auto actions = random_actions(n, max, max);
   std::vector<Live> live;
   live.reserve(4096);
   measured(p, work, n, actions, live);  // warm: pages touched, caches and lists shaped
@@ -52,9 +55,10 @@ int run(std::string_view work, std::size_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4 || (std::string_view(argv[2]) != "pair64" && std::string_view(argv[2]) != "random")) {
+  if (argc != 4 || (std::string_view(argv[2]) != "pair64" &&
+                    !std::string_view(argv[2]).starts_with("random"))) {
     std::fprintf(stderr,
-                 "usage: talc_op_cost PEER pair64|random N\n"
+                 "usage: talc_op_cost PEER pair64|random|random:MAX N\n"
                  "  PEER: talc talc_core boost_rbtree boost_seqfit glibc mimalloc jemalloc\n");
     return 2;
   }
