@@ -11,6 +11,7 @@
 #include <bit>
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -33,6 +34,15 @@ inline std::uint64_t ticks() noexcept {
 
 inline double now_seconds() noexcept {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Seconds of CPU this thread has used (user and kernel, page faults included). The single-thread
+// workloads are timed with it: on a machine shared with other work, the time this thread spent
+// waiting for a CPU is not the allocator's.
+inline double thread_cpu_seconds() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 // Nanoseconds per tick, measured against steady_clock over `ms` milliseconds.

@@ -109,7 +109,7 @@ void random_actions_all(const Options& o, const std::vector<Bench*>& all) {
       }
       table.row(std::to_string(max), mops);
     }
-    table.print("million successful operations per second, higher is better");
+    table.print("million successful operations per second of thread CPU time, higher is better");
   }
 }
 
@@ -177,7 +177,7 @@ void pairs_all(const Options& o, const std::vector<Bench*>& all, const Clock& cl
     mean.row(std::to_string(size), m);
     tail.row(std::to_string(size), t);
   }
-  mean.print("ns per pair, lower is better");
+  mean.print("ns of thread CPU time per pair, lower is better");
   tail.print("ns per pair, lower is better");
 }
 
