@@ -4,7 +4,8 @@
 //   valgrind --tool=callgrind --toggle-collect='*measured*' talc_op_cost talc pair64 100000
 //
 // Workloads: pair64 (allocate and free 64 bytes, one pair per operation), random (the
-// random-actions sequence, max size 1000) and random:MAX (another max size). Prints the
+// random-actions sequence, max size 1000), random:MAX (another max size) and realloc:MAX (the
+// sequence with reallocation). Prints the
 // operations it ran; the counts come from the tool. This is how BENCHMARKS.md explains a gap
 // instead of guessing at it.
 #include <cstdio>
@@ -41,8 +42,9 @@ template <Peer P>
 int run(std::string_view work, std::size_t n) {
   P p(std::size_t{128} << 20);
   std::uint32_t max = 1000;
-  if (work.starts_with("random:")) max = static_cast<std::uint32_t>(std::atoi(work.data() + 7));
-  const auto actions = random_actions(n, max, max);
+  if (const auto colon = work.find(':'); colon != std::string_view::npos)
+    max = static_cast<std::uint32_t>(std::atoi(work.data() + colon + 1));
+  const auto actions = random_actions(n, max, max, work.starts_with("realloc"));
   std::vector<Live> live;
   live.reserve(4096);
   measured(p, work, n, actions, live);  // warm: pages touched, caches and lists shaped
@@ -56,9 +58,10 @@ int run(std::string_view work, std::size_t n) {
 
 int main(int argc, char** argv) {
   if (argc != 4 || (std::string_view(argv[2]) != "pair64" &&
-                    !std::string_view(argv[2]).starts_with("random"))) {
+                    !std::string_view(argv[2]).starts_with("random") &&
+                    !std::string_view(argv[2]).starts_with("realloc:"))) {
     std::fprintf(stderr,
-                 "usage: talc_op_cost PEER pair64|random|random:MAX N\n"
+                 "usage: talc_op_cost PEER pair64|random|random:MAX|realloc:MAX N\n"
                  "  PEER: talc talc_core boost_rbtree boost_seqfit glibc mimalloc jemalloc\n");
     return 2;
   }
