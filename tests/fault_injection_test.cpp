@@ -163,6 +163,13 @@ std::vector<Case> Cases() {
          Free(h, a);
          return [b](Heap& x) { EXPECT_NE(*x.reallocate(b, 300), b); };
        }},
+      {"reallocate_from a slot, moving the block and rewriting the slot",
+       [](Heap& h) {
+         void* owner = Alloc(h, 64);
+         EXPECT_TRUE(h.allocate_into(owner, 1, 300).ok());
+         Alloc(h, 100);
+         return [owner](Heap& x) { EXPECT_TRUE(x.reallocate_from(owner, 1, 3000).ok()); };
+       }},
       {"grow the heap into its free top chunk",
        [](Heap& h) {
          Alloc(h, 100);

@@ -195,3 +195,20 @@ TEST_F(Growth, ReallocationGrowsTheRegionToo) {
 }
 
 }  // namespace
+
+namespace {
+
+// A process that mapped only the first size (a Talc over its own mapping, no reservation) is
+// refused, not crashed, once another process grows the heap past its mapping.
+TEST_F(Growth, AProcessThatCannotReachTheGrownHeapIsRefusedNotCrashed) {
+  auto heap = MapTalc<>::create_shm(name_, kInitial, Max(kMax));
+  // A second mapping, opened as a plain Talc over its first kInitial bytes: that is its reach.
+  const talc::Mapping other = heap.region().map_again();
+  auto mine = talc::Talc<>::open(other.base(), kInitial, talc::OpenRole::attach);
+  EXPECT_TRUE(mine.try_allocate(100).ok());
+  heap.allocate(4 << 20);  // grows past kInitial
+  EXPECT_EQ(mine.try_allocate(100).error(), Errc::region_truncated);
+  EXPECT_TRUE(heap.check().ok());
+}
+
+}  // namespace

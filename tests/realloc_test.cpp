@@ -180,3 +180,33 @@ TEST_F(Realloc, GrowTakesNewBytesIntoTheHeap) {
 }
 
 }  // namespace
+
+namespace {
+
+// The slot names the block wherever it ends up: in place, or moved.
+TEST_F(Realloc, ReallocateFromRewritesTheSlotWhenTheBlockMoves) {
+  void* owner = Alloc(64);
+  const auto first = heap_->allocate_into(owner, 2, 300);
+  ASSERT_TRUE(first.ok());
+  talc_test::FillPattern(*first, 300, 7);
+  Alloc(100);  // nothing free above the block: growing moves it
+  auto slot = [&] { return talc::load_word(static_cast<std::byte*>(owner), 16); };
+  EXPECT_EQ(slot(), heap_->offset_of(*first));
+  const auto moved = heap_->reallocate_from(owner, 2, 5000);
+  ASSERT_TRUE(moved.ok()) << talc::describe(moved.error());
+  EXPECT_NE(*moved, *first);
+  EXPECT_EQ(slot(), heap_->offset_of(*moved));
+  EXPECT_EQ(talc_test::FirstMismatch(*moved, 300, 7), 300u);
+  const auto shrunk = heap_->reallocate_from(owner, 2, 100);
+  ASSERT_TRUE(shrunk.ok());
+  EXPECT_EQ(*shrunk, *moved);
+  EXPECT_EQ(slot(), heap_->offset_of(*moved));
+  EXPECT_EQ(talc_test::FirstMismatch(*moved, 100, 7), 100u);
+  talc::store_word(static_cast<std::byte*>(owner), 24, talc::Rel<std::byte>::kNull);
+  EXPECT_EQ(heap_->reallocate_from(owner, 3, 100).error(), Errc::null_pointer);
+  EXPECT_EQ(heap_->reallocate_from(owner, 1000, 100).error(), Errc::foreign_pointer);
+  EXPECT_EQ(heap_->deallocate_from(owner, 2), Errc::ok);
+  ExpectConsistent();
+}
+
+}  // namespace

@@ -4,8 +4,9 @@
 // block's pattern, and accounts for every live byte: the control block, the slot tables, and
 // exactly the blocks the tables name. Nothing may leak, nothing may dangle, no byte may change.
 //
-// Workers allocate with allocate_into and free with deallocate_from, so a block and the slot
-// naming it change together, atomically, whatever instant the kill lands on. A block is
+// Workers allocate with allocate_into, resize with reallocate_from and free with
+// deallocate_from, so a block and the slot naming it change together, atomically, whatever
+// instant the kill lands on. A block is
 // "sealed" once its owner has written all of it; an unsealed block of a dead worker is one it
 // was still filling, and only its existence is checked. The seal lives in the table, not in
 // the block: a block's own bytes are stale from earlier blocks until its owner writes them.
@@ -15,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -78,6 +80,31 @@ bool Intact(const Table& t, std::size_t i, const std::byte* block) {
       h->size = size;
       talc_test::FillPattern(m->as<std::byte>() + sizeof(BlockHead), size - sizeof(BlockHead),
                              h->id);
+      t->sealed[i].store(1, std::memory_order_release);
+    } else if (rng() % 3 == 0) {
+      // Resized, in place or moved: a sealed block's bytes must come along (one a dead worker
+      // was still filling has none worth keeping), then it is rewritten whole at its new size,
+      // unsealed meanwhile, as a block being filled is.
+      const bool sealed = t->sealed[i].load(std::memory_order_acquire) != 0;
+      if (!Intact(*t, i, static_cast<std::byte*>(heap.address_of(held))))
+        control->damaged.fetch_add(1);
+      t->sealed[i].store(0, std::memory_order_relaxed);
+      const std::size_t size = sizeof(BlockHead) + rng() % 6000;
+      const talc::Result<talc::Meta> m = heap.try_reallocate_from(table, i, size);
+      if (!m) {
+        if (m.error() != talc::Errc::out_of_memory) control->damaged.fetch_add(1);
+        if (sealed) t->sealed[i].store(1, std::memory_order_release);  // a refusal changes nothing
+        continue;
+      }
+      auto* h = m->as<BlockHead>();
+      if (sealed) {
+        const std::size_t kept = std::min<std::size_t>(h->size, size) - sizeof(BlockHead);
+        if (talc_test::FirstMismatch(h + 1, kept, h->id) != kept) control->damaged.fetch_add(1);
+      } else {
+        h->id = (std::uint64_t{w} << 48) ^ (seed << 20) ^ n;
+      }
+      h->size = size;
+      talc_test::FillPattern(h + 1, size - sizeof(BlockHead), h->id);
       t->sealed[i].store(1, std::memory_order_release);
     } else {
       if (!Intact(*t, i, static_cast<std::byte*>(heap.address_of(held))))

@@ -164,6 +164,21 @@ class Talc {
     return e != Errc::ok ? e : r;
   }
 
+  // Reallocation published atomically: the block word `word` of `owner` names is resized (in
+  // place or moved, see try_reallocate) and, when it moves, the word is rewritten in the same
+  // operation, so a death at any instant leaves the word naming the one live block.
+  Result<Meta> try_reallocate_from(const Meta& owner, std::size_t word, std::size_t size,
+                                   std::size_t align = kGranule) noexcept {
+    if (owner.base != base_) return Errc::foreign_pointer;
+    if (!std::has_single_bit(align)) return Errc::bad_alignment;
+    if (align > max_align_) return Errc::alignment_too_large;
+    const Result<void*> r = growing(size, align, [&](auto& m) {
+      return m.reallocate_from(owner.ptr(), word, size, align, meta_offset());
+    });
+    if (!r) return r.error();
+    return Meta{base_, offset_of(*r), size};
+  }
+
   // A T built in the heap with `args`; the block is returned if the constructor throws.
   template <class T, class... Args>
   T* construct(Args&&... args) {
@@ -378,10 +393,19 @@ class Talc {
 
   // Every locked call: a corrupted verdict is recorded in the header for every opener, and a
   // recovery is reported to this process's handler.
+  //
+  // The heap's span is read from the region: another process may have grown it past what this
+  // process maps (one that opened the region without reserving its maximum). Then nothing runs,
+  // and the call is refused with region_truncated instead of touching unmapped bytes.
   template <class F>
   Errc locked(F&& f) noexcept {
-    bool recovered = false;
-    const Errc e = heap().with_lock(std::forward<F>(f), &recovered);
+    bool recovered = false, beyond = false;
+    const Errc e = heap().with_lock(
+        [&](auto& m) {
+          beyond = meta_offset() + m.span() > size_;
+          if (!beyond) f(m);
+        },
+        &recovered);
     if (e == Errc::corrupted) header_->mark_corrupted();
     if (recovered && on_recovery_) {
       try {
@@ -389,7 +413,7 @@ class Talc {
       } catch (...) {  // a handler's failure must not undo a good operation
       }
     }
-    return e;
+    return e == Errc::ok && beyond ? Errc::region_truncated : e;
   }
 
   [[noreturn]] static void raise(Errc e) {

@@ -170,6 +170,10 @@ class alignas(64) TalcMeta {
   // moving the bytes to a new block and freeing the old one. On a refusal the old block is
   // untouched and still owned by the caller.
   Result<void*> reallocate(void* p, std::size_t size, std::size_t align = kGranule) noexcept;
+  // reallocate() on the block the slot names (see allocate_into), rewriting the slot with the
+  // block's new offset in the same atomic operation when it moves.
+  Result<void*> reallocate_from(const void* owner, std::size_t word, std::size_t size,
+                                std::size_t align = kGranule, std::uint64_t bias = 0) noexcept;
   // In place only, never moving: grow to at least `size` usable bytes (out_of_memory when the
   // chunk above cannot give them), or give back all but `size` of them (a no-op when the saving
   // would be smaller than a chunk). A size already met is ok and changes nothing.
@@ -335,12 +339,15 @@ class alignas(64) TalcMeta {
   static Errc request_error(std::size_t size, std::size_t align) noexcept;
   // Resizes the live chunk `c` to `need` bytes without moving it. Not committed.
   Errc resize_in_place(const Chunk& c, std::uint64_t need) noexcept;
+  // Resizes the live chunk `c`, whose user pointer is `p`, in place or by moving it; gives the
+  // new user pointer. Not committed (the reallocate calls count and commit).
+  Result<void*> resize(const Chunk& c, void* p, std::size_t size, std::size_t align) noexcept;
   // A refusal of a request, counted when it was for want of memory.
   Errc refused(Errc why) noexcept {
     if (why == Errc::out_of_memory) ++counters_.failures;
     return why;
   }
-  // Bumps the peak and an operation counter, just before the commit.
+  // Bumps an operation counter and the peak, just before the commit.
   void count(std::uint64_t HeapCounters::*op) noexcept {
     ++(counters_.*op);
     note_peak();
@@ -723,7 +730,7 @@ Errc TalcMeta<Bins, Journaled>::deallocate(void* p) noexcept {
   if (!live) return live.error();
   if (!release_ok(*live)) return Errc::corrupted;
   release(*live);
-  count(&HeapCounters::deallocations);
+  ++counters_.deallocations;  // a free never raises the peak
   commit();
   return Errc::ok;
 }
@@ -742,7 +749,7 @@ Errc TalcMeta<Bins, Journaled>::deallocate_from(const void* owner, std::size_t w
   if (!release_ok(*target)) return Errc::corrupted;
   release(*target);
   put(*slot, Rel<FreeHead>::kNull);
-  count(&HeapCounters::deallocations);
+  ++counters_.deallocations;  // a free never raises the peak
   commit();
   return Errc::ok;
 }
@@ -872,20 +879,48 @@ Result<void*> TalcMeta<Bins, Journaled>::reallocate(void* p, std::size_t size,
   if (const Errc e = request_error(size, align); e != Errc::ok) return e;
   const Result<Chunk> live = live_chunk(p);
   if (!live) return live.error();
+  const Result<void*> q = resize(*live, p, size, align);
+  if (!q) return q;
+  count(&HeapCounters::reallocations);
+  commit();
+  return q;
+}
+
+template <class Bins, bool Journaled>
+Result<void*> TalcMeta<Bins, Journaled>::reallocate_from(const void* owner, std::size_t word,
+                                                         std::size_t size, std::size_t align,
+                                                         std::uint64_t bias) noexcept {
+  if (const Errc e = request_error(size, align); e != Errc::ok) return e;
+  const Result<std::uint64_t> slot = slot_of(owner, word);
+  if (!slot) return slot.error();
+  const std::uint64_t value = get(*slot);
+  if (value == Rel<FreeHead>::kNull) return Errc::null_pointer;
+  if (value < bias || value - bias >= span_) return Errc::foreign_pointer;
+  void* p = address_of(value - bias);
+  const Result<Chunk> target = live_chunk(p);
+  if (!target) return target.error();
+  if (*slot >= target->base && *slot < target->end()) return Errc::foreign_pointer;
+  const Result<void*> q = resize(*target, p, size, align);
+  if (!q) return q;
+  if (*q != p) put(*slot, value, offset_of(*q) + bias);
+  count(&HeapCounters::reallocations);
+  commit();
+  return q;
+}
+
+template <class Bins, bool Journaled>
+Result<void*> TalcMeta<Bins, Journaled>::resize(const Chunk& c, void* p, std::size_t size,
+                                                std::size_t align) noexcept {
   const std::uint64_t need = chunk_size_for(size);
   if ((reinterpret_cast<std::uintptr_t>(p) & (align - 1)) == 0) {
-    const Errc e = resize_in_place(*live, need);
-    if (e == Errc::ok) {
-      count(&HeapCounters::reallocations);
-      commit();
-      return p;
-    }
+    const Errc e = resize_in_place(c, need);
+    if (e == Errc::ok) return p;
     if (e != Errc::out_of_memory) return e;
   }
   Errc why;
   const Fit fit = plan(size, align, why);
   if (why != Errc::ok) return refused(why);
-  if (!release_after_take_ok(*live, fit, need)) return Errc::corrupted;
+  if (!release_after_take_ok(c, fit, need)) return Errc::corrupted;
   // The copy lands on the carved chunk's node words when the block starts there; a roll-back
   // relinks that chunk and needs them, so they are journalled (as writes of their own value).
   if (fit.gap == 0) {
@@ -893,11 +928,9 @@ Result<void*> TalcMeta<Bins, Journaled>::reallocate(void* p, std::size_t size,
     put(fit.base + kPrevLinkOffset, get(fit.base + kPrevLinkOffset));
   }
   void* q = take(fit, need);
-  const std::uint64_t keep = live->size - kTagSize;
+  const std::uint64_t keep = c.size - kTagSize;
   std::memcpy(q, p, keep < size ? keep : size);
-  release<true>(*live);
-  count(&HeapCounters::reallocations);
-  commit();
+  release<true>(c);
   return q;
 }
 

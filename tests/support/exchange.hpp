@@ -1,5 +1,5 @@
 // A workload for several processes (or threads) on one shared heap: each worker allocates
-// patterned blocks, frees some of its own, and sends others to the next worker through an
+// patterned blocks, resizes and frees some of its own, and sends others to the next worker through an
 // OffsetRing in the heap; the receiver adopts, verifies and frees them. Blocks therefore die
 // in another process than the one that made them, and any byte the heap hands out twice or
 // overwrites shows up as a damaged pattern.
@@ -61,7 +61,25 @@ inline void RunWorker(talc::Talc<>& heap, Exchange& ex, unsigned id, unsigned n,
   std::vector<talc::Meta> mine;
   for (std::uint64_t op = 0; op < ops; ++op) {
     const unsigned action = static_cast<unsigned>(rng() % 10);
-    if (action < 4 || mine.empty()) {
+    if (action == 3 && !mine.empty()) {
+      // Resized, moved or not: the bytes it keeps must come along; then it is its new size.
+      talc::Meta& m = mine[rng() % mine.size()];
+      const std::size_t size = sizeof(BlockHead) + rng() % 4096;
+      const talc::Result<talc::Meta> r = heap.try_reallocate(m, size);
+      if (!r) {
+        if (r.error() != talc::Errc::out_of_memory) ex.refused.fetch_add(1);
+        continue;
+      }
+      BlockHead h{};
+      std::memcpy(&h, r->ptr(), sizeof h);
+      const std::size_t kept = (m.size < size ? m.size : size) - sizeof h;
+      auto* rest = static_cast<std::byte*>(r->ptr()) + sizeof h;
+      if (h.size != m.size || FirstMismatch(rest, kept, h.id) != kept) ex.damaged.fetch_add(1);
+      h.size = size;
+      std::memcpy(r->ptr(), &h, sizeof h);
+      FillPattern(rest, size - sizeof h, h.id);
+      m = *r;
+    } else if (action < 4 || mine.empty()) {
       const std::size_t size = sizeof(BlockHead) + rng() % 2048;
       const std::size_t align = std::size_t{1} << (rng() % 8);
       const talc::Result<talc::Meta> m = heap.try_allocate(size, align);
