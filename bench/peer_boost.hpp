@@ -4,8 +4,9 @@
 // default of managed_shared_memory) and simple_seq_fit. Both keep their own process-shared
 // mutex (mutex_family), as managed_shared_memory does.
 //
-// Boost has no realloc. A reallocation is built from allocation_command, as Boost's own
-// containers do: a shrink asks for shrink_in_place (the tail goes back to the free memory); a
+// Boost has no realloc. A reallocation is built from allocation_command, the call Boost offers
+// for resizing in place: a shrink asks for shrink_in_place (the tail goes back to the free
+// memory; without it the efficiency workload would count Boost's unshrunk blocks as waste); a
 // growth asks for expand_fwd (in place) and, when that fails, allocates a new block, copies and
 // frees the old one.
 #pragma once
