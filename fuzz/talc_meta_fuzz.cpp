@@ -8,42 +8,64 @@
 //           bit 7: ClaimOptions::checked.
 //   [3]     % 4, the heap type: TalcMeta<>; the same without the journal; coarse bins
 //           BinConfig<1, 64, 0>; fine bins BinConfig<4, 512, 3>.
-//   Then up to 4096 operations: an opcode byte (% 17) and its operands.
+//   Then up to 4096 operations: an opcode byte (% 19) and its operands.
 //   0-4   allocate    S A   S: a size (below); A: alignment 2^(A % 18)
 //   5-8   free        K     the live block K % live count
 //   9     bad free    T K   T % 7: null; a pointer into live block K (K picks the offset too);
 //                           a double free of recently freed pointer K; into the metadata;
 //                           past the heap's end; before the buffer; live block K's offset in
-//                           the other arena (where the heap is not)
+//                           the other arena (where the heap is not). usable_size, reallocate,
+//                           try_grow and try_shrink must refuse it with the same Errc.
 //   10    bad request T X   T % 6: alignment 0; not a power of two; above kMaxAlign; size above
 //                           kMaxRequest; size near SIZE_MAX; a legal size above the capacity
 //   11    fill        K X   rewrite live block K with pattern seed X
 //   12    check             check(), census(), usable_size and patterns of every live block
 //   13    forge       K X   checked heaps only: write a plausible chunk (tags, and with X odd a
 //                           free chunk below it) inside live block K and free it
-//   14    interrupt   P N   run the nested operation N, an allocate (N even: S A follow) or a
-//                           free (N odd: K follows), and end it at its (P % 32 + 1)-th metadata
-//                           write as a dying process would; then roll_back()
+//   14    interrupt   P N   run the nested operation N % 16 and end it at its (P % 32 + 1)-th
+//                           (allocate, free) or (P % 64 + 1)-th (the others) metadata write as
+//                           a dying process would; then roll_back(). N below 10: an allocate
+//                           (N even: S A follow) or a free (N odd: K follows); 10 reallocate
+//                           K S A; 11 try_grow K S; 12 try_shrink K S; 13 grow X (by 16 (X + 3)
+//                           bytes, or with X >= 128 by X % 16 + 1 pages); 14 reallocate K to
+//                           its usable size + S; 15 reallocate K S
 //   15    relocate    X     copy the heap to the other arena, 64 * (X % 16) bytes in, adopt()
 //   16    corrupt     W W X overwrite the word at (W | W << 8) / 65536 of the span (X >> 6: flip
 //                           bit X % 64; X % 64 granules; the old value + 16 * (X % 64 - 32);
 //                           all ones but bit X % 64). Only further corrupt operations run after
 //                           it, and the input ends as a recovering process would: adopt(),
 //                           check(), roll_back() if the journal has entries, check().
+//   17    resize      T K   T % 8: 0 reallocate(S, A); 1 reallocate(S); 2 try_grow(S);
+//                           3 try_shrink(S) (S, and A for 0, follow), all on live block K;
+//                           4 allocate_zeroed(S, A) (K unused); 5 a refused resize, K % 6:
+//                           bad alignment, alignment above kMaxAlign, size above kMaxRequest,
+//                           size near SIZE_MAX, size above the capacity, null pointer (X
+//                           follows: the block and the value); 6 reallocate and 7 try_grow to
+//                           block K's usable size + S
+//   18    grow        T X   T % 4: grow the span by X bytes; by X granules; by X % 64 + 1 pages
+//                           (at most to 1 MiB, within the arena); 3 a refusal: a smaller span
+//                           (X even) or one above kMaxSpan (X odd)
 //   Size S, from its first byte s0 and up to two more, s1 and s2, by s0 >> 6:
 //     0: s0 & 63;  1: (s0 & 63) << 8 | s1;  2: (256 | s1) << (s0 & 31) >> 8, a logarithmic
 //     spread up to 2^32 (past the heap, out_of_memory);  3: (s0 & 63) << 16 | s1 << 8 | s2.
 //
 // Every answer is checked: blocks are aligned, inside the heap and disjoint, with at most one
-// granule of slack; every refusal has its exact Errc and changes nothing; out_of_memory only
-// when no bin that must fit holds a chunk; live blocks keep their bytes; check() passes after
-// every check op, relocation and roll-back; an interrupted operation rolls back to the exact
-// bytes it started from; and freeing everything leaves one free chunk spanning the capacity.
+// granule of slack; every refusal has its exact Errc and changes nothing (but the failure count
+// of a refusal for want of memory); out_of_memory only when no bin that must fit holds a chunk
+// (for try_grow: when the chunk above cannot give the bytes); live blocks keep their bytes, a
+// resized block its first min(old usable, new size) of them, in place where the call promises
+// it; zeroed blocks are zero; a growth adds exactly the new bytes as one free chunk at the top;
+// check() passes after every check op, relocation, growth and roll-back, and stats() agrees with
+// census() and with the model's count of operations; an interrupted operation rolls back to the
+// exact bytes it started from; and freeing everything leaves one free chunk spanning the
+// capacity.
 // After a corruption, what must hold for any bytes: the inspecting calls terminate, stay in
 // the span, and report a corruption with its offset inside the span.
 //
-// The arena outside the claimed span is poisoned for AddressSanitizer, so the heap reading or
-// writing one byte outside its span is a crash, not a silent scribble on a static array.
+// The arena outside the heap's span is poisoned for AddressSanitizer, so the heap reading or
+// writing one byte outside its span is a crash, not a silent scribble on a static array. A
+// growth unpoisons the bytes it offers before grow() is called, as a caller extends its mapping,
+// and poisons them again when the heap does not keep them.
 
 // The interrupt operation needs the hook that this puts into every metadata write. Nothing
 // else in this program instantiates the heap, so the definition cannot differ between units.
@@ -137,13 +159,17 @@ void Unpoison(const void* p, std::size_t n) {
 // ---- the simulated death ------------------------------------------------------------------
 
 // The hook runs after every metadata write. Once armed, it counts writes down and, at zero,
-// jumps back to the driver as if the process had died right there. Commit's own hook call (a
-// zero journal length after a non-zero one) disarms it: a death after the commit is a finished
-// operation, whose result the driver must see returned to keep its model.
+// jumps back to the driver as if the process had died right there. Commit's own hook call
+// disarms it: a death after the commit is a finished operation, whose result the driver must
+// see returned to keep its model. The commit is recognised by a zero journal length after a
+// non-zero one, or by an operation counter that moved (each operation bumps one right before
+// its commit): a reallocation that keeps its block as it is commits without writing anything.
 std::jmp_buf g_death;
 int g_countdown = 0;
 bool g_logged = false;
 const std::byte* g_journal_len = nullptr;
+const std::byte* g_counters = nullptr;
+std::uint64_t g_operations = 0;  // the operation counters' sum when the hook was armed
 
 std::uint64_t JournalLength() {
   std::uint64_t n;
@@ -151,8 +177,18 @@ std::uint64_t JournalLength() {
   return n;
 }
 
+std::uint64_t Operations() {
+  talc::HeapCounters k;
+  std::memcpy(&k, g_counters, sizeof k);
+  return k.allocations + k.deallocations + k.reallocations + k.growths;
+}
+
 void DeathHook() {
   if (g_countdown == 0) return;
+  if (Operations() != g_operations) {
+    g_countdown = 0;
+    return;
+  }
   if (JournalLength() != 0) {
     g_logged = true;
   } else if (g_logged) {
@@ -284,7 +320,7 @@ class Driver {
 
   void Run(Reader& in) {
     for (g_op = 0; g_op < kMaxOps && !in.empty(); ++g_op) {
-      const std::uint8_t op = in.Byte() % 17;
+      const std::uint8_t op = in.Byte() % 19;
       if (broken_ && op != 16) continue;  // a corrupted heap gets nothing but more damage
       if (op <= 4) {
         const std::size_t size = in.Size();
@@ -309,9 +345,14 @@ class Driver {
         Interrupt(in);
       } else if (op == 15) {
         Relocate(in.Byte());
-      } else {
+      } else if (op == 16) {
         const std::uint8_t lo = in.Byte(), hi = in.Byte();
         Corrupt(static_cast<std::uint16_t>(lo | hi << 8), in.Byte());
+      } else if (op == 17) {
+        Resize(in);
+      } else {
+        const std::uint8_t kind = in.Byte();
+        Grow(kind, in.Byte());
       }
     }
     g_op = -1;
@@ -364,14 +405,20 @@ class Driver {
     }
   }
 
-  TALC_FUZZ_UNTRACED void Verify(const Block& b) {
+  TALC_FUZZ_UNTRACED void Verify(const Block& b) { VerifyAt(b, b.off, b.usable); }
+
+  // The first `keep` bytes of block b's pattern, found at offset `at`: where a reallocation
+  // left them, in place or moved.
+  TALC_FUZZ_UNTRACED void VerifyAt(const Block& b, std::uint64_t at, std::uint64_t keep) {
     std::uint64_t head, tail;
-    PatternWords(b, b.whole && Spend(b.usable), head, tail);
-    const std::byte* p = Base() + b.off;
-    for (std::uint64_t i = 0; i < b.usable / 8; i = i + 1 == head ? tail : i + 1) {
-      std::uint64_t got;
-      std::memcpy(&got, p + 8 * i, 8);
-      const std::uint64_t want = PatternWord(b.seed, i, tagless_);
+    PatternWords(b, b.whole && Spend(keep), head, tail);
+    const std::byte* p = Base() + at;
+    for (std::uint64_t i = 0; i < b.usable / 8 && 8 * i < keep; i = i + 1 == head ? tail : i + 1) {
+      std::uint64_t got = 0;
+      std::uint64_t want = PatternWord(b.seed, i, tagless_);
+      const std::uint64_t n = std::min<std::uint64_t>(8, keep - 8 * i);
+      std::memcpy(&got, p + 8 * i, n);
+      if (n < 8) want &= (std::uint64_t{1} << (8 * n)) - 1;  // little-endian: the low bytes
       if (got != want) PatternFail(b, i, got, want);
     }
   }
@@ -418,7 +465,16 @@ class Driver {
     return n;
   }
 
-  void ExpectUnchanged(std::uint64_t n, const char* what) const {
+  // `failed`: the refusals for want of memory the call may count (HeapCounters::failures), the
+  // one word a refusal writes.
+  void ExpectUnchanged(std::uint64_t n, const char* what, std::uint64_t failed = 0) const {
+    if (failed != 0) {
+      const std::uint64_t at = Heap::counters_offset() + offsetof(talc::HeapCounters, failures);
+      std::uint64_t w;
+      std::memcpy(&w, g_snapshot + at, 8);
+      w += failed;
+      std::memcpy(g_snapshot + at, &w, 8);
+    }
     if (std::memcmp(g_snapshot, Base(), n) == 0) return;
     std::uint64_t i = 0;
     while (g_snapshot[i] == Base()[i]) ++i;
@@ -449,9 +505,50 @@ class Driver {
     }
     if (live_bytes != c.live_bytes)
       Fail("census: %llu live bytes, the model has %llu", U(c.live_bytes), U(live_bytes));
+    CheckStats(c);
     // Once the budget is spent, blocks are still verified when they are freed or rewritten.
     if (patterns && pattern_budget_ > 0)
       for (const Block& b : live_) Verify(b);
+  }
+
+  // stats() against the walk, and the operation counts against the model's.
+  void CheckStats(const talc::Census& c) const {
+    const talc::HeapStats s = heap_->stats();
+    const std::uint64_t live_usable = c.live_bytes - c.live_chunks * talc::kTagSize;
+    if (s.live_allocations != c.live_chunks || s.live_bytes != live_usable ||
+        s.free_chunks != c.free_chunks || s.free_bytes != c.free_bytes ||
+        s.largest_free != c.largest_free)
+      Fail(
+          "stats(): %llu live blocks of %llu bytes, %llu free chunks of %llu bytes, largest %llu; "
+          "the walk: %llu, %llu, %llu, %llu, %llu",
+          U(s.live_allocations), U(s.live_bytes), U(s.free_chunks), U(s.free_bytes),
+          U(s.largest_free), U(c.live_chunks), U(live_usable), U(c.free_chunks), U(c.free_bytes),
+          U(c.largest_free));
+    if (s.span_bytes != heap_->span() ||
+        s.live_bytes + s.free_bytes + s.overhead_bytes != s.span_bytes ||
+        s.overhead_bytes != heap_->heap_start() + (heap_->span() - heap_->heap_end()) +
+                                c.live_chunks * talc::kTagSize)
+      Fail("stats(): live %llu + free %llu + overhead %llu bytes, span %llu", U(s.live_bytes),
+           U(s.free_bytes), U(s.overhead_bytes), U(s.span_bytes));
+    const double f = s.fragmentation();
+    if (!(f >= 0.0 && f < 1.0) || ((c.free_chunks <= 1) != (f == 0.0)))
+      Fail("fragmentation %g with %llu free chunks", f, U(c.free_chunks));
+    if (s.allocations != want_.allocations || s.deallocations != want_.deallocations ||
+        s.reallocations != want_.reallocations || s.failures != want_.failures ||
+        s.growths != want_.growths || s.peak_live_bytes != want_.peak_live_bytes ||
+        s.recoveries != 0 || s.rollbacks != 0)
+      Fail(
+          "stats(): %llu allocations, %llu deallocations, %llu reallocations, %llu failures, %llu "
+          "growths, peak %llu; the model: %llu, %llu, %llu, %llu, %llu, %llu",
+          U(s.allocations), U(s.deallocations), U(s.reallocations), U(s.failures), U(s.growths),
+          U(s.peak_live_bytes), U(want_.allocations), U(want_.deallocations),
+          U(want_.reallocations), U(want_.failures), U(want_.growths), U(want_.peak_live_bytes));
+  }
+
+  // An operation that committed: its counter, and the peak of live usable bytes after it.
+  void Counted(std::uint64_t talc::HeapCounters::*op) {
+    ++(want_.*op);
+    want_.peak_live_bytes = std::max(want_.peak_live_bytes, live_usable_);
   }
 
   Block* Pick(std::uint8_t k) { return live_.empty() ? nullptr : &live_[k % live_.size()]; }
@@ -463,16 +560,30 @@ class Driver {
     if (!r) {
       Expect(r.error(), Errc::out_of_memory, "allocate(valid request)");
       ExpectOutOfMemory(size, align);
+      ++want_.failures;
       return;
     }
-    const auto p = reinterpret_cast<std::uintptr_t>(*r);
+    const std::uint64_t usable = Place(*r, size, align);
+    Block b{OffsetOf(*r), size, align, usable, static_cast<std::uint32_t>(g_op) * 2654435761u,
+            false};
+    Fill(b);
+    live_.push_back(b);
+    live_usable_ += usable;
+    Counted(&talc::HeapCounters::allocations);
+  }
+
+  // Checks a block the heap has just handed out at p for `size` bytes aligned to `align`
+  // (allocated, or resized in place or by a move), against the live chunks of the model, and
+  // adds its chunk to them. Returns its usable size.
+  std::uint64_t Place(void* q, std::size_t size, std::size_t align) {
+    const auto p = reinterpret_cast<std::uintptr_t>(q);
     if (p % align != 0 || p % talc::kGranule != 0)
-      Fail("allocate(%zu, %zu) returned %#llx: misaligned", size, align, U(p));
-    const std::uint64_t off = OffsetOf(*r);
+      Fail("block for (%zu, %zu) at %#llx: misaligned", size, align, U(p));
+    const std::uint64_t off = OffsetOf(q);
     if (off < heap_->heap_start() + talc::kTagSize || off >= heap_->heap_end())
-      Fail("allocate(%zu, %zu) returned offset %llu, outside [%llu, %llu)", size, align, U(off),
+      Fail("block for (%zu, %zu) at offset %llu, outside [%llu, %llu)", size, align, U(off),
            U(heap_->heap_start()), U(heap_->heap_end()));
-    const auto u = heap_->usable_size(*r);
+    const auto u = heap_->usable_size(q);
     if (!u) Fail("usable_size of a new block: %s", Name(u.error()));
     const std::uint64_t base = off - talc::kTagSize, end = off + *u;
     if (end > heap_->heap_end())
@@ -497,9 +608,7 @@ class Driver {
         ++i;
       }
     }
-    Block b{off, size, align, *u, static_cast<std::uint32_t>(g_op) * 2654435761u, false};
-    Fill(b);
-    live_.push_back(b);
+    return *u;
   }
 
   // out_of_memory is right only when no bin from first_bin_at_least(need + worst gap) holds a
@@ -534,10 +643,17 @@ class Driver {
     live_[i] = live_.back();
     live_.pop_back();
     chunks_.erase(b.off - talc::kTagSize);
+    Freed(b.off);
+    live_usable_ -= b.usable;
+    Counted(&talc::HeapCounters::deallocations);
+  }
+
+  // A pointer that no longer starts a live block, for the double frees of BadFree.
+  void Freed(std::uint64_t off) {
     if (ring_len_ < kRing) {
-      ring_[ring_len_++] = b.off;
+      ring_[ring_len_++] = off;
     } else {
-      ring_[ring_next_++ % kRing] = b.off;
+      ring_[ring_next_++ % kRing] = off;
     }
   }
 
@@ -550,8 +666,9 @@ class Driver {
     Release(i);
   }
 
-  // A refused pointer: the exact error (or one of two), the same from usable_size, and the heap
-  // byte for byte as it was.
+  // A refused pointer: the exact error (or one of two), the same from usable_size and from the
+  // resizing calls (with requests that are valid in themselves), and the heap byte for byte as
+  // it was.
   void Refuse(void* p, Errc want, Errc also, const char* what) {
     const std::uint64_t n = Save();
     const Errc got = heap_->deallocate(p);
@@ -561,6 +678,12 @@ class Driver {
     const auto u = heap_->usable_size(p);
     if (u.error() != got)
       Fail("usable_size(%s): \"%s\", deallocate said \"%s\"", what, Name(u.error()), Name(got));
+    const auto r = heap_->reallocate(p, 100, 64);
+    if (r.error() != got)
+      Fail("reallocate(%s): \"%s\", deallocate said \"%s\"", what, Name(r.error()), Name(got));
+    Expect(heap_->try_grow(p, 2000), got, "try_grow of a refused pointer");
+    Expect(heap_->try_shrink(p, 0), got, "try_shrink of a refused pointer");
+    ExpectUnchanged(n, what);
   }
 
   void BadFree(std::uint8_t kind, std::uint8_t k) {
@@ -651,7 +774,9 @@ class Driver {
     const auto r = heap_->allocate(size, align);
     if (r.ok() || r.error() != want)
       Fail("allocate(%zu, %zu): got \"%s\", want \"%s\"", size, align, Name(r.error()), Name(want));
-    ExpectUnchanged(n, "a refused request");
+    const std::uint64_t failed = want == Errc::out_of_memory ? 1 : 0;
+    ExpectUnchanged(n, "a refused request", failed);
+    want_.failures += failed;
   }
 
   void Refill(std::uint8_t k, std::uint8_t x) {
@@ -689,51 +814,420 @@ class Driver {
     Fill(*b);
   }
 
-  // An allocate or free cut short at its p-th metadata write, then rolled back: check() passes
-  // and the bytes are those from before, except what roll_back may leave (journal entries, the
-  // unused insides of free chunks, the user bytes of the block being freed).
-  void Interrupt(Reader& in) {
-    const int point = in.Byte() % 32 + 1;
-    const bool alloc = in.Byte() % 2 == 0;
-    std::size_t size = 0, align = 0, index = 0;
-    if (alloc) {
-      size = in.Size();
-      align = in.Align();
+  // ---- resizing ------------------------------------------------------------------------------
+
+  enum class Resizing { reallocate, try_grow, try_shrink };
+
+  // What a resize is judged against: the block and its neighbourhood before the call.
+  struct ResizeCase {
+    Resizing how;
+    std::size_t index;  // in live_
+    Block old;
+    std::size_t size, align;
+    talc::Chunk chunk;         // the block's
+    std::uint64_t above_free;  // bytes of the free chunk just above, 0 when that one is live
+    std::uint64_t saved;       // bytes of the heap in g_snapshot
+  };
+
+  ResizeCase PrepareResize(Resizing how, std::size_t index, std::size_t size, std::size_t align) {
+    ResizeCase rc{how, index, live_[index], size, align, {0, 0}, 0, 0};
+    Verify(rc.old);
+    rc.chunk = {rc.old.off - talc::kTagSize, rc.old.usable + talc::kTagSize};
+    talc::Chunk up{0, 0};
+    bool allocated = true;
+    if (ChunkAt(rc.chunk.end(), up, allocated) && !allocated) rc.above_free = up.size;
+    rc.saved = Save();
+    return rc;
+  }
+
+  // The call itself; try_grow and try_shrink answer with the pointer when they succeed.
+  talc::Result<void*> CallResize(const ResizeCase& rc) {
+    void* p = At(rc.old.off);
+    Errc e = Errc::ok;
+    switch (rc.how) {
+      case Resizing::reallocate:
+        return heap_->reallocate(p, rc.size, rc.align);
+      case Resizing::try_grow:
+        e = heap_->try_grow(p, rc.size);
+        break;
+      case Resizing::try_shrink:
+        e = heap_->try_shrink(p, rc.size);
+        break;
+    }
+    if (e != Errc::ok) return e;
+    return p;
+  }
+
+  // Checks a resize's answer against what each call promises, and updates the model.
+  void ConcludeResize(const ResizeCase& rc, const talc::Result<void*>& r) {
+    static constexpr const char* kNames[] = {"reallocate", "try_grow", "try_shrink"};
+    const char* what = kNames[static_cast<int>(rc.how)];
+    const Block& old = rc.old;
+    void* const p = At(old.off);
+    const std::uint64_t need = talc::chunk_size_for(rc.size);
+    const bool aligned = reinterpret_cast<std::uintptr_t>(p) % rc.align == 0;
+    // In place, the block can become any size up to its chunk plus a free chunk above it.
+    const bool fits = need <= rc.chunk.size || need - rc.chunk.size <= rc.above_free;
+    if (!r) {
+      if (rc.how == Resizing::try_shrink)
+        Fail("try_shrink(%zu) of a %llu-byte block: %s", rc.size, U(old.usable), Name(r.error()));
+      Expect(r.error(), Errc::out_of_memory, what);
+      if (rc.how == Resizing::try_grow ? fits : aligned && fits)
+        Fail("%s(%zu, %zu): out_of_memory, but the chunk of %llu bytes at %llu has %llu free above",
+             what, rc.size, rc.align, U(rc.chunk.size), U(rc.chunk.base), U(rc.above_free));
+      if (rc.how == Resizing::reallocate) ExpectOutOfMemory(rc.size, rc.align);
+      ExpectUnchanged(rc.saved, what, 1);
+      Verify(old);
+      ++want_.failures;
+      return;
+    }
+    void* const q = *r;
+    if ((rc.how != Resizing::reallocate || (aligned && fits)) && q != p)
+      Fail("%s(%zu, %zu) moved the block at %llu to %llu although it could stay", what, rc.size,
+           rc.align, U(old.off), U(OffsetOf(q)));
+    // What try_grow and try_shrink leave alone: a size already met, a saving under a chunk.
+    if ((rc.how == Resizing::try_grow && need <= rc.chunk.size) ||
+        (rc.how == Resizing::try_shrink &&
+         (rc.size > Heap::kMaxRequest || need + talc::kMinChunk > rc.chunk.size))) {
+      ExpectUnchanged(rc.saved, what);
+      return;
+    }
+    chunks_.erase(rc.chunk.base);
+    // The alignment asked for now: a block's earlier one above 64 does not survive relocation.
+    const std::uint64_t usable = Place(q, rc.size, rc.align);
+    const std::uint64_t at = OffsetOf(q);
+    if (q == p) {
+      const std::uint64_t end = at + usable;
+      if (end > rc.chunk.end() + rc.above_free)
+        Fail("%s(%zu) in place: the block ends at %llu, past the free chunk above (%llu)", what,
+             rc.size, U(end), U(rc.chunk.end() + rc.above_free));
     } else {
-      const std::uint8_t k = in.Byte();
+      // A move carves the new block while the old one is still live: they never overlap.
+      if (at - talc::kTagSize < rc.chunk.end() && at + usable > rc.chunk.base)
+        Fail("reallocate moved the block at %llu onto itself (%llu)", U(old.off), U(at));
+      const auto u = heap_->usable_size(p);
+      if (u.ok() || (u.error() != Errc::not_allocated && u.error() != Errc::foreign_pointer))
+        Fail("the block a reallocation moved away is still live: %s", Name(u.error()));
+      Freed(old.off);
+    }
+    VerifyAt(old, at, std::min<std::uint64_t>(old.usable, rc.size));
+    Block& b = live_[rc.index];
+    b.off = at;
+    b.size = rc.size;
+    b.align = rc.align;
+    b.usable = usable;
+    b.seed = b.seed * 31 + 7;
+    Fill(b);
+    live_usable_ = live_usable_ - old.usable + usable;
+    Counted(&talc::HeapCounters::reallocations);
+  }
+
+  // 17: T K S [A]. T % 8: reallocate(S, A); reallocate(S); try_grow(S); try_shrink(S);
+  // allocate_zeroed(S, A) (K unused); a refused resize (K X, see BadResize); reallocate and
+  // try_grow to the block's usable size + S, which probe the chunk above.
+  void Resize(Reader& in) {
+    const std::uint8_t t = in.Byte() % 8;
+    const std::uint8_t k = in.Byte();
+    if (t == 5) {
+      BadResize(k, in.Byte());
+      return;
+    }
+    const std::size_t s = in.Size();
+    if (t == 4) {
+      AllocateZeroed(s, in.Align());
+      return;
+    }
+    const std::size_t align = t == 0 ? in.Align() : talc::kGranule;
+    if (live_.empty()) return;
+    const std::size_t i = k % live_.size();
+    const Resizing how = t <= 1 || t == 6 ? Resizing::reallocate
+                         : t == 3         ? Resizing::try_shrink
+                                          : Resizing::try_grow;
+    const ResizeCase rc = PrepareResize(how, i, t >= 6 ? live_[i].usable + s : s, align);
+    ConcludeResize(rc, CallResize(rc));
+  }
+
+  void AllocateZeroed(std::size_t size, std::size_t align) {
+    const auto r = heap_->allocate_zeroed(size, align);
+    if (r) {
+      // The whole block while the budget lasts, its ends after that.
+      const auto* z = static_cast<const unsigned char*>(*r);
+      const bool whole = Spend(size);
+      for (std::size_t i = 0; i < size;
+           i = !whole && i + 1 == kWindow && size > 2 * kWindow ? size - kWindow : i + 1)
+        if (z[i] != 0) Fail("allocate_zeroed(%zu, %zu): byte %zu is %#x", size, align, i, z[i]);
+    }
+    Accept(r, size, align);
+  }
+
+  // A resize the heap must refuse, with its exact Errc, writing nothing but the failure count.
+  // R % 6: a bad alignment; an alignment above kMaxAlign; a size above kMaxRequest; a size near
+  // SIZE_MAX; a legal size above the capacity (out_of_memory); a null pointer. Wrong pointers of
+  // every other kind go through BadFree's Refuse.
+  void BadResize(std::uint8_t kind, std::uint8_t x) {
+    constexpr std::size_t kMaxRequest = Heap::kMaxRequest;
+    const Block* b = Pick(x);
+    void* p = b != nullptr ? At(b->off) : nullptr;
+    std::size_t size = 64, align = talc::kGranule;
+    Errc want = Errc::ok, grow_want = Errc::ok;  // grow_want: try_grow's; ok when not asked
+    bool ask_grow = false;
+    switch (kind % 6) {
+      case 0:
+        align = (x & 1) != 0 ? 0 : (std::size_t{3} + 2 * std::size_t{x}) << (x % 48);
+        want = Errc::bad_alignment;
+        break;
+      case 1:
+        align = std::size_t{1} << (31 + x % 33);
+        want = Errc::alignment_too_large;
+        break;
+      case 2:
+      case 3:
+        size = kind % 6 == 2 ? kMaxRequest + 1 + (std::size_t{x} << 40) : SIZE_MAX - x;
+        want = grow_want = Errc::size_overflow;
+        ask_grow = true;
+        break;
+      case 4:
+        size = x == 255 ? kMaxRequest : heap_->capacity() - talc::kTagSize + 1 + x;
+        align = std::size_t{1} << (x % 18);
+        want = grow_want = Errc::out_of_memory;
+        ask_grow = true;
+        break;
+      default:
+        p = nullptr;
+        want = grow_want = Errc::null_pointer;
+        ask_grow = true;
+        break;
+    }
+    if (p == nullptr && want != Errc::null_pointer) return;
+    const std::uint64_t failed = want == Errc::out_of_memory ? 1 : 0;
+    std::uint64_t n = Save();
+    const auto r = heap_->reallocate(p, size, align);
+    if (r.ok() || r.error() != want)
+      Fail("reallocate(%p, %zu, %zu): got \"%s\", want \"%s\"", p, size, align, Name(r.error()),
+           Name(want));
+    ExpectUnchanged(n, "a refused reallocation", failed);
+    want_.failures += failed;
+    if (!ask_grow) return;
+    n = Save();
+    Expect(heap_->try_grow(p, size), grow_want, "try_grow (refused)");
+    ExpectUnchanged(n, "a refused try_grow", failed);
+    want_.failures += failed;
+    // Larger than any block: nothing to give back, which is success.
+    n = Save();
+    Expect(heap_->try_shrink(p, size), p == nullptr ? Errc::null_pointer : Errc::ok,
+           "try_shrink to a size above the block's");
+    ExpectUnchanged(n, "try_shrink to a size above the block's");
+  }
+
+  // ---- growth --------------------------------------------------------------------------------
+
+  // What a growth is judged against: the heap's bounds and its top chunk before the call.
+  struct GrowCase {
+    std::uint64_t old_span, new_span, old_end, new_end;
+    std::uint64_t top_free;  // bytes of the free chunk that ends at the old end, or 0
+    talc::Census census;
+    std::uint64_t saved;
+  };
+
+  // The sentinel's offset for a span: the rule claim() and grow() share, restated.
+  static std::uint64_t EndFor(std::uint64_t span) {
+    return ((span - talc::kTagSize - talc::kChunkPhase) & ~(talc::kGranule - 1)) +
+           talc::kChunkPhase;
+  }
+
+  // Makes the bytes up to `new_span` (clamped to what the arena and a relocation leave room for)
+  // addressable, as a caller extending its mapping would, before grow() may touch them.
+  GrowCase PrepareGrow(std::uint64_t new_span) {
+    GrowCase g{};
+    g.old_span = heap_->span();
+    g.new_span = std::clamp<std::uint64_t>(new_span, g.old_span, kMaxBuffer);
+    g.old_end = heap_->heap_end();
+    g.new_end = EndFor(g.new_span);
+    heap_->for_each_chunk([&](const talc::Chunk& c, bool allocated) {
+      if (c.end() == g.old_end) g.top_free = allocated ? 0 : c.size;
+    });
+    g.census = heap_->census();
+    g.saved = Save();
+    Unpoison(Base() + g.old_span, g.new_span - g.old_span);
+    return g;
+  }
+
+  void ConcludeGrow(const GrowCase& g, Errc e) {
+    Expect(e, Errc::ok, "grow(a larger span)");
+    if (g.new_end < g.old_end + talc::kMinChunk) {  // too little for a chunk: nothing to take
+      ExpectUnchanged(g.saved, "grow by less than a chunk");
+      Poison(Base() + g.old_span, g.new_span - g.old_span);
+      return;
+    }
+    if (heap_->span() != g.new_span || heap_->heap_end() != g.new_end)
+      Fail("grow(%llu): span %llu, heap end %llu; want %llu", U(g.new_span), U(heap_->span()),
+           U(heap_->heap_end()), U(g.new_end));
+    span_ = g.new_span;
+    // Below the top free chunk (or the old end), every chunk is where and what it was: live
+    // chunks byte for byte, free ones by their tags and tails (relinking the top chunk may
+    // rewrite their list words).
+    const std::uint64_t kept = g.old_end - g.top_free;
+    if (g.saved > kept) {
+      heap_->for_each_chunk([&](const talc::Chunk& c, bool allocated) {
+        if (c.end() > kept) return;
+        const bool same =
+            allocated ? std::memcmp(g_snapshot + c.base, Base() + c.base, c.size) == 0
+                      : std::memcmp(g_snapshot + c.base, Base() + c.base, talc::kTagSize) == 0 &&
+                            std::memcmp(g_snapshot + c.tail(), Base() + c.tail(), talc::kWord) == 0;
+        if (!same)
+          Fail("grow(%llu) changed the %s chunk at %llu", U(g.new_span),
+               allocated ? "live" : "free", U(c.base));
+      });
+    }
+    const std::uint64_t added = g.new_end - g.old_end;
+    const talc::Census c = heap_->census();
+    if (c.free_bytes != g.census.free_bytes + added ||
+        c.free_chunks != g.census.free_chunks + (g.top_free == 0 ? 1 : 0) ||
+        c.live_chunks != g.census.live_chunks)
+      Fail("grow(%llu): %llu free chunks of %llu bytes, before %llu of %llu, %llu bytes added",
+           U(g.new_span), U(c.free_chunks), U(c.free_bytes), U(g.census.free_chunks),
+           U(g.census.free_bytes), U(added));
+    talc::Chunk top{0, 0};
+    bool allocated = true;
+    if (!ChunkAt(g.new_end - talc::kTagSize, top, allocated) || allocated ||
+        top.base != g.old_end - g.top_free || top.end() != g.new_end)
+      Fail("grow(%llu): the new bytes are not one free chunk with the old top", U(g.new_span));
+    Counted(&talc::HeapCounters::growths);
+    CheckHeap(false);
+  }
+
+  // 18: T X. T % 4: grow by X bytes; by X granules; by X % 64 + 1 pages; a refusal: a smaller
+  // span (X even; region_too_small) or one above kMaxSpan (X odd; region_too_large).
+  void Grow(std::uint8_t kind, std::uint8_t x) {
+    const std::uint64_t span = heap_->span();
+    if (kind % 4 == 3) {
+      std::uint64_t to;
+      Errc want;
+      if ((x & 1) == 0) {
+        to = x == 254 ? 0 : span - 1 - talc::kWord * (x >> 1);
+        want = Errc::region_too_small;
+      } else {
+        to = (x & 2) != 0 ? talc::kMaxSpan + 1 + (std::uint64_t{x} << 20) : UINT64_MAX - x;
+        want = Errc::region_too_large;
+      }
+      const std::uint64_t n = Save();
+      Expect(heap_->grow(to), want, "grow(a span it cannot take)");
+      ExpectUnchanged(n, "a refused growth");
+      return;
+    }
+    const std::uint64_t by = kind % 4 == 0   ? x
+                             : kind % 4 == 1 ? talc::kGranule * x
+                                             : std::uint64_t{4096} * (x % 64 + 1);
+    const GrowCase g = PrepareGrow(span + by);
+    ConcludeGrow(g, heap_->grow(g.new_span));
+  }
+
+  // ---- death in the middle -------------------------------------------------------------------
+
+  enum class Nested { allocate, free, reallocate, try_grow, try_shrink, grow };
+
+  // 14: P N and N's operands. N % 16: below 10, an allocate (N even: S A) or a free (N odd: K);
+  // 10 reallocate K S A; 11 try_grow K S; 12 try_shrink K S; 13 grow X (by 16 (X + 3) bytes,
+  // or with X's top bit by X % 16 + 1 pages); 14 reallocate K to usable + S; 15 reallocate K S.
+  // The operation ends at its (P % 32 + 1)-th metadata write for an allocate or free, its
+  // (P % 64 + 1)-th for the others (a moving reallocation writes the most), as a dying process
+  // would; then roll_back(). check() must pass, and the bytes must be those from before, except
+  // what roll_back may leave: journal entries, the counters, the unused insides of free chunks,
+  // the user bytes of a block being freed. A resize gives its block back intact: until it
+  // commits, the bytes are the caller's, so everything it writes there is journalled.
+  void Interrupt(Reader& in) {
+    const std::uint8_t p = in.Byte();
+    const std::uint8_t n = in.Byte() % 16;
+    const Nested what = n < 10    ? (n % 2 == 0 ? Nested::allocate : Nested::free)
+                        : n == 11 ? Nested::try_grow
+                        : n == 12 ? Nested::try_shrink
+                        : n == 13 ? Nested::grow
+                                  : Nested::reallocate;
+    const int point = what == Nested::allocate || what == Nested::free ? p % 32 + 1 : p % 64 + 1;
+    std::size_t size = 0, align = talc::kGranule, index = 0;
+    std::uint8_t k = 0;
+    switch (what) {
+      case Nested::allocate:
+        size = in.Size();
+        align = in.Align();
+        break;
+      case Nested::grow:
+        k = in.Byte();
+        break;
+      default:
+        k = in.Byte();
+        if (what != Nested::free) size = in.Size();
+        if (n == 10) align = in.Align();
+        break;
+    }
+    if (what != Nested::allocate && what != Nested::grow) {
       if (live_.empty()) return;
       index = k % live_.size();
       Verify(live_[index]);
     }
+    ResizeCase rc{};
+    if (what == Nested::reallocate || what == Nested::try_grow || what == Nested::try_shrink) {
+      const Resizing how = what == Nested::reallocate ? Resizing::reallocate
+                           : what == Nested::try_grow ? Resizing::try_grow
+                                                      : Resizing::try_shrink;
+      rc = PrepareResize(how, index, n == 14 ? live_[index].usable + size : size, align);
+    }
+    GrowCase gc{};
+    if (what == Nested::grow) {
+      const std::uint64_t by = (k & 0x80) != 0 ? std::uint64_t{4096} * (k % 16 + 1)
+                                               : talc::kGranule * (std::uint64_t{k} + 3);
+      gc = PrepareGrow(heap_->span() + by);
+    }
     const bool armed = kJournaled && interrupts_ < kMaxInterrupts;
     std::vector<std::pair<talc::Chunk, bool>> layout;
+    const std::uint64_t span = heap_->span();
     if (armed) {
       ++interrupts_;
       heap_->for_each_chunk([&](const talc::Chunk& c, bool a) { layout.emplace_back(c, a); });
-      std::memcpy(g_snapshot, Base(), heap_->span());
+      std::memcpy(g_snapshot, Base(), span);
       g_journal_len = Base() + Heap::journal_offset();
+      g_counters = Base() + Heap::counters_offset();
+      g_operations = Operations();
       g_countdown = point;
       g_logged = false;
       talc::fault::hook = &DeathHook;
     }
     talc::Result<void*> r = Errc::corrupted;
-    Errc freed = Errc::corrupted;
-    void* const target = alloc ? nullptr : At(live_[index].off);
+    Errc e = Errc::corrupted;
+    void* const target = what == Nested::free ? At(live_[index].off) : nullptr;
     const bool died = RunUntilDeath([&] {
-      if (alloc) {
-        r = heap_->allocate(size, align);
-      } else {
-        freed = heap_->deallocate(target);
+      switch (what) {
+        case Nested::allocate:
+          r = heap_->allocate(size, align);
+          break;
+        case Nested::free:
+          e = heap_->deallocate(target);
+          break;
+        case Nested::grow:
+          e = heap_->grow(gc.new_span);
+          break;
+        default:
+          r = CallResize(rc);
+          break;
       }
     });
     talc::fault::hook = nullptr;
     g_countdown = 0;
     if (!died) {  // fewer writes than `point`: it finished
-      if (alloc) {
-        Accept(r, size, align);
-      } else {
-        Expect(freed, Errc::ok, "deallocate(live block)");
-        Release(index);
+      switch (what) {
+        case Nested::allocate:
+          Accept(r, size, align);
+          break;
+        case Nested::free:
+          Expect(e, Errc::ok, "deallocate(live block)");
+          Release(index);
+          break;
+        case Nested::grow:
+          ConcludeGrow(gc, e);
+          break;
+        default:
+          ConcludeResize(rc, r);
+          break;
       }
       return;
     }
@@ -743,13 +1237,20 @@ class Driver {
       Fail("roll_back after death at write %d: %s, %llu words of %llu", point, Name(undone.error()),
            U(*undone), U(pending));
     if (heap_->journal_size() != 0) Fail("roll_back left a journal");
-    Compare(layout, alloc ? 0 : live_[index].off, point);
-    if (!alloc) Fill(live_[index]);
+    if (heap_->span() != span || heap_->heap_end() != layout.back().first.end())
+      Fail("roll_back after death at write %d: span %llu, heap end %llu; were %llu, %llu", point,
+           U(heap_->span()), U(heap_->heap_end()), U(span), U(layout.back().first.end()));
+    Compare(layout, what == Nested::free ? live_[index].off : 0, what == Nested::grow, point);
+    if (what == Nested::free) Fill(live_[index]);
+    // The bytes a growth was given are the caller's again, outside the span.
+    if (what == Nested::grow) Poison(Base() + gc.old_span, gc.new_span - gc.old_span);
     CheckHeap(false);
   }
 
+  // `grew`: the operation was a growth, whose new chunk may start at the old sentinel and write
+  // its list words, unjournalled, into the padding after it (under a granule, used by nothing).
   void Compare(const std::vector<std::pair<talc::Chunk, bool>>& layout, std::uint64_t freed,
-               int point) const {
+               bool grew, int point) const {
     const auto same = [&](std::uint64_t from, std::uint64_t to) {
       if (from >= to || std::memcmp(g_snapshot + from, Base() + from, to - from) == 0) return;
       std::uint64_t i = from;
@@ -773,7 +1274,7 @@ class Driver {
         same(c.tail(), c.end());
       }
     }
-    same(heap_->heap_end(), heap_->span());
+    same(heap_->heap_end(), grew ? heap_->heap_end() + talc::kTagSize : heap_->span());
   }
 
   // The heap copied to the other arena at another 64-aligned address and adopted there: every
@@ -829,17 +1330,27 @@ class Driver {
     if (*r != heap_) Fail("adopt of a corrupted heap moved it");
     Inspect("of a corrupted heap");
     if (heap_->journal_size() == 0) return;
-    // No operation journals the fixed fields, so no roll-back may change them: they bound
-    // every walk that follows.
-    const std::uint64_t fields[] = {heap_->span(), heap_->heap_start(), heap_->heap_end()};
+    // Only grow() journals the bounds, and undoing it only ever gives bytes back: whatever a
+    // scribbled journal says (stale entries of an earlier growth included), a roll-back may
+    // shrink the span and the heap end but never enlarge them, nor move the heap start.
+    const std::uint64_t span = heap_->span(), start = heap_->heap_start(), end = heap_->heap_end();
     const auto undone = heap_->roll_back();
-    if (heap_->span() != fields[0] || heap_->heap_start() != fields[1] ||
-        heap_->heap_end() != fields[2])
-      Fail("roll_back of a corrupted heap rewrote its bounds: span %llu, heap [%llu, %llu)",
-           U(heap_->span()), U(heap_->heap_start()), U(heap_->heap_end()));
+    if (heap_->span() > span || heap_->heap_start() != start || heap_->heap_end() > end)
+      Fail(
+          "roll_back of a corrupted heap enlarged its bounds: span %llu, heap [%llu, %llu), "
+          "were %llu, [%llu, %llu)",
+          U(heap_->span()), U(heap_->heap_start()), U(heap_->heap_end()), U(span), U(start),
+          U(end));
+    if (!undone && undone.error() != Errc::corrupted)
+      Fail("roll_back of a corrupted heap: %s", Name(undone.error()));
+    // What the heap gave back is out of bounds now: reading it is a crash.
+    if (heap_->span() < span) Poison(Base() + heap_->span(), span - heap_->span());
     if (!undone) {
-      if (undone.error() != Errc::corrupted)
-        Fail("roll_back of a corrupted heap: %s", Name(undone.error()));
+      if (heap_->span() == span && heap_->heap_end() == end) return;
+      // A journal whose span and heap end disagree has been applied before it was judged.
+      if (heap_->check().ok())
+        Fail("roll_back refused a journal and left a heap that passes check()");
+      Inspect("after a refused roll_back of a corrupted heap");
       return;
     }
     Inspect("after roll_back of a corrupted heap");
@@ -862,9 +1373,8 @@ class Driver {
     for (const Block& b : live_) Verify(b);
     while (!live_.empty()) {
       Expect(heap_->deallocate(At(live_.back().off)), Errc::ok, "deallocate(live block)");
-      live_.pop_back();
+      Release(live_.size() - 1);
     }
-    chunks_.clear();
     CheckHeap(false);
     const talc::Census c = heap_->census();
     if (c.free_chunks != 1 || c.free_bytes != heap_->capacity() ||
@@ -875,7 +1385,11 @@ class Driver {
     const auto all = heap_->allocate(heap_->capacity() - talc::kTagSize);
     if (!all || OffsetOf(*all) != heap_->heap_start() + talc::kTagSize)
       Fail("the whole capacity could not be allocated: %s", Name(all.error()));
+    live_usable_ = heap_->capacity() - talc::kTagSize;
+    Counted(&talc::HeapCounters::allocations);
     Expect(heap_->deallocate(*all), Errc::ok, "deallocate(the whole capacity)");
+    live_usable_ = 0;
+    Counted(&talc::HeapCounters::deallocations);
     const auto none = heap_->roll_back();
     if (!none || *none != 0) Fail("roll_back of a committed heap restored something");
     CheckHeap(false);
@@ -893,6 +1407,8 @@ class Driver {
   int relocations_ = 0, interrupts_ = 0;
   std::uint64_t pattern_budget_ = kPatternBudget;
   std::uint64_t compare_budget_ = kCompareBudget;
+  std::uint64_t live_usable_ = 0;  // the usable bytes of live_
+  talc::HeapCounters want_{};      // the operation counts and peak that stats() must show
 };
 
 template <class Heap>

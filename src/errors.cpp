@@ -47,6 +47,20 @@ const char* describe(Errc e) noexcept {
       return "the process building the heap died before finishing";
     case Errc::init_timeout:
       return "the heap was still being built when the wait ran out";
+    case Errc::not_found:
+      return "no object of that name";
+    case Errc::already_exists:
+      return "an object of that name already exists";
+    case Errc::type_mismatch:
+      return "the named object has another type";
+    case Errc::size_mismatch:
+      return "the named object has another size";
+    case Errc::empty_name:
+      return "the name is empty";
+    case Errc::name_too_long:
+      return "the name is longer than the directory stores";
+    case Errc::directory_reentered:
+      return "the directory was called from a constructor or destructor it runs";
   }
   return "unknown talc error";
 }

@@ -78,6 +78,17 @@ std::vector<Case> Cases() {
          void* owner = Alloc(h, 64);
          return [owner](Heap& x) { EXPECT_TRUE(x.allocate_into(owner, 3, 500).ok()); };
        }},
+      {"allocate_marked with its mark",
+       [](Heap& h) {
+         Alloc(h, 64);
+         return [](Heap& x) {
+           const auto r = x.allocate_marked(2000, 64, 0x8000123400005678ULL);
+           ASSERT_TRUE(r.ok());
+           std::uint64_t first;
+           std::memcpy(&first, *r, sizeof first);
+           EXPECT_EQ(first, 0x8000123400005678ULL);
+         };
+       }},
       {"deallocate between allocated neighbours",
        [](Heap& h) {
          Alloc(h, 100);
@@ -333,6 +344,28 @@ TEST(Journal, AnUnbelievableJournalIsRefusedWithoutWriting) {
   talc::store_word(base, j, 1000);  // more entries than it can hold
   EXPECT_EQ(h->roll_back().error(), Errc::corrupted);
   EXPECT_FALSE(h->check().ok());
+}
+
+}  // namespace
+
+namespace {
+
+// A scribbled journal that would give back a growth's span but not its heap end (the heap
+// would end past its span) is refused before anything is written.
+TEST(Journal, AGrowthUndoneByHalvesIsRefusedWithoutWriting) {
+  std::vector<std::byte> buf(256 << 10);
+  Heap* h = *Heap::claim(buf.data(), 64 << 10);
+  const std::uint64_t old_span = h->span();
+  ASSERT_EQ(h->grow(128 << 10), Errc::ok);
+  auto* base = static_cast<std::byte*>(h->address_of(0));
+  const std::uint64_t j = Heap::journal_offset();
+  talc::store_word(base, j + 8, 0);  // the span field (first in TalcMeta)...
+  talc::store_word(base, j + 16, old_span);  // ...given back its size before the growth
+  talc::store_word(base, j, 1);
+  const std::vector<std::byte> before = buf;
+  EXPECT_EQ(h->roll_back().error(), Errc::corrupted);
+  EXPECT_EQ(buf, before);
+  EXPECT_EQ(h->span(), 128u << 10);
 }
 
 }  // namespace

@@ -35,6 +35,14 @@ enum class Errc : std::uint8_t {
   not_initialised,      // asked to open a heap where none was (or is yet) built
   init_abandoned,       // the process that was building the heap died half-way
   init_timeout,         // the heap was still being built when the wait ran out
+  // Named objects (named.hpp):
+  not_found,            // no object of that name
+  already_exists,       // an object of that name exists (construct without find)
+  type_mismatch,        // the name holds an object of another type
+  size_mismatch,        // the name holds an object of this type's name but another size
+  empty_name,           // a name of no bytes
+  name_too_long,        // a name longer than the directory stores
+  directory_reentered,  // a constructor or destructor run by the directory called it again
 };
 
 // A fixed, static description: usable from signal handlers and after the heap is broken.

@@ -25,6 +25,7 @@
 #include <functional>
 #include <new>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -50,6 +51,9 @@ class OpenError : public std::system_error {
  public:
   OpenError(Errc e, const std::string& detail) : std::system_error(make_error_code(e), detail) {}
 };
+
+template <class Bins = DefaultBinConfig>
+class NamedDirectory;  // named.hpp, included at the end of this file
 
 template <class Bins = DefaultBinConfig>
 class Talc {
@@ -273,6 +277,23 @@ class Talc {
   bool exchange_root(std::uint64_t expected, std::uint64_t off) noexcept {
     return header_->exchange_root(expected, off);
   }
+
+  // Objects found by name in every process that opens the heap (named.hpp has the details).
+  // Each returns Errc::not_found, type_mismatch, size_mismatch, empty_name, name_too_long...
+  template <class T, class... Args>
+  Result<T*> find_or_construct(std::string_view name, Args&&... args) {
+    return names().template find_or_construct<T>(name, std::forward<Args>(args)...);
+  }
+  template <class T>
+  Result<T*> find(std::string_view name) {
+    return names().template find<T>(name);
+  }
+  template <class T>
+  Errc destroy(std::string_view name) {
+    return names().template destroy<T>(name);
+  }
+  auto named_objects() { return names().list(); }
+  auto names() noexcept { return NamedDirectory<Bins>(*this); }
 
   // How many times a process took the lock from a dead holder and found the heap consistent,
   // and how many of those rolled back a half-done operation.
@@ -507,3 +528,5 @@ class MapTalc : public Talc<Bins> {
 };
 
 }  // namespace talc
+
+#include "talc/named.hpp"  // NOLINT: Talc's named-object members need it complete

@@ -63,7 +63,8 @@ template <class T>
 class alignas(64) Header {
  public:
   static constexpr std::uint64_t kMagic = 0x5041454843'4c4154ULL;  // "TALCHEAP", little-endian
-  // 2: statistics counters in the core heap, a longer journal, the maximum size.
+  // 2: statistics counters in the core heap, a longer journal, the maximum size, the
+  // named-object directory word.
   static constexpr std::uint32_t kVersion = 2;
   static constexpr std::size_t kBodyOffset = 128;
 
@@ -112,6 +113,14 @@ class alignas(64) Header {
     return root_.compare_exchange_strong(expected, off, std::memory_order_acq_rel);
   }
 
+  // The named-object directory's word (named.hpp): the null offset until first use, then a
+  // creator's claim, then the directory's offset. Heaps built before this word existed hold 0
+  // here (the header's padding), which is never a block's offset, so readers take it as null.
+  std::uint64_t directory() const noexcept { return directory_.load(std::memory_order_acquire); }
+  bool exchange_directory(std::uint64_t expected, std::uint64_t off) noexcept {
+    return directory_.compare_exchange_strong(expected, off, std::memory_order_acq_rel);
+  }
+
  private:
   static constexpr std::uint64_t word(InitState s, std::uint32_t pid) noexcept {
     return static_cast<std::uint64_t>(s) | (std::uint64_t{pid} << 8);
@@ -130,6 +139,7 @@ class alignas(64) Header {
   std::uint64_t max_size_;
   std::atomic<std::uint64_t> state_;  // InitState in bits 0-7, the builder's pid above
   std::atomic<std::uint64_t> root_;
+  std::atomic<std::uint64_t> directory_;
 };
 
 // ---- implementation -------------------------------------------------------------------------
@@ -170,6 +180,7 @@ Errc Header<T>::build(std::size_t len, ClaimOptions opts, std::uint64_t claimed,
   region_size_ = len;
   max_size_ = max_size > len ? max_size : len;
   root_.store(~std::uint64_t{0}, std::memory_order_relaxed);
+  directory_.store(~std::uint64_t{0}, std::memory_order_relaxed);
   std::uint64_t expected = claimed;
   // Publishes everything above; fails only if another opener declared us dead meanwhile.
   if (!state_.compare_exchange_strong(expected, word(InitState::initialised, 0),

@@ -89,15 +89,18 @@ class Journal {
   }
 
   // Undoes a half-done operation. `base` is the heap base; `may_write(off, old)` says whether a
-  // journalled word may lie at `off` and be given back `old` (the caller knows its layout). Returns the number of words
-  // restored, or Errc::corrupted when the journal is not believable, and then writes nothing.
-  template <class MayWrite>
-  Result<std::uint64_t> roll_back(std::byte* base, MayWrite&& may_write) noexcept {
+  // journalled word may lie at `off` and be given back `old` (the caller knows its layout), and
+  // `agree()`, asked once every entry passed, whether they make sense together. Returns the
+  // number of words restored, or Errc::corrupted when the journal is not believable, and then
+  // writes nothing.
+  template <class MayWrite, class Agree>
+  Result<std::uint64_t> roll_back(std::byte* base, MayWrite&& may_write, Agree&& agree) noexcept {
     const std::uint64_t n = len_;
     if (n > kCapacity) return Errc::corrupted;
     for (std::uint64_t i = 0; i < n; ++i)
       if (entries_[i].offset % kWord != 0 || !may_write(entries_[i].offset, entries_[i].old))
         return Errc::corrupted;
+    if (!agree()) return Errc::corrupted;
     for (std::uint64_t i = n; i-- > 0;)
       store_after_record(base, entries_[i].offset, entries_[i].old);
     commit();

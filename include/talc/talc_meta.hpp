@@ -195,6 +195,11 @@ class alignas(64) TalcMeta {
   // Frees the block the slot names and nulls the slot. Refuses an empty slot (null_pointer),
   // and a slot that names its own block (foreign_pointer).
   Errc deallocate_from(const void* owner, std::size_t word, std::uint64_t bias = 0) noexcept;
+  // An allocation whose first word holds `mark` in the same atomic operation, for a block that
+  // can be published only after the operation (a word outside the heap names it): a process
+  // that dies before publishing leaves a block a walk of the heap can recognise by its mark.
+  Result<void*> allocate_marked(std::size_t size, std::size_t align,
+                                std::uint64_t mark) noexcept;
 
   // Undoes an operation that a dead process left half-done (nothing when none was). Returns
   // the words restored, or Errc::corrupted when the journal itself is not believable.
@@ -546,22 +551,35 @@ Errc TalcMeta<Bins, Journaled>::request_error(std::size_t size, std::size_t alig
 template <class Bins, bool Journaled>
 Result<std::uint64_t> TalcMeta<Bins, Journaled>::roll_back() noexcept {
   if constexpr (!Journaled) return std::uint64_t{0};
-  const Result<std::uint64_t> undone =
-      journal_.roll_back(bytes(), [this](std::uint64_t off, std::uint64_t old) {
+  // The span and heap end the roll-back will leave: entries are restored last to first, so the
+  // first entry for a field holds its final value.
+  std::uint64_t final_span = span_, final_end = heap_end_;
+  bool span_seen = false, end_seen = false;
+  const Result<std::uint64_t> undone = journal_.roll_back(
+      bytes(),
+      [&](std::uint64_t off, std::uint64_t old) {
         // Operations journal only bin heads and words of chunks (tags, links, user slots), and
         // grow() the span and heap end: an entry anywhere else, another field or the journal
         // itself, is not believed. Nor is one that would enlarge the heap: undoing a growth
         // only ever gives bytes back, so a scribbled journal cannot send the walk below, or any
         // later operation, past the bytes the heap really has.
-        if (off == offsetof(TalcMeta, span_))
+        if (off == offsetof(TalcMeta, span_)) {
+          if (!span_seen) final_span = old;
+          span_seen = true;
           return old <= span_ && old >= heap_start_ + kMinChunk + kTagSize;
-        if (off == offsetof(TalcMeta, heap_end_))
+        }
+        if (off == offsetof(TalcMeta, heap_end_)) {
+          if (!end_seen) final_end = old;
+          end_seen = true;
           return old <= heap_end_ && old % kGranule == kChunkPhase &&
                  old >= heap_start_ + kMinChunk;
+        }
         const bool bin_head = off >= head_slot(0) && off < head_slot(Bins::kBins);
         return bin_head || (off >= heap_start_ && off < heap_end_);
-      });
-  if (undone && heap_end_ > span_ - kTagSize) return Errc::corrupted;
+      },
+      // A span given back without its heap end (or the other way round) would leave the heap
+      // ending past its span: such a journal is refused before anything is written.
+      [&] { return final_end <= final_span - kTagSize; });
   if (!undone) return undone;
   // What is not journalled follows from what is: tails and BELOW_FREE flags from the tags, in
   // one walk (bounded like check()'s; a heap too broken to walk is left for check() to refuse),
@@ -637,6 +655,19 @@ Result<void*> TalcMeta<Bins, Journaled>::allocate_into(const void* owner, std::s
   if (why != Errc::ok) return refused(why);
   void* p = take(fit, chunk_size_for(size));
   put(*slot, offset_of(p) + bias);
+  count(&HeapCounters::allocations);
+  commit();
+  return p;
+}
+
+template <class Bins, bool Journaled>
+Result<void*> TalcMeta<Bins, Journaled>::allocate_marked(std::size_t size, std::size_t align,
+                                                         std::uint64_t mark) noexcept {
+  Errc why;
+  const Fit fit = plan(size < kWord ? kWord : size, align, why);
+  if (why != Errc::ok) return refused(why);
+  void* p = take(fit, chunk_size_for(size < kWord ? kWord : size));
+  put(offset_of(p), mark);  // a user word of a chunk: roll_back believes it
   count(&HeapCounters::allocations);
   commit();
   return p;
