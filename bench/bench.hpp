@@ -1,6 +1,8 @@
 // Every peer behind one run-time interface, so that the driver can hold them all in one list
-// and interleave their rounds; each peer's instantiation is compiled in a file of its own
-// (peers_*.cpp), and a peer whose library is absent is simply not in the list.
+// and interleave their rounds. Each family of peers is instantiated in a file of its own
+// (peers_*.cpp), so that the slow Boost headers compile beside the rest rather than in one
+// large translation unit. The workloads themselves stay templates: no virtual call sits
+// between a workload and the allocator it measures.
 #pragma once
 
 #include <cstddef>
