@@ -4,16 +4,20 @@
 #   clang libclang-rt-14-dev    sanitizer builds and libFuzzer
 #   libgtest-dev                the tests (GoogleTest)
 #   libboost-dev                Boost.Container, for the tests and the example of containers
-#                               in the heap (headers only; the library does not need it)
+#                               in the heap, and Boost.Interprocess, the benchmark's
+#                               shared-memory peer (headers only; the library does not need it)
 #   libcli11-dev                the command-line parsing of the talc tool
 #   nlohmann-json3-dev          the talc tool's --json output
 #   doxygen                     the reference documentation (cmake --build ... --target docs)
 #   pkg-config                  the consumer test of the installed package
 #   python3                     the tool's test parses its JSON and damages heap files
+#   libmimalloc-dev             the benchmark's peer mimalloc (linked, called as mi_*)
+#   libjemalloc-dev             the benchmark's peer jemalloc (linked, called as mallocx & co.)
+#   gnuplot-nox                 the benchmark's plots (scripts/bench)
 set -euo pipefail
 
 packages=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libboost-dev libcli11-dev
-          nlohmann-json3-dev doxygen pkg-config python3)
+          nlohmann-json3-dev doxygen pkg-config python3 libmimalloc-dev libjemalloc-dev gnuplot-nox)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,82 @@
+// This project's heap as two peers: the face a user calls (`talc::MapTalc<>` over anonymous
+// shared memory, so also shared by forked processes: the lock, the journal and the checks of
+// every call included) and, for reference, the unsynchronised core `talc::TalcMeta<>` on a
+// private buffer of the same size.
+#pragma once
+
+#include <sys/mman.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <stdexcept>
+
+#include "peer.hpp"
+#include "talc/face.hpp"
+#include "talc/talc_meta.hpp"
+
+namespace talc_bench {
+
+class TalcFacePeer {
+ public:
+  static constexpr PeerInfo kInfo{"talc", true, true, true};
+
+  explicit TalcFacePeer(std::size_t arena) : heap_(talc::MapTalc<>::anonymous(arena)) {}
+
+  void* allocate(std::size_t size, std::size_t align) noexcept {
+    const talc::Result<talc::Meta> r = heap_.try_allocate(size, align);
+    return r ? r->ptr() : nullptr;
+  }
+  void deallocate(void* p, std::size_t size, std::size_t) noexcept {
+    heap_.deallocate(meta(p, size));
+  }
+  void* reallocate(void* p, std::size_t old_size, std::size_t size, std::size_t align) noexcept {
+    const talc::Result<talc::Meta> r = heap_.try_reallocate(meta(p, old_size), size, align);
+    return r ? r->ptr() : nullptr;
+  }
+
+  talc::MapTalc<>& heap() noexcept { return heap_; }
+
+ private:
+  // The handle a user holds for the block; rebuilt here because the workloads keep pointers.
+  talc::Meta meta(void* p, std::size_t size) const noexcept {
+    return talc::Meta{heap_.base(), heap_.offset_of(p), size};
+  }
+  talc::MapTalc<> heap_;
+};
+
+class TalcCorePeer {
+ public:
+  static constexpr PeerInfo kInfo{"talc_core", true, false, false};
+
+  explicit TalcCorePeer(std::size_t arena) : len_(arena) {
+    buf_ = ::mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf_ == MAP_FAILED) throw std::bad_alloc();
+    const auto r = talc::TalcMeta<>::claim(buf_, len_);
+    if (!r) {
+      ::munmap(buf_, len_);
+      throw std::runtime_error("talc_core: claim refused");
+    }
+    heap_ = *r;
+  }
+  ~TalcCorePeer() { ::munmap(buf_, len_); }
+  TalcCorePeer(const TalcCorePeer&) = delete;
+  TalcCorePeer& operator=(const TalcCorePeer&) = delete;
+
+  void* allocate(std::size_t size, std::size_t align) noexcept {
+    return heap_->allocate(size, align).value();
+  }
+  void deallocate(void* p, std::size_t, std::size_t) noexcept { heap_->deallocate(p); }
+  void* reallocate(void* p, std::size_t, std::size_t size, std::size_t align) noexcept {
+    return heap_->reallocate(p, size, align).value();
+  }
+
+  talc::TalcMeta<>& heap() noexcept { return *heap_; }
+
+ private:
+  void* buf_;
+  std::size_t len_;
+  talc::TalcMeta<>* heap_ = nullptr;
+};
+
+}  // namespace talc_bench
