@@ -74,7 +74,7 @@ class Talc {
   }
 
   Result<Meta> try_allocate(std::size_t size, std::size_t align = kGranule) noexcept {
-    if (!std::has_single_bit(align)) return Errc::bad_alignment;
+    if (!is_power_of_two(align)) return Errc::bad_alignment;
     if (align > max_align_) return Errc::alignment_too_large;
     const Result<void*> r =
         growing(size, align, [&](auto& m) { return m.allocate(size, align); });
@@ -94,7 +94,7 @@ class Talc {
   Result<Meta> try_reallocate(const Meta& m, std::size_t size,
                               std::size_t align = kGranule) noexcept {
     if (const Errc e = own(m); e != Errc::ok) return e;
-    if (!std::has_single_bit(align)) return Errc::bad_alignment;
+    if (!is_power_of_two(align)) return Errc::bad_alignment;
     if (align > max_align_) return Errc::alignment_too_large;
     void* p = m.ptr();
     const Result<void*> r =
@@ -150,7 +150,7 @@ class Talc {
   Result<Meta> try_allocate_into(const Meta& owner, std::size_t word, std::size_t size,
                                  std::size_t align = kGranule) noexcept {
     if (owner.base != base_) return Errc::foreign_pointer;
-    if (!std::has_single_bit(align)) return Errc::bad_alignment;
+    if (!is_power_of_two(align)) return Errc::bad_alignment;
     if (align > max_align_) return Errc::alignment_too_large;
     Result<void*> r = Errc::corrupted;
     const Errc e = locked([&](auto& m) {
@@ -175,7 +175,7 @@ class Talc {
   Result<Meta> try_reallocate_from(const Meta& owner, std::size_t word, std::size_t size,
                                    std::size_t align = kGranule) noexcept {
     if (owner.base != base_) return Errc::foreign_pointer;
-    if (!std::has_single_bit(align)) return Errc::bad_alignment;
+    if (!is_power_of_two(align)) return Errc::bad_alignment;
     if (align > max_align_) return Errc::alignment_too_large;
     const Result<void*> r = growing(size, align, [&](auto& m) {
       return m.reallocate_from(owner.ptr(), word, size, align, meta_offset());

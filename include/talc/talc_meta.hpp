@@ -542,7 +542,7 @@ typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::plan(std::siz
 
 template <class Bins, bool Journaled>
 Errc TalcMeta<Bins, Journaled>::request_error(std::size_t size, std::size_t align) noexcept {
-  return !std::has_single_bit(align) ? Errc::bad_alignment
+  return !is_power_of_two(align) ? Errc::bad_alignment
          : align > kMaxAlign         ? Errc::alignment_too_large
          : size > kMaxRequest        ? Errc::size_overflow
                                      : Errc::ok;
