@@ -78,9 +78,9 @@ class Allocator {
       r = m.allocate(bytes, align);
       // A region this process opened to grow grows for containers too (growth.hpp).
       if (r.error() == Errc::out_of_memory && grow_heap(h, m, bytes, align)) r = m.allocate(bytes, align);
-      if (r.error() == Errc::corrupted) h.body().mark_corrupted();
+      Talc<Bins>::judge(h, r.error());
     });
-    if (e == Errc::corrupted || r.error() == Errc::corrupted) h.mark_corrupted();
+    if (e == Errc::corrupted) h.mark_corrupted();
     if (e != Errc::ok) throw OpenError(e, describe(e));
     if (!r) {
       if (r.error() == Errc::out_of_memory) throw std::bad_alloc();
@@ -95,10 +95,8 @@ class Allocator {
     if (!p) return;
     HeaderType& h = *header_;
     void* raw = const_cast<std::remove_cv_t<T>*>(p.get());
-    const Errc e = h.body().with_lock([&](auto& m) {
-      if (m.deallocate(raw) == Errc::corrupted) h.body().mark_corrupted();
-    });
-    if (e == Errc::corrupted || h.body().corrupted()) h.mark_corrupted();
+    const Errc e = h.body().with_lock([&](auto& m) { Talc<Bins>::judge(h, m.deallocate(raw)); });
+    if (e == Errc::corrupted) h.mark_corrupted();
   }
 
   HeaderType& header() const noexcept { return *header_; }

@@ -304,6 +304,15 @@ class Talc {
     return header_->state() == InitState::corrupted || header_->body().corrupted();
   }
 
+  // Run under the lock after an operation answered `e`: when the heap's bytes were found
+  // damaged, from now on every process is refused, and every opener too. For the in-region
+  // Allocator as for Talc's own calls.
+  static void judge(HeaderType& h, Errc e) noexcept {
+    if (e != Errc::corrupted) return;
+    h.body().mark_corrupted();
+    h.mark_corrupted();
+  }
+
   // How many bytes of address space this process maps for the region (its reach: at least the
   // maximum size, for a region that grows). Set by MapTalc.
   void set_reach(std::size_t mapped) noexcept { size_ = mapped; }
@@ -371,19 +380,12 @@ class Talc {
     return HeaderType::kBodyOffset + Heap::kMetaOffset;
   }
 
-  // An operation that found the heap's bytes damaged (run under the lock): from now on every
-  // process is refused, and every opener too.
   template <class R>
   R verdict(R r) noexcept {
-    Errc e;
     if constexpr (std::is_same_v<R, Errc>) {
-      e = r;
+      judge(*header_, r);
     } else {
-      e = r.error();
-    }
-    if (e == Errc::corrupted) {
-      heap().mark_corrupted();
-      header_->mark_corrupted();
+      judge(*header_, r.error());
     }
     return r;
   }
