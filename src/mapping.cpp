@@ -194,11 +194,15 @@ std::size_t MappedRegion::source_size() const {
   return fd_ ? size_of(fd_, name_) : size();
 }
 
-int MappedRegion::extend(int fd, std::size_t size) noexcept {
+int MappedRegion::extend(int fd, std::size_t from, std::size_t to) noexcept {
+  if (to <= from) return 0;
+  const int err = ::posix_fallocate(fd, static_cast<off_t>(from), static_cast<off_t>(to - from));
+  if (err != EOPNOTSUPP && err != EINVAL) return err;
+  // A file system that cannot reserve storage: the length, at least, but never a shrink.
   struct stat st {};
   if (::fstat(fd, &st) != 0) return errno;
-  if (static_cast<std::size_t>(st.st_size) >= size) return 0;  // a dead grower got this far
-  return ::ftruncate(fd, static_cast<off_t>(size)) == 0 ? 0 : errno;
+  if (static_cast<std::size_t>(st.st_size) >= to) return 0;
+  return ::ftruncate(fd, static_cast<off_t>(to)) == 0 ? 0 : errno;
 }
 
 Mapping MappedRegion::map_again() const {

@@ -2,7 +2,11 @@
 // request does not fit, in place, and every process that mapped it earlier uses the new bytes
 // with nothing to do. At the maximum, requests fail cleanly.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include <cstdio>
 #include <new>
@@ -198,17 +202,71 @@ TEST_F(Growth, ReallocationGrowsTheRegionToo) {
 
 namespace {
 
-// A process that mapped only the first size (a Talc over its own mapping, no reservation) is
-// refused, not crashed, once another process grows the heap past its mapping.
-TEST_F(Growth, AProcessThatCannotReachTheGrownHeapIsRefusedNotCrashed) {
+// A process must map all a heap may grow to: a shorter mapping is refused when it opens, since
+// it could not follow the heap there; one that maps the maximum follows it.
+TEST_F(Growth, AMappingShorterThanTheMaximumIsRefusedAtOpen) {
   auto heap = MapTalc<>::create_shm(name_, kInitial, Max(kMax));
-  // A second mapping, opened as a plain Talc over its first kInitial bytes: that is its reach.
-  const talc::Mapping other = heap.region().map_again();
-  auto mine = talc::Talc<>::open(other.base(), kInitial, talc::OpenRole::attach);
-  EXPECT_TRUE(mine.try_allocate(100).ok());
-  heap.allocate(4 << 20);  // grows past kInitial
-  EXPECT_EQ(mine.try_allocate(100).error(), Errc::region_truncated);
+  const talc::Mapping other = heap.region().map_again();  // kMax bytes of address space
+  try {
+    talc::Talc<>::open(other.base(), kInitial, talc::OpenRole::attach);
+    ADD_FAILURE() << "opened through a mapping of the first size only";
+  } catch (const talc::OpenError& e) {
+    EXPECT_EQ(e.code(), talc::make_error_code(Errc::region_truncated)) << e.what();
+  }
+  auto mine = talc::Talc<>::open(other.base(), kInitial, talc::OpenRole::attach, {}, other.size());
+  EXPECT_EQ(heap.deallocate(heap.allocate(4 << 20)), Errc::ok);  // grows past kInitial
+  const auto m = mine.try_allocate(2 << 20);  // a plain Talc does not grow, but uses the growth
+  ASSERT_TRUE(m.ok()) << talc::describe(m.error());
+  EXPECT_GT(m->offset + m->size, kInitial);
   EXPECT_TRUE(heap.check().ok());
+}
+
+// The span and heap end are read from the region before every operation: a span past this
+// process's mapping, or a heap end past the span, is refused without a byte being touched.
+TEST_F(Growth, ASpanOrHeapEndBeyondTheMappingIsRefused) {
+  auto heap = MapTalc<>::create_shm(name_, kInitial);
+  std::byte* meta = heap.base() + talc::Talc<>::HeaderType::kBodyOffset + talc::Talc<>::Heap::kMetaOffset;
+  const std::uint64_t span = talc::load_word(meta, 0);      // TalcMeta: span, heap start, end
+  const std::uint64_t end = talc::load_word(meta, 16);
+  talc::store_word(meta, 0, std::uint64_t{1} << 40);
+  EXPECT_EQ(heap.try_allocate(100).error(), Errc::region_truncated);
+  talc::store_word(meta, 0, span);
+  EXPECT_TRUE(heap.try_allocate(100).ok());
+  talc::store_word(meta, 16, span + 4096);
+  EXPECT_EQ(heap.try_allocate(100).error(), Errc::corrupted);
+  talc::store_word(meta, 16, end);
+  EXPECT_TRUE(heap.corrupted()) << "a torn heap end is damage every process must see";
+}
+
+}  // namespace
+
+namespace {
+
+// A growth on a full file system is a clean out_of_memory, not a SIGBUS when the new bytes are
+// first touched: the source's new bytes get storage before the heap takes them. Needs a small
+// file system of its own (a 1 MiB tmpfs), so it runs where this process may mount one.
+TEST(GrowthOnAFullFileSystem, IsRefusedCleanly) {
+  const std::string dir = "/tmp/talc-full-fs-" + std::to_string(::getpid());
+  std::filesystem::create_directory(dir);
+  if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=1m") != 0) {
+    std::filesystem::remove(dir);
+    GTEST_SKIP() << "cannot mount a small tmpfs here";
+  }
+  {
+    talc::OpenOptions o;
+    o.max_size = 16 << 20;
+    auto heap = MapTalc<>::create_file(dir + "/heap", 256 << 10, o);
+    std::ofstream(dir + "/filler") << std::string(700 << 10, 'x');  // most of what is left
+    const auto r = heap.try_allocate(1 << 20);
+    EXPECT_EQ(r.error(), Errc::out_of_memory);
+    // What fits in the space that is there is still handed out, and usable.
+    const auto small = heap.try_allocate(64 << 10);
+    ASSERT_TRUE(small.ok());
+    std::memset(small->ptr(), 0x5A, small->size);
+    EXPECT_TRUE(heap.check().ok());
+  }
+  ::umount(dir.c_str());
+  std::filesystem::remove(dir);
 }
 
 }  // namespace

@@ -55,6 +55,8 @@ class OpenError : public std::system_error {
 
 template <class Bins = DefaultBinConfig>
 class NamedDirectory;  // named.hpp, included at the end of this file
+template <class Bins>
+class MapTalc;
 
 template <class Bins = DefaultBinConfig>
 class Talc {
@@ -64,13 +66,14 @@ class Talc {
 
   static constexpr std::size_t min_region_size() noexcept { return HeaderType::min_region_size(); }
 
-  // The heap in [base, base + len); base must be 64-aligned. Throws OpenError.
-  static Talc open(void* base, std::size_t len, OpenRole role, OpenOptions opts = {}) {
-    std::string why;
-    bool built = false;
-    auto h = HeaderType::open(base, len, role, opts.claim, opts.wait, &why, &built, opts.max_size);
-    if (!h) throw OpenError(h.error(), why.empty() ? describe(h.error()) : why);
-    return Talc(static_cast<std::byte*>(base), len, *h, built);
+  // The heap in [base, base + len); base must be 64-aligned. `reach` is how many bytes this
+  // process maps at base (at least len): a heap that may grow past it is refused
+  // (region_truncated), since this process could not follow it there. Throws OpenError.
+  static Talc open(void* base, std::size_t len, OpenRole role, OpenOptions opts = {},
+                   std::size_t reach = 0) {
+    Talc t = open_header(base, len, role, opts);
+    t.set_reach(reach > len ? reach : len);
+    return t;
   }
 
   Result<Meta> try_allocate(std::size_t size, std::size_t align = kGranule) noexcept {
@@ -313,9 +316,6 @@ class Talc {
     h.mark_corrupted();
   }
 
-  // How many bytes of address space this process maps for the region (its reach: at least the
-  // maximum size, for a region that grows). Set by MapTalc.
-  void set_reach(std::size_t mapped) noexcept { size_ = mapped; }
 
   // Whether this open built the heap (exactly one opener of a region does).
   bool built() const noexcept { return built_; }
@@ -326,8 +326,30 @@ class Talc {
   HeaderType& header() noexcept { return *header_; }
 
  protected:
+  template <class>
+  friend class MapTalc;  // opens the header, then sets the reach of the mapping it made
+
   Talc(std::byte* base, std::size_t size, HeaderType* h, bool built) noexcept
       : base_(base), size_(size), header_(h), max_align_(alignment_of(base)), built_(built) {}
+
+  static Talc open_header(void* base, std::size_t len, OpenRole role, const OpenOptions& opts) {
+    std::string why;
+    bool built = false;
+    auto h = HeaderType::open(base, len, role, opts.claim, opts.wait, &why, &built, opts.max_size);
+    if (!h) throw OpenError(h.error(), why.empty() ? describe(h.error()) : why);
+    return Talc(static_cast<std::byte*>(base), len, *h, built);
+  }
+
+  // How many bytes of address space this process maps for the region (its reach): every
+  // operation stays inside it, and it must cover the most the heap may grow to.
+  void set_reach(std::size_t mapped) {
+    if (header_->max_size() > mapped)
+      throw OpenError(Errc::region_truncated,
+                      "this process maps " + std::to_string(mapped) +
+                          " bytes of a heap that may grow to " +
+                          std::to_string(header_->max_size()) + ": map that much");
+    size_ = mapped;
+  }
 
  private:
   static std::size_t alignment_of(const std::byte* base) noexcept {
@@ -398,11 +420,14 @@ class Talc {
   // and the call is refused with region_truncated instead of touching unmapped bytes.
   template <class F>
   Errc locked(F&& f) noexcept {
-    bool recovered = false, beyond = false;
+    bool recovered = false, beyond = false, torn = false;
     const Errc e = heap().with_lock(
         [&](auto& m) {
-          beyond = meta_offset() + m.span() > size_;
-          if (!beyond) f(m);
+          const std::uint64_t span = m.span();
+          beyond = span > size_ - meta_offset();
+          torn = !beyond && (span < kTagSize || m.heap_end() > span - kTagSize);
+          if (torn) judge(*header_, Errc::corrupted);
+          if (!beyond && !torn) f(m);
         },
         &recovered);
     if (e == Errc::corrupted) header_->mark_corrupted();
@@ -412,7 +437,8 @@ class Talc {
       } catch (...) {  // a handler's failure must not undo a good operation
       }
     }
-    return e == Errc::ok && beyond ? Errc::region_truncated : e;
+    if (e != Errc::ok) return e;
+    return beyond ? Errc::region_truncated : torn ? Errc::corrupted : Errc::ok;
   }
 
   [[noreturn]] static void raise(Errc e) {
@@ -467,6 +493,7 @@ class MapTalc : public Talc<Bins> {
   // A heap in anonymous shared memory, for this process and the children it forks. It has no
   // source to grow, so OpenOptions::max_size does not apply.
   static MapTalc anonymous(std::size_t size, OpenOptions o = {}) {
+    o.max_size = 0;
     return make(MappedRegion::anonymous({size}), OpenRole::create, o);
   }
 
@@ -488,6 +515,22 @@ class MapTalc : public Talc<Bins> {
   MapTalc(MappedRegion r, Talc<Bins> t) noexcept
       : Talc<Bins>(std::move(t)), region_(std::move(r)) {}
 
+  // Opens the header over the bytes the source has now. Another process may grow the region
+  // between the measure and the header's check of it (which then finds the heap longer than the
+  // bytes measured): measured again, a few times, before that counts as a truncated region.
+  static Talc<Bins> open_growing(const MappedRegion& r, OpenRole role, const OpenOptions& o) {
+    for (int tries = 0;; ++tries) {
+      const std::size_t len = r.source_size();
+      try {
+        return Talc<Bins>::open_header(r.base(), len, role, o);
+      } catch (const OpenError& e) {
+        if (e.code() != make_error_code(Errc::region_truncated) || tries == 8 ||
+            r.source_size() == len)
+          throw;
+      }
+    }
+  }
+
   void forget() noexcept {
     if (region_.base() != nullptr) Growers::remove(region_.base());  // null once moved from
   }
@@ -498,17 +541,19 @@ class MapTalc : public Talc<Bins> {
 
   static MapTalc make(MappedRegion r, OpenRole role, OpenOptions o) {
     try {
-      Talc<Bins> t = Talc<Bins>::open(r.base(), r.source_size(), role, o);
+      Talc<Bins> t = open_growing(r, role, o);
       if (r.fd() >= 0 && t.max_size() > r.size()) {
         // Built to grow further than this mapping reaches: map the maximum, then attach again
         // at the new base (nothing points into the region yet).
         r.reserve(t.max_size());
-        t = Talc<Bins>::open(r.base(), r.source_size(), OpenRole::attach, o);
+        t = open_growing(r, OpenRole::attach, o);
       }
       t.set_reach(r.size());
       if (r.fd() >= 0 && t.max_size() > t.current_size()) {
         const int fd = r.fd();  // owned by the region, which lives as long as the record
-        Growers::add(r.base(), r.size(), [fd](std::size_t n) { return MappedRegion::extend(fd, n); });
+        Growers::add(r.base(), r.size(), [fd](std::size_t from, std::size_t to) {
+          return MappedRegion::extend(fd, from, to);
+        });
       }
       return MapTalc(std::move(r), std::move(t));
     } catch (...) {

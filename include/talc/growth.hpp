@@ -24,10 +24,10 @@ namespace talc {
 
 class Growers {
  public:
-  using Extend = std::function<int(std::size_t)>;
+  using Extend = std::function<int(std::size_t from, std::size_t to)>;
 
   // This process maps `reach` bytes of address space at `base` for a region whose source
-  // `extend` lengthens (returning 0 or an errno value).
+  // `extend(from, to)` lengthens from `from` to `to` bytes (returning 0 or an errno value).
   static void add(const void* base, std::size_t reach, Extend extend) {
     const std::lock_guard<std::mutex> g(mutex());
     table()[base] = Entry{reach, std::move(extend)};
@@ -36,14 +36,15 @@ class Growers {
     const std::lock_guard<std::mutex> g(mutex());
     table().erase(base);
   }
-  // Lengthens the region mapped at `base` to `size` bytes: 0, or non-zero when it failed or
-  // this process may not (it did not reserve that much, or does not know the region).
-  static int extend(const void* base, std::size_t size) noexcept {
+  // Lengthens the region mapped at `base` from `from` to `to` bytes: 0, or non-zero when it
+  // failed (no space left, say) or this process may not (it did not reserve that much, or does
+  // not know the region).
+  static int extend(const void* base, std::size_t from, std::size_t to) noexcept {
     const std::lock_guard<std::mutex> g(mutex());
     const auto it = table().find(base);
-    if (it == table().end() || size > it->second.reach) return -1;
+    if (it == table().end() || to > it->second.reach) return -1;
     try {
-      return it->second.extend(size);
+      return it->second.extend(from, to);
     } catch (...) {
       return -1;
     }
@@ -82,7 +83,7 @@ bool grow_heap(Header<TalckMeta<Bins>>& h, TalcMeta<Bins>& m, std::size_t size,
   if (want < now + now / 2) want = now + now / 2;
   want = (want + kStep - 1) / kStep * kStep;
   if (want > max) want = max;
-  return Growers::extend(&h, want) == 0 && m.grow(want - kMetaOffset) == Errc::ok;
+  return Growers::extend(&h, now, want) == 0 && m.grow(want - kMetaOffset) == Errc::ok;
 }
 
 }  // namespace talc

@@ -119,10 +119,13 @@ class MappedRegion {
   // The bytes the source holds now (for anonymous memory, the mapping's size): the mapping may
   // be longer, reserved for growth.
   std::size_t source_size() const;
-  // Grows the source (shared memory object or file) to `size` bytes if it is smaller; never
-  // shrinks it. Every process's reserved mapping sees the new bytes at once. Returns 0 or an
-  // errno value; never throws, since it runs under the heap's lock.
-  static int extend(int fd, std::size_t size) noexcept;
+  // Grows the source (shared memory object or file) from `from` to `to` bytes, with storage
+  // behind every new byte (posix_fallocate): a full file system is a clean refusal here, not
+  // a SIGBUS when the bytes are first touched. Never shrinks the source; backs the bytes even
+  // when the source is already that long (a grower that died after a bare resize). Every
+  // process's reserved mapping sees the new bytes at once. Returns 0 or an errno value; never
+  // throws, since it runs under the heap's lock.
+  static int extend(int fd, std::size_t from, std::size_t to) noexcept;
 
   void* base() const noexcept { return map_.base(); }
   std::size_t size() const noexcept { return map_.size(); }
