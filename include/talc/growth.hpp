@@ -83,7 +83,9 @@ bool grow_heap(Header<TalckMeta<Bins>>& h, TalcMeta<Bins>& m, std::size_t size,
   if (want < now + now / 2) want = now + now / 2;
   want = (want + kStep - 1) / kStep * kStep;
   if (want > max) want = max;
-  return Growers::extend(&h, now, want) == 0 && m.grow(want - kMetaOffset) == Errc::ok;
+  if (Growers::extend(&h, now, want) != 0 || m.grow(want - kMetaOffset) != Errc::ok) return false;
+  m.retract_failure();  // the refusal that led here is answered by the growth, not final
+  return true;
 }
 
 }  // namespace talc

@@ -216,6 +216,11 @@ class alignas(64) TalcMeta {
   // never reads outside the span, never loops forever, whatever the bytes say.
   CheckReport check() const;
   Census census() const noexcept;
+  // Takes back the count of the last refusal for want of memory, which the caller then served
+  // another way (it grew the heap and asked again).
+  void retract_failure() noexcept {
+    if (counters_.failures != 0) --counters_.failures;
+  }
   // The counters, and the largest free chunk (a walk of the largest non-empty bin only).
   HeapStats stats() const noexcept;
   const HeapCounters& counters() const noexcept { return counters_; }
