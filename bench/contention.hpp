@@ -107,8 +107,7 @@ Contention run_threads(P& p, const std::vector<std::vector<Action>>& seqs, std::
   std::vector<detail::Slot> slots(seqs.size());
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < seqs.size(); ++i)
-    threads.emplace_back(
-        [&, i] { detail::worker(p, seqs[i], overhead, board, slots[i]); });
+    threads.emplace_back([&, i] { detail::worker(p, seqs[i], overhead, board, slots[i]); });
   return detail::gather(board, slots.data(), seqs.size(), [&] {
     for (auto& t : threads) t.join();
   });

@@ -31,8 +31,8 @@ struct Options {
   std::size_t ops = 1'000'000;  // per random-actions sequence
   std::size_t rounds = 3;       // random actions: best of
   std::size_t eff_rounds = 300;
-  double eff_seconds = 60;  // per peer
-  std::size_t pairs = 1'000'000;  // per size: batch and one by one, each
+  double eff_seconds = 60;               // per peer
+  std::size_t pairs = 1'000'000;         // per size: batch and one by one, each
   std::size_t contention_ops = 200'000;  // per worker
   std::uint32_t contention_max = 1000;
   std::vector<std::size_t> holes{0, 1000, 10000, 100000};
@@ -61,16 +61,26 @@ Options parse(int argc, char** argv) {
     }
     const char* v = argv[++i];
     const auto n = static_cast<std::size_t>(std::strtoull(v, nullptr, 10));
-    if (a == "--procs") o.procs = std::max<std::size_t>(1, n);
-    else if (a == "--out") o.out = v;
-    else if (a == "--arena-mib") o.arena = n << 20;
-    else if (a == "--ops") o.ops = n;
-    else if (a == "--rounds") o.rounds = std::max<std::size_t>(1, n);
-    else if (a == "--eff-rounds") o.eff_rounds = std::max<std::size_t>(1, n);
-    else if (a == "--eff-seconds") o.eff_seconds = std::strtod(v, nullptr);
-    else if (a == "--pairs") o.pairs = std::max<std::size_t>(1000, n);
-    else if (a == "--contention-ops") o.contention_ops = n;
-    else if (a == "--contention-max") o.contention_max = static_cast<std::uint32_t>(n);
+    if (a == "--procs")
+      o.procs = std::max<std::size_t>(1, n);
+    else if (a == "--out")
+      o.out = v;
+    else if (a == "--arena-mib")
+      o.arena = n << 20;
+    else if (a == "--ops")
+      o.ops = n;
+    else if (a == "--rounds")
+      o.rounds = std::max<std::size_t>(1, n);
+    else if (a == "--eff-rounds")
+      o.eff_rounds = std::max<std::size_t>(1, n);
+    else if (a == "--eff-seconds")
+      o.eff_seconds = std::strtod(v, nullptr);
+    else if (a == "--pairs")
+      o.pairs = std::max<std::size_t>(1000, n);
+    else if (a == "--contention-ops")
+      o.contention_ops = n;
+    else if (a == "--contention-max")
+      o.contention_max = static_cast<std::uint32_t>(n);
     else {
       std::fprintf(stderr, "talc_bench: unknown option %s\n", argv[i - 1]);
       std::exit(2);
@@ -91,8 +101,8 @@ void random_actions_all(const Options& o, const std::vector<Bench*>& all) {
   Csv csv(o.out + "/random_actions.csv",
           {"realloc", "max_size", "allocator", "ops", "seconds", "ops_per_s"});
   for (const bool realloc : {false, true}) {
-    Table table(realloc ? "random actions with realloc" : "random actions", "max size",
-                names(all), true);
+    Table table(realloc ? "random actions with realloc" : "random actions", "max size", names(all),
+                true);
     for (const std::uint32_t max : {200u, 1000u, 3000u, 10000u, 30000u}) {
       const auto actions = random_actions(o.ops, max, max, realloc);
       std::vector<Timed> best(all.size());
@@ -161,8 +171,8 @@ void efficiency_all(const Options& o, const std::vector<Bench*>& all) {
 }
 
 void pairs_all(const Options& o, const std::vector<Bench*>& all, const Clock& clk) {
-  Csv csv(o.out + "/pairs.csv", {"allocator", "size", "mean_ns", "p50_ns", "p99_ns", "p999_ns",
-                                 "max_ns"});
+  Csv csv(o.out + "/pairs.csv",
+          {"allocator", "size", "mean_ns", "p50_ns", "p99_ns", "p999_ns", "max_ns"});
   const PairPlan plan{o.pairs, o.pairs};
   Table mean("allocate/free pairs, mean", "size", names(all), false);
   Table tail("allocate/free pairs, p99.9 of single pairs", "size", names(all), false);
@@ -182,8 +192,8 @@ void pairs_all(const Options& o, const std::vector<Bench*>& all, const Clock& cl
 }
 
 void fragmented_all(const Options& o, const std::vector<Bench*>& all, const Clock& clk) {
-  Csv csv(o.out + "/fragmented.csv", {"allocator", "holes", "mean_ns", "p50_ns", "p99_ns",
-                                      "p999_ns", "max_ns"});
+  Csv csv(o.out + "/fragmented.csv",
+          {"allocator", "holes", "mean_ns", "p50_ns", "p99_ns", "p999_ns", "max_ns"});
   const PairPlan plan{o.pairs, o.pairs};
   Table tail("64-byte pairs among free chunks, p99.9", "holes", names(all), false);
   for (const std::size_t holes : o.holes) {
@@ -214,8 +224,7 @@ void contention_all(const Options& o, const std::vector<Bench*>& all, const Cloc
                                       "ops_per_s", "p50_ns", "p99_ns", "p999_ns", "max_ns"});
   for (const bool processes : {false, true}) {
     const char* mode = processes ? "processes" : "threads";
-    Table rate(std::string("random actions, max ") + std::to_string(o.contention_max) + ", " +
-                   mode,
+    Table rate(std::string("random actions, max ") + std::to_string(o.contention_max) + ", " + mode,
                "workers", names(mt), true);
     Table tail(std::string("random actions, p99.9 per operation, ") + mode, "workers", names(mt),
                false);
@@ -239,11 +248,14 @@ void contention_all(const Options& o, const std::vector<Bench*>& all, const Cloc
           c = again;
         }
         const double ops_s = static_cast<double>(c.ops) / c.seconds;
-        auto ns = [&](double q) { return static_cast<double>(c.ticks.quantile(q)) * clk.ns_per_tick; };
+        auto ns = [&](double q) {
+          return static_cast<double>(c.ticks.quantile(q)) * clk.ns_per_tick;
+        };
         csv.row(mode, w, b->info().name, b->info().shared ? 1 : 0, c.ops, c.seconds, ops_s, ns(0.5),
                 ns(0.99), ns(0.999), static_cast<double>(c.ticks.max()) * clk.ns_per_tick);
-        if (!c.ok) std::fprintf(stderr, "talc_bench: a %s worker of %s did not finish\n", mode,
-                                b->info().name);
+        if (!c.ok)
+          std::fprintf(stderr, "talc_bench: a %s worker of %s did not finish\n", mode,
+                       b->info().name);
         r.push_back(ops_s / 1e6);
         t.push_back(ns(0.999));
       }
@@ -253,8 +265,9 @@ void contention_all(const Options& o, const std::vector<Bench*>& all, const Cloc
     rate.print("million operations per second, all workers, higher is better");
     tail.print("ns, lower is better");
   }
-  std::printf("(processes: talc and boost_* share one heap; glibc, mimalloc and jemalloc run a\n"
-              " private heap in each process, the cost of not sharing at all)\n");
+  std::printf(
+      "(processes: talc and boost_* share one heap; glibc, mimalloc and jemalloc run a\n"
+      " private heap in each process, the cost of not sharing at all)\n");
 }
 
 }  // namespace
@@ -274,8 +287,8 @@ int main(int argc, char** argv) {
   clk.ns_per_tick = calibrate_ns_per_tick();
   clk.overhead = tick_overhead();
   std::printf("talc_bench: %zu MiB arena, %zu hardware threads, workers up to %zu%s\n",
-              o.arena >> 20, static_cast<std::size_t>(std::thread::hardware_concurrency()),
-              o.procs, o.quick ? ", quick mode" : "");
+              o.arena >> 20, static_cast<std::size_t>(std::thread::hardware_concurrency()), o.procs,
+              o.quick ? ", quick mode" : "");
   std::printf("clock: %.3f ns per tick, %.1f ns of overhead per timed interval (subtracted)\n",
               clk.ns_per_tick, static_cast<double>(clk.overhead) * clk.ns_per_tick);
 

@@ -57,9 +57,9 @@ int run(std::string_view work, std::size_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4 || (std::string_view(argv[2]) != "pair64" &&
-                    !std::string_view(argv[2]).starts_with("random") &&
-                    !std::string_view(argv[2]).starts_with("realloc:"))) {
+  if (argc != 4 ||
+      (std::string_view(argv[2]) != "pair64" && !std::string_view(argv[2]).starts_with("random") &&
+       !std::string_view(argv[2]).starts_with("realloc:"))) {
     std::fprintf(stderr,
                  "usage: talc_op_cost PEER pair64|random|random:MAX|realloc:MAX N\n"
                  "  PEER: talc talc_core boost_rbtree boost_seqfit glibc mimalloc jemalloc\n");

@@ -22,9 +22,12 @@ struct PeerInfo {
 template <class P>
 concept Peer = requires(P& p, void* q, std::size_t n) {
   { P::kInfo } -> std::convertible_to<PeerInfo>;
-  { p.allocate(n, n) } noexcept -> std::same_as<void*>;
-  { p.deallocate(q, n, n) } noexcept;
-  { p.reallocate(q, n, n, n) } noexcept -> std::same_as<void*>;
+  { p.allocate(n, n) }
+  noexcept->std::same_as<void*>;
+  { p.deallocate(q, n, n) }
+  noexcept;
+  { p.reallocate(q, n, n, n) }
+  noexcept->std::same_as<void*>;
 };
 
 // The alignment every peer gives without being asked (malloc's, on x86-64 and AArch64 Linux).

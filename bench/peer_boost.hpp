@@ -51,8 +51,8 @@ class BoostPeer {
                                              old_size, got, reuse);
       return p;
     }
-    if (seg_.template allocation_command<char>(bip::expand_fwd | bip::nothrow_allocation, size,
-                                               got, reuse) != nullptr)
+    if (seg_.template allocation_command<char>(bip::expand_fwd | bip::nothrow_allocation, size, got,
+                                               reuse) != nullptr)
       return p;
     void* q = allocate(size, align);
     if (q == nullptr) return nullptr;

@@ -36,7 +36,9 @@ struct PairStats {
 };
 
 // Keeps the compiler from proving a block unused and dropping an allocate/free pair.
-inline void escape(void* p) noexcept { asm volatile("" : : "r"(p) : "memory"); }
+inline void escape(void* p) noexcept {
+  asm volatile("" : : "r"(p) : "memory");
+}
 
 template <Peer P>
 std::size_t replay_on(P& p, const std::vector<Action>& actions, std::vector<Live>& live,

@@ -8,18 +8,17 @@
 //
 //   talc_shared_containers            writer (starts the reader itself)
 //   talc_shared_containers read NAME  reader
-#include <cstdio>
-#include <cstring>
-#include <exception>
-#include <functional>
-#include <string>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/container/map.hpp>
 #include <boost/container/string.hpp>
 #include <boost/container/vector.hpp>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <string>
 
 #include "talc/talc.hpp"
 

@@ -146,8 +146,8 @@ Mapping Mapping::anonymous_shared(std::size_t size, std::size_t align) {
 MappedRegion MappedRegion::shm(const std::string& name, OpenMode mode, MapLayout layout) {
   auto [fd, created] = open_sized(::shm_open, ::shm_unlink, "shm_open", name, mode, layout.size);
   const std::size_t size = created ? layout.size : wait_for_size(fd, name);
-  Mapping map = Mapping::of_fd(fd, std::max(size, layout.reserve), layout.align, name,
-                               layout.private_copy);
+  Mapping map =
+      Mapping::of_fd(fd, std::max(size, layout.reserve), layout.align, name, layout.private_copy);
   return MappedRegion(Source::shm, std::move(fd), std::move(map), name, created, layout.align);
 }
 
@@ -156,8 +156,8 @@ MappedRegion MappedRegion::file(const std::string& path, OpenMode mode, MapLayou
   auto [fd, created] = open_sized(open_file, ::unlink, "open", path, mode, layout.size);
   const std::size_t size = created ? layout.size : size_of(fd, path);
   if (size == 0) throw MapError("mmap", path + ": the file is empty", EINVAL);
-  Mapping map = Mapping::of_fd(fd, std::max(size, layout.reserve), layout.align, path,
-                               layout.private_copy);
+  Mapping map =
+      Mapping::of_fd(fd, std::max(size, layout.reserve), layout.align, path, layout.private_copy);
   return MappedRegion(Source::file, std::move(fd), std::move(map), path, created, layout.align);
 }
 

@@ -45,8 +45,8 @@ TEST_F(Containers, AllocatorIsAStorableStatefulAllocator) {
   talc::Allocator<int> a(heap);
   talc::Allocator<double> b(a);  // rebinding keeps the heap
   EXPECT_TRUE(a == b);
-  static_assert(std::is_same_v<std::allocator_traits<talc::Allocator<int>>::pointer,
-                               talc::OffsetPtr<int>>);
+  static_assert(
+      std::is_same_v<std::allocator_traits<talc::Allocator<int>>::pointer, talc::OffsetPtr<int>>);
   static_assert(std::is_same_v<std::allocator_traits<talc::Allocator<int>>::rebind_alloc<char>,
                                talc::Allocator<char>>);
   talc::OffsetPtr<double> p = b.allocate(10);
@@ -55,7 +55,7 @@ TEST_F(Containers, AllocatorIsAStorableStatefulAllocator) {
                   .ok());
   b.deallocate(p, 10);
   EXPECT_EQ(heap.census().live_chunks, 0u);
-  EXPECT_THROW((void)a.allocate(2 << 20), std::bad_alloc);  // more than the heap holds
+  EXPECT_THROW((void)a.allocate(2 << 20), std::bad_alloc);       // more than the heap holds
   EXPECT_THROW((void)a.allocate(SIZE_MAX / 2), std::bad_alloc);  // n * sizeof(T) overflows
 
   // An allocator stored in the region (inside a container there) still names the heap.

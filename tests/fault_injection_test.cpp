@@ -359,7 +359,7 @@ TEST(Journal, AGrowthUndoneByHalvesIsRefusedWithoutWriting) {
   ASSERT_EQ(h->grow(128 << 10), Errc::ok);
   auto* base = static_cast<std::byte*>(h->address_of(0));
   const std::uint64_t j = Heap::journal_offset();
-  talc::store_word(base, j + 8, 0);  // the span field (first in TalcMeta)...
+  talc::store_word(base, j + 8, 0);          // the span field (first in TalcMeta)...
   talc::store_word(base, j + 16, old_span);  // ...given back its size before the growth
   talc::store_word(base, j, 1);
   const std::vector<std::byte> before = buf;

@@ -5,10 +5,9 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
-
-#include <cstdio>
 #include <new>
 #include <string>
 #include <vector>
@@ -226,8 +225,9 @@ TEST_F(Growth, AMappingShorterThanTheMaximumIsRefusedAtOpen) {
 // process's mapping, or a heap end past the span, is refused without a byte being touched.
 TEST_F(Growth, ASpanOrHeapEndBeyondTheMappingIsRefused) {
   auto heap = MapTalc<>::create_shm(name_, kInitial);
-  std::byte* meta = heap.base() + talc::Talc<>::HeaderType::kBodyOffset + talc::Talc<>::Heap::kMetaOffset;
-  const std::uint64_t span = talc::load_word(meta, 0);      // TalcMeta: span, heap start, end
+  std::byte* meta =
+      heap.base() + talc::Talc<>::HeaderType::kBodyOffset + talc::Talc<>::Heap::kMetaOffset;
+  const std::uint64_t span = talc::load_word(meta, 0);  // TalcMeta: span, heap start, end
   const std::uint64_t end = talc::load_word(meta, 16);
   talc::store_word(meta, 0, std::uint64_t{1} << 40);
   EXPECT_EQ(heap.try_allocate(100).error(), Errc::region_truncated);

@@ -308,8 +308,7 @@ TEST(Threads, NamedObjectsFromManyThreadsAreBuiltOnceEach) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kNames; ++i) {
         const int n = (i + t) % kNames;  // each thread starts elsewhere
-        got[t].push_back(
-            heap.find_or_construct<Counted>(NameOf("c", n * 7), &made, n).value());
+        got[t].push_back(heap.find_or_construct<Counted>(NameOf("c", n * 7), &made, n).value());
       }
     });
   for (std::thread& th : threads) th.join();
@@ -374,9 +373,8 @@ TEST_F(Named, ACreatorKilledBeforePublishingTheDirectoryIsReclaimed) {
     const std::uint64_t claim = Dir::claim_word(static_cast<std::uint32_t>(::getpid()), 5);
     if (!mine.header().exchange_directory(mine.header().directory(), claim)) return 1;
     talc::Result<void*> r = Errc::corrupted;
-    mine.with_lock([&](auto& m) {
-      r = m.allocate_marked(talc::named_detail::kSegmentBytes, 64, claim);
-    });
+    mine.with_lock(
+        [&](auto& m) { r = m.allocate_marked(talc::named_detail::kSegmentBytes, 64, claim); });
     return r.ok() ? 0 : 2;
   });
   ASSERT_EQ(talc_test::Wait(child), 0);
@@ -391,8 +389,8 @@ TEST_F(Named, ACreatorKilledBeforePublishingTheDirectoryIsReclaimed) {
   MapTalc<>::remove_shm(name_ + "b");
   const pid_t gone = talc_test::Spawn([] { return 0; });
   ASSERT_EQ(talc_test::Wait(gone), 0);
-  ASSERT_TRUE(other.header().exchange_directory(other.header().directory(),
-                                                Dir::claim_word(static_cast<std::uint32_t>(gone), 1)));
+  ASSERT_TRUE(other.header().exchange_directory(
+      other.header().directory(), Dir::claim_word(static_cast<std::uint32_t>(gone), 1)));
   ASSERT_TRUE(other.find_or_construct<Point>("p").ok());
   ExpectSound(other, 2);
 }

@@ -1,5 +1,7 @@
 // OffsetPtr: a self-relative pointer, checked as a pointer (null, arithmetic, comparisons,
 // conversions, the traits containers ask for) and as a link inside a region mapped twice.
+#include "talc/offset_ptr.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -8,7 +10,6 @@
 #include <type_traits>
 
 #include "support/process.hpp"
-#include "talc/offset_ptr.hpp"
 #include "talc/talc.hpp"
 
 namespace {
@@ -140,7 +141,8 @@ TEST(OffsetPtr, LinksInARegionHoldInASecondMappingAtAnotherAddress) {
   talc::Mapping second = a.region().map_again();
   ASSERT_NE(second.base(), a.base());
   const auto shift = static_cast<std::byte*>(second.base()) - a.base();
-  const auto* seen = reinterpret_cast<const Node*>(reinterpret_cast<const std::byte*>(first) + shift);
+  const auto* seen =
+      reinterpret_cast<const Node*>(reinterpret_cast<const std::byte*>(first) + shift);
   int count = 0;
   for (const Node* n = seen; n != nullptr; n = n->next.get(), ++count) {
     EXPECT_EQ(n->value, count * 10);

@@ -154,7 +154,7 @@ TEST_F(OpenFile, AnAbandonedBuildIsRecognisedAndTakenOverOnlyByACreator) {
   ASSERT_EQ(talc_test::Wait(dead), 0);
   std::vector<char> bytes = ReadAll(path);
   const std::uint64_t state = (std::uint64_t(dead) << 8) | 1;  // initialising, by `dead`
-  std::memcpy(bytes.data() + 40, &state, 8);  // after region_size and max_size
+  std::memcpy(bytes.data() + 40, &state, 8);                   // after region_size and max_size
   WriteAll(path, bytes);
 
   ExpectRefused(path, Errc::init_abandoned, "died while building");

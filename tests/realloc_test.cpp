@@ -96,8 +96,7 @@ TEST_F(Realloc, RefusalsLeaveTheBlockAsItWas) {
   EXPECT_EQ(*heap_->usable_size(a), 312u);
   EXPECT_EQ(talc_test::FirstMismatch(a, 300, 300), 300u);
   EXPECT_EQ(heap_->reallocate(a, 10, 3).error(), Errc::bad_alignment);
-  EXPECT_EQ(heap_->reallocate(static_cast<std::byte*>(a) + 16, 10).error(),
-            Errc::foreign_pointer);
+  EXPECT_EQ(heap_->reallocate(static_cast<std::byte*>(a) + 16, 10).error(), Errc::foreign_pointer);
   EXPECT_EQ(heap_->reallocate(nullptr, 10).error(), Errc::null_pointer);
   EXPECT_EQ(heap_->try_shrink(static_cast<std::byte*>(a) + 16, 10), Errc::foreign_pointer);
   ASSERT_EQ(heap_->deallocate(a), Errc::ok);

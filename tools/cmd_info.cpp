@@ -79,10 +79,10 @@ void print_text(const RegionSpec& spec, const HeapFacts& f) {
   const talc::HeapStats& s = f.stats;
   std::printf("usable live     %llu bytes (peak %llu), overhead %llu bytes\n", u(s.live_bytes),
               u(s.peak_live_bytes), u(s.overhead_bytes));
-  std::printf("operations      %llu allocations, %llu frees, %llu reallocations, %llu refused "
-              "for want of memory, %llu growths\n",
-              u(s.allocations), u(s.deallocations), u(s.reallocations), u(s.failures),
-              u(s.growths));
+  std::printf(
+      "operations      %llu allocations, %llu frees, %llu reallocations, %llu refused "
+      "for want of memory, %llu growths\n",
+      u(s.allocations), u(s.deallocations), u(s.reallocations), u(s.failures), u(s.growths));
   std::printf("recoveries      %llu (%llu with a roll-back)\n", u(f.recoveries), u(f.rollbacks));
   std::printf("journal         %llu words%s\n", u(f.journal_words),
               f.journal_words != 0 ? " (an operation was interrupted; `talc check` rolls it "

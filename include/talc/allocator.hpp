@@ -12,9 +12,9 @@
 // with the same recovery from a dead holder and the same refusal of a heap marked corrupted.
 // (A Talc's on_recovery handler is process-local and is not called from here; the heap's
 // counters still count.) When the heap is full, a region this process opened with room to grow
-// grows, as for Talc::allocate (growth.hpp). allocate throws std::bad_alloc when the heap is full, OpenError for
-// any other refusal. Two Allocators are equal when they allocate from the same heap through
-// the same mapping.
+// grows, as for Talc::allocate (growth.hpp). allocate throws std::bad_alloc when the heap is full,
+// OpenError for any other refusal. Two Allocators are equal when they allocate from the same heap
+// through the same mapping.
 //
 // What is checked: the directory checks the offset of every named container it hands out, and
 // the heap checks every block given back. The OffsetPtrs inside a container (and its
@@ -77,7 +77,8 @@ class Allocator {
     const Errc e = h.body().with_lock([&](auto& m) {
       r = m.allocate(bytes, align);
       // A region this process opened to grow grows for containers too (growth.hpp).
-      if (r.error() == Errc::out_of_memory && grow_heap(h, m, bytes, align)) r = m.allocate(bytes, align);
+      if (r.error() == Errc::out_of_memory && grow_heap(h, m, bytes, align))
+        r = m.allocate(bytes, align);
       Talc<Bins>::judge(h, r.error());
     });
     if (e == Errc::corrupted) h.mark_corrupted();

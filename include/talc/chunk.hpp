@@ -125,7 +125,9 @@ struct Chunk {
 
 // Whether `a` is a power of two. Not std::has_single_bit: without a popcount instruction in the
 // target (baseline x86-64), that compiles to a library call on every allocation.
-constexpr bool is_power_of_two(std::uint64_t a) noexcept { return a != 0 && (a & (a - 1)) == 0; }
+constexpr bool is_power_of_two(std::uint64_t a) noexcept {
+  return a != 0 && (a & (a - 1)) == 0;
+}
 
 // The chunk size that holds `n` user bytes: tag plus rounding to the granule, at least the
 // minimum. Callers check `n` against kMaxSpan first, so this cannot wrap.

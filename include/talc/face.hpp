@@ -79,8 +79,7 @@ class Talc {
   Result<Meta> try_allocate(std::size_t size, std::size_t align = kGranule) noexcept {
     if (!is_power_of_two(align)) return Errc::bad_alignment;
     if (align > max_align_) return Errc::alignment_too_large;
-    const Result<void*> r =
-        growing(size, align, [&](auto& m) { return m.allocate(size, align); });
+    const Result<void*> r = growing(size, align, [&](auto& m) { return m.allocate(size, align); });
     if (!r) return r.error();
     return Meta{base_, offset_of(*r), size};
   }
@@ -115,7 +114,8 @@ class Talc {
   // out_of_memory when the chunk above cannot give the bytes (it never grows the region: a
   // caller that may move should reallocate). try_shrink gives back what a chunk can hold.
   Errc try_grow(Meta& m, std::size_t size) noexcept {
-    return resize_in_place(m, size, [](auto& h, void* p, std::size_t n) { return h.try_grow(p, n); });
+    return resize_in_place(m, size,
+                           [](auto& h, void* p, std::size_t n) { return h.try_grow(p, n); });
   }
   Errc try_shrink(Meta& m, std::size_t size) noexcept {
     if (size > m.size) return Errc::ok;
@@ -316,7 +316,6 @@ class Talc {
     h.mark_corrupted();
   }
 
-
   // Whether this open built the heap (exactly one opener of a region does).
   bool built() const noexcept { return built_; }
   std::byte* base() const noexcept { return base_; }
@@ -344,10 +343,10 @@ class Talc {
   // operation stays inside it, and it must cover the most the heap may grow to.
   void set_reach(std::size_t mapped) {
     if (header_->max_size() > mapped)
-      throw OpenError(Errc::region_truncated,
-                      "this process maps " + std::to_string(mapped) +
-                          " bytes of a heap that may grow to " +
-                          std::to_string(header_->max_size()) + ": map that much");
+      throw OpenError(Errc::region_truncated, "this process maps " + std::to_string(mapped) +
+                                                  " bytes of a heap that may grow to " +
+                                                  std::to_string(header_->max_size()) +
+                                                  ": map that much");
     size_ = mapped;
   }
 
@@ -473,8 +472,8 @@ class MapTalc : public Talc<Bins> {
   static bool remove_shm(const std::string& name) { return MappedRegion::remove_shm(name); }
 
   static MapTalc create_file(const std::string& path, std::size_t size, OpenOptions o = {}) {
-    return make(MappedRegion::file(path, OpenMode::create_only, layout(size, o)),
-                OpenRole::create, o);
+    return make(MappedRegion::file(path, OpenMode::create_only, layout(size, o)), OpenRole::create,
+                o);
   }
   static MapTalc open_file(const std::string& path, OpenOptions o = {}) {
     return make(MappedRegion::file(path, OpenMode::open_only), OpenRole::attach, o);

@@ -73,8 +73,8 @@ class Growers {
 template <class Bins>
 bool grow_heap(Header<TalckMeta<Bins>>& h, TalcMeta<Bins>& m, std::size_t size,
                std::size_t align) noexcept {
-  constexpr std::uint64_t kMetaOffset = Header<TalckMeta<Bins>>::kBodyOffset +
-                                        TalckMeta<Bins>::kMetaOffset;
+  constexpr std::uint64_t kMetaOffset =
+      Header<TalckMeta<Bins>>::kBodyOffset + TalckMeta<Bins>::kMetaOffset;
   constexpr std::uint64_t kStep = std::uint64_t{64} << 10;
   const std::uint64_t max = h.max_size();
   const std::uint64_t now = kMetaOffset + m.span();

@@ -220,9 +220,8 @@ Errc Header<T>::validate(std::size_t len, std::string* why) noexcept {
   // A heap that grew spans more than it was built with: what must be there is what it spans now,
   // never more than its maximum.
   const std::size_t present = len < max_size_ ? len : max_size_;
-  if (const Errc e = T::adopt(reinterpret_cast<std::byte*>(this) + kBodyOffset,
-                              present - kBodyOffset)
-                         .error();
+  if (const Errc e =
+          T::adopt(reinterpret_cast<std::byte*>(this) + kBodyOffset, present - kBodyOffset).error();
       e != Errc::ok) {
     if (e == Errc::region_too_small) {
       say(why, "the heap has grown past the %llu bytes that are there", present);
@@ -240,8 +239,8 @@ Errc Header<T>::validate(std::size_t len, std::string* why) noexcept {
 
 template <class T>
 Result<Header<T>*> Header<T>::open(void* base, std::size_t len, OpenRole role, ClaimOptions opts,
-                                   std::chrono::milliseconds wait, std::string* why,
-                                   bool* created, std::size_t max_size) noexcept {
+                                   std::chrono::milliseconds wait, std::string* why, bool* created,
+                                   std::size_t max_size) noexcept {
   if (base == nullptr) return Errc::null_region;
   if (reinterpret_cast<std::uintptr_t>(base) % alignof(Header) != 0) return Errc::corrupted;
   if (created != nullptr) *created = false;

@@ -159,8 +159,8 @@ constexpr std::uint32_t claim_pid(std::uint64_t w) noexcept {
 }
 inline std::uint32_t fresh_nonce() noexcept {
   static std::atomic<std::uint32_t> counter{0};
-  const auto t = static_cast<std::uint64_t>(
-      std::chrono::steady_clock::now().time_since_epoch().count());
+  const auto t =
+      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   return static_cast<std::uint32_t>(t ^ (t >> 32)) + counter.fetch_add(0x9e3779b9u);
 }
 
@@ -263,9 +263,9 @@ class NamedDirectory {
   using State = named_detail::State;
 
   struct Place {
-    Meta segment;           // the segment holding `entry`
+    Meta segment;            // the segment holding `entry`
     Entry* entry = nullptr;  // the live entry of that name, or null
-    Meta free_segment;      // where a new entry may go, when `free_entry` is not null
+    Meta free_segment;       // where a new entry may go, when `free_entry` is not null
     Entry* free_entry = nullptr;
     Meta last;  // the last segment, to grow from
   };
@@ -608,9 +608,9 @@ class NamedDirectory {
 
   // A new, empty segment after `last` (holding the directory's lock).
   Result<Meta> grow(const Meta& last) {
-    const Result<Meta> m = t_->try_allocate_into(last, offsetof(Segment, next) / kWord,
-                                                 named_detail::kSegmentBytes,
-                                                 named_detail::kSegmentAlign);
+    const Result<Meta> m =
+        t_->try_allocate_into(last, offsetof(Segment, next) / kWord, named_detail::kSegmentBytes,
+                              named_detail::kSegmentAlign);
     if (!m) return m.error();
     init_segment(*segment_at(*m), 0);
     return *m;

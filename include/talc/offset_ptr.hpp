@@ -56,13 +56,14 @@ class OffsetPtr {
   // The conversions a raw pointer has implicitly (T* to const T*, derived to base, any to
   // void*), and the ones it has only through a cast, explicitly.
   template <class U>
-    requires std::convertible_to<U*, T*>
-  OffsetPtr(const OffsetPtr<U>& o) noexcept {  // NOLINT: implicit, like a raw pointer
+  requires std::convertible_to<U*, T*> OffsetPtr(const OffsetPtr<U>& o)
+  noexcept {  // NOLINT: implicit, like a raw pointer
     set(o.get());
   }
   template <class U>
-    requires(!std::convertible_to<U*, T*> && requires(U* u) { static_cast<T*>(u); })
-  explicit OffsetPtr(const OffsetPtr<U>& o) noexcept {
+  requires(!std::convertible_to<U*, T*> && requires(U * u) {
+    static_cast<T*>(u);
+  }) explicit OffsetPtr(const OffsetPtr<U>& o) noexcept {
     set(static_cast<T*>(o.get()));
   }
 
@@ -74,79 +75,52 @@ class OffsetPtr {
   bool operator!() const noexcept { return off_ == kNull; }
 
   template <class U = T>
-    requires(!std::is_void_v<U>)
-  U& operator*() const noexcept {
-    return *get();
-  }
+  requires(!std::is_void_v<U>) U& operator*() const noexcept { return *get(); }
   T* operator->() const noexcept { return get(); }
   template <class U = T>
-    requires(!std::is_void_v<U>)
-  U& operator[](difference_type i) const noexcept {
-    return get()[i];
-  }
+  requires(!std::is_void_v<U>) U& operator[](difference_type i) const noexcept { return get()[i]; }
 
   // What std::pointer_traits<OffsetPtr<T>>::pointer_to calls.
   template <class U = T>
-    requires(!std::is_void_v<U>)
-  static OffsetPtr pointer_to(U& r) noexcept {
+  requires(!std::is_void_v<U>) static OffsetPtr pointer_to(U& r) noexcept {
     return OffsetPtr(std::addressof(r));
   }
 
   // Arithmetic moves the target, as on a T*; the stored distance moves by the same bytes.
-  OffsetPtr& operator+=(difference_type n) noexcept
-    requires(!std::is_void_v<T>)
-  {
+  OffsetPtr& operator+=(difference_type n) noexcept requires(!std::is_void_v<T>) {
     set(get() + n);
     return *this;
   }
-  OffsetPtr& operator-=(difference_type n) noexcept
-    requires(!std::is_void_v<T>)
-  {
+  OffsetPtr& operator-=(difference_type n) noexcept requires(!std::is_void_v<T>) {
     set(get() - n);
     return *this;
   }
-  OffsetPtr& operator++() noexcept
-    requires(!std::is_void_v<T>)
-  {
-    return *this += 1;
-  }
-  OffsetPtr& operator--() noexcept
-    requires(!std::is_void_v<T>)
-  {
-    return *this -= 1;
-  }
-  OffsetPtr operator++(int) noexcept
-    requires(!std::is_void_v<T>)
-  {
+  OffsetPtr& operator++() noexcept requires(!std::is_void_v<T>) { return *this += 1; }
+  OffsetPtr& operator--() noexcept requires(!std::is_void_v<T>) { return *this -= 1; }
+  OffsetPtr operator++(int) noexcept requires(!std::is_void_v<T>) {
     OffsetPtr old(*this);
     ++*this;
     return old;
   }
-  OffsetPtr operator--(int) noexcept
-    requires(!std::is_void_v<T>)
-  {
+  OffsetPtr operator--(int) noexcept requires(!std::is_void_v<T>) {
     OffsetPtr old(*this);
     --*this;
     return old;
   }
   friend OffsetPtr operator+(const OffsetPtr& p, difference_type n) noexcept
-    requires(!std::is_void_v<T>)
-  {
+      requires(!std::is_void_v<T>) {
     return OffsetPtr(p.get() + n);
   }
   friend OffsetPtr operator+(difference_type n, const OffsetPtr& p) noexcept
-    requires(!std::is_void_v<T>)
-  {
+      requires(!std::is_void_v<T>) {
     return OffsetPtr(p.get() + n);
   }
   friend OffsetPtr operator-(const OffsetPtr& p, difference_type n) noexcept
-    requires(!std::is_void_v<T>)
-  {
+      requires(!std::is_void_v<T>) {
     return OffsetPtr(p.get() - n);
   }
   friend difference_type operator-(const OffsetPtr& a, const OffsetPtr& b) noexcept
-    requires(!std::is_void_v<T>)
-  {
+      requires(!std::is_void_v<T>) {
     return a.get() - b.get();
   }
 

@@ -88,10 +88,10 @@ struct HeapCounters {
 // A heap's figures at one instant, for people and monitoring. Every byte of the span is in
 // exactly one of live_bytes, free_bytes and overhead_bytes.
 struct HeapStats {
-  std::uint64_t span_bytes = 0;       // the region the heap manages, metadata included
+  std::uint64_t span_bytes = 0;  // the region the heap manages, metadata included
   std::uint64_t live_allocations = 0;
-  std::uint64_t live_bytes = 0;       // usable bytes of the live blocks
-  std::uint64_t free_bytes = 0;       // bytes of the free chunks (one tag each is not usable)
+  std::uint64_t live_bytes = 0;  // usable bytes of the live blocks
+  std::uint64_t free_bytes = 0;  // bytes of the free chunks (one tag each is not usable)
   std::uint64_t free_chunks = 0;
   std::uint64_t largest_free = 0;     // bytes of the largest free chunk
   std::uint64_t overhead_bytes = 0;   // metadata, padding, sentinel and one tag per live block
@@ -109,8 +109,9 @@ struct HeapStats {
   // it splits into many small ones. The share of free bytes that the largest single request
   // could not use.
   double fragmentation() const noexcept {
-    return free_bytes == 0 ? 0.0
-                           : 1.0 - static_cast<double>(largest_free) / static_cast<double>(free_bytes);
+    return free_bytes == 0
+               ? 0.0
+               : 1.0 - static_cast<double>(largest_free) / static_cast<double>(free_bytes);
   }
 };
 
@@ -198,8 +199,7 @@ class alignas(64) TalcMeta {
   // An allocation whose first word holds `mark` in the same atomic operation, for a block that
   // can be published only after the operation (a word outside the heap names it): a process
   // that dies before publishing leaves a block a walk of the heap can recognise by its mark.
-  Result<void*> allocate_marked(std::size_t size, std::size_t align,
-                                std::uint64_t mark) noexcept;
+  Result<void*> allocate_marked(std::size_t size, std::size_t align, std::uint64_t mark) noexcept;
 
   // Undoes an operation that a dead process left half-done (nothing when none was). Returns
   // the words restored, or Errc::corrupted when the journal itself is not believable.
@@ -210,7 +210,9 @@ class alignas(64) TalcMeta {
   // so byte comparisons of two heaps' metadata leave [offset + 8, offset + sizeof(Journal)) out.
   static constexpr std::uint64_t journal_offset() noexcept { return offsetof(TalcMeta, journal_); }
   // Where the counters lie: statistics, not heap state, so such comparisons leave them out too.
-  static constexpr std::uint64_t counters_offset() noexcept { return offsetof(TalcMeta, counters_); }
+  static constexpr std::uint64_t counters_offset() noexcept {
+    return offsetof(TalcMeta, counters_);
+  }
 
   // Verifies every invariant above by a walk of every chunk and every bin. Never writes,
   // never reads outside the span, never loops forever, whatever the bytes say.
@@ -548,9 +550,9 @@ typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::plan(std::siz
 template <class Bins, bool Journaled>
 Errc TalcMeta<Bins, Journaled>::request_error(std::size_t size, std::size_t align) noexcept {
   return !is_power_of_two(align) ? Errc::bad_alignment
-         : align > kMaxAlign         ? Errc::alignment_too_large
-         : size > kMaxRequest        ? Errc::size_overflow
-                                     : Errc::ok;
+         : align > kMaxAlign     ? Errc::alignment_too_large
+         : size > kMaxRequest    ? Errc::size_overflow
+                                 : Errc::ok;
 }
 
 template <class Bins, bool Journaled>

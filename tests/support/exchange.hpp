@@ -1,8 +1,8 @@
 // A workload for several processes (or threads) on one shared heap: each worker allocates
-// patterned blocks, resizes and frees some of its own, and sends others to the next worker through an
-// OffsetRing in the heap; the receiver adopts, verifies and frees them. Blocks therefore die
-// in another process than the one that made them, and any byte the heap hands out twice or
-// overwrites shows up as a damaged pattern.
+// patterned blocks, resizes and frees some of its own, and sends others to the next worker through
+// an OffsetRing in the heap; the receiver adopts, verifies and frees them. Blocks therefore die in
+// another process than the one that made them, and any byte the heap hands out twice or overwrites
+// shows up as a damaged pattern.
 #pragma once
 
 #include <atomic>
