@@ -77,8 +77,7 @@ class Talc {
   }
 
   Result<Meta> try_allocate(std::size_t size, std::size_t align = kGranule) noexcept {
-    if (!is_power_of_two(align)) return Errc::bad_alignment;
-    if (align > max_align_) return Errc::alignment_too_large;
+    if (const Errc e = align_error(align); e != Errc::ok) return e;
     const Result<void*> r = growing(size, align, [&](auto& m) { return m.allocate(size, align); });
     if (!r) return r.error();
     return Meta{base_, offset_of(*r), size};
@@ -96,8 +95,7 @@ class Talc {
   Result<Meta> try_reallocate(const Meta& m, std::size_t size,
                               std::size_t align = kGranule) noexcept {
     if (const Errc e = own(m); e != Errc::ok) return e;
-    if (!is_power_of_two(align)) return Errc::bad_alignment;
-    if (align > max_align_) return Errc::alignment_too_large;
+    if (const Errc e = align_error(align); e != Errc::ok) return e;
     void* p = m.ptr();
     const Result<void*> r =
         growing(size, align, [&](auto& h) { return h.reallocate(p, size, align); });
@@ -153,8 +151,7 @@ class Talc {
   Result<Meta> try_allocate_into(const Meta& owner, std::size_t word, std::size_t size,
                                  std::size_t align = kGranule) noexcept {
     if (owner.base != base_) return Errc::foreign_pointer;
-    if (!is_power_of_two(align)) return Errc::bad_alignment;
-    if (align > max_align_) return Errc::alignment_too_large;
+    if (const Errc e = align_error(align); e != Errc::ok) return e;
     Result<void*> r = Errc::corrupted;
     const Errc e = locked([&](auto& m) {
       r = verdict(m.allocate_into(owner.ptr(), word, size, align, meta_offset()));
@@ -178,8 +175,7 @@ class Talc {
   Result<Meta> try_reallocate_from(const Meta& owner, std::size_t word, std::size_t size,
                                    std::size_t align = kGranule) noexcept {
     if (owner.base != base_) return Errc::foreign_pointer;
-    if (!is_power_of_two(align)) return Errc::bad_alignment;
-    if (align > max_align_) return Errc::alignment_too_large;
+    if (const Errc e = align_error(align); e != Errc::ok) return e;
     const Result<void*> r = growing(size, align, [&](auto& m) {
       return m.reallocate_from(owner.ptr(), word, size, align, meta_offset());
     });
@@ -355,6 +351,13 @@ class Talc {
     const auto a = reinterpret_cast<std::uintptr_t>(base);
     const std::size_t natural = a == 0 ? kRegionAlign : std::size_t{1} << std::countr_zero(a);
     return natural < kRegionAlign ? natural : kRegionAlign;
+  }
+
+  // Alignments are checked against this mapping's base too: one above it could not hold in
+  // every process.
+  Errc align_error(std::size_t align) const noexcept {
+    if (!is_power_of_two(align)) return Errc::bad_alignment;
+    return align > max_align_ ? Errc::alignment_too_large : Errc::ok;
   }
 
   Errc own(const Meta& m) const noexcept {

@@ -194,33 +194,19 @@ class NamedDirectory {
 
   template <class T>
   Result<T*> find(std::string_view name) {
-    if (const Errc e = check_name(name); e != Errc::ok) return e;
-    Result<Meta> root = open_root(false);
-    if (!root) return root.error();
-    Guard g(*this, *root);
-    if (g.error != Errc::ok) return g.error;
-    Result<Place> at = locate(*root, name);
-    if (!at) return at.error();
-    if (at->entry == nullptr) return Errc::not_found;
-    return object_of<T>(*at->entry);
+    return with_entry<Result<T*>>(name, [&](const Place& at) { return object_of<T>(*at.entry); });
   }
 
   // Runs ~T on the object named `name` and frees its block.
   template <class T>
   Errc destroy(std::string_view name) {
-    if (const Errc e = check_name(name); e != Errc::ok) return e;
-    Result<Meta> root = open_root(false);
-    if (!root) return root.error();
-    Guard g(*this, *root);
-    if (g.error != Errc::ok) return g.error;
-    Result<Place> at = locate(*root, name);
-    if (!at) return at.error();
-    if (at->entry == nullptr) return Errc::not_found;
-    const Result<T*> obj = object_of<T>(*at->entry);
-    if (!obj) return obj.error();
-    named_detail::publish(at->entry->state, named_detail::State::destroying);
-    (*obj)->~T();
-    return release(at->segment, *at->entry);
+    return with_entry<Errc>(name, [&](const Place& at) {
+      const Result<T*> obj = object_of<T>(*at.entry);
+      if (!obj) return obj.error();
+      named_detail::publish(at.entry->state, named_detail::State::destroying);
+      (*obj)->~T();
+      return release(at.segment, *at.entry);
+    });
   }
 
   // Every named object, in directory order.
@@ -269,6 +255,21 @@ class NamedDirectory {
     Entry* free_entry = nullptr;
     Meta last;  // the last segment, to grow from
   };
+
+  // Runs f(place) on the live entry named `name`, under the directory's lock. Every refusal on
+  // the way (a bad name, no directory, a damaged one, no such entry) becomes f's result type R.
+  template <class R, class F>
+  R with_entry(std::string_view name, F&& f) {
+    if (const Errc e = check_name(name); e != Errc::ok) return e;
+    Result<Meta> root = open_root(false);
+    if (!root) return root.error();
+    Guard g(*this, *root);
+    if (g.error != Errc::ok) return g.error;
+    Result<Place> at = locate(*root, name);
+    if (!at) return at.error();
+    if (at->entry == nullptr) return Errc::not_found;
+    return f(*at);
+  }
 
   // Holds the directory's lock for a scope; repairs first when the last holder died.
   struct Guard {
