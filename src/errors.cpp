@@ -61,6 +61,12 @@ const char* describe(Errc e) noexcept {
       return "the name is longer than the directory stores";
     case Errc::directory_reentered:
       return "the directory was called from a constructor or destructor it runs";
+    case Errc::lock_damaged:
+      return "a lock word in the region holds a value no holder writes (see talc repair)";
+    case Errc::lock_timeout:
+      return "another live process held the lock past the wait's bound";
+    case Errc::slot_occupied:
+      return "the slot already names a block";
   }
   return "unknown talc error";
 }
