@@ -205,6 +205,47 @@ int MappedRegion::extend(int fd, std::size_t from, std::size_t to) noexcept {
   return ::ftruncate(fd, static_cast<off_t>(to)) == 0 ? 0 : errno;
 }
 
+namespace {
+
+// The byte of a source whose locks say who has it open: far past any heap, so that no lock a
+// user takes on the heap's own bytes meets it.
+constexpr off_t kPresenceByte = off_t{1} << 62;
+
+// Tries an open-file-description lock of `type` on the presence byte: 0, or an errno value.
+int try_presence(int fd, short type) noexcept {
+  struct flock fl {};
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = kPresenceByte;
+  fl.l_len = 1;
+  return ::fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 0 : errno;
+}
+
+}  // namespace
+
+MappedRegion::Company MappedRegion::join(std::chrono::milliseconds wait) {
+  if (!fd_) return Company::unknown;
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    const int alone = try_presence(fd_.get(), F_WRLCK);
+    if (alone == 0) return Company::alone;
+    if (alone != EAGAIN && alone != EACCES) return Company::unknown;  // EBADF: a read-only open
+    const int shared = try_presence(fd_.get(), F_RDLCK);
+    if (shared == 0) return Company::shared;
+    if (shared != EAGAIN && shared != EACCES) return Company::unknown;
+    // Another opener holds the byte alone: it is re-initialising the region's locks.
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw MapError("fcntl", name_ + ": another process is still re-initialising it", ETIMEDOUT);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+void MappedRegion::settle() {
+  // Turning this open's own lock from exclusive to shared is one step: no other opener can
+  // take the byte alone in between.
+  if (fd_) (void)try_presence(fd_.get(), F_RDLCK);
+}
+
 Mapping MappedRegion::map_again() const {
   if (!fd_) throw MapError("mmap", name_ + ": anonymous memory has no second mapping", EINVAL);
   return Mapping::of_fd(fd_, size(), align_, name_);

@@ -1,52 +1,134 @@
-// The RegionLock over a POSIX robust, process-shared mutex.
+// The RegionLock's slow path over the futex, and the identity a holder writes.
 //
-// glibc implements robust mutexes with a futex and the kernel's robust list: when a thread
-// dies holding one, the kernel marks it FUTEX_OWNER_DIED and wakes a waiter, which then gets
-// EOWNERDEAD. That is exactly the "bounded time, and you learn the holder died" contract.
+// The futex is the word's 32 bits that hold the pid and the waiters bit: a change of holder or
+// of the bit changes them, which is what a sleeper must notice. Waits are FUTEX_WAIT (not the
+// private form: the word is shared between processes) with a relative timeout of one slice.
 #include "talc/region_lock.hpp"
 
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <bit>
 #include <cerrno>
-#include <new>
+
+#include "talc/process.hpp"
 
 namespace talc {
 
-static_assert(sizeof(pthread_mutex_t) <= RegionLock::kStorage, "the lock's storage is too small");
-static_assert(alignof(pthread_mutex_t) <= 8);
+std::atomic<std::uint64_t> RegionLock::self_{0};
 
 namespace {
-pthread_mutex_t* native(std::byte* storage) noexcept {
-  return std::launder(reinterpret_cast<pthread_mutex_t*>(storage));
+
+// How long a sleeper sleeps before it looks again for itself: the most a lost wake-up costs,
+// and how often a waiter verifies a holder that keeps the lock.
+constexpr std::chrono::milliseconds kSlice{5};
+// Tries before sleeping: a holder's critical section is a few hundred nanoseconds.
+constexpr int kSpins = 64;
+
+// A child of fork is another process: it computes its own identity at its first lock.
+void forget_identity() noexcept {
+  RegionLock::forget_self_after_fork();
 }
+[[maybe_unused]] const int registered = ::pthread_atfork(nullptr, nullptr, forget_identity);
+
+std::uint32_t* futex_of(std::atomic<std::uint64_t>& w) noexcept {
+  auto* p = reinterpret_cast<std::uint32_t*>(&w);
+  return std::endian::native == std::endian::little ? p : p + 1;
+}
+
+enum class Sleep { woken, timed_out };
+
+Sleep futex_sleep(std::uint32_t* addr, std::uint32_t expect,
+                  std::chrono::steady_clock::duration d) noexcept {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  const long r = ::syscall(SYS_futex, addr, FUTEX_WAIT, expect, &ts, nullptr, 0);
+  return r != 0 && errno == ETIMEDOUT ? Sleep::timed_out : Sleep::woken;
+}
+
+inline void pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 }  // namespace
 
-void RegionLock::init() noexcept {
-  pthread_mutexattr_t attr;
-  pthread_mutexattr_init(&attr);
-  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-  pthread_mutex_init(::new (storage_) pthread_mutex_t, &attr);
-  pthread_mutexattr_destroy(&attr);
+bool RegionLock::holder_dead(std::uint64_t w) noexcept {
+  const auto pid = static_cast<std::uint32_t>(w & kPidMask);
+  const auto tag = static_cast<std::uint32_t>(w >> 32);
+  if (pid == (self() & kPidMask)) return false;
+  const std::uint32_t now = process_tag(pid);
+  if (now == kTagGone) return true;
+  if (now == kTagUnknown || tag == kTagUnknown) return false;
+  return now != tag;
 }
 
-LockOutcome RegionLock::lock() noexcept {
-  switch (pthread_mutex_lock(native(storage_))) {
-    case 0:
-      return LockOutcome::acquired;
-    case EOWNERDEAD:
-      return LockOutcome::owner_died;
-    default:
-      return LockOutcome::unusable;  // ENOTRECOVERABLE, or bytes that are not a mutex
+void RegionLock::forget_self_after_fork() noexcept {
+  self_.store(0, std::memory_order_relaxed);
+}
+
+std::uint64_t RegionLock::compute_self() noexcept {
+  const std::uint32_t pid = current_process_id();
+  const std::uint64_t w = (std::uint64_t{process_tag(pid)} << 32) | pid;
+  self_.store(w, std::memory_order_relaxed);
+  return w;
+}
+
+void RegionLock::wake() noexcept {
+  ::syscall(SYS_futex, futex_of(word_), FUTEX_WAKE, 1, nullptr, nullptr, 0);
+}
+
+LockOutcome RegionLock::lock_slow(std::chrono::milliseconds bound) noexcept {
+  using Clock = std::chrono::steady_clock;
+  const std::uint64_t me = self();
+  const auto start = Clock::now();
+  const auto deadline =
+      bound >= std::chrono::hours(24 * 365) ? Clock::time_point::max() : start + bound;
+  std::uint64_t outlasted = 0;  // a holder still there after a whole slice of sleep
+  bool slept = false;
+  for (int tries = 0;; ++tries) {
+    std::uint64_t w = word_.load(std::memory_order_relaxed);
+    const std::uint64_t v = w & ~kWaiters;
+    if (v == 0) {
+      // Free. One that slept may have fellow sleepers: it keeps the bit, so that its unlock
+      // wakes the next.
+      const std::uint64_t mine = me | (slept ? kWaiters : w & kWaiters);
+      if (word_.compare_exchange_weak(w, mine, std::memory_order_acquire,
+                                      std::memory_order_relaxed))
+        return LockOutcome::acquired;
+      continue;
+    }
+    if (!plausible(w)) return LockOutcome::damaged;
+    if (v == kAbandoned || (v == outlasted && holder_dead(v))) {
+      // One compare-and-swap decides who repairs: nobody else writes a dead holder's word.
+      if (word_.compare_exchange_strong(w, me | (w & kWaiters), std::memory_order_acquire,
+                                        std::memory_order_relaxed))
+        return LockOutcome::owner_died;
+      continue;
+    }
+    if (tries < kSpins) {
+      pause();
+      continue;
+    }
+    const auto now = Clock::now();
+    if (now >= deadline) return LockOutcome::timed_out;
+    if ((w & kWaiters) == 0 &&
+        !word_.compare_exchange_weak(w, w | kWaiters, std::memory_order_relaxed,
+                                     std::memory_order_relaxed))
+      continue;
+    const Sleep s = futex_sleep(futex_of(word_), static_cast<std::uint32_t>(w | kWaiters),
+                                std::min<Clock::duration>(kSlice, deadline - now));
+    slept = true;
+    outlasted = s == Sleep::timed_out ? v : 0;
+    if (s == Sleep::woken && lock_testing::after_wake != nullptr) lock_testing::after_wake();
   }
-}
-
-void RegionLock::mark_consistent() noexcept {
-  pthread_mutex_consistent(native(storage_));
-}
-
-void RegionLock::unlock() noexcept {
-  pthread_mutex_unlock(native(storage_));
 }
 
 }  // namespace talc

@@ -123,7 +123,7 @@ TEST_F(SharedHeap, AKilledLockHolderDoesNotStopTheOthers) {
   talc_test::Signal holding;
   const pid_t child = talc_test::Spawn([&] {
     auto mine = MapTalc<>::open_shm(name_);
-    if (mine.heap().lock_for_test() != talc::LockOutcome::acquired) return 1;
+    if (mine.heap().lock().lock() != talc::LockOutcome::acquired) return 1;
     holding.Notify();
     ::pause();  // holds the lock until killed
     return 0;
@@ -150,7 +150,7 @@ TEST_F(SharedHeap, AHolderThatDiesLeavingATornHeapGetsItMarkedCorruptedEverywher
   talc_test::Signal holding;
   const pid_t child = talc_test::Spawn([&] {
     auto mine = MapTalc<>::open_shm(name_);
-    if (mine.heap().lock_for_test() != talc::LockOutcome::acquired) return 1;
+    if (mine.heap().lock().lock() != talc::LockOutcome::acquired) return 1;
     // Scribbles on a tag, which no roll-back can explain, then dies holding the lock.
     auto& meta = mine.heap().meta();
     const std::uint64_t tag = meta.offset_of(mine.address_of(block.offset)) - talc::kTagSize;

@@ -103,7 +103,7 @@ for key in "format version" "fingerprint" "LinearStages=" "BytesPerLinear=" "Log
   contains "$OUT" "$key" "info text"
 done
 expect 0 "info --json" -- "$TALC" info "file:$DIR/a.heap" --json
-json_true 'j["format_version"] == 2 and j["region_size"] == 1048576' "info --json sizes"
+json_true 'j["format_version"] == 3 and j["region_size"] == 1048576' "info --json sizes"
 json_true 'j["live_chunks"] == 0 and j["free_chunks"] == 1 and j["fragmentation"] == 0' \
   "info --json on a fresh heap"
 json_true 'j["largest_free"] == j["free_bytes"] == j["capacity"]' "info --json free space"

@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -43,8 +44,12 @@ struct OpenOptions {
   ClaimOptions claim{};
   // For a process that builds the heap: the size its region may grow to (0: it never grows).
   std::size_t max_size = 0;
-  // How long an opener waits for another process that is still building the heap.
+  // How long an opener waits for another process that is still building the heap, or
+  // re-initialising its locks.
   std::chrono::milliseconds wait{2000};
+  // How long a call waits for a live process that holds the heap's lock (or the named
+  // directory's) before it fails with Errc::lock_timeout. A dead holder is never waited for.
+  std::chrono::milliseconds lock_wait = kDefaultLockWait;
 };
 
 // A refusal to open a heap, or an operation on a heap marked corrupted. code() is an Errc.
@@ -73,6 +78,7 @@ class Talc {
                    std::size_t reach = 0) {
     Talc t = open_header(base, len, role, opts);
     t.set_reach(reach > len ? reach : len);
+    t.follow_boot(opts.wait);
     return t;
   }
 
@@ -312,6 +318,42 @@ class Talc {
     h.mark_corrupted();
   }
 
+  // The bound on waiting for a live holder of the heap's lock (OpenOptions::lock_wait).
+  std::chrono::milliseconds lock_wait() const noexcept { return lock_wait_; }
+
+  // Re-initialises the region's locks, for a process that knows no other one uses the region
+  // (it is the first to open it since the machine booted, or the only one that has it open):
+  // whatever a lock word holds then (a holder of a previous boot, a copy's holder, damage) is
+  // not a live holder. Each held or damaged lock is left abandoned, the heap's is taken at once
+  // (rolling back and checking what its holder left), and the directory's on its next use.
+  Errc fresh_start() {
+    heap().lock().abandon();
+    const Errc e = locked([](auto&) {});
+    if (e != Errc::ok) return e;
+    return names().fresh_start();
+  }
+
+  // Makes sure the region's locks belong to this boot of the machine; when they do not, the
+  // one opener that wins a compare-and-swap re-initialises them (fresh_start) while the others
+  // wait, at most `wait`, then fail with init_timeout. A claimant that died is replaced.
+  void follow_boot(std::chrono::milliseconds wait) {
+    const std::uint64_t now = boot_hash(), me = RegionLock::self();
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (header_->boot() != now) {
+      const std::uint64_t claim = header_->boot_claim();
+      if ((claim == 0 || RegionLock::holder_dead(claim)) &&
+          header_->exchange_boot_claim(claim, me)) {
+        if (header_->boot() != now) fresh_start();
+        header_->set_boot(now);
+        header_->exchange_boot_claim(me, 0);
+        return;
+      }
+      if (std::chrono::steady_clock::now() >= deadline)
+        throw OpenError(Errc::init_timeout, "another process is re-initialising the heap's locks");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+
   // Whether this open built the heap (exactly one opener of a region does).
   bool built() const noexcept { return built_; }
   std::byte* base() const noexcept { return base_; }
@@ -332,7 +374,9 @@ class Talc {
     bool built = false;
     auto h = HeaderType::open(base, len, role, opts.claim, opts.wait, &why, &built, opts.max_size);
     if (!h) throw OpenError(h.error(), why.empty() ? describe(h.error()) : why);
-    return Talc(static_cast<std::byte*>(base), len, *h, built);
+    Talc t(static_cast<std::byte*>(base), len, *h, built);
+    t.lock_wait_ = opts.lock_wait;
+    return t;
   }
 
   // How many bytes of address space this process maps for the region (its reach): every
@@ -431,7 +475,7 @@ class Talc {
           if (torn) judge(*header_, Errc::corrupted);
           if (!beyond && !torn) f(m);
         },
-        &recovered);
+        &recovered, lock_wait_);
     if (e == Errc::corrupted) header_->mark_corrupted();
     if (recovered && on_recovery_) {
       try {
@@ -453,6 +497,7 @@ class Talc {
   HeaderType* header_;
   std::size_t max_align_;
   bool built_;
+  std::chrono::milliseconds lock_wait_ = kDefaultLockWait;
   std::function<void()> on_recovery_;
   std::function<bool(std::size_t)> on_out_of_memory_;
 };
@@ -500,6 +545,9 @@ class MapTalc : public Talc<Bins> {
   }
 
   const MappedRegion& region() const noexcept { return region_; }
+  // Whether no other open of the region existed when this one was made: it then re-initialised
+  // the region's locks (see Talc::fresh_start). What `talc repair` requires.
+  bool opened_alone() const noexcept { return alone_; }
 
   // A region this process may grow is recorded in Growers while a MapTalc holds its mapping.
   MapTalc(MapTalc&& o) noexcept = default;  // the mapping, and so the record's key, stay put
@@ -508,6 +556,7 @@ class MapTalc : public Talc<Bins> {
       forget();
       Talc<Bins>::operator=(std::move(o));
       region_ = std::move(o.region_);
+      alone_ = o.alone_;
     }
     return *this;
   }
@@ -551,20 +600,35 @@ class MapTalc : public Talc<Bins> {
         t = open_growing(r, OpenRole::attach, o);
       }
       t.set_reach(r.size());
+      Company company;
+      try {
+        company = r.join(o.wait);
+      } catch (const MapError& e) {
+        throw OpenError(Errc::init_timeout, e.what());
+      }
+      if (company == Company::alone) {
+        (void)t.fresh_start();  // what it finds is refused by every later call, and check()
+        r.settle();
+      }
+      t.follow_boot(o.wait);
       if (r.fd() >= 0 && t.max_size() > t.current_size()) {
         const int fd = r.fd();  // owned by the region, which lives as long as the record
         Growers::add(r.base(), r.size(), [fd](std::size_t from, std::size_t to) {
           return MappedRegion::extend(fd, from, to);
         });
       }
-      return MapTalc(std::move(r), std::move(t));
+      MapTalc made(std::move(r), std::move(t));
+      made.alone_ = company == Company::alone;
+      return made;
     } catch (...) {
       // A region this call created and could not turn into a heap is not left behind.
       if (r.created()) r.unlink_source();
       throw;
     }
   }
+  using Company = MappedRegion::Company;
   MappedRegion region_;
+  bool alone_ = false;
 };
 
 }  // namespace talc

@@ -15,7 +15,8 @@
 // found inconsistent is marked `corrupted` and refused from then on.
 //
 // Every opener checks magic, version, fingerprint and size before touching T, and reports a
-// mismatch with both sides named. An opener that only attaches never writes.
+// mismatch with both sides named. An opener that only attaches writes nothing here; the face
+// may then re-initialise the locks (a region of a previous boot, or one nobody else has open).
 #pragma once
 
 #include <atomic>
@@ -64,8 +65,8 @@ class alignas(64) Header {
  public:
   static constexpr std::uint64_t kMagic = 0x5041454843'4c4154ULL;  // "TALCHEAP", little-endian
   // 2: statistics counters in the core heap, a longer journal, the maximum size, the
-  // named-object directory word.
-  static constexpr std::uint32_t kVersion = 2;
+  // named-object directory word. 3: locks of our own (region_lock.hpp) and the boot record.
+  static constexpr std::uint32_t kVersion = 3;
   static constexpr std::size_t kBodyOffset = 128;
 
   static constexpr std::uint64_t fingerprint() noexcept {
@@ -121,6 +122,16 @@ class alignas(64) Header {
     return directory_.compare_exchange_strong(expected, off, std::memory_order_acq_rel);
   }
 
+  // Which boot of the machine the region's locks belong to (boot_hash() of the process that
+  // last re-initialised them), and the claim of a process re-initialising them now (its lock
+  // word, RegionLock::self(); 0 when none). See Talc::follow_boot.
+  std::uint64_t boot() const noexcept { return boot_.load(std::memory_order_acquire); }
+  void set_boot(std::uint64_t b) noexcept { boot_.store(b, std::memory_order_release); }
+  std::uint64_t boot_claim() const noexcept { return boot_claim_.load(std::memory_order_acquire); }
+  bool exchange_boot_claim(std::uint64_t expected, std::uint64_t claim) noexcept {
+    return boot_claim_.compare_exchange_strong(expected, claim, std::memory_order_acq_rel);
+  }
+
  private:
   static constexpr std::uint64_t word(InitState s, std::uint32_t pid) noexcept {
     return static_cast<std::uint64_t>(s) | (std::uint64_t{pid} << 8);
@@ -140,6 +151,8 @@ class alignas(64) Header {
   std::atomic<std::uint64_t> state_;  // InitState in bits 0-7, the builder's pid above
   std::atomic<std::uint64_t> root_;
   std::atomic<std::uint64_t> directory_;
+  std::atomic<std::uint64_t> boot_;
+  std::atomic<std::uint64_t> boot_claim_;
 };
 
 // ---- implementation -------------------------------------------------------------------------
@@ -181,6 +194,8 @@ Errc Header<T>::build(std::size_t len, ClaimOptions opts, std::uint64_t claimed,
   max_size_ = max_size > len ? max_size : len;
   root_.store(~std::uint64_t{0}, std::memory_order_relaxed);
   directory_.store(~std::uint64_t{0}, std::memory_order_relaxed);
+  boot_.store(boot_hash(), std::memory_order_relaxed);
+  boot_claim_.store(0, std::memory_order_relaxed);
   std::uint64_t expected = claimed;
   // Publishes everything above; fails only if another opener declared us dead meanwhile.
   if (!state_.compare_exchange_strong(expected, word(InitState::initialised, 0),

@@ -11,6 +11,7 @@
 // only layer that includes OS headers (in src/mapping.cpp); nothing above it does.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <system_error>
@@ -111,6 +112,20 @@ class MappedRegion {
 
   // Another mapping of the same bytes, at another address (for a region with a source).
   Mapping map_again() const;
+
+  // Where this open stands among the opens of the same source. Each open of a region holds a
+  // shared lock on one byte of the source, far past any data (an open-file-description lock:
+  // the kernel drops it when the last descriptor of this open is closed, by a death too, and
+  // a child of fork shares it), for as long as it maps it. join() first tries the byte alone:
+  //  - alone: no other open of the source exists; this one holds the byte exclusively until
+  //    settle(), so every later opener waits for it (to re-initialise the locks, say);
+  //  - shared: another open exists;
+  //  - unknown: the source cannot tell (anonymous memory, a read-only open, a file system
+  //    without such locks).
+  // Waits at most `wait` while another opener is alone, then throws MapError (ETIMEDOUT).
+  enum class Company : unsigned char { alone, shared, unknown };
+  Company join(std::chrono::milliseconds wait);
+  void settle();
 
   // Maps the region again with `length` bytes of address space (when that is more than now),
   // so that it can grow to `length` without moving. The base changes: only for a region

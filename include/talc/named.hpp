@@ -23,12 +23,11 @@
 //    compare-and-swap. A process that finds a claim whose creator is dead walks the heap, under
 //    the same lock, for a block marked with that claim, frees it and clears the word: the
 //    one-time cost of a creator killed at exactly that moment.
-//  - Entries change only under the directory's own lock, a robust process-shared mutex in the
-//    first segment. It is not the heap's lock: a constructor run under it may allocate from
+//  - Entries change only under the directory's own lock, a RegionLock in the first segment. It is not the heap's lock: a constructor run under it may allocate from
 //    the heap, and the heap's lock is not recursive. An entry is `constructing` from before
 //    its block is allocated until its constructor has returned, and `destroying` from before
 //    its destructor runs until its block is freed. When a process dies holding the lock, the
-//    next holder is told (EOWNERDEAD) and, before anything else, frees the block of every
+//    next holder is told (LockOutcome::owner_died) and, before anything else, frees the block of every
 //    entry in either state and empties it; a segment whose initialisation was cut short is
 //    initialised. Nobody else can have seen those entries: every reader takes the lock. What
 //    a half-run constructor or destructor allocated itself (a container's nodes) is the
@@ -237,6 +236,18 @@ class NamedDirectory {
     return out;
   }
 
+  // For a process that knows no other one uses the region (Talc::fresh_start): a creator's
+  // claim is stale and reclaimed, and the directory's lock, when held or damaged, is left for
+  // its next locker to repair.
+  Errc fresh_start() {
+    const std::uint64_t w = header().directory();
+    if (named_detail::is_claim(w)) return reclaim(w);
+    const Result<Meta> root = open_root(false);
+    if (!root) return root.error() == Errc::not_found ? Errc::ok : root.error();
+    segment_at(*root)->lock.abandon();
+    return Errc::ok;
+  }
+
   // The word a creator stores in Header::directory while it builds the first segment. Public
   // so that tests can stage a creator that died at that moment.
   static constexpr std::uint64_t claim_word(std::uint32_t pid, std::uint32_t nonce) noexcept {
@@ -285,19 +296,21 @@ class NamedDirectory {
           slot = &h;
           break;
         }
-      switch (seg->lock.lock()) {
+      switch (seg->lock.lock(d.t_->lock_wait())) {
         case LockOutcome::acquired:
           break;
-        case LockOutcome::unusable:
-          error = Errc::corrupted;
+        case LockOutcome::damaged:
+          error = Errc::lock_damaged;
+          return;
+        case LockOutcome::timed_out:
+          error = Errc::lock_timeout;
           return;
         case LockOutcome::owner_died:
           if (const Errc e = d.repair(root); e != Errc::ok) {
-            seg->lock.unlock();  // not marked consistent: every later locker is refused
+            seg->lock.abandon();  // left for the next locker to repair again (or refuse)
             error = e;
             return;
           }
-          seg->lock.mark_consistent();
           break;
       }
       locked = true;

@@ -1,5 +1,6 @@
-// Process identity, for the init protocol of a region's header: who is initialising it, and
-// is that process still alive. The OS calls stay in src/process.cpp.
+// Process identity, for everything in a region that names a process: the init protocol of the
+// header (who is building it), the locks (who holds them) and the boot a region's locks
+// belong to. The OS calls stay in src/process.cpp.
 #pragma once
 
 #include <cstdint>
@@ -10,5 +11,16 @@ std::uint32_t current_process_id() noexcept;
 // False only when the process certainly does not exist (a pid of another PID namespace, or
 // one we may not signal, counts as alive: waiting is safer than taking over).
 bool process_alive(std::uint32_t pid) noexcept;
+
+// A pid names a process only until it is reused; a tag tells the two apart. It hashes the
+// boot id of the machine with the process's start time, so it names one process of one boot.
+// Never kTagGone or kTagUnknown for a live, readable process.
+inline constexpr std::uint32_t kTagGone = 0;             // no such process, or a zombie
+inline constexpr std::uint32_t kTagUnknown = 0xffffffff;  // it exists; its start time is hidden
+std::uint32_t process_tag(std::uint32_t pid) noexcept;
+
+// A hash of /proc/sys/kernel/random/boot_id, never 0: which boot of the machine this is (a
+// fixed value where the kernel does not say).
+std::uint64_t boot_hash() noexcept;
 
 }  // namespace talc

@@ -1,14 +1,36 @@
 // Layer 5 — the lock that lives in a region and works across processes.
 //
-// A `RegionLock` is a fixed block of bytes inside the region holding a process-shared, robust
-// mutex. Contended waiters sleep in the kernel (no spinning), and when a holder dies — SIGKILL,
-// the OOM killer, a crash — the kernel hands the lock to the next waiter at once and tells it
-// the holder died, so a dead process never stops the others. What to do with a heap its
-// holder left half-updated is the caller's decision (see TalckMeta).
+// A `RegionLock` is one 64-bit word in the region. Free, it is 0. Held, it names its holder:
 //
-// The OS type stays in src/region_lock.cpp: this header is what layers above see.
+//   bits 0-29   the holder's process id (1 .. 2^22 on Linux)
+//   bit  30     reserved, always 0
+//   bit  31     waiters: some process may be asleep on the word
+//   bits 32-63  the holder's tag: a hash of the machine's boot id and the process's start
+//               time, never 0. A pid names a process only until it is reused; pid and tag
+//               together name one process of one boot.
+//
+// Why not a POSIX robust mutex, as before: an unlock wakes one waiter, and when that waiter is
+// killed before it takes the lock, the others sleep on a free word with nobody to wake them;
+// a damaged word, or one left by a holder of a previous boot (a heap file, a copy), made
+// every caller sleep forever; and it cost 136 instructions per uncontended lock and unlock.
+// Here, the uncontended path is one compare-and-swap to lock and one exchange to unlock, no
+// system call. A waiter sleeps on the futex in slices of a few milliseconds, never longer: a
+// wake-up lost with a killed waiter costs the others one slice. When the same holder is still
+// there after a slice, the waiter verifies that it lives (the pid exists and its start time
+// gives the same tag); a dead holder's lock is taken over with one compare-and-swap, and the
+// taker is told so (LockOutcome::owner_died) to repair what it protects. A word that no holder
+// writes is refused at once (LockOutcome::damaged); a live holder that keeps the lock past the
+// caller's bound ends the wait too (LockOutcome::timed_out). Every wait ends.
+//
+// What it cannot see: a holder in another PID namespace (processes that share a region must
+// share one), and a holder whose /proc entry this process may not read, which is believed
+// alive (the bound still ends the wait).
+//
+// The OS calls (futex, kill, /proc) stay in src/region_lock.cpp.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -16,28 +38,95 @@ namespace talc {
 
 enum class LockOutcome : std::uint8_t {
   acquired,    // an ordinary acquisition
-  owner_died,  // acquired, but the previous holder died holding it: the data may be torn
-  unusable,    // the lock itself is broken (a previous recovery gave up); not acquired
+  owner_died,  // acquired from a holder that died holding it: what it protects may be torn
+  damaged,     // the word holds a value no holder writes; not acquired
+  timed_out,   // a live holder kept it past the caller's bound; not acquired
 };
+
+// How long a caller waits for a live holder before it gives up with timed_out. Long enough
+// for any operation of the heap, short enough that a holder stopped in a debugger or by
+// SIGSTOP shows as an error, not a hang.
+inline constexpr std::chrono::milliseconds kDefaultLockWait{10000};
 
 class RegionLock {
  public:
-  // Builds the lock in place; only the process that initialises the region calls this.
-  void init() noexcept;
-  LockOutcome lock() noexcept;
-  // After owner_died: declares the protected data consistent again so later lockers get an
-  // ordinary acquisition. Without it, the unlock that follows leaves the lock unusable.
-  void mark_consistent() noexcept;
-  void unlock() noexcept;
+  static constexpr std::uint64_t kWaiters = std::uint64_t{1} << 31;
+  static constexpr std::uint64_t kPidMask = (std::uint64_t{1} << 30) - 1;
+  static constexpr std::uint64_t kReserved = std::uint64_t{1} << 30;
+  static constexpr std::uint64_t kPidLimit = std::uint64_t{1} << 22;  // Linux's PID_MAX_LIMIT
+  // The value a re-initialisation leaves in a lock whose holder is gone (a previous boot, a
+  // copy of the file, a word that no holder writes): the next locker takes it as from a dead
+  // holder and repairs. Pid 0 never holds a lock, so no holder writes it.
+  static constexpr std::uint64_t kAbandoned = std::uint64_t{0xa5a5a5a5} << 32;
 
-  // The bytes reserved for the OS mutex: enough for glibc's pthread_mutex_t on every 64-bit
-  // target (checked in the .cpp), and part of the region's layout fingerprint.
+  // Builds the lock in place, free; only the process that initialises the region calls this.
+  void init() noexcept { word_.store(0, std::memory_order_release); }
+
+  LockOutcome lock(std::chrono::milliseconds bound = kDefaultLockWait) noexcept {
+    std::uint64_t expected = 0;
+    const std::uint64_t me = self();
+    if (me != 0 && word_.compare_exchange_strong(expected, me, std::memory_order_acquire,
+                                                 std::memory_order_relaxed))
+      return LockOutcome::acquired;
+    return lock_slow(bound);
+  }
+
+  void unlock() noexcept {
+    if ((word_.exchange(0, std::memory_order_release) & kWaiters) != 0) wake();
+  }
+
+  // For a process that knows no other process uses the region: a lock that is held, by
+  // anyone, or damaged becomes abandoned, so that its next locker repairs; a free one stays.
+  void abandon() noexcept {
+    if ((word_.load(std::memory_order_acquire) & ~kWaiters) != 0)
+      word_.store(kAbandoned, std::memory_order_release);
+  }
+
+  std::uint64_t word() const noexcept { return word_.load(std::memory_order_acquire); }
+  // Whether `w` is a value some holder writes: free, abandoned, or a plausible holder.
+  static constexpr bool plausible(std::uint64_t w) noexcept {
+    const std::uint64_t v = w & ~kWaiters;
+    if (v == 0 || v == kAbandoned) return true;
+    const std::uint64_t pid = v & kPidMask;
+    return (v & kReserved) == 0 && pid != 0 && pid < kPidLimit && (v >> 32) != 0;
+  }
+
+  // This process's word as a holder (pid and tag); computed on first use and after a fork.
+  static std::uint64_t self() noexcept {
+    const std::uint64_t w = self_.load(std::memory_order_relaxed);
+    return w != 0 ? w : compute_self();
+  }
+
+  // Whether the holder a lock word names is certainly dead: its pid is gone, or now names
+  // another process (another start time or another boot). This process is never dead.
+  static bool holder_dead(std::uint64_t w) noexcept;
+
+  // Called in the child of a fork (registered with pthread_atfork).
+  static void forget_self_after_fork() noexcept;
+
+  // The bytes a lock takes in the region: part of the layout fingerprint.
   static constexpr std::size_t kStorage = 56;
 
  private:
-  alignas(8) std::byte storage_[kStorage];
+  LockOutcome lock_slow(std::chrono::milliseconds bound) noexcept;
+  void wake() noexcept;
+  static std::uint64_t compute_self() noexcept;
+
+  static std::atomic<std::uint64_t> self_;
+
+  std::atomic<std::uint64_t> word_;
+  std::byte reserved_[kStorage - sizeof(std::uint64_t)];
 };
 
 static_assert(sizeof(RegionLock) == RegionLock::kStorage);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(!RegionLock::plausible(RegionLock::kReserved));
+
+// Test hooks, for the tests that must kill a waiter at one exact instant. Null in every
+// program that does not set them.
+namespace lock_testing {
+// Called by a waiter right after the futex woke it, before it tries to take the lock.
+inline void (*after_wake)() = nullptr;
+}  // namespace lock_testing
 
 }  // namespace talc

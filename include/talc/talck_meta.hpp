@@ -8,12 +8,14 @@
 // and the heap may be half-updated. The locker rolls the dead process's operation back from
 // the journal (see journal.hpp), then proves the result with the full check(): a consistent
 // heap is declared so and the operation goes on (the recovery is counted, and reported to the
-// caller); an inconsistent one is marked corrupted here, in the region, and the lock is left
-// unrecoverable, so every later operation in every process gets Errc::corrupted instead of
-// walking torn metadata.
+// caller); an inconsistent one is marked corrupted here, in the region, so every later
+// operation in every process gets Errc::corrupted instead of walking torn metadata. A lock
+// word that no holder writes gives Errc::lock_damaged, a live holder that keeps the lock past
+// the caller's bound Errc::lock_timeout: no call waits forever.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -64,17 +66,21 @@ class alignas(64) TalckMeta {
   }
 
   // Runs f(Meta&) under the lock. Returns Errc::corrupted, without running f, once the heap
-  // is known to be broken; Errc::ok otherwise. `recovered`, when given, says whether this
-  // acquisition repaired the heap after a dead holder. `f` must not throw.
+  // is known to be broken; lock_damaged or lock_timeout when the lock could not be taken;
+  // Errc::ok otherwise. `recovered`, when given, says whether this acquisition repaired the
+  // heap after a dead holder. `f` must not throw.
   template <class F>
-  Errc with_lock(F&& f, bool* recovered = nullptr) noexcept {
+  Errc with_lock(F&& f, bool* recovered = nullptr,
+                 std::chrono::milliseconds bound = kDefaultLockWait) noexcept {
     if (recovered != nullptr) *recovered = false;
     if (corrupted()) return Errc::corrupted;
-    switch (lock_.lock()) {
+    switch (lock_.lock(bound)) {
       case LockOutcome::acquired:
         break;
-      case LockOutcome::unusable:
-        return Errc::corrupted;
+      case LockOutcome::damaged:
+        return Errc::lock_damaged;
+      case LockOutcome::timed_out:
+        return Errc::lock_timeout;
       case LockOutcome::owner_died:
         if (!recover()) return Errc::corrupted;
         if (recovered != nullptr) *recovered = true;
@@ -104,8 +110,10 @@ class alignas(64) TalckMeta {
   std::uint64_t recoveries() const noexcept { return recoveries_.load(std::memory_order_relaxed); }
   std::uint64_t rollbacks() const noexcept { return rollbacks_.load(std::memory_order_relaxed); }
 
-  // Holds the lock with no operation, for tests that need a process to die holding it.
-  LockOutcome lock_for_test() noexcept { return lock_.lock(); }
+  // The heap's lock, for a process that knows no other one uses the region (RegionLock::abandon),
+  // for the tool that reports its word, and for tests that need a process to die holding it.
+  RegionLock& lock() noexcept { return lock_; }
+  const RegionLock& lock() const noexcept { return lock_; }
 
  private:
   TalckMeta() noexcept = default;
@@ -121,12 +129,11 @@ class alignas(64) TalckMeta {
     }
     if (consistent && *undone != 0) rollbacks_.fetch_add(1, std::memory_order_relaxed);
     if (!consistent) {
-      corrupted_.store(1, std::memory_order_release);
-      lock_.unlock();  // without mark_consistent: the lock becomes unrecoverable for everyone
+      corrupted_.store(1, std::memory_order_release);  // before the unlock: nobody walks it
+      lock_.unlock();
       return false;
     }
     recoveries_.fetch_add(1, std::memory_order_relaxed);
-    lock_.mark_consistent();
     return true;
   }
 
