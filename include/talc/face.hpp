@@ -229,14 +229,16 @@ class Talc {
 
   // The full integrity check, under the lock.
   CheckReport check() {
-    CheckReport rep{Errc::corrupted, 0, "the heap is marked corrupted"};
-    locked([&](auto& m) {
+    CheckReport rep;
+    const Errc e = locked([&](auto& m) {
       try {
         rep = m.check();
       } catch (const std::bad_alloc&) {
         rep = CheckReport{Errc::out_of_memory, 0, "not enough process memory to check"};
       }
     });
+    if (e != Errc::ok) rep = CheckReport{e, e == Errc::lock_damaged ? meta_lock_offset() : 0,
+                                         describe(e)};
     return rep;
   }
   Census census() {
@@ -443,6 +445,8 @@ class Talc {
     }
   }
 
+  // Where the heap's lock word lies in the region.
+  static constexpr std::uint64_t meta_lock_offset() noexcept { return HeaderType::kBodyOffset; }
   // Where the core heap lies in the region: its offsets plus this are the region's offsets.
   static constexpr std::uint64_t meta_offset() noexcept {
     return HeaderType::kBodyOffset + Heap::kMetaOffset;
