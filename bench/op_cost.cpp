@@ -5,7 +5,8 @@
 //
 // Workloads: pair64 (allocate and free 64 bytes, one pair per operation), random (the
 // random-actions sequence, max size 1000), random:MAX (another max size) and realloc:MAX (the
-// sequence with reallocation). Prints the
+// sequence with reallocation); `lock` measures the face's heap lock alone (an uncontended lock
+// and unlock, `--toggle-collect='*measured_lock*'`). Prints the
 // operations it ran; the counts come from the tool. This is how BENCHMARKS.md explains a gap
 // instead of guessing at it.
 #include <cstdio>
@@ -38,6 +39,24 @@ template <Peer P>
   return replay_on(p, actions, live);
 }
 
+// An uncontended lock and unlock of the heap's lock, as every call of the face takes it.
+[[gnu::noinline]] std::size_t measured_lock(TalcFacePeer& p, std::size_t n) {
+  talc::TalckMeta<>& h = p.heap().heap();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (h.lock().lock() != talc::LockOutcome::acquired) return i;
+    h.lock().unlock();
+  }
+  return n;
+}
+
+int run_lock(std::size_t n) {
+  TalcFacePeer p(std::size_t{1} << 20);
+  measured_lock(p, n);
+  std::printf("talc lock: %zu lock and unlock pairs measured (the second of two passes)\n",
+              measured_lock(p, n));
+  return 0;
+}
+
 template <Peer P>
 int run(std::string_view work, std::size_t n) {
   P p(std::size_t{128} << 20);
@@ -57,16 +76,21 @@ int run(std::string_view work, std::size_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4 ||
-      (std::string_view(argv[2]) != "pair64" && !std::string_view(argv[2]).starts_with("random") &&
-       !std::string_view(argv[2]).starts_with("realloc:"))) {
+  const std::string_view work = argc == 4 ? argv[2] : "";
+  if (argc != 4 || (work != "pair64" && work != "lock" && !work.starts_with("random") &&
+                    !work.starts_with("realloc:"))) {
     std::fprintf(stderr,
                  "usage: talc_op_cost PEER pair64|random|random:MAX|realloc:MAX N\n"
+                 "       talc_op_cost talc lock N   (the heap's lock alone)\n"
                  "  PEER: talc talc_core boost_rbtree boost_seqfit glibc mimalloc jemalloc\n");
     return 2;
   }
-  const std::string_view peer = argv[1], work = argv[2];
+  const std::string_view peer = argv[1];
   const std::size_t n = std::strtoull(argv[3], nullptr, 10);
+  if (work == "lock") {
+    if (peer != "talc") return std::fprintf(stderr, "talc_op_cost: lock is talc's alone\n"), 2;
+    return run_lock(n);
+  }
   if (peer == "talc") return run<TalcFacePeer>(work, n);
   if (peer == "talc_core") return run<TalcCorePeer>(work, n);
   if (peer == "boost_rbtree") return run<BoostRbtreePeer>(work, n);

@@ -25,7 +25,7 @@ namespace {
 
 // How long a sleeper sleeps before it looks again for itself: the most a lost wake-up costs,
 // and how often a waiter verifies a holder that keeps the lock.
-constexpr std::chrono::milliseconds kSlice{5};
+constexpr std::chrono::milliseconds kSlice{2};
 // Tries before sleeping: a holder's critical section is a few hundred nanoseconds.
 constexpr int kSpins = 64;
 
