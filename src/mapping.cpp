@@ -225,12 +225,17 @@ int try_presence(int fd, short type) noexcept {
 
 MappedRegion::Company MappedRegion::join(std::chrono::milliseconds wait) {
   if (!fd_) return Company::unknown;
+  // The presence lock is held through an open of our own: a descriptor received from another
+  // process (a memfd over a socket) shares that process's open, and with it its lock.
+  const std::string self_fd = "/proc/self/fd/" + std::to_string(fd_.get());
+  presence_ = Fd(::open(self_fd.c_str(), O_RDWR | O_CLOEXEC));
+  if (!presence_) return Company::unknown;
   const auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
-    const int alone = try_presence(fd_.get(), F_WRLCK);
+    const int alone = try_presence(presence_.get(), F_WRLCK);
     if (alone == 0) return Company::alone;
     if (alone != EAGAIN && alone != EACCES) return Company::unknown;  // EBADF: a read-only open
-    const int shared = try_presence(fd_.get(), F_RDLCK);
+    const int shared = try_presence(presence_.get(), F_RDLCK);
     if (shared == 0) return Company::shared;
     if (shared != EAGAIN && shared != EACCES) return Company::unknown;
     // Another opener holds the byte alone: it is re-initialising the region's locks.
@@ -243,7 +248,7 @@ MappedRegion::Company MappedRegion::join(std::chrono::milliseconds wait) {
 void MappedRegion::settle() {
   // Turning this open's own lock from exclusive to shared is one step: no other opener can
   // take the byte alone in between.
-  if (fd_) (void)try_presence(fd_.get(), F_RDLCK);
+  if (presence_) (void)try_presence(presence_.get(), F_RDLCK);
 }
 
 Mapping MappedRegion::map_again() const {

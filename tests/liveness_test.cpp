@@ -143,6 +143,31 @@ TEST_F(Liveness, ADamagedLockWordIsRefusedWhileSharedAndResetWhenAlone) {
   EXPECT_EQ(Wait(Spawn([&] { return OpenAllocateCheck(path); })), 0);
 }
 
+// A descriptor handed to another process (inherited here, as over a socket) shares the
+// sender's open of the memfd: the receiver must still see the sender as present, and leave
+// the lock the sender holds alone.
+TEST_F(Liveness, AReceiverOfADescriptorIsNotAloneWithItsSender) {
+  const int memfd = ::memfd_create("talc-liveness", MFD_CLOEXEC);
+  ASSERT_GE(memfd, 0);
+  ASSERT_EQ(::ftruncate(memfd, 1 << 20), 0);
+  auto sender = MapTalc<>::from_fd(talc::Fd(::dup(memfd)));
+  EXPECT_TRUE(sender.opened_alone());
+  ASSERT_EQ(sender.heap().lock().lock(), talc::LockOutcome::acquired);
+  const std::uint64_t held = sender.heap().lock().word();
+  const pid_t receiver = Spawn([&] {
+    auto heap = MapTalc<>::from_fd(talc::Fd(::dup(memfd)), talc::OpenRole::attach,
+                                   talc::OpenOptions{.lock_wait = std::chrono::milliseconds(50)});
+    if (heap.opened_alone()) return 1;
+    if ((heap.heap().lock().word() & ~talc::RegionLock::kWaiters) != held) return 2;
+    return heap.try_allocate(100).error() == Errc::lock_timeout ? 0 : 3;
+  });
+  EXPECT_EQ(Wait(receiver), 0);
+  EXPECT_EQ(sender.heap().lock().word() & ~talc::RegionLock::kWaiters, held);
+  sender.heap().lock().unlock();
+  EXPECT_TRUE(sender.try_allocate(100).ok());
+  ::close(memfd);
+}
+
 // A region opened on memory the caller mapped (no source to ask who else has it open): the
 // boot record alone decides. A lock word of a previous boot may even name a live process of
 // this one; the first opener of this boot re-initialises the locks instead of waiting for it.

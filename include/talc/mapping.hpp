@@ -116,7 +116,9 @@ class MappedRegion {
   // Where this open stands among the opens of the same source. Each open of a region holds a
   // shared lock on one byte of the source, far past any data (an open-file-description lock:
   // the kernel drops it when the last descriptor of this open is closed, by a death too, and
-  // a child of fork shares it), for as long as it maps it. join() first tries the byte alone:
+  // a child of fork shares it), for as long as it maps it. The lock is taken through a new
+  // open of the source (/proc/self/fd), never through a descriptor that another process may
+  // share. join() first tries the byte alone:
   //  - alone: no other open of the source exists; this one holds the byte exclusively until
   //    settle(), so every later opener waits for it (to re-initialise the locks, say);
   //  - shared: another open exists;
@@ -163,6 +165,7 @@ class MappedRegion {
 
   Source source_;
   Fd fd_;
+  Fd presence_;  // this open's own description of the source, which holds the presence lock
   Mapping map_;
   std::string name_;
   bool created_ = false;

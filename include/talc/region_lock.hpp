@@ -65,8 +65,8 @@ class RegionLock {
   LockOutcome lock(std::chrono::milliseconds bound = kDefaultLockWait) noexcept {
     std::uint64_t expected = 0;
     const std::uint64_t me = self();
-    if (me != 0 && word_.compare_exchange_strong(expected, me, std::memory_order_acquire,
-                                                 std::memory_order_relaxed))
+    if (word_.compare_exchange_strong(expected, me, std::memory_order_acquire,
+                                      std::memory_order_relaxed))
       return LockOutcome::acquired;
     return lock_slow(bound);
   }
