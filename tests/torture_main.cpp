@@ -1,8 +1,9 @@
 // The kill torture: workers doing random operations on one shared heap, a supervisor sending
-// SIGKILL at random instants and starting replacements. After every kill the supervisor takes
-// the lock (which repairs the heap if the victim held it), runs check(), verifies every sealed
+// SIGKILL at random instants and starting replacements. After every kill the supervisor waits
+// for every worker to make progress, then takes the lock, runs check(), verifies every sealed
 // block's pattern, and accounts for every live byte: the control block, the slot tables, and
-// exactly the blocks the tables name. Nothing may leak, nothing may dangle, no byte may change.
+// exactly the blocks the tables name. Nothing may leak, nothing may dangle, no byte may change,
+// and no process may be left waiting.
 //
 // Workers allocate with allocate_into, resize with reallocate_from and free with
 // deallocate_from, so a block and the slot naming it change together, atomically, whatever
@@ -11,7 +12,19 @@
 // was still filling, and only its existence is checked. The seal lives in the table, not in
 // the block: a block's own bytes are stale from earlier blocks until its owner writes them.
 //
-//   talc_torture [--kills N] [--workers W] [--seed S]     (exit 0: every check passed)
+// Progress. Every other worker (the odd ones) pauses now and then between calls, for up to
+// 2 ms, so that there are moments when processes sleep on the lock and nobody else contends
+// for it: a wake-up lost with a killed waiter is then repaired by nobody but the lock's own
+// slices, not by the next unlock. Each worker counts its finished calls in the control block
+// (a slot's count carries on across its replacements). After a kill, its victim's reaping and
+// the replacement's start, the supervisor waits, at most kProgressBound, until every worker's
+// count, the replacement's included, has moved past its value at the kill; only then does it
+// audit, because the audit's own lock and unlock would wake a sleeper that nobody else would.
+// A worker that has not moved by the bound is stalled: it is reported, killed and replaced, and
+// the run fails. One kill in eight also kills the replacement a moment after its start, so that
+// kills land in opening the heap too; the wait and the audit then follow the second kill.
+//
+//   talc_torture [--kills N] [--workers W] [--seed S]     (exit 0: every check passed, no stall)
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,11 +50,34 @@ namespace {
 constexpr unsigned kMaxWorkers = 8;
 constexpr std::size_t kSlots = 64;
 
+// How long a pausing worker may sleep between two calls.
+constexpr std::chrono::microseconds kMaxPause{2000};
+// How long the supervisor waits for every worker to progress after a kill. What a healthy
+// worker needs: a waiter sleeps at most one slice of the lock (5 ms) before it looks again,
+// so a wake-up lost with a killed waiter costs one slice; a dead holder is found after one
+// slice and its lock taken over with a repair of one operation; a pause lasts at most 2 ms; a
+// replacement's start is a fork and an open. That is milliseconds; the bound is hundreds of
+// times more, for a loaded machine's scheduling, and well below the lock's own bound
+// (talc::kDefaultLockWait), so that a waiter that never wakes shows here as a stall rather
+// than as a time-out after the fact.
+constexpr std::chrono::milliseconds kProgressBound{2000};
+
 struct Control {
   std::uint64_t tables[kMaxWorkers];  // offsets of each worker's slot table
   std::atomic<std::uint64_t> ops{0};
   std::atomic<std::uint64_t> damaged{0};
+  std::atomic<std::uint32_t> failure{0};  // the first Errc a call should not have returned
+  // Calls each worker slot has finished, whatever their outcome; a replacement carries on
+  // from its victim's count.
+  std::atomic<std::uint64_t> progress[kMaxWorkers]{};
 };
+
+// A call returned what it should not have: counted as damage, and the first such Errc kept.
+void Failed(Control* control, talc::Errc e) {
+  std::uint32_t none = 0;
+  control->failure.compare_exchange_strong(none, static_cast<std::uint32_t>(e));
+  control->damaged.fetch_add(1);
+}
 
 // A worker's table: the slots allocate_into and deallocate_from work on, and the seals.
 struct Table {
@@ -68,13 +104,18 @@ bool Intact(const Table& t, std::size_t i, const std::byte* block) {
       talc::RelMeta(talc::Rel<std::byte>::from_offset(control->tables[w]), sizeof(Table)));
   auto* t = table.as<Table>();
   std::mt19937_64 rng(seed);
-  for (std::uint64_t n = 0;; ++n) {
+  const bool pauses = w % 2 == 1;
+  // One call of the heap; whether it counts as an operation (a refusal does not).
+  auto step = [&](std::uint64_t n) -> bool {
     const std::size_t i = rng() % kSlots;
     const std::uint64_t held = __atomic_load_n(&t->slots[i], __ATOMIC_ACQUIRE);
     if (held == talc::Rel<std::byte>::kNull) {
       const std::size_t size = sizeof(BlockHead) + rng() % 3000;
       const talc::Result<talc::Meta> m = heap.try_allocate_into(table, i, size, 16u << (rng() % 4));
-      if (!m) continue;
+      if (!m) {
+        if (m.error() != talc::Errc::out_of_memory) Failed(control, m.error());
+        return false;
+      }
       auto* h = m->as<BlockHead>();
       h->id = (std::uint64_t{w} << 48) ^ (seed << 20) ^ n;
       h->size = size;
@@ -92,9 +133,9 @@ bool Intact(const Table& t, std::size_t i, const std::byte* block) {
       const std::size_t size = sizeof(BlockHead) + rng() % 6000;
       const talc::Result<talc::Meta> m = heap.try_reallocate_from(table, i, size);
       if (!m) {
-        if (m.error() != talc::Errc::out_of_memory) control->damaged.fetch_add(1);
+        if (m.error() != talc::Errc::out_of_memory) Failed(control, m.error());
         if (sealed) t->sealed[i].store(1, std::memory_order_release);  // a refusal changes nothing
-        continue;
+        return false;
       }
       auto* h = m->as<BlockHead>();
       if (sealed) {
@@ -110,9 +151,16 @@ bool Intact(const Table& t, std::size_t i, const std::byte* block) {
       if (!Intact(*t, i, static_cast<std::byte*>(heap.address_of(held))))
         control->damaged.fetch_add(1);
       t->sealed[i].store(0, std::memory_order_relaxed);
-      if (heap.deallocate_from(table, i) != talc::Errc::ok) control->damaged.fetch_add(1);
+      if (const talc::Errc e = heap.deallocate_from(table, i); e != talc::Errc::ok)
+        Failed(control, e);
     }
-    control->ops.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  };
+  for (std::uint64_t n = 0;; ++n) {
+    if (pauses && rng() % 4 == 0)
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % (kMaxPause.count() + 1)));
+    if (step(n)) control->ops.fetch_add(1, std::memory_order_relaxed);
+    control->progress[w].fetch_add(1, std::memory_order_relaxed);
   }
 }
 
@@ -170,8 +218,37 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers) {
                       std::to_string(chunks) + " (" + std::to_string(bytes) + " bytes)"};
   });
   if (e != talc::Errc::ok) v = {false, talc::describe(e)};
-  if (control->damaged.load() != 0) v = {false, "a worker found a damaged block"};
+  if (control->damaged.load() != 0) {
+    const auto f = static_cast<talc::Errc>(control->failure.load());
+    v = {false, f == talc::Errc::ok ? std::string("a worker found a damaged block")
+                                    : std::string("a worker's call failed: ") + talc::describe(f)};
+  }
   return v;
+}
+
+using Clock = std::chrono::steady_clock;
+
+// Kills a worker's process and reaps it.
+void Kill(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+// Waits, at most kProgressBound from `from`, until every worker's count has moved past
+// `since`. Returns the workers whose count did not; `took` is how long the last one needed.
+std::vector<unsigned> AwaitProgress(const Control* control, unsigned workers,
+                                    const std::uint64_t* since, Clock::time_point from,
+                                    Clock::duration& took) {
+  std::vector<unsigned> behind;
+  for (;;) {
+    behind.clear();
+    for (unsigned w = 0; w < workers; ++w)
+      if (control->progress[w].load(std::memory_order_relaxed) <= since[w]) behind.push_back(w);
+    const Clock::time_point now = Clock::now();
+    took = now - from;
+    if (behind.empty() || took >= kProgressBound) return behind;
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
 }
 
 }  // namespace
@@ -207,23 +284,56 @@ int main(int argc, char** argv) {
   std::vector<pid_t> pids;
   for (unsigned w = 0; w < workers; ++w) pids.push_back(Start(name, w, rng()));
 
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = Clock::now();
   Verdict v;
-  std::uint64_t done = 0;
-  for (; done < kills && v.ok; ++done) {
+  std::uint64_t done = 0, stalls = 0;
+  Clock::duration slowest{};
+  while (done < kills && v.ok) {
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
     const unsigned w = static_cast<unsigned>(rng() % workers);
-    ::kill(pids[w], SIGKILL);
-    ::waitpid(pids[w], nullptr, 0);
-    v = Audit(heap, control, static_cast<unsigned>(workers));
+    Kill(pids[w]);
+    ++done;
+    Clock::time_point killed = Clock::now();
+    // The counts at the kill; the victim's stands still until its replacement runs.
+    std::uint64_t since[kMaxWorkers];
+    for (unsigned x = 0; x < workers; ++x) since[x] = control->progress[x].load();
     pids[w] = Start(name, w, rng());
+    if (done < kills && rng() % 8 == 0) {
+      // The replacement too, a moment after its start: in the fork, the open or its first calls.
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
+      Kill(pids[w]);
+      ++done;
+      killed = Clock::now();
+      since[w] = control->progress[w].load();
+      pids[w] = Start(name, w, rng());
+    }
+    // Before the audit: its lock and unlock would wake a sleeper that nobody else wakes.
+    Clock::duration took{};
+    const std::vector<unsigned> behind =
+        AwaitProgress(control, static_cast<unsigned>(workers), since, killed, took);
+    for (const unsigned x : behind) {
+      int status = 0;
+      if (::waitpid(pids[x], &status, WNOHANG) == pids[x]) {
+        v = {false, "worker " + std::to_string(x) + " exited by itself"};
+        pids[x] = 0;
+        continue;
+      }
+      ++stalls;
+      std::fprintf(stderr,
+                   "stall: worker %u (pid %d) finished no call in %lld ms after kill %" PRIu64
+                   " (its count stays at %" PRIu64 "); killed and replaced\n",
+                   x, static_cast<int>(pids[x]), static_cast<long long>(kProgressBound.count()),
+                   done, since[x]);
+      Kill(pids[x]);
+      pids[x] = Start(name, x, rng());
+    }
+    if (behind.empty()) slowest = std::max(slowest, took);
+    if (v.ok) v = Audit(heap, control, static_cast<unsigned>(workers));
   }
-  for (pid_t pid : pids) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-  }
+  for (pid_t pid : pids)
+    if (pid > 0) Kill(pid);
   if (v.ok) v = Audit(heap, control, static_cast<unsigned>(workers));
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
 
   const std::uint64_t ops = control->ops.load();
   // Everything the tables name, then the tables and the control block: one free chunk is left.
@@ -239,9 +349,13 @@ int main(int argc, char** argv) {
     if (c.live_chunks != 0 || c.free_chunks != 1)
       v = {false, "the heap did not drain to one chunk"};
   }
+  if (v.ok && stalls != 0) v = {false, std::to_string(stalls) + " stalled"};
   std::printf("talc torture: %" PRIu64 " kills of %" PRIu64 " workers in %.1f s; %" PRIu64
-              " operations; %" PRIu64 " recoveries, %" PRIu64 " of them rolled an operation back\n",
-              done, workers, secs, ops, heap.recoveries(), heap.rollbacks());
+              " operations; %" PRIu64 " recoveries, %" PRIu64
+              " of them rolled an operation back; %" PRIu64
+              " stalled (the slowest progress after a kill: %.1f ms)\n",
+              done, workers, secs, ops, heap.recoveries(), heap.rollbacks(), stalls,
+              std::chrono::duration<double, std::milli>(slowest).count());
   talc::MapTalc<>::remove_shm(name);
   std::printf("%s%s\n", v.ok ? "OK" : "FAILED: ", v.why.c_str());
   return v.ok ? 0 : 1;
