@@ -435,8 +435,10 @@ TEST_F(Named, KillsAtRandomInstantsLeaveAnExactAccount) {
   int killed = 0;
   for (int k = 0; k < kKills; ++k) {
     const std::uint64_t seed = rng();
+    const talc_test::Signal opened;  // the kill lands in the work, not in the open
     const pid_t child = talc_test::Spawn([&] {
       auto mine = MapTalc<>::open_shm(name_);
+      opened.Notify();
       std::mt19937_64 r(seed);
       for (;;) {
         const std::string n = NameOf("n", static_cast<int>(r() % kNames));
@@ -448,6 +450,7 @@ TEST_F(Named, KillsAtRandomInstantsLeaveAnExactAccount) {
       }
       return 0;
     });
+    ASSERT_TRUE(opened.Await());
     std::this_thread::sleep_for(std::chrono::microseconds(500 + rng() % 3000));
     ::kill(child, SIGKILL);
     if (talc_test::Wait(child) == -SIGKILL) ++killed;
@@ -478,8 +481,10 @@ TEST_F(Named, KillsWhileTheDirectoryGrowsLeaveEveryBlockNamed) {
   std::mt19937_64 rng(777);
   for (int k = 0; k < kKills; ++k) {
     const std::uint64_t seed = rng();
+    const talc_test::Signal opened;  // the kill lands in the work, not in the open
     const pid_t child = talc_test::Spawn([&] {
       auto mine = MapTalc<>::open_shm(name_);
+      opened.Notify();
       std::mt19937_64 r(seed);
       for (;;) {
         const std::string n = NameOf("big", static_cast<int>(r() % kNames));
@@ -491,6 +496,7 @@ TEST_F(Named, KillsWhileTheDirectoryGrowsLeaveEveryBlockNamed) {
       }
       return 0;
     });
+    ASSERT_TRUE(opened.Await());
     std::this_thread::sleep_for(std::chrono::microseconds(300 + rng() % 4000));
     ::kill(child, SIGKILL);
     EXPECT_EQ(talc_test::Wait(child), -SIGKILL);

@@ -115,7 +115,7 @@ class RegionLock {
   static std::atomic<std::uint64_t> self_;
 
   std::atomic<std::uint64_t> word_;
-  std::byte reserved_[kStorage - sizeof(std::uint64_t)];
+  [[maybe_unused]] std::byte reserved_[kStorage - sizeof(std::uint64_t)];  // the layout's room
 };
 
 static_assert(sizeof(RegionLock) == RegionLock::kStorage);
