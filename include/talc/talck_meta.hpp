@@ -112,13 +112,8 @@ class alignas(64) TalckMeta {
 
   // Called holding the lock after its holder died. Returns true when the operation may go on.
   bool recover() noexcept {
-    const Result<std::uint64_t> undone = meta().roll_back();
-    bool consistent = false;
-    try {
-      consistent = undone.ok() && meta().check().ok();
-    } catch (...) {  // check() allocates; running out of memory here proves nothing
-      consistent = false;
-    }
+    const Result<std::uint64_t> undone = meta().recover_after_death();
+    const bool consistent = undone.ok();
     if (consistent && *undone != 0) rollbacks_.fetch_add(1, std::memory_order_relaxed);
     if (!consistent) {
       corrupted_.store(1, std::memory_order_release);
