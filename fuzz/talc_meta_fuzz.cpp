@@ -24,7 +24,11 @@
 //                           free chunk below it) inside live block K and free it
 //   14    interrupt   P N   run the nested operation N % 16 and end it at its (P % 32 + 1)-th
 //                           (allocate, free) or (P % 64 + 1)-th (the others) metadata write as
-//                           a dying process would; then roll_back(). N below 10: an allocate
+//                           a dying process would; then recover_after_death(), which must accept
+//                           the roll-back. With P's bit 7, the size in the tag above the first
+//                           chunk the journal names is torn first, unless that word is the
+//                           sentinel or journalled: it must refuse, and only corrupt operations
+//                           run after it, as after 16. N below 10: an allocate
 //                           (N even: S A follow) or a free (N odd: K follows); 10 reallocate
 //                           K S A; 11 try_grow K S; 12 try_shrink K S; 13 grow X (by 16 (X + 3)
 //                           bytes, or with X >= 128 by X % 16 + 1 pages); 14 reallocate K to
@@ -55,7 +59,8 @@
 // (for try_grow: when the chunk above cannot give the bytes); live blocks keep their bytes, a
 // resized block its first min(old usable, new size) of them, in place where the call promises
 // it; zeroed blocks are zero; a growth adds exactly the new bytes as one free chunk at the top;
-// check() passes after every check op, relocation, growth and roll-back, and stats() agrees with
+// check() passes after every check op, relocation, growth and roll-back (whose counters are then
+// exact, and which the local check of recover_after_death accepts), and stats() agrees with
 // census() and with the model's count of operations; an interrupted operation rolls back to the
 // exact bytes it started from; and freeing everything leaves one free chunk spanning the
 // capacity.
@@ -1232,7 +1237,16 @@ class Driver {
       return;
     }
     const std::uint64_t pending = heap_->journal_size();
-    const auto undone = heap_->roll_back();
+    if ((p & 0x80) != 0 && TearAboveNamedChunk()) {
+      const auto refused = heap_->recover_after_death();
+      if (refused || refused.error() != Errc::corrupted)
+        Fail("recover_after_death after death at write %d accepted a torn neighbour: %s", point,
+             Name(refused.error()));
+      if (what == Nested::grow) Poison(Base() + gc.old_span, gc.new_span - gc.old_span);
+      broken_ = true;
+      return;
+    }
+    const auto undone = heap_->recover_after_death();
     if (!undone || *undone != pending)
       Fail("roll_back after death at write %d: %s, %llu words of %llu", point, Name(undone.error()),
            U(*undone), U(pending));
@@ -1245,6 +1259,38 @@ class Driver {
     // The bytes a growth was given are the caller's again, outside the span.
     if (what == Nested::grow) Poison(Base() + gc.old_span, gc.new_span - gc.old_span);
     CheckHeap(false);
+  }
+
+  // The journal's entries as a dying operation left them: offset (with its mark) and old value.
+  std::uint64_t Entry(std::uint64_t i, std::uint64_t field) const {
+    return talc::load_word(Base(), Heap::journal_offset() + talc::kWord +
+                                       i * sizeof(talc::JournalEntry) + field * talc::kWord);
+  }
+  // The value a roll-back gives the word at `off`: the oldest entry's.
+  bool Restored(std::uint64_t off, std::uint64_t& value) const {
+    for (std::uint64_t i = 0; i < heap_->journal_size(); ++i)
+      if ((Entry(i, 0) & ~(talc::kWord - 1)) == off) {
+        value = Entry(i, 1);
+        return true;
+      }
+    return false;
+  }
+
+  // Tears the size in the tag above the first chunk the journal names (an entry with
+  // Journal::kChunkTag), which the local check reads and the roll-back rewrites only in its
+  // BELOW_FREE flag: unless that word is the sentinel or journalled. Returns whether it did.
+  bool TearAboveNamedChunk() {
+    const std::uint64_t n = heap_->journal_size();
+    std::uint64_t first = 0, tag = 0;
+    for (std::uint64_t i = 0; i < n && first == 0; ++i)
+      if ((Entry(i, 0) & talc::Journal::kChunkTag) != 0) first = Entry(i, 0) - 1;
+    if (first == 0 || !Restored(first, tag)) return false;
+    const std::uint64_t above = first + talc::Tag{tag}.size();
+    std::uint64_t unused = 0;
+    if (above >= heap_->heap_end() || Restored(above, unused)) return false;
+    const std::uint64_t flags = talc::load_word(Base(), above) & (talc::kGranule - 1);
+    talc::store_word(Base(), above, flags | talc::kGranule);
+    return true;
   }
 
   // `grew`: the operation was a growth, whose new chunk may start at the old sentinel and write

@@ -151,10 +151,18 @@ TEST_F(SharedHeap, AHolderThatDiesLeavingATornHeapGetsItMarkedCorruptedEverywher
   const pid_t child = talc_test::Spawn([&] {
     auto mine = MapTalc<>::open_shm(name_);
     if (mine.heap().lock().lock() != talc::LockOutcome::acquired) return 1;
-    // Scribbles on a tag, which no roll-back can explain, then dies holding the lock.
+    // Dies inside an operation on the block (its journal names the block, as the operation's
+    // first write would) that tore the chunk above, which no roll-back can explain. Recovery
+    // looks at what the journal names and their neighbours; a tear elsewhere, or with an empty
+    // journal, is left to check().
     auto& meta = mine.heap().meta();
+    auto* base = static_cast<std::byte*>(meta.address_of(0));
     const std::uint64_t tag = meta.offset_of(mine.address_of(block.offset)) - talc::kTagSize;
-    talc::store_word(static_cast<std::byte*>(meta.address_of(0)), tag, 16);
+    const std::uint64_t journal = meta.journal_offset();
+    talc::store_word(base, journal + 8, tag | talc::Journal::kChunkTag);
+    talc::store_word(base, journal + 16, talc::load_word(base, tag));
+    talc::store_word(base, journal, 1);
+    talc::store_word(base, tag + talc::Tag{talc::load_word(base, tag)}.size(), 16);
     holding.Notify();
     ::pause();
     return 0;

@@ -36,10 +36,13 @@
 //
 // Crash atomicity: every metadata write goes through put(), which first records the old value
 // in the journal (journal.hpp), and every operation ends with commit(). A process that dies
-// mid-operation leaves a journal that roll_back() undoes; I1-I6 then hold again. `Journaled =
-// false` builds the same heap without it, for measuring what it costs.
+// mid-operation leaves a journal that roll_back() undoes; I1-I7 then hold again. The undo works
+// on what the journal names and their neighbours only (talc_meta_recover.hpp), so a recovery
+// costs the same in a heap of ten chunks or ten million. `Journaled = false` builds the same
+// heap without it, for measuring what it costs.
 #pragma once
 
+#include <atomic>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -70,9 +73,10 @@ struct CheckReport {
 };
 
 // What the operations count as they go, under the lock (see HeapStats for their meaning).
-// The live and free figures follow from the chunks, so roll_back recomputes them and check()
-// proves them (I7); the operation counts are bumped just before an operation commits, so a
-// death can lose at most the one operation it interrupted.
+// The live and free figures follow from the chunks: check() proves them (I7), and roll_back
+// gives them back the values of the last commit (see TalcMeta::commit). The operation counts are
+// bumped just before an operation commits, so a death can lose at most the one operation it
+// interrupted.
 struct HeapCounters {
   std::uint64_t live_chunks = 0;
   std::uint64_t live_bytes = 0;  // chunk bytes of allocated chunks, tags included
@@ -202,8 +206,15 @@ class alignas(64) TalcMeta {
   Result<void*> allocate_marked(std::size_t size, std::size_t align, std::uint64_t mark) noexcept;
 
   // Undoes an operation that a dead process left half-done (nothing when none was). Returns
-  // the words restored, or Errc::corrupted when the journal itself is not believable.
+  // the words restored, or Errc::corrupted when the journal itself is not believable (and then
+  // writes nothing). Touches the words the journal names and their neighbours: constant time
+  // whatever the heap's size.
   Result<std::uint64_t> roll_back() noexcept;
+  // What a process that took the lock from a dead holder runs: roll_back(), then a check of
+  // every chunk and bin the roll-back touched (their tags, boundaries, tails, list links and
+  // bitmap bits) and of the counters' bounds. Errc::corrupted when either fails. The full walk
+  // stays available as check().
+  Result<std::uint64_t> recover_after_death() noexcept;
   // Words recorded by the operation in progress; 0 between operations.
   std::uint64_t journal_size() const noexcept { return journal_.size(); }
   // Where the journal lies in the metadata: its entries keep stale values between operations,
@@ -281,9 +292,9 @@ class alignas(64) TalcMeta {
   std::uint64_t get(std::uint64_t off) const noexcept { return load_word(bytes(), off); }
   // A write whose old value the caller already holds (it read it, or an invariant fixes it):
   // the journal records it without reading the word again, which would stall on a cold line.
-  void put(std::uint64_t off, std::uint64_t old, std::uint64_t v) noexcept {
+  void put(std::uint64_t off, std::uint64_t old, std::uint64_t v, std::uint64_t mark = 0) noexcept {
     if constexpr (Journaled) {
-      journal_.record(off, old);
+      journal_.record(off, old, mark);
       Journal::store_after_record(bytes(), off, v);
     } else {
       store_word(bytes(), off, v);
@@ -291,9 +302,19 @@ class alignas(64) TalcMeta {
     TALC_FAULT_POINT();
   }
   void put(std::uint64_t off, std::uint64_t v) noexcept { put(off, get(off), v); }
+  // put() of a word that was a chunk's tag when the operation began (Journal::kChunkTag): a
+  // roll-back repairs that chunk's tail and the BELOW_FREE flag above it. Invariant: an
+  // operation writes no tail and no BELOW_FREE flag of a chunk it has not named this way
+  // before, and changes no counter before its first entry, so a death that leaves the journal
+  // empty left nothing to repair. Program order is what counts: a process dies between two of
+  // its instructions, and neither compiler moves a store above the journal's atomic stores.
+  void put_tag(std::uint64_t off, std::uint64_t old, std::uint64_t v) noexcept {
+    put(off, old, v, Journal::kChunkTag);
+  }
   // A write that needs no journal entry, because a roll-back does not need its old value:
-  //  - words that roll_back recomputes from the tags and links it restores: free chunks' tails,
-  //    BELOW_FREE flags (when a tag changes only in that flag), the availability bitmap;
+  //  - words that roll_back recomputes from the tags and links it restores: free chunks' tails
+  //    and BELOW_FREE flags (when a tag changes only in that flag) next to a chunk named by
+  //    put_tag, the availability bit of a bin whose head was journalled;
   //  - the unused interior of the free chunk being carved up, unused again after a roll-back;
   //  - the user bytes of the block being freed: its owner is giving them up, and only the
   //    owner can have died in the middle of that free.
@@ -302,9 +323,25 @@ class alignas(64) TalcMeta {
     TALC_FAULT_POINT();
   }
   // Ends an operation: from here on a death leaves it done, not undone.
+  //
+  // The live and free counters change as the operation goes, and nothing in the journal says how
+  // far a dying operation got, so a roll-back cannot derive them from what it restores (a tag
+  // restored before or after its counter moved looks the same). They are kept instead: after
+  // the journal is emptied, `committed_` takes their values, and a roll-back gives them back.
+  // After, not before: a death between the two leaves an empty journal and counters that are
+  // right, and roll_back then copies them. Release stores keep the copy after the commit. Three
+  // stores per operation, of values the operation has just written.
   void commit() noexcept {
-    if constexpr (Journaled) journal_.commit();
+    if constexpr (Journaled) {
+      journal_.commit();
+      keep(committed_.live_chunks, counters_.live_chunks);
+      keep(committed_.live_bytes, counters_.live_bytes);
+      keep(committed_.free_chunks, counters_.free_chunks);
+    }
     TALC_FAULT_POINT();
+  }
+  static void keep(std::uint64_t& to, std::uint64_t v) noexcept {
+    std::atomic_ref<std::uint64_t>(to).store(v, std::memory_order_release);
   }
   Tag tag_at(std::uint64_t off) const noexcept { return Tag{get(off)}; }
 
@@ -374,7 +411,9 @@ class alignas(64) TalcMeta {
   void* take(const Fit& fit, std::uint64_t need) noexcept;
   // Frees `c`, merging. `Keep`: a roll-back must give the block back with its bytes intact
   // (a reallocation that gives it up only if it commits), so no word of it is written unlogged.
-  template <bool Keep = false>
+  // `Split`: `c` was split off a block by this operation, so its tag is no chunk's to a
+  // roll-back (see put_tag).
+  template <bool Keep = false, bool Split = false>
   void release(const Chunk& c) noexcept;
   Result<std::uint64_t> slot_of(const void* owner, std::size_t word) const noexcept;
 
@@ -385,12 +424,29 @@ class alignas(64) TalcMeta {
   Result<Chunk> live_chunk(const void* p) const noexcept;
   bool is_chunk_start(std::uint64_t base) const noexcept;
 
+  // Recovery (talc_meta_recover.hpp): what a journal names, the roll-back and its local check.
+  struct Named;
+  Result<std::uint64_t> undo(Named& named) noexcept;
+  bool believable(const Named& named) const noexcept;
+  void repair_around(std::uint64_t chunk) noexcept;
+  void repair_bin(std::uint64_t bin) noexcept;
+  bool vouch(const Named& named) const noexcept;
+  bool chunk_agrees(std::uint64_t chunk) const noexcept;
+  bool free_chunk_agrees(std::uint64_t chunk) const noexcept;
+  bool free_in_bin(std::uint64_t chunk, std::uint64_t bin) const noexcept;
+  bool bin_agrees(std::uint64_t bin) const noexcept;
+  bool counters_plausible() const noexcept;
+
   std::uint64_t span_;        // bytes from this object's address that belong to the heap
   std::uint64_t heap_start_;  // offset of the first chunk
   std::uint64_t heap_end_;    // offset of the sentinel tag
   std::uint64_t flags_;
   HeapCounters counters_;
   Journal journal_;
+  // The live and free counters as the last commit left them (see commit()).
+  struct {
+    std::uint64_t live_chunks = 0, live_bytes = 0, free_chunks = 0;
+  } committed_;
   std::uint64_t avail_[Bins::kBitmapWords] = {};
   Rel<FreeHead> bins_[Bins::kBins];
 };
@@ -499,32 +555,30 @@ void* TalcMeta<Bins, Journaled>::take(const Fit& fit, std::uint64_t need) noexce
   unlink(fit.base, fit.size);
   const std::uint64_t old_tag = Tag::make(fit.size, false, false).bits;
   const std::uint64_t end = fit.base + fit.size;
-  std::uint64_t block = fit.base;
-  if (fit.gap != 0) {  // the gap keeps the chunk's tag and node; its tail is new
-    put(fit.base, old_tag, Tag::make(fit.gap, false, false).bits);
-    put_unlogged(fit.base + fit.gap - kTailFromEnd, fit.gap);
-    link(fit.base, fit.gap, false);
-    block += fit.gap;
-  }
+  const std::uint64_t block = fit.base + fit.gap;
   const std::uint64_t rest = fit.size - fit.gap - need;
-  std::uint64_t size = need;
+  const std::uint64_t size = rest >= kMinChunk ? need : need + rest;
+  const std::uint64_t tag = Tag::make(size, true, fit.gap != 0).bits;
+  // The chunk's own tag is written first, named by put_tag: the writes below change its tail
+  // and the flag above it, which a roll-back repairs around the chunks so named.
+  if (fit.gap != 0) {  // the gap keeps the chunk's tag and node; its tail is new
+    put_tag(fit.base, old_tag, Tag::make(fit.gap, false, false).bits);
+    put_unlogged(block - kTailFromEnd, fit.gap);
+    link(fit.base, fit.gap, false);
+  } else {
+    put_tag(block, old_tag, tag);
+  }
   if (rest >= kMinChunk) {  // the remainder keeps the chunk's tail; its tag and node are new
     // The chunk above already says BELOW_FREE: fit.base was free.
     put_unlogged(block + need, Tag::make(rest, false, false).bits);
     put_unlogged(end - kTailFromEnd, rest);
     link(block + need, rest, true);
   } else {
-    size += rest;
     put_unlogged(end, get(end) & ~Tag::kBelowFree);
   }
-  const std::uint64_t tag = Tag::make(size, true, fit.gap != 0).bits;
   ++counters_.live_chunks;
   counters_.live_bytes += size;
-  if (fit.gap != 0) {
-    put_unlogged(block, tag);
-  } else {
-    put(block, old_tag, tag);
-  }
+  if (fit.gap != 0) put_unlogged(block, tag);
   return address_of(block + kTagSize);
 }
 
@@ -553,74 +607,6 @@ Errc TalcMeta<Bins, Journaled>::request_error(std::size_t size, std::size_t alig
          : align > kMaxAlign     ? Errc::alignment_too_large
          : size > kMaxRequest    ? Errc::size_overflow
                                  : Errc::ok;
-}
-
-template <class Bins, bool Journaled>
-Result<std::uint64_t> TalcMeta<Bins, Journaled>::roll_back() noexcept {
-  if constexpr (!Journaled) return std::uint64_t{0};
-  // The span and heap end the roll-back will leave: entries are restored last to first, so the
-  // first entry for a field holds its final value.
-  std::uint64_t final_span = span_, final_end = heap_end_;
-  bool span_seen = false, end_seen = false;
-  const Result<std::uint64_t> undone = journal_.roll_back(
-      bytes(),
-      [&](std::uint64_t off, std::uint64_t old) {
-        // Operations journal only bin heads and words of chunks (tags, links, user slots), and
-        // grow() the span and heap end: an entry anywhere else, another field or the journal
-        // itself, is not believed. Nor is one that would enlarge the heap: undoing a growth
-        // only ever gives bytes back, so a scribbled journal cannot send the walk below, or any
-        // later operation, past the bytes the heap really has.
-        if (off == offsetof(TalcMeta, span_)) {
-          if (!span_seen) final_span = old;
-          span_seen = true;
-          return old <= span_ && old >= heap_start_ + kMinChunk + kTagSize;
-        }
-        if (off == offsetof(TalcMeta, heap_end_)) {
-          if (!end_seen) final_end = old;
-          end_seen = true;
-          return old <= heap_end_ && old % kGranule == kChunkPhase &&
-                 old >= heap_start_ + kMinChunk;
-        }
-        const bool bin_head = off >= head_slot(0) && off < head_slot(Bins::kBins);
-        return bin_head || (off >= heap_start_ && off < heap_end_);
-      },
-      // A span given back without its heap end (or the other way round) would leave the heap
-      // ending past its span: such a journal is refused before anything is written.
-      [&] { return final_end <= final_span - kTagSize; });
-  if (!undone) return undone;
-  // What is not journalled follows from what is: tails and BELOW_FREE flags from the tags, in
-  // one walk (bounded like check()'s; a heap too broken to walk is left for check() to refuse),
-  // and the bitmap from the bin heads.
-  bool below_free = false;
-  HeapCounters seen{};
-  std::uint64_t off = heap_start_;
-  while (off < heap_end_) {
-    const Tag tag = tag_at(off);
-    const std::uint64_t size = tag.size();
-    if (size < kMinChunk || size > heap_end_ - off) return undone;
-    if (tag.allocated()) {
-      store_word(bytes(), off, Tag::make(size, true, below_free).bits);
-      ++seen.live_chunks;
-      seen.live_bytes += size;
-    } else {
-      store_word(bytes(), off + size - kTailFromEnd, size);
-      ++seen.free_chunks;
-    }
-    below_free = !tag.allocated();
-    off += size;
-  }
-  store_word(bytes(), heap_end_, Tag::sentinel(below_free).bits);
-  counters_.live_chunks = seen.live_chunks;
-  counters_.live_bytes = seen.live_bytes;
-  counters_.free_chunks = seen.free_chunks;
-  note_peak();
-  std::uint64_t words[Bins::kBitmapWords] = {};
-  for (std::uint64_t bin = 0; bin < Bins::kBins; ++bin)
-    if (get(head_slot(bin)) != Rel<FreeHead>::kNull)
-      words[bin / 64] |= std::uint64_t{1} << (bin % 64);
-  for (std::uint64_t w = 0; w < Bins::kBitmapWords; ++w)
-    store_word(bytes(), avail_slot(w), words[w]);
-  return undone;
 }
 
 template <class Bins, bool Journaled>
@@ -692,13 +678,13 @@ void TalcMeta<Bins, Journaled>::link(std::uint64_t base, std::uint64_t size, boo
     put(base + kNextOffset, head);
     put(base + kPrevLinkOffset, slot);
   }
+  put(slot, head, base);  // before the bitmap: the entry names the bin whose bit a roll-back fixes
   if (head != Rel<FreeHead>::kNull) {
     put(head + kPrevLinkOffset, slot, base + kNextOffset);  // it was first: linked from the slot
   } else {
     const std::uint64_t w = avail_slot(bin / 64);
     put_unlogged(w, get(w) | (std::uint64_t{1} << (bin % 64)));
   }
-  put(slot, head, base);
   ++counters_.free_chunks;
 }
 
@@ -810,10 +796,8 @@ bool TalcMeta<Bins, Journaled>::release_ok(const Chunk& c) const noexcept {
 
 // Returns an allocated chunk to the free lists, merging with free neighbours. Not committed.
 template <class Bins, bool Journaled>
-template <bool Keep>
+template <bool Keep, bool Split>
 void TalcMeta<Bins, Journaled>::release(const Chunk& c) noexcept {
-  --counters_.live_chunks;
-  counters_.live_bytes -= c.size;
   std::uint64_t base = c.base, size = c.size;
   const Tag tag = tag_at(c.base);
   std::uint64_t old_head_tag = tag.bits;  // what the merged chunk's first word held
@@ -823,14 +807,22 @@ void TalcMeta<Bins, Journaled>::release(const Chunk& c) noexcept {
     base -= below_size;
     size += below_size;
     old_head_tag = Tag::make(below_size, false, false).bits;
-    put(c.base, tag.bits, Tag::poison().bits);
+    put_tag(c.base, tag.bits, Tag::poison().bits);
   }
   const Tag up = tag_at(c.end());
   if (!up.allocated()) {
     unlink(c.end(), up.size());
     size += up.size();
-    put(c.end(), up.bits, Tag::poison().bits);
-    put_unlogged(c.end() + up.size() - kTailFromEnd, size);
+    put_tag(c.end(), up.bits, Tag::poison().bits);
+  }
+  // The merged tag before the tail and the flag above: when nothing merged, it is the first
+  // write, and it names the block (see put_tag). A free names the chunk below as well, since it
+  // existed when the operation began; in a reallocation that chunk may be a remainder it carved,
+  // and a split-off block is no chunk before it: neither is named.
+  put(base, old_head_tag, Tag::make(size, false, false).bits,
+      !Keep || (!Split && base == c.base) ? Journal::kChunkTag : 0);
+  if (!up.allocated()) {
+    put_unlogged(base + size - kTailFromEnd, size);
   } else {
     put_unlogged(c.end(), up.bits | Tag::kBelowFree);
     if constexpr (Keep) {
@@ -839,7 +831,8 @@ void TalcMeta<Bins, Journaled>::release(const Chunk& c) noexcept {
       put_unlogged(base + size - kTailFromEnd, size);  // the block's last word
     }
   }
-  put(base, old_head_tag, Tag::make(size, false, false).bits);
+  --counters_.live_chunks;
+  counters_.live_bytes -= c.size;
   // The node lands on the block's first words (fresh: the owner gives them up), or below's.
   link(base, size, !Keep && base == c.base);
 }
@@ -859,10 +852,10 @@ Errc TalcMeta<Bins, Journaled>::resize_in_place(const Chunk& c, std::uint64_t ne
     const std::uint64_t merged = up.allocated() ? rest : rest + up.size();
     if ((!up.allocated() && !free_chunk_ok(c.end())) || !head_ok(merged)) return Errc::corrupted;
     const Chunk tail{c.base + need, rest};
-    put(c.base, tag.bits, Tag::make(need, true, tag.below_free()).bits);
+    put_tag(c.base, tag.bits, Tag::make(need, true, tag.below_free()).bits);
     put(tail.base, Tag::make(rest, true, false).bits);
     ++counters_.live_chunks;  // the tail, until release counts it out
-    release<true>(tail);
+    release<true, true>(tail);
     return Errc::ok;
   }
   if (up.allocated() || up.size() < need - c.size) return Errc::out_of_memory;
@@ -871,7 +864,7 @@ Errc TalcMeta<Bins, Journaled>::resize_in_place(const Chunk& c, std::uint64_t ne
   if (!free_chunk_ok(c.end()) || (rest >= kMinChunk && !head_ok(rest))) return Errc::corrupted;
   unlink(c.end(), up.size());
   // The chunk above is swallowed: its tag is poisoned so that a stale pointer to it is refused.
-  put(c.end(), up.bits, Tag::poison().bits);
+  put_tag(c.end(), up.bits, Tag::poison().bits);
   std::uint64_t size = total;
   if (rest >= kMinChunk) {
     // The new free chunk may start on the swallowed chunk's node words, which a roll-back
@@ -884,7 +877,7 @@ Errc TalcMeta<Bins, Journaled>::resize_in_place(const Chunk& c, std::uint64_t ne
   } else {
     put_unlogged(c.base + total, get(c.base + total) & ~Tag::kBelowFree);
   }
-  put(c.base, tag.bits, Tag::make(size, true, tag.below_free()).bits);
+  put_tag(c.base, tag.bits, Tag::make(size, true, tag.below_free()).bits);
   counters_.live_bytes += size - c.size;
   return Errc::ok;
 }
@@ -1021,21 +1014,22 @@ Errc TalcMeta<Bins, Journaled>::grow(std::uint64_t new_span) noexcept {
       return Errc::corrupted;
     base = old_end - top;
     unlink(base, top);
-    put(base, Tag::make(top, false, false).bits, Tag::make(top + size, false, false).bits);
+    put_tag(base, Tag::make(top, false, false).bits, Tag::make(top + size, false, false).bits);
     size += top;
     link(base, size, false);
   } else {
     if (!head_ok(size)) return Errc::corrupted;
-    // The old sentinel becomes the new chunk's tag. Unlogged, like every word at or past the old
-    // end: a roll-back restores heap_end_ and its walk writes the sentinel back there.
-    put_unlogged(old_end, Tag::make(size, false, false).bits);
-    link(base, size, true);
+    link(base, size, true);  // its node words lie past the old end: unused if rolled back
   }
+  // Past the old end: unused if rolled back.
   put_unlogged(new_end - kTailFromEnd, size);
   put_unlogged(new_end, Tag::sentinel(true).bits);
-  // The fields last: a roll-back restores them (it only ever shrinks them, see roll_back).
+  // The fields next: a roll-back restores them (it only ever shrinks them, see roll_back).
   put(offsetof(TalcMeta, span_), span_, new_span);
   put(offsetof(TalcMeta, heap_end_), old_end, new_end);
+  // Over an allocated top chunk, the old sentinel becomes the new chunk's tag, journalled after
+  // the heap end moved past it: a roll-back believes an entry below the heap end only.
+  if (!sentinel.below_free()) put(old_end, sentinel.bits, Tag::make(size, false, false).bits);
   count(&HeapCounters::growths);
   commit();
   return Errc::ok;
@@ -1085,3 +1079,4 @@ Result<std::size_t> TalcMeta<Bins, Journaled>::usable_size(const void* p) const 
 }  // namespace talc
 
 #include "talc/talc_meta_check.hpp"
+#include "talc/talc_meta_recover.hpp"

@@ -6,8 +6,9 @@
 //
 // When a process dies holding the lock, the next locker is told so (LockOutcome::owner_died)
 // and the heap may be half-updated. The locker rolls the dead process's operation back from
-// the journal (see journal.hpp), then proves the result with the full check(): a consistent
-// heap is declared so and the operation goes on (the recovery is counted, and reported to the
+// the journal (see journal.hpp) and checks what the roll-back touched and its neighbours
+// (talc_meta_recover.hpp), in a time that does not grow with the heap: a consistent heap is
+// declared so and the operation goes on (the recovery is counted, and reported to the
 // caller); an inconsistent one is marked corrupted here, in the region, so every later
 // operation in every process gets Errc::corrupted instead of walking torn metadata. A lock
 // word that no holder writes gives Errc::lock_damaged, a live holder that keeps the lock past
@@ -120,13 +121,8 @@ class alignas(64) TalckMeta {
 
   // Called holding the lock after its holder died. Returns true when the operation may go on.
   bool recover() noexcept {
-    const Result<std::uint64_t> undone = meta().roll_back();
-    bool consistent = false;
-    try {
-      consistent = undone.ok() && meta().check().ok();
-    } catch (...) {  // check() allocates; running out of memory here proves nothing
-      consistent = false;
-    }
+    const Result<std::uint64_t> undone = meta().recover_after_death();
+    const bool consistent = undone.ok();
     if (consistent && *undone != 0) rollbacks_.fetch_add(1, std::memory_order_relaxed);
     if (!consistent) {
       corrupted_.store(1, std::memory_order_release);  // before the unlock: nobody walks it
