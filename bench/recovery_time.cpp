@@ -96,7 +96,7 @@ void run(std::size_t chunks, int rounds) {
     });
     mid.push_back(recovery_micros(heap, entries));
     die_in_child([&] {
-      (void)heap.lock_for_test();
+      (void)heap.lock().lock();
       ::kill(::getpid(), SIGKILL);
     });
     between.push_back(recovery_micros(heap, empty));
