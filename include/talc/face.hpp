@@ -147,16 +147,16 @@ class Talc {
 
   // Allocation published atomically: word `word` of the live block `owner` receives the new
   // block's offset in the same operation, so a process killed at any instant leaves either no
-  // block and the word unchanged, or the block and the word naming it. Nothing leaks.
+  // block and the word unchanged, or the block and the word naming it. Nothing leaks. The word
+  // must hold the null offset (Rel's kNull, what deallocate_from leaves): any other value is
+  // refused with slot_occupied, nothing written. Grows the region like try_allocate.
   Result<Meta> try_allocate_into(const Meta& owner, std::size_t word, std::size_t size,
                                  std::size_t align = kGranule) noexcept {
     if (owner.base != base_) return Errc::foreign_pointer;
     if (const Errc e = align_error(align); e != Errc::ok) return e;
-    Result<void*> r = Errc::corrupted;
-    const Errc e = locked([&](auto& m) {
-      r = verdict(m.allocate_into(owner.ptr(), word, size, align, meta_offset()));
+    const Result<void*> r = growing(size, align, [&](auto& m) {
+      return m.allocate_into(owner.ptr(), word, size, align, meta_offset());
     });
-    if (e != Errc::ok) return e;
     if (!r) return r.error();
     return Meta{base_, offset_of(*r), size};
   }
