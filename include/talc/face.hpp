@@ -496,7 +496,7 @@ class MapTalc : public Talc<Bins> {
   // source to grow, so OpenOptions::max_size does not apply.
   static MapTalc anonymous(std::size_t size, OpenOptions o = {}) {
     o.max_size = 0;
-    return make(MappedRegion::anonymous({size}), OpenRole::create, o);
+    return make(MappedRegion::anonymous({.size = size}), OpenRole::create, o);
   }
 
   const MappedRegion& region() const noexcept { return region_; }
