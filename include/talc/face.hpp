@@ -45,6 +45,9 @@ struct OpenOptions {
   std::size_t max_size = 0;
   // How long an opener waits for another process that is still building the heap.
   std::chrono::milliseconds wait{2000};
+  // For a process that creates the region: its permission bits (MapLayout::mode), e.g. 0660
+  // for a service and its clients that run as two users of one group.
+  unsigned mode = 0600;
 };
 
 // A refusal to open a heap, or an operation on a heap marked corrupted. code() is an Errc.
@@ -538,7 +541,7 @@ class MapTalc : public Talc<Bins> {
   }
 
   static MapLayout layout(std::size_t size, const OpenOptions& o) {
-    return MapLayout{.size = size, .reserve = o.max_size};
+    return MapLayout{.size = size, .reserve = o.max_size, .mode = o.mode};
   }
 
   static MapTalc make(MappedRegion r, OpenRole role, OpenOptions o) {
