@@ -72,25 +72,42 @@ std::size_t wait_for_size(const Fd& fd, const std::string& what) {
   }
 }
 
+// Gives a just-created object its mode and size, or removes it. The mode given to open is
+// narrowed by the process's umask (022 would turn 0660 into 0640, and a group member could not
+// write): fchmod sets exactly the bits asked for.
+template <class UnlinkFn>
+void shape_created(const Fd& fd, UnlinkFn unlink_fn, const std::string& name,
+                   const MapLayout& layout) {
+  const auto fail = [&](const char* call) {
+    const int err = errno;
+    unlink_fn(name.c_str());  // do not leave a half-made object behind
+    throw MapError(call, name, err);
+  };
+  if (::fchmod(fd.get(), static_cast<mode_t>(layout.mode)) != 0) fail("fchmod");
+  if (::ftruncate(fd.get(), static_cast<off_t>(layout.size)) != 0) fail("ftruncate");
+}
+
 // Opens (and when it creates, sizes) a shared memory object or a file; `open_fn` is shm_open
-// or open. Returns the descriptor and whether it created the object.
+// or open. Returns the descriptor and whether it created the object. A private copy opens
+// read-only: it never writes the source, so it needs only read permission.
 template <class OpenFn, class UnlinkFn>
 std::pair<Fd, bool> open_sized(OpenFn open_fn, UnlinkFn unlink_fn, const char* call,
-                               const std::string& name, OpenMode mode, std::size_t size) {
+                               const std::string& name, OpenMode mode, const MapLayout& layout) {
+  if (layout.private_copy && mode != OpenMode::open_only)
+    throw MapError(call, name + ": a private copy is of a region that exists", EINVAL);
   if (mode != OpenMode::open_only) {
-    if (size == 0) throw MapError(call, name + ": a size is needed to create", EINVAL);
+    if (layout.size == 0) throw MapError(call, name + ": a size is needed to create", EINVAL);
+    if ((layout.mode & ~0777u) != 0)
+      throw MapError(call, name + ": a mode has permission bits only (at most 0777)", EINVAL);
     Fd fd(open_fn(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (fd) {
-      if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
-        const int err = errno;
-        unlink_fn(name.c_str());  // do not leave an empty object behind
-        throw MapError("ftruncate", name, err);
-      }
+      shape_created(fd, unlink_fn, name, layout);
       return {std::move(fd), true};
     }
     if (errno != EEXIST || mode == OpenMode::create_only) throw MapError(call, name, errno);
   }
-  Fd fd(open_fn(name.c_str(), O_RDWR | O_CLOEXEC, 0));
+  const int access = layout.private_copy ? O_RDONLY : O_RDWR;
+  Fd fd(open_fn(name.c_str(), access | O_CLOEXEC, 0));
   if (!fd) throw MapError(call, name, errno);
   return {std::move(fd), false};
 }
@@ -144,7 +161,7 @@ Mapping Mapping::anonymous_shared(std::size_t size, std::size_t align) {
 }
 
 MappedRegion MappedRegion::shm(const std::string& name, OpenMode mode, MapLayout layout) {
-  auto [fd, created] = open_sized(::shm_open, ::shm_unlink, "shm_open", name, mode, layout.size);
+  auto [fd, created] = open_sized(::shm_open, ::shm_unlink, "shm_open", name, mode, layout);
   const std::size_t size = created ? layout.size : wait_for_size(fd, name);
   Mapping map =
       Mapping::of_fd(fd, std::max(size, layout.reserve), layout.align, name, layout.private_copy);
@@ -153,7 +170,7 @@ MappedRegion MappedRegion::shm(const std::string& name, OpenMode mode, MapLayout
 
 MappedRegion MappedRegion::file(const std::string& path, OpenMode mode, MapLayout layout) {
   auto open_file = [](const char* p, int flags, mode_t m) { return ::open(p, flags, m); };
-  auto [fd, created] = open_sized(open_file, ::unlink, "open", path, mode, layout.size);
+  auto [fd, created] = open_sized(open_file, ::unlink, "open", path, mode, layout);
   const std::size_t size = created ? layout.size : size_of(fd, path);
   if (size == 0) throw MapError("mmap", path + ": the file is empty", EINVAL);
   Mapping map =

@@ -42,6 +42,14 @@ void* Alloc(Heap& h, std::size_t n, std::size_t align = 16) {
   return *r;
 }
 
+// A block whose words are all null slots, ready for allocate_into.
+void* Owner(Heap& h) {
+  void* owner = Alloc(h, 64);
+  for (std::uint64_t off = 0; off < 64; off += talc::kWord)
+    talc::store_word(static_cast<std::byte*>(owner), off, talc::Rel<std::byte>::kNull);
+  return owner;
+}
+
 void Free(Heap& h, void* p) {
   EXPECT_EQ(h.deallocate(p), Errc::ok);
 }
@@ -76,7 +84,7 @@ std::vector<Case> Cases() {
        }},
       {"allocate_into a slot",
        [](Heap& h) {
-         void* owner = Alloc(h, 64);
+         void* owner = Owner(h);
          return [owner](Heap& x) { EXPECT_TRUE(x.allocate_into(owner, 3, 500).ok()); };
        }},
       {"allocate_marked with its mark",
@@ -177,7 +185,7 @@ std::vector<Case> Cases() {
        }},
       {"reallocate_from a slot, moving the block and rewriting the slot",
        [](Heap& h) {
-         void* owner = Alloc(h, 64);
+         void* owner = Owner(h);
          EXPECT_TRUE(h.allocate_into(owner, 1, 300).ok());
          Alloc(h, 100);
          return [owner](Heap& x) { EXPECT_TRUE(x.reallocate_from(owner, 1, 3000).ok()); };
@@ -197,7 +205,7 @@ std::vector<Case> Cases() {
        }},
       {"deallocate_from a slot",
        [](Heap& h) {
-         void* owner = Alloc(h, 64);
+         void* owner = Owner(h);
          EXPECT_TRUE(h.allocate_into(owner, 2, 300).ok());
          return [owner](Heap& x) { EXPECT_EQ(x.deallocate_from(owner, 2), Errc::ok); };
        }},

@@ -5,11 +5,14 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <new>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/process.hpp"
@@ -268,6 +271,49 @@ TEST(GrowthOnAFullFileSystem, IsRefusedCleanly) {
   }
   ::umount(dir.c_str());
   std::filesystem::remove(dir);
+}
+
+}  // namespace
+
+namespace {
+
+// The child's exit status, or -1000 when it has not ended within `limit`, then killed: a child
+// stuck for good on a lock it inherited must fail the test, not hang it.
+int WaitAtMost(pid_t pid, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      talc_test::Wait(pid);
+      return -1000;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+// Another thread of the parent is inside Growers (a slow extend of another region) at the
+// instant of the fork: the child still grows its heap.
+TEST_F(Growth, AChildForkedWhileAnotherThreadGrowsCanGrow) {
+  auto heap = MapTalc<>::create_shm(name_, kInitial, Max(kMax));
+  const int other_region = 0;  // only its address matters: the key of a record of its own
+  std::atomic<bool> inside{false};
+  talc::Growers::add(&other_region, kMax, [&](std::size_t, std::size_t) {
+    inside.store(true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    return 0;
+  });
+  std::thread grower([&] { EXPECT_EQ(talc::Growers::extend(&other_region, 0, 1), 0); });
+  while (!inside.load()) std::this_thread::yield();
+  const pid_t child = talc_test::Spawn([&] {
+    const auto m = heap.try_allocate(3 << 20);
+    return m.ok() && heap.current_size() > kInitial && heap.check().ok() ? 0 : 1;
+  });
+  grower.join();
+  talc::Growers::remove(&other_region);
+  EXPECT_EQ(WaitAtMost(child, std::chrono::seconds(10)), 0)
+      << "the child could not grow (-1000: it hung on the lock it inherited)";
 }
 
 }  // namespace

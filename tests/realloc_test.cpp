@@ -185,6 +185,7 @@ namespace {
 // The slot names the block wherever it ends up: in place, or moved.
 TEST_F(Realloc, ReallocateFromRewritesTheSlotWhenTheBlockMoves) {
   void* owner = Alloc(64);
+  talc::store_word(static_cast<std::byte*>(owner), 16, talc::Rel<std::byte>::kNull);
   const auto first = heap_->allocate_into(owner, 2, 300);
   ASSERT_TRUE(first.ok());
   talc_test::FillPattern(*first, 300, 7);

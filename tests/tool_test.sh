@@ -2,6 +2,8 @@
 # End-to-end test of the `talc` command-line tool: every command's exit codes and output, the
 # --json output parsed back, and `check` on damaged heap files (bytes flipped at random
 # positions, truncated, header zeroed), which must answer 0 or 1 and never crash or hang.
+# `info` and `check` must leave every byte of a heap file as it was (one left mid-operation
+# too) and need only read permission; `create --mode` sets exactly the bits asked for.
 #
 #   tool_test.sh PATH/TO/talc [python3]
 set -u
@@ -94,6 +96,16 @@ contains "$OUT" "created shm:/$SHM" "create shm: the name gets its slash"
 expect 1 "create an existing shm" -- "$TALC" create "shm:/$SHM" --size 64M
 contains "$ERR" "already exists" "create an existing shm: message"
 expect 1 "create in a missing directory" -- "$TALC" create "file:$DIR/no/such/dir.heap" --size 1M
+# --mode: exactly these bits, whatever the umask.
+expect 0 "create --mode under umask 077" -- sh -c 'umask 077 && exec "$@"' sh \
+  "$TALC" create "file:$DIR/m.heap" --size 1M --mode 0660
+[ "$(stat -c %a "$DIR/m.heap")" = 660 ] || fail "create --mode 0660: mode is $(stat -c %a "$DIR/m.heap")"
+[ "$(stat -c %a "$DIR/a.heap")" = 600 ] || fail "create: default mode is $(stat -c %a "$DIR/a.heap")"
+for bad in 999 01777 rw -1 ""; do
+  expect 2 "create --mode '$bad'" -- "$TALC" create "file:$DIR/bad-mode.heap" --size 1M --mode "$bad"
+  contains "$ERR" "talc: mode '$bad'" "create --mode '$bad': message"
+done
+[ -e "$DIR/bad-mode.heap" ] && fail "a create with a bad mode left a file behind"
 
 # ---- info on a fresh heap --------------------------------------------------------------------
 expect 0 "info" -- "$TALC" info "file:$DIR/a.heap"
@@ -172,6 +184,61 @@ expect 0 "check --json" -- "$TALC" check "file:$DIR/a.heap" --json
 json_true 'j["consistent"] is True and j["stage"] == "check" and j["journal_words"] == 0' \
   "check --json on a healthy heap"
 [ "$(sha256sum <"$DIR/a.heap")" = "$before" ] || fail "info/check changed the heap file"
+
+# A heap left mid-operation: one journal entry, as a process killed inside an operation leaves
+# it (it gives the first chunk's tag back its own value, so the rolled-back heap is sound).
+# Offsets from docs/layout.md: the core heap at 256 in the region; in it heap_start is word 1
+# and the journal (length, then {offset, old} pairs) follows 4 fields and 9 counters.
+cp "$DIR/a.heap" "$DIR/mid.heap"
+"$PY" - "$DIR/mid.heap" <<'PYEOF' || fail "could not write a journal entry"
+import struct, sys
+core, journal = 256, 256 + 13 * 8
+with open(sys.argv[1], "r+b") as f:
+    data = f.read()
+    word = lambda off: struct.unpack_from("<Q", data, off)[0]
+    start = word(core + 8)
+    assert word(journal) == 0, "the journal is not where docs/layout.md puts it"
+    f.seek(journal)
+    f.write(struct.pack("<QQQ", 1, start, word(core + start)))
+PYEOF
+before=$(sha256sum <"$DIR/mid.heap")
+expect 0 "info on a heap left mid-operation" -- "$TALC" info "file:$DIR/mid.heap" --json
+json_true 'j["journal_words"] == 1' "info sees the interrupted operation"
+expect 0 "check a heap left mid-operation" -- "$TALC" check "file:$DIR/mid.heap" --json
+json_true 'j["consistent"] and j["journal_words"] == 1 and j["rolled_back_words"] == 1' \
+  "check rolls the interrupted operation back"
+[ "$(sha256sum <"$DIR/mid.heap")" = "$before" ] ||
+  fail "check rolled back in the heap file itself, not in a private copy"
+expect 0 "info after check" -- "$TALC" info "file:$DIR/mid.heap" --json
+json_true 'j["journal_words"] == 1' "the file still shows the interrupted operation"
+
+# A heap the user may only read: info and check need no write permission. Root ignores
+# permission bits, so root reads as nobody (or, failing that, makes the file immutable).
+cp "$DIR/mid.heap" "$DIR/ro.heap"
+chmod 0444 "$DIR/ro.heap"
+chmod 0755 "$DIR"
+READER=()
+IMMUTABLE=0
+if [ "$(id -u)" -eq 0 ]; then
+  if setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+    READER=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+  elif runuser -u nobody -- true 2>/dev/null; then
+    READER=(runuser -u nobody --)
+  elif chattr +i "$DIR/ro.heap" 2>/dev/null; then
+    IMMUTABLE=1
+  fi
+fi
+if "${READER[@]}" sh -c '[ -r "$1" ] && ! [ -w "$1" ]' sh "$DIR/ro.heap"; then
+  before=$(sha256sum <"$DIR/ro.heap")
+  expect 0 "info on a read-only heap" -- "${READER[@]}" "$TALC" info "file:$DIR/ro.heap"
+  contains "$OUT" "journal         1 words" "info on a read-only heap: output"
+  expect 0 "check a read-only heap" -- "${READER[@]}" "$TALC" check "file:$DIR/ro.heap" --json
+  json_true 'j["consistent"] and j["rolled_back_words"] == 1' "check a read-only heap"
+  [ "$(sha256sum <"$DIR/ro.heap")" = "$before" ] || fail "info/check changed a read-only heap"
+else
+  echo "SKIP: no way to make a heap file unwritable here (root without setpriv, runuser, chattr)"
+fi
+[ "$IMMUTABLE" -eq 1 ] && chattr -i "$DIR/ro.heap"
 
 cp "$DIR/a.heap" "$DIR/trunc.heap"
 truncate -s 600000 "$DIR/trunc.heap"

@@ -1,5 +1,5 @@
-// `talc create REGION --size SIZE [--max SIZE]`: a new region holding a new, empty heap, which
-// may grow up to the maximum.
+// `talc create REGION --size SIZE [--max SIZE] [--mode MODE]`: a new region holding a new,
+// empty heap, which may grow up to the maximum, with exactly the permission bits MODE.
 #include <cstdio>
 #include <system_error>
 
@@ -11,13 +11,14 @@
 namespace talc_tool {
 
 int cmd_create(const std::string& region, const std::string& size_text,
-               const std::string& max_text) {
+               const std::string& max_text, const std::string& mode_text) {
   const RegionSpec spec = parse_region(region);
   const std::size_t size = parse_size(size_text);
   if (size < talc::MapTalc<>::min_region_size())
     throw UsageError("size " + std::to_string(size) + " is too small for a heap (at least " +
                      std::to_string(talc::MapTalc<>::min_region_size()) + " bytes)");
   talc::OpenOptions opts;
+  opts.mode = parse_mode(mode_text);
   opts.max_size = max_text.empty() ? size : parse_size(max_text);
   if (opts.max_size < size)
     throw UsageError("--max " + std::to_string(opts.max_size) + " is smaller than --size " +

@@ -14,8 +14,9 @@ struct StressOptions {
   bool keep = false;             // leave the workers' last blocks allocated
 };
 
-// `max` empty: the region never grows.
-int cmd_create(const std::string& region, const std::string& size, const std::string& max);
+// `max` empty: the region never grows. `mode`: octal permission bits.
+int cmd_create(const std::string& region, const std::string& size, const std::string& max,
+               const std::string& mode);
 int cmd_info(const std::string& region, bool json);
 int cmd_check(const std::string& region, bool json);
 int cmd_rm(const std::string& region);

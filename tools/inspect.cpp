@@ -12,7 +12,7 @@ namespace talc_tool {
 namespace {
 
 talc::MappedRegion map_private(const RegionSpec& spec) {
-  const talc::MapLayout layout{0, talc::kRegionAlign, true};
+  const talc::MapLayout layout{.private_copy = true};
   try {
     return spec.kind == RegionSpec::Kind::shm
                ? talc::MappedRegion::shm(spec.name, talc::OpenMode::open_only, layout)

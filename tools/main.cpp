@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   std::string region;
   std::string size;
   std::string max;
+  std::string mode = "0600";
   bool json = false;
   StressOptions stress;
 
@@ -35,7 +36,11 @@ int main(int argc, char** argv) {
       ->required();
   create->add_option("--max", max,
                      "Size the region may grow to when the heap runs out (default: --size)");
-  create->callback([&] { action = [&] { return cmd_create(region, size, max); }; });
+  create->add_option("--mode", mode,
+                     "Permission bits in octal, set exactly whatever the umask (e.g. 0660 for "
+                     "a group)")
+      ->capture_default_str();
+  create->callback([&] { action = [&] { return cmd_create(region, size, max, mode); }; });
 
   auto* info = app.add_subcommand(
       "info", "Show a heap's configuration, occupancy and free chunks (read-only, lock-free)");

@@ -91,4 +91,14 @@ std::size_t parse_size(std::string_view text) {
   return static_cast<std::size_t>(value << shift);
 }
 
+unsigned parse_mode(std::string_view text) {
+  unsigned value = 0;
+  const char* const last = text.data() + text.size();
+  const auto [end, ec] = std::from_chars(text.data(), last, value, 8);
+  if (ec != std::errc() || end != last || value > 0777)
+    throw UsageError("mode '" + std::string(text) +
+                     "': expected permission bits in octal, at most 0777 (e.g. 0660)");
+  return value;
+}
+
 }  // namespace talc_tool

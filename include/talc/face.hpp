@@ -50,6 +50,9 @@ struct OpenOptions {
   // How long a call waits for a live process that holds the heap's lock (or the named
   // directory's) before it fails with Errc::lock_timeout. A dead holder is never waited for.
   std::chrono::milliseconds lock_wait = kDefaultLockWait;
+  // For a process that creates the region: its permission bits (MapLayout::mode), e.g. 0660
+  // for a service and its clients that run as two users of one group.
+  unsigned mode = 0600;
 };
 
 // A refusal to open a heap, or an operation on a heap marked corrupted. code() is an Errc.
@@ -153,16 +156,16 @@ class Talc {
 
   // Allocation published atomically: word `word` of the live block `owner` receives the new
   // block's offset in the same operation, so a process killed at any instant leaves either no
-  // block and the word unchanged, or the block and the word naming it. Nothing leaks.
+  // block and the word unchanged, or the block and the word naming it. Nothing leaks. The word
+  // must hold the null offset (Rel's kNull, what deallocate_from leaves): any other value is
+  // refused with slot_occupied, nothing written. Grows the region like try_allocate.
   Result<Meta> try_allocate_into(const Meta& owner, std::size_t word, std::size_t size,
                                  std::size_t align = kGranule) noexcept {
     if (owner.base != base_) return Errc::foreign_pointer;
     if (const Errc e = align_error(align); e != Errc::ok) return e;
-    Result<void*> r = Errc::corrupted;
-    const Errc e = locked([&](auto& m) {
-      r = verdict(m.allocate_into(owner.ptr(), word, size, align, meta_offset()));
+    const Result<void*> r = growing(size, align, [&](auto& m) {
+      return m.allocate_into(owner.ptr(), word, size, align, meta_offset());
     });
-    if (e != Errc::ok) return e;
     if (!r) return r.error();
     return Meta{base_, offset_of(*r), size};
   }
@@ -545,7 +548,7 @@ class MapTalc : public Talc<Bins> {
   // source to grow, so OpenOptions::max_size does not apply.
   static MapTalc anonymous(std::size_t size, OpenOptions o = {}) {
     o.max_size = 0;
-    return make(MappedRegion::anonymous({size}), OpenRole::create, o);
+    return make(MappedRegion::anonymous({.size = size}), OpenRole::create, o);
   }
 
   const MappedRegion& region() const noexcept { return region_; }
@@ -591,7 +594,7 @@ class MapTalc : public Talc<Bins> {
   }
 
   static MapLayout layout(std::size_t size, const OpenOptions& o) {
-    return MapLayout{.size = size, .reserve = o.max_size};
+    return MapLayout{.size = size, .reserve = o.max_size, .mode = o.mode};
   }
 
   static MapTalc make(MappedRegion r, OpenRole role, OpenOptions o) {

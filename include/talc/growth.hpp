@@ -7,6 +7,11 @@
 // a region when it opens it and forgets it when it closes it. `grow_heap` is the growth step
 // itself, run under the heap's lock by Talc and by Allocator alike, so that containers, whose
 // allocator holds nothing but an offset to the header, grow the region as Talc's own calls do.
+//
+// Growers' table is guarded by a process-local mutex that fork hands over unlocked (the
+// registration is in src/growth.cpp): a child forked at any instant, even while another
+// thread of its parent grows a region, can grow regions itself. An extend callback must
+// therefore not fork.
 #pragma once
 
 #include <cstddef>
@@ -55,10 +60,7 @@ class Growers {
     std::size_t reach;
     Extend extend;
   };
-  static std::mutex& mutex() noexcept {
-    static std::mutex m;
-    return m;
-  }
+  static std::mutex& mutex() noexcept;
   static std::map<const void*, Entry>& table() noexcept {
     static std::map<const void*, Entry> t;
     return t;

@@ -36,8 +36,12 @@ struct MapLayout {
   // place (see MappedRegion::extend), every process keeping its base and its pointers.
   std::size_t reserve = 0;
   // A copy-on-write view: this process may read the region and write its own copy of the
-  // pages, and nothing it writes ever reaches the region (for tools that inspect heaps).
+  // pages, and nothing it writes ever reaches the region (for tools that inspect heaps). The
+  // source is opened read-only, so reading needs no write permission; it must exist already.
   bool private_copy = false;
+  // Permission bits of a shared memory object or file this open creates, exactly (the umask
+  // does not narrow them): 0660 lets a group share the heap. Bits beyond 0777 are refused.
+  unsigned mode = 0600;
 };
 
 class MapError : public std::system_error {

@@ -194,7 +194,9 @@ class alignas(64) TalcMeta {
   // so that a process dying at any instant can neither leak a block nor leave a dangling
   // reference: the slot is word `word` of the live block `owner`, and holds the block's offset
   // from this heap's base plus `bias` (a caller whose offsets count from an enclosing region's
-  // base passes the heap's offset in that region), or the null offset.
+  // base passes the heap's offset in that region), or the null offset. The slot must hold the
+  // null offset: anything else may name a live block that overwriting would leak, so it is
+  // refused (slot_occupied) before anything is written.
   Result<void*> allocate_into(const void* owner, std::size_t word, std::size_t size,
                               std::size_t align = kGranule, std::uint64_t bias = 0) noexcept;
   // Frees the block the slot names and nulls the slot. Refuses an empty slot (null_pointer),
@@ -643,6 +645,7 @@ Result<void*> TalcMeta<Bins, Journaled>::allocate_into(const void* owner, std::s
                                                        std::uint64_t bias) noexcept {
   const Result<std::uint64_t> slot = slot_of(owner, word);
   if (!slot) return slot.error();
+  if (get(*slot) != Rel<FreeHead>::kNull) return Errc::slot_occupied;
   Errc why;
   const Fit fit = plan(size, align, why);
   if (why != Errc::ok) return refused(why);
