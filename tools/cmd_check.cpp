@@ -37,6 +37,11 @@ int cmd_check(const std::string& region, bool json) {
           static_cast<unsigned long long>(out.rolled_back_words));
     if (out.consistent)
       std::printf("%s: consistent\n", spec.display().c_str());
+    else if (out.stage == "lock")
+      std::fprintf(stderr, "talc: %s: %s (offset %llu, word 0x%016llx); `talc repair` resets it\n",
+                   spec.display().c_str(), out.what.c_str(),
+                   static_cast<unsigned long long>(out.offset),
+                   static_cast<unsigned long long>(out.detail));
     else if (out.has_offset)
       std::fprintf(stderr, "talc: %s: inconsistent at offset %#llx: %s (value %llu)\n",
                    spec.display().c_str(), static_cast<unsigned long long>(out.offset),

@@ -17,6 +17,10 @@ nlohmann::json to_json(const RegionSpec& spec, const HeapFacts& f) {
   nlohmann::json bins = nlohmann::json::array();
   for (const BinCount& b : f.free_bins)
     bins.push_back({{"bin", b.bin}, {"lower_bound", b.lower_bound}, {"count", b.count}});
+  nlohmann::json locks = nlohmann::json::array();
+  for (const LockFacts& l : f.locks)
+    locks.push_back({{"name", l.name}, {"offset", l.offset}, {"word", l.word},
+                     {"state", l.state}, {"damaged", l.damaged}});
   char fp[19];
   std::snprintf(fp, sizeof fp, "%#018llx", static_cast<unsigned long long>(f.fingerprint));
   return {
@@ -57,6 +61,8 @@ nlohmann::json to_json(const RegionSpec& spec, const HeapFacts& f) {
       {"recoveries", f.recoveries},
       {"rollbacks", f.rollbacks},
       {"journal_words", f.journal_words},
+      {"boot_current", f.boot_current},
+      {"locks", locks},
       {"free_bins", bins},
   };
 }
@@ -88,6 +94,11 @@ void print_text(const RegionSpec& spec, const HeapFacts& f) {
               f.journal_words != 0 ? " (an operation was interrupted; `talc check` rolls it "
                                      "back on a private copy)"
                                    : "");
+  for (const LockFacts& l : f.locks)
+    std::printf("%-15s %s (word 0x%016llx at offset %llu)\n", (l.name + " lock").c_str(),
+                l.state.c_str(), u(l.word), u(l.offset));
+  std::printf("locks' boot     %s\n",
+              f.boot_current ? "this one" : "another (the next opener re-initialises them)");
   std::printf("free chunks by bin:\n");
   if (f.free_bins.empty()) std::printf("  (none)\n");
   for (const BinCount& b : f.free_bins)

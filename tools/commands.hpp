@@ -20,6 +20,7 @@ int cmd_create(const std::string& region, const std::string& size, const std::st
 int cmd_info(const std::string& region, bool json);
 int cmd_check(const std::string& region, bool json);
 int cmd_rm(const std::string& region);
+int cmd_repair(const std::string& region);
 int cmd_stress(const std::string& region, const StressOptions& opts);
 
 }  // namespace talc_tool

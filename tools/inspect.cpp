@@ -1,10 +1,13 @@
 // Snapshots, facts and the integrity check; see inspect.hpp.
 #include "inspect.hpp"
 
+#include <cstddef>
 #include <exception>
 #include <new>
 #include <utility>
 
+#include "talc/named.hpp"
+#include "talc/process.hpp"
 #include "tool_error.hpp"
 
 namespace talc_tool {
@@ -51,6 +54,42 @@ const char* state_name(talc::InitState s) noexcept {
   return "unknown";
 }
 
+namespace {
+
+LockFacts describe_lock(std::string name, std::uint64_t offset, std::uint64_t word) {
+  using talc::RegionLock;
+  LockFacts l{std::move(name), offset, word, "free", false};
+  const std::uint64_t v = word & ~RegionLock::kWaiters;
+  if (!RegionLock::plausible(word)) {
+    l.state = "damaged: a value no holder writes (talc repair resets it)";
+    l.damaged = true;
+  } else if (v == RegionLock::kAbandoned) {
+    l.state = "abandoned: its next locker repairs what it protects";
+  } else if (v != 0) {
+    l.state = "held by pid " + std::to_string(v & RegionLock::kPidMask) +
+              (RegionLock::holder_dead(v) ? " (dead: its next locker takes it over)" : " (alive)");
+  }
+  return l;
+}
+
+}  // namespace
+
+std::vector<LockFacts> lock_facts(Snapshot& snap) {
+  std::vector<LockFacts> out;
+  out.push_back(describe_lock("heap", HeapHeader::kBodyOffset, snap.heap().lock().word()));
+  // The directory's first segment, when its offset leaves room for it in what is mapped.
+  const std::uint64_t dir = snap.header().directory();
+  constexpr std::uint64_t kLockAt = offsetof(talc::named_detail::Segment, lock);
+  if (dir < snap.mapped_size() && snap.mapped_size() - dir >= sizeof(talc::named_detail::Segment) &&
+      dir % alignof(talc::named_detail::Segment) == 0) {
+    const auto* seg = reinterpret_cast<const talc::named_detail::Segment*>(
+        reinterpret_cast<const std::byte*>(&snap.header()) + dir);
+    if (seg->magic == talc::named_detail::kSegmentMagic)
+      out.push_back(describe_lock("directory", dir + kLockAt, seg->lock.word()));
+  }
+  return out;
+}
+
 HeapFacts gather_facts(Snapshot& snap) {
   HeapFacts f;
   f.format_version = HeapHeader::kVersion;  // validated: the header holds exactly these
@@ -72,6 +111,8 @@ HeapFacts gather_facts(Snapshot& snap) {
   f.recoveries = heap.recoveries();
   f.rollbacks = heap.rollbacks();
   f.journal_words = core.journal_size();
+  f.boot_current = snap.header().boot() == talc::boot_hash();
+  f.locks = lock_facts(snap);
 
   std::vector<std::uint64_t> counts(Bins::kBins, 0);
   core.for_each_chunk([&](const talc::Chunk& chunk, bool allocated) {
@@ -102,6 +143,15 @@ CheckOutcome check_region(const RegionSpec& spec, std::chrono::milliseconds wait
       out.what = snap.refusal();
       return out;
     }
+    for (const LockFacts& l : lock_facts(snap))
+      if (l.damaged) {
+        out.stage = "lock";
+        out.what = "the " + l.name + " lock word holds a value no holder writes";
+        out.has_offset = true;
+        out.offset = l.offset;
+        out.detail = l.word;
+        return out;
+      }
     auto& core = snap.heap().meta();
     out.journal_words = core.journal_size();
     if (out.journal_words != 0) {

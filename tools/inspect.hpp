@@ -52,6 +52,18 @@ class Snapshot {
   std::string refusal_;
 };
 
+// A lock word of the region, as `info` shows it and `check` judges it.
+struct LockFacts {
+  std::string name;            // "heap" or "directory"
+  std::uint64_t offset = 0;    // of the word, from the region's start
+  std::uint64_t word = 0;
+  std::string state;           // free, held by pid N (alive | dead), abandoned, damaged
+  bool damaged = false;        // a value no holder writes
+};
+
+// The lock words the region holds: the heap's, and the named directory's when it has one.
+std::vector<LockFacts> lock_facts(Snapshot& snap);
+
 struct BinCount {
   std::uint64_t bin = 0;
   std::uint64_t lower_bound = 0;  // the smallest chunk size in this bin, in bytes
@@ -81,6 +93,8 @@ struct HeapFacts {
   std::uint64_t recoveries = 0;
   std::uint64_t rollbacks = 0;
   std::uint64_t journal_words = 0;  // non-zero: an operation was interrupted
+  bool boot_current = false;        // the locks belong to this boot of the machine
+  std::vector<LockFacts> locks;
   std::vector<BinCount> free_bins;  // non-empty bins only, in bin order
 };
 
@@ -90,7 +104,7 @@ HeapFacts gather_facts(Snapshot& snap);
 
 struct CheckOutcome {
   bool consistent = false;
-  std::string stage;  // "open", "header", "rollback" or "check": where the verdict came from
+  std::string stage;  // "open", "header", "lock", "rollback" or "check": where the verdict came from
   std::string what;   // the first problem, or "consistent"
   bool has_offset = false;
   std::uint64_t offset = 0;  // from the region's start
@@ -99,8 +113,9 @@ struct CheckOutcome {
   std::uint64_t rolled_back_words = 0;
 };
 
-// The full integrity check of a region, on a private copy: header validation, the roll-back
-// of an interrupted operation (as the next lock holder would do it), then TalcMeta::check().
+// The full integrity check of a region, on a private copy: header validation, the lock words
+// (one that no holder writes makes every call fail: `talc repair` resets it), the roll-back of
+// an interrupted operation (as the next lock holder would do it), then TalcMeta::check().
 // Never throws; a region that cannot be mapped is reported at stage "open".
 CheckOutcome check_region(const RegionSpec& spec, std::chrono::milliseconds wait) noexcept;
 

@@ -55,6 +55,12 @@ int main(int argc, char** argv) {
   check->add_flag("--json", json, "Print JSON");
   check->callback([&] { action = [&] { return cmd_check(region, json); }; });
 
+  auto* repair = app.add_subcommand(
+      "repair",
+      "Re-initialise a heap's locks and check it, in place, when no other process has it open");
+  repair->add_option("REGION", region, kRegionHelp)->required();
+  repair->callback([&] { action = [&] { return cmd_repair(region); }; });
+
   auto* rm = app.add_subcommand("rm", "Remove a shared memory object or a heap file");
   rm->add_option("REGION", region, kRegionHelp)->required();
   rm->callback([&] { action = [&] { return cmd_rm(region); }; });
