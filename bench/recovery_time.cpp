@@ -2,9 +2,10 @@
 // other one freed) in anonymous shared memory; a child process takes the lock and is killed
 // with SIGKILL, either inside a deallocation (at its 6th metadata write, merging with free
 // chunks on both sides: the journal holds entries) or holding the lock between operations (the
-// journal is empty). The parent then times its next acquisition, which recovers the heap
-// (TalckMeta::with_lock: the lock's owner-died path, the roll-back and its local check), and,
-// for comparison, one full check() of the same heap. Prints the median of the rounds, in
+// journal is empty). The parent then times its next acquisition in its two parts: the lock()
+// that finds the holder dead and takes the lock over (it sleeps one slice first), and the
+// repair with the lock held (the roll-back and its local check); and, for comparison, one full
+// check() of the same heap. Prints the median of the rounds, in
 // microseconds. Never fails on a time.
 //
 //   talc_recovery_time [--rounds R] [--chunks N ...]
@@ -61,18 +62,26 @@ void kill_at_countdown() {
   if (--countdown == 0) ::kill(::getpid(), SIGKILL);
 }
 
-// Times the acquisition that follows a dead holder; `journal` receives the entries it found.
-double recovery_micros(Heap& heap, std::uint64_t& journal) {
+struct Recovery {
+  double takeover;  // the lock() that finds the holder dead and takes its lock over
+  double held;      // the repair, with the lock held: roll-back and local check
+};
+
+// Times the acquisition that follows a dead holder, in its two parts (TalckMeta::with_lock runs
+// the same two steps, and counts the recovery); `journal` receives the entries it found.
+Recovery recovery_micros(Heap& heap, std::uint64_t& journal) {
   journal = heap.meta().journal_size();
-  bool recovered = false;
   const auto t0 = Clock::now();
-  const talc::Errc e = heap.with_lock([](Heap::Meta&) {}, &recovered);
+  const talc::LockOutcome o = heap.lock().lock();
   const auto t1 = Clock::now();
-  if (e != talc::Errc::ok || !recovered) {
-    std::fprintf(stderr, "recovery failed: %s\n", talc::describe(e));
+  const talc::Result<std::uint64_t> undone = heap.meta().recover_after_death();
+  const auto t2 = Clock::now();
+  heap.lock().unlock();
+  if (o != talc::LockOutcome::owner_died || !undone) {
+    std::fprintf(stderr, "recovery failed\n");
     std::exit(1);
   }
-  return micros(t1 - t0);
+  return {micros(t1 - t0), micros(t2 - t1)};
 }
 
 void run(std::size_t chunks, int rounds) {
@@ -86,7 +95,7 @@ void run(std::size_t chunks, int rounds) {
   for (std::size_t i = 0; i < chunks; i += 2) (void)core.deallocate(blocks[i]);
   void* const victim = blocks[chunks / 2 | 1];  // live, between two free chunks
 
-  std::vector<double> mid, between, full;
+  std::vector<double> takeover, mid, between, full;
   std::uint64_t entries = 0, empty = 0;
   for (int r = 0; r < rounds; ++r) {
     die_in_child([&] {
@@ -94,12 +103,16 @@ void run(std::size_t chunks, int rounds) {
       talc::fault::hook = &kill_at_countdown;
       (void)heap.with_lock([&](Heap::Meta& m) { (void)m.deallocate(victim); });
     });
-    mid.push_back(recovery_micros(heap, entries));
+    const Recovery r1 = recovery_micros(heap, entries);
+    takeover.push_back(r1.takeover);
+    mid.push_back(r1.held);
     die_in_child([&] {
       (void)heap.lock().lock();
       ::kill(::getpid(), SIGKILL);
     });
-    between.push_back(recovery_micros(heap, empty));
+    const Recovery r2 = recovery_micros(heap, empty);
+    takeover.push_back(r2.takeover);
+    between.push_back(r2.held);
     const auto t0 = Clock::now();
     const bool ok = core.check().ok();
     full.push_back(micros(Clock::now() - t0));
@@ -108,8 +121,9 @@ void run(std::size_t chunks, int rounds) {
       std::exit(1);
     }
   }
-  std::printf("%10zu %19.1f %10llu %19.1f %14.0f\n", chunks, median(mid),
-              static_cast<unsigned long long>(entries), median(between), median(full));
+  std::printf("%10zu %19.1f %10llu %19.1f %14.0f %12.0f\n", chunks, median(mid),
+              static_cast<unsigned long long>(entries), median(between), median(full),
+              median(takeover));
 }
 
 }  // namespace
@@ -123,9 +137,11 @@ int main(int argc, char** argv) {
     if (a == "--chunks") sizes.push_back(std::strtoull(argv[i + 1], nullptr, 10));
   }
   if (sizes.empty()) sizes = {10'000, 1'000'000, 4'000'000};
-  std::printf("recovery with the lock held after its holder was killed; median of %d rounds, us\n",
-              rounds);
-  std::printf("%10s %19s %10s %19s %14s\n", "chunks", "killed mid-free", "entries",
-              "killed between ops", "full check()");
+  std::printf(
+      "recovery with the lock held after its holder was killed, and the takeover that precedes "
+      "it (finding the holder dead); median of %d rounds, us\n",
+      rounds);
+  std::printf("%10s %19s %10s %19s %14s %12s\n", "chunks", "killed mid-free", "entries",
+              "killed between ops", "full check()", "takeover");
   for (const std::size_t n : sizes) run(n, rounds);
 }

@@ -24,8 +24,11 @@ std::atomic<std::uint64_t> RegionLock::self_{0};
 namespace {
 
 // How long a sleeper sleeps before it looks again for itself: the most a lost wake-up costs,
-// and how often a waiter verifies a holder that keeps the lock.
-constexpr std::chrono::milliseconds kSlice{2};
+// and how often a waiter verifies a holder that keeps the lock. The first slice is short, so
+// that a dead holder is found soon; the verification's system calls are then paid only by a
+// waiter whose holder kept the lock that long, which a live holder rarely does.
+constexpr std::chrono::microseconds kFirstSlice{250};
+constexpr std::chrono::microseconds kSlice{2000};
 // Tries before sleeping: a holder's critical section is a few hundred nanoseconds.
 constexpr int kSpins = 64;
 
@@ -124,7 +127,8 @@ LockOutcome RegionLock::lock_slow(std::chrono::milliseconds bound) noexcept {
                                      std::memory_order_relaxed))
       continue;
     const Sleep s = futex_sleep(futex_of(word_), static_cast<std::uint32_t>(w | kWaiters),
-                                std::min<Clock::duration>(kSlice, deadline - now));
+                                std::min<Clock::duration>(slept ? kSlice : kFirstSlice,
+                                                          deadline - now));
     slept = true;
     outlasted = s == Sleep::timed_out ? v : 0;
     if (s == Sleep::woken && lock_testing::after_wake != nullptr) lock_testing::after_wake();
