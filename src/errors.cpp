@@ -67,6 +67,9 @@ const char* describe(Errc e) noexcept {
       return "another live process held the lock past the wait's bound";
     case Errc::slot_occupied:
       return "the slot already names a block";
+    case Errc::namespace_mismatch:
+      return "the heap was built in another PID or time namespace, whose process ids mean "
+             "other processes";
   }
   return "unknown talc error";
 }

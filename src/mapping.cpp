@@ -244,15 +244,18 @@ MappedRegion::Company MappedRegion::join(std::chrono::milliseconds wait) {
   if (!fd_) return Company::unknown;
   // The presence lock is held through an open of our own: a descriptor received from another
   // process (a memfd over a socket) shares that process's open, and with it its lock.
+  // Where that reopen is impossible (no /proc, no descriptors left), the lock is held through
+  // the descriptor itself: presence then still shows, which matters more than telling alone.
   const std::string self_fd = "/proc/self/fd/" + std::to_string(fd_.get());
   presence_ = Fd(::open(self_fd.c_str(), O_RDWR | O_CLOEXEC));
-  if (!presence_) return Company::unknown;
+  const int fd = presence_ ? presence_.get() : fd_.get();
+  if (!presence_) return try_presence(fd, F_RDLCK) == 0 ? Company::shared : Company::unknown;
   const auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
-    const int alone = try_presence(presence_.get(), F_WRLCK);
+    const int alone = try_presence(fd, F_WRLCK);
     if (alone == 0) return Company::alone;
     if (alone != EAGAIN && alone != EACCES) return Company::unknown;  // EBADF: a read-only open
-    const int shared = try_presence(presence_.get(), F_RDLCK);
+    const int shared = try_presence(fd, F_RDLCK);
     if (shared == 0) return Company::shared;
     if (shared != EAGAIN && shared != EACCES) return Company::unknown;
     // Another opener holds the byte alone: it is re-initialising the region's locks.

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -74,16 +75,45 @@ std::uint64_t boot_hash() noexcept {
   static const std::uint64_t hash = [] {
     char buf[64];
     const long n = read_small("/proc/sys/kernel/random/boot_id", buf, sizeof buf);
-    const std::uint64_t h = mix(0xcbf29ce484222325ULL, buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+    if (n <= 0) return std::uint64_t{0};
+    const std::uint64_t h = mix(0xcbf29ce484222325ULL, buf, static_cast<std::size_t>(n));
     return h != 0 ? h : 1;
   }();
   return hash;
 }
 
+namespace {
+
+// Whether /proc describes this process's PID namespace: a /proc mounted from another one (an
+// unshare without --mount-proc) would name other processes by our pids.
+bool proc_is_ours() noexcept {
+  char link[32] = {};
+  const long n = ::readlink("/proc/self", link, sizeof link - 1);
+  return n > 0 && std::strtoul(link, nullptr, 10) == static_cast<unsigned long>(::getpid());
+}
+
+std::uint64_t inode_of(const char* path) noexcept {
+  struct stat st {};
+  return ::stat(path, &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
+}
+
+}  // namespace
+
+std::uint64_t namespace_id() noexcept {
+  if (!proc_is_ours()) return 0;
+  const std::uint64_t pid_ns = inode_of("/proc/self/ns/pid");
+  if (pid_ns == 0) return 0;
+  const std::uint64_t time_ns = inode_of("/proc/self/ns/time");  // 0 before Linux 5.6
+  std::uint64_t h = mix(0xcbf29ce484222325ULL, &pid_ns, sizeof pid_ns);
+  h = mix(h, &time_ns, sizeof time_ns);
+  return h != 0 ? h : 1;
+}
+
 std::uint32_t process_tag(std::uint32_t pid) noexcept {
   if (!process_alive(pid)) return kTagGone;
+  static const bool usable = proc_is_ours();
   Stat st;
-  if (!read_stat(pid, st)) return process_alive(pid) ? kTagUnknown : kTagGone;
+  if (!usable || !read_stat(pid, st)) return process_alive(pid) ? kTagUnknown : kTagGone;
   // A killed process stays a zombie until its parent reaps it: it runs nothing any more. (A
   // leader that left with pthread_exit while other threads run is a zombie with threads.)
   if ((st.state == 'Z' || st.state == 'X') && st.threads <= 1) return kTagGone;

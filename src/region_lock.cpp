@@ -43,14 +43,17 @@ std::uint32_t* futex_of(std::atomic<std::uint64_t>& w) noexcept {
   return std::endian::native == std::endian::little ? p : p + 1;
 }
 
-enum class Sleep { woken, timed_out };
+enum class Sleep { woken, other };
 
+// Sleeps while *addr holds `expect`, at most `d`. `woken` only when a wake-up ended it; a
+// futex that cannot be used (a seccomp filter, say) sleeps the time instead of spinning.
 Sleep futex_sleep(std::uint32_t* addr, std::uint32_t expect,
                   std::chrono::steady_clock::duration d) noexcept {
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
   timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-  const long r = ::syscall(SYS_futex, addr, FUTEX_WAIT, expect, &ts, nullptr, 0);
-  return r != 0 && errno == ETIMEDOUT ? Sleep::timed_out : Sleep::woken;
+  if (::syscall(SYS_futex, addr, FUTEX_WAIT, expect, &ts, nullptr, 0) == 0) return Sleep::woken;
+  if (errno != ETIMEDOUT && errno != EAGAIN && errno != EINTR) ::nanosleep(&ts, nullptr);
+  return Sleep::other;
 }
 
 inline void pause() noexcept {
@@ -66,7 +69,9 @@ inline void pause() noexcept {
 bool RegionLock::holder_dead(std::uint64_t w) noexcept {
   const auto pid = static_cast<std::uint32_t>(w & kPidMask);
   const auto tag = static_cast<std::uint32_t>(w >> 32);
-  if (pid == (self() & kPidMask)) return false;
+  // This process (another of its threads holds it). A word with our pid and another tag is a
+  // previous process that had our pid: dead.
+  if ((w & ~kWaiters) == self()) return false;
   const std::uint32_t now = process_tag(pid);
   if (now == kTagGone) return true;
   if (now == kTagUnknown || tag == kTagUnknown) return false;
@@ -94,8 +99,18 @@ LockOutcome RegionLock::lock_slow(std::chrono::milliseconds bound) noexcept {
   const auto start = Clock::now();
   const auto deadline =
       bound >= std::chrono::hours(24 * 365) ? Clock::time_point::max() : start + bound;
-  std::uint64_t outlasted = 0;  // a holder still there after a whole slice of sleep
+  // The holder being waited for, and since when: one that is still there a whole slice later
+  // is verified, however the sleeps in between ended (a signal, a wake-up for someone else).
+  std::uint64_t holder = 0;
+  Clock::time_point holder_since{}, verified{};
   bool slept = false;
+  // Whether to verify the holder now: it outlasted a slice, and was not verified in the last.
+  auto due = [&](Clock::time_point now) {
+    const auto slice = slept ? Clock::duration(kSlice) : Clock::duration(kFirstSlice);
+    if (now - holder_since < slice || now - verified < slice) return false;
+    verified = now;
+    return true;
+  };
   for (int tries = 0;; ++tries) {
     std::uint64_t w = word_.load(std::memory_order_relaxed);
     const std::uint64_t v = w & ~kWaiters;
@@ -109,7 +124,11 @@ LockOutcome RegionLock::lock_slow(std::chrono::milliseconds bound) noexcept {
       continue;
     }
     if (!plausible(w)) return LockOutcome::damaged;
-    if (v == kAbandoned || (v == outlasted && holder_dead(v))) {
+    if (v != holder) {
+      holder = v;
+      holder_since = Clock::now();
+    }
+    if (v == kAbandoned || (tries >= kSpins && due(Clock::now()) && holder_dead(v))) {
       // One compare-and-swap decides who repairs: nobody else writes a dead holder's word.
       if (word_.compare_exchange_strong(w, me | (w & kWaiters), std::memory_order_acquire,
                                         std::memory_order_relaxed))
@@ -130,7 +149,6 @@ LockOutcome RegionLock::lock_slow(std::chrono::milliseconds bound) noexcept {
                                 std::min<Clock::duration>(slept ? kSlice : kFirstSlice,
                                                           deadline - now));
     slept = true;
-    outlasted = s == Sleep::timed_out ? v : 0;
     if (s == Sleep::woken && lock_testing::after_wake != nullptr) lock_testing::after_wake();
   }
 }

@@ -168,6 +168,47 @@ TEST_F(Liveness, AReceiverOfADescriptorIsNotAloneWithItsSender) {
   ::close(memfd);
 }
 
+// A process that waited while another found the heap broken does not run on it.
+TEST_F(Liveness, AWaiterIsRefusedAHeapMarkedCorruptedWhileItWaited) {
+  const fs::path path = dir_ / "heap";
+  auto heap = MapTalc<>::create_file(path.string(), 1 << 20);
+  Signal held, release;
+  const pid_t holder = Spawn([&] {
+    auto mine = MapTalc<>::open_file(path.string());
+    if (mine.heap().lock().lock() != talc::LockOutcome::acquired) return 1;
+    held.Notify();
+    release.Await();
+    mine.heap().mark_corrupted();  // what an operation that met damage does, holding the lock
+    mine.heap().lock().unlock();
+    return 0;
+  });
+  ASSERT_TRUE(held.Await());
+  std::thread later([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    release.Notify();
+  });
+  EXPECT_EQ(heap.try_allocate(100).error(), Errc::corrupted);
+  later.join();
+  EXPECT_EQ(Wait(holder), 0);
+}
+
+// Pids and start times name the same processes only inside one PID and time namespace: a heap
+// built in another is refused at open, never shared with lock words that would lie.
+TEST_F(Liveness, AHeapOfAnotherNamespaceIsRefused) {
+  if (talc::namespace_id() == 0) GTEST_SKIP() << "/proc does not tell this process's namespaces";
+  const fs::path path = dir_ / "heap";
+  MapTalc<>::create_file(path.string(), 1 << 20);
+  // The header's namespace record: after magic, version and size, fingerprint, region and
+  // maximum sizes, state, root, directory, boot and boot claim.
+  WriteWord(path, 80, talc::namespace_id() ^ 1);
+  try {
+    MapTalc<>::open_file(path.string());
+    ADD_FAILURE() << "opened";
+  } catch (const talc::OpenError& e) {
+    EXPECT_EQ(e.code(), make_error_code(Errc::namespace_mismatch)) << e.what();
+  }
+}
+
 // A region opened on memory the caller mapped (no source to ask who else has it open): the
 // boot record alone decides. A lock word of a previous boot may even name a live process of
 // this one; the first opener of this boot re-initialises the locks instead of waiting for it.

@@ -2,7 +2,9 @@
 // left behind. Each case stages one way a waiter used to be stranded, in real processes
 // sharing real memory, and bounds how long the survivor may take.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 
 #include <atomic>
 #include <chrono>
@@ -194,6 +196,42 @@ TEST_F(Lock, AWordNamingALiveProcessUnderAnotherTagIsADeadHolder) {
   EXPECT_LT(MillisSince(t0), 500.0);
   s_->lock.unlock();
   EXPECT_FALSE(RegionLock::holder_dead((real << 32) | ppid));
+}
+
+// A previous process that had our pid (a reuse, or a boot before): another tag, so dead.
+TEST_F(Lock, AWordWithOurPidAndAnotherTagIsADeadHolder) {
+  const std::uint64_t me = RegionLock::self();
+  EXPECT_FALSE(RegionLock::holder_dead(me));
+  EXPECT_FALSE(RegionLock::holder_dead(me | RegionLock::kWaiters));
+  EXPECT_TRUE(RegionLock::holder_dead(me ^ (std::uint64_t{0x5a} << 40)));
+}
+
+// Signals that interrupt every sleep (a profiler's timer, say) do not hide a dead holder.
+TEST_F(Lock, ADeadHolderIsFoundByAWaiterWhoseSleepsSignalsInterrupt) {
+  Signal held;
+  const pid_t holder = Spawn([&] {
+    if (s_->lock.lock() != LockOutcome::acquired) return 1;
+    held.Notify();
+    ::pause();
+    return 0;
+  });
+  ASSERT_TRUE(held.Await());
+  ::kill(holder, SIGKILL);
+  EXPECT_EQ(Wait(holder), -SIGKILL);
+  struct sigaction sa {};
+  sa.sa_handler = [](int) {};
+  struct sigaction old {};
+  ASSERT_EQ(::sigaction(SIGALRM, &sa, &old), 0);
+  itimerval every{{0, 200}, {0, 200}}, off{};
+  ASSERT_EQ(::setitimer(ITIMER_REAL, &every, nullptr), 0);
+  const auto t0 = Clock::now();
+  const LockOutcome o = s_->lock.lock(std::chrono::seconds(5));
+  const double ms = MillisSince(t0);
+  ::setitimer(ITIMER_REAL, &off, nullptr);
+  ::sigaction(SIGALRM, &old, nullptr);
+  EXPECT_EQ(o, LockOutcome::owner_died);
+  EXPECT_LT(ms, 1000.0);
+  if (o == LockOutcome::owner_died) s_->lock.unlock();
 }
 
 TEST_F(Lock, AWordNoHolderWritesIsRefusedAtOnce) {

@@ -344,6 +344,8 @@ class Talc {
   void follow_boot(std::chrono::milliseconds wait) {
     const std::uint64_t now = boot_hash(), me = RegionLock::self();
     const auto deadline = std::chrono::steady_clock::now() + wait;
+    // A boot that this process cannot tell, or that the record's writer could not, matches.
+    if (now == 0 || header_->boot() == 0) return;
     while (header_->boot() != now) {
       const std::uint64_t claim = header_->boot_claim();
       if ((claim == 0 || RegionLock::holder_dead(claim)) &&
@@ -379,6 +381,11 @@ class Talc {
     bool built = false;
     auto h = HeaderType::open(base, len, role, opts.claim, opts.wait, &why, &built, opts.max_size);
     if (!h) throw OpenError(h.error(), why.empty() ? describe(h.error()) : why);
+    const std::uint64_t ns = (*h)->namespace_record(), mine = namespace_id();
+    if (ns != 0 && mine != 0 && ns != mine)
+      throw OpenError(Errc::namespace_mismatch,
+                      "the heap was built in another PID or time namespace: its lock words would "
+                      "name other processes here");
     Talc t(static_cast<std::byte*>(base), len, *h, built);
     t.lock_wait_ = opts.lock_wait;
     return t;

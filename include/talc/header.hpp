@@ -131,6 +131,9 @@ class alignas(64) Header {
   bool exchange_boot_claim(std::uint64_t expected, std::uint64_t claim) noexcept {
     return boot_claim_.compare_exchange_strong(expected, claim, std::memory_order_acq_rel);
   }
+  // The PID and time namespaces of the builder (namespace_id(); 0 when it could not tell): the
+  // process ids and start times that name lock holders mean the same processes only there.
+  std::uint64_t namespace_record() const noexcept { return namespace_; }
 
  private:
   static constexpr std::uint64_t word(InitState s, std::uint32_t pid) noexcept {
@@ -153,6 +156,7 @@ class alignas(64) Header {
   std::atomic<std::uint64_t> directory_;
   std::atomic<std::uint64_t> boot_;
   std::atomic<std::uint64_t> boot_claim_;
+  std::uint64_t namespace_;
 };
 
 // ---- implementation -------------------------------------------------------------------------
@@ -196,6 +200,7 @@ Errc Header<T>::build(std::size_t len, ClaimOptions opts, std::uint64_t claimed,
   directory_.store(~std::uint64_t{0}, std::memory_order_relaxed);
   boot_.store(boot_hash(), std::memory_order_relaxed);
   boot_claim_.store(0, std::memory_order_relaxed);
+  namespace_ = namespace_id();
   std::uint64_t expected = claimed;
   // Publishes everything above; fails only if another opener declared us dead meanwhile.
   if (!state_.compare_exchange_strong(expected, word(InitState::initialised, 0),

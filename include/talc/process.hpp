@@ -19,8 +19,12 @@ inline constexpr std::uint32_t kTagGone = 0;             // no such process, or 
 inline constexpr std::uint32_t kTagUnknown = 0xffffffff;  // it exists; its start time is hidden
 std::uint32_t process_tag(std::uint32_t pid) noexcept;
 
-// A hash of /proc/sys/kernel/random/boot_id, never 0: which boot of the machine this is (a
-// fixed value where the kernel does not say).
+// A hash of /proc/sys/kernel/random/boot_id: which boot of the machine this is; 0 where the
+// kernel does not say (no /proc), which matches every boot.
 std::uint64_t boot_hash() noexcept;
+
+// The PID and time namespaces this process lives in, hashed; 0 when /proc cannot tell. Pids
+// and start times mean the same process only to processes of one pair of namespaces.
+std::uint64_t namespace_id() noexcept;
 
 }  // namespace talc

@@ -14,17 +14,19 @@
 // a damaged word, or one left by a holder of a previous boot (a heap file, a copy), made
 // every caller sleep forever; and it cost 136 instructions per uncontended lock and unlock.
 // Here, the uncontended path is one compare-and-swap to lock and one exchange to unlock, no
-// system call. A waiter sleeps on the futex in slices of a few milliseconds, never longer: a
+// system call. A waiter sleeps on the futex in slices (250 us, then 2 ms), never longer: a
 // wake-up lost with a killed waiter costs the others one slice. When the same holder is still
-// there after a slice, the waiter verifies that it lives (the pid exists and its start time
-// gives the same tag); a dead holder's lock is taken over with one compare-and-swap, and the
-// taker is told so (LockOutcome::owner_died) to repair what it protects. A word that no holder
-// writes is refused at once (LockOutcome::damaged); a live holder that keeps the lock past the
-// caller's bound ends the wait too (LockOutcome::timed_out). Every wait ends.
+// there a slice later (however the sleeps ended: a wake-up, a signal), the waiter verifies that
+// it lives (the pid exists, is no zombie, and its start time gives the same tag); a dead
+// holder's lock is taken over with one compare-and-swap, and the taker is told so
+// (LockOutcome::owner_died) to repair what it protects. A word that no holder writes is
+// refused at once (LockOutcome::damaged); a caller that could not take the lock within its
+// bound while the holders lived gets LockOutcome::timed_out. Every wait ends.
 //
-// What it cannot see: a holder in another PID namespace (processes that share a region must
-// share one), and a holder whose /proc entry this process may not read, which is believed
-// alive (the bound still ends the wait).
+// What it cannot see: a holder in another PID or time namespace (the face refuses a heap built
+// in another), a holder whose /proc entry this process may not read, which is believed alive
+// (the bound still ends the wait), and a thread that ended while holding it: the holder is its
+// process.
 //
 // The OS calls (futex, kill, /proc) stay in src/region_lock.cpp.
 #pragma once
@@ -40,7 +42,7 @@ enum class LockOutcome : std::uint8_t {
   acquired,    // an ordinary acquisition
   owner_died,  // acquired from a holder that died holding it: what it protects may be torn
   damaged,     // the word holds a value no holder writes; not acquired
-  timed_out,   // a live holder kept it past the caller's bound; not acquired
+  timed_out,   // not acquired within the caller's bound, its holders alive
 };
 
 // How long a caller waits for a live holder before it gives up with timed_out. Long enough

@@ -87,6 +87,11 @@ class alignas(64) TalckMeta {
         if (recovered != nullptr) *recovered = true;
         break;
     }
+    // Another process may have found the heap broken while this one waited.
+    if (corrupted()) {
+      lock_.unlock();
+      return Errc::corrupted;
+    }
     f(meta());
     lock_.unlock();
     return Errc::ok;
