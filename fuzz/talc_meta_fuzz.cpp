@@ -1237,7 +1237,9 @@ class Driver {
       return;
     }
     const std::uint64_t pending = heap_->journal_size();
-    if ((p & 0x80) != 0 && TearAboveNamedChunk()) {
+    // Not after a growth: its roll-back moves the heap's end down, so the chunk above may become
+    // the sentinel, which the roll-back rewrites whole (a tear there is repaired, not refused).
+    if ((p & 0x80) != 0 && what != Nested::grow && TearAboveNamedChunk()) {
       const auto refused = heap_->recover_after_death();
       if (refused || refused.error() != Errc::corrupted)
         Fail("recover_after_death after death at write %d accepted a torn neighbour: %s", point,
