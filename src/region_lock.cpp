@@ -145,9 +145,9 @@ LockOutcome RegionLock::lock_slow(std::chrono::milliseconds bound) noexcept {
         !word_.compare_exchange_weak(w, w | kWaiters, std::memory_order_relaxed,
                                      std::memory_order_relaxed))
       continue;
-    const Sleep s = futex_sleep(futex_of(word_), static_cast<std::uint32_t>(w | kWaiters),
-                                std::min<Clock::duration>(slept ? kSlice : kFirstSlice,
-                                                          deadline - now));
+    const Sleep s =
+        futex_sleep(futex_of(word_), static_cast<std::uint32_t>(w | kWaiters),
+                    std::min<Clock::duration>(slept ? kSlice : kFirstSlice, deadline - now));
     slept = true;
     if (s == Sleep::woken && lock_testing::after_wake != nullptr) lock_testing::after_wake();
   }

@@ -214,8 +214,7 @@ TEST_F(Liveness, AHeapOfAnotherNamespaceIsRefused) {
 // this one; the first opener of this boot re-initialises the locks instead of waiting for it.
 TEST_F(Liveness, ALockOfAPreviousBootIsReinitialisedByTheFirstOpener) {
   constexpr std::size_t kSize = 1 << 20;
-  void* base =
-      ::mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* base = ::mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(base, MAP_FAILED);
   {
     auto built = talc::Talc<>::open(base, kSize, talc::OpenRole::create);
@@ -240,8 +239,7 @@ TEST_F(Liveness, ALockOfAPreviousBootIsReinitialisedByTheFirstOpener) {
 // caller's bound with its own error, never in a hang.
 TEST_F(Liveness, ALockHeldByALiveProcessEndsTheWaitWithLockTimeout) {
   constexpr std::size_t kSize = 1 << 20;
-  void* base =
-      ::mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* base = ::mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(base, MAP_FAILED);
   auto heap = talc::Talc<>::open(base, kSize, talc::OpenRole::create,
                                  talc::OpenOptions{.lock_wait = std::chrono::milliseconds(100)});

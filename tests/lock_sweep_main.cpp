@@ -32,7 +32,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kWorks = 0, kInconsistent = 3;
-constexpr int kRefusedBase = 10;    // + the Errc of a call that refused
+constexpr int kRefusedBase = 10;       // + the Errc of a call that refused
 constexpr int kOpenRefusedBase = 100;  // + the Errc of an open that refused
 constexpr auto kChildBound = std::chrono::seconds(5);
 
@@ -86,9 +86,9 @@ struct Word {
 std::vector<Word> MakePristine(const fs::path& path) {
   auto heap = talc::MapTalc<>::create_file(path.string(), 1 << 20);
   if (!heap.find_or_construct<std::uint64_t>("first", 1)) throw std::runtime_error("no directory");
-  return {{"heap lock", talc::Header<talc::TalckMeta<>>::kBodyOffset},
-          {"directory lock",
-           heap.header().directory() + offsetof(talc::named_detail::Segment, lock)}};
+  return {
+      {"heap lock", talc::Header<talc::TalckMeta<>>::kBodyOffset},
+      {"directory lock", heap.header().directory() + offsetof(talc::named_detail::Segment, lock)}};
 }
 
 std::string Describe(int rc) {
@@ -97,7 +97,8 @@ std::string Describe(int rc) {
   if (rc < 0) return "CRASH (signal " + std::to_string(-rc) + ")";
   if (rc == kInconsistent) return "INCONSISTENT";
   if (rc >= kOpenRefusedBase)
-    return std::string("open refused: ") + talc::describe(static_cast<talc::Errc>(rc - kOpenRefusedBase));
+    return std::string("open refused: ") +
+           talc::describe(static_cast<talc::Errc>(rc - kOpenRefusedBase));
   if (rc >= kRefusedBase)
     return std::string("refused: ") + talc::describe(static_cast<talc::Errc>(rc - kRefusedBase));
   return "exit " + std::to_string(rc);
@@ -161,10 +162,11 @@ int main(int argc, char** argv) {
           }
         }
   fs::remove_all(dir);
-  std::printf("talc lock sweep: %u cases (%zu words x 8 bytes x %zu values x alone/shared) in "
-              "%.1f s; slowest child %.3f s\n",
-              cases, words.size(), values.size(),
-              std::chrono::duration<double>(Clock::now() - t0).count(), slowest);
+  std::printf(
+      "talc lock sweep: %u cases (%zu words x 8 bytes x %zu values x alone/shared) in "
+      "%.1f s; slowest child %.3f s\n",
+      cases, words.size(), values.size(), std::chrono::duration<double>(Clock::now() - t0).count(),
+      slowest);
   for (const auto& [what, n] : outcomes) std::printf("  %5u  %s\n", n, what.c_str());
   std::printf("%s\n", bad == 0 ? "OK" : "FAILED");
   return bad == 0 ? 0 : 1;

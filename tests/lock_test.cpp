@@ -38,8 +38,8 @@ Shared* g_shared = nullptr;
 class Lock : public ::testing::Test {
  protected:
   void SetUp() override {
-    void* p = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                     -1, 0);
+    void* p =
+        ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ASSERT_NE(p, MAP_FAILED);
     s_ = ::new (p) Shared{};
     s_->lock.init();
@@ -236,9 +236,9 @@ TEST_F(Lock, ADeadHolderIsFoundByAWaiterWhoseSleepsSignalsInterrupt) {
 
 TEST_F(Lock, AWordNoHolderWritesIsRefusedAtOnce) {
   auto* word = reinterpret_cast<std::atomic<std::uint64_t>*>(&s_->lock);
-  for (const std::uint64_t bad : {std::uint64_t{1}, std::uint64_t{0x40000000},
-                                  std::uint64_t{0x00ff000000000000}, std::uint64_t{0x7fffffff},
-                                  (std::uint64_t{7} << 32) | RegionLock::kPidLimit}) {
+  for (const std::uint64_t bad :
+       {std::uint64_t{1}, std::uint64_t{0x40000000}, std::uint64_t{0x00ff000000000000},
+        std::uint64_t{0x7fffffff}, (std::uint64_t{7} << 32) | RegionLock::kPidLimit}) {
     word->store(bad);
     const auto t0 = Clock::now();
     EXPECT_EQ(s_->lock.lock(), LockOutcome::damaged) << std::hex << bad;
@@ -260,8 +260,8 @@ TEST_F(Lock, ProcessesAndThreadsExcludeEachOther) {
   struct Counter {
     std::uint64_t plain = 0;
   };
-  auto* c = static_cast<Counter*>(::mmap(nullptr, sizeof(Counter), PROT_READ | PROT_WRITE,
-                                         MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  auto* c = static_cast<Counter*>(
+      ::mmap(nullptr, sizeof(Counter), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   ASSERT_NE(c, MAP_FAILED);
   constexpr int kProcs = 3, kThreads = 2, kIters = 20000;
   auto body = [&] {

@@ -10,8 +10,8 @@
 
 namespace talc_tool {
 
-int cmd_create(const std::string& region, const std::string& size_text,
-               const std::string& max_text, const std::string& mode_text) {
+int cmd_create(const std::string& region, const std::string& size_text, const std::string& max_text,
+               const std::string& mode_text) {
   const RegionSpec spec = parse_region(region);
   const std::size_t size = parse_size(size_text);
   if (size < talc::MapTalc<>::min_region_size())

@@ -19,8 +19,11 @@ nlohmann::json to_json(const RegionSpec& spec, const HeapFacts& f) {
     bins.push_back({{"bin", b.bin}, {"lower_bound", b.lower_bound}, {"count", b.count}});
   nlohmann::json locks = nlohmann::json::array();
   for (const LockFacts& l : f.locks)
-    locks.push_back({{"name", l.name}, {"offset", l.offset}, {"word", l.word},
-                     {"state", l.state}, {"damaged", l.damaged}});
+    locks.push_back({{"name", l.name},
+                     {"offset", l.offset},
+                     {"word", l.word},
+                     {"state", l.state},
+                     {"damaged", l.damaged}});
   char fp[19];
   std::snprintf(fp, sizeof fp, "%#018llx", static_cast<unsigned long long>(f.fingerprint));
   return {

@@ -54,11 +54,11 @@ class Snapshot {
 
 // A lock word of the region, as `info` shows it and `check` judges it.
 struct LockFacts {
-  std::string name;            // "heap" or "directory"
-  std::uint64_t offset = 0;    // of the word, from the region's start
+  std::string name;          // "heap" or "directory"
+  std::uint64_t offset = 0;  // of the word, from the region's start
   std::uint64_t word = 0;
-  std::string state;           // free, held by pid N (alive | dead), abandoned, damaged
-  bool damaged = false;        // a value no holder writes
+  std::string state;     // free, held by pid N (alive | dead), abandoned, damaged
+  bool damaged = false;  // a value no holder writes
 };
 
 // The lock words the region holds: the heap's, and the named directory's when it has one.
@@ -104,8 +104,9 @@ HeapFacts gather_facts(Snapshot& snap);
 
 struct CheckOutcome {
   bool consistent = false;
-  std::string stage;  // "open", "header", "lock", "rollback" or "check": where the verdict came from
-  std::string what;   // the first problem, or "consistent"
+  std::string
+      stage;         // "open", "header", "lock", "rollback" or "check": where the verdict came from
+  std::string what;  // the first problem, or "consistent"
   bool has_offset = false;
   std::uint64_t offset = 0;  // from the region's start
   std::uint64_t detail = 0;  // a value that disagreed, when the check names one

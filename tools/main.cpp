@@ -36,9 +36,10 @@ int main(int argc, char** argv) {
       ->required();
   create->add_option("--max", max,
                      "Size the region may grow to when the heap runs out (default: --size)");
-  create->add_option("--mode", mode,
-                     "Permission bits in octal, set exactly whatever the umask (e.g. 0660 for "
-                     "a group)")
+  create
+      ->add_option("--mode", mode,
+                   "Permission bits in octal, set exactly whatever the umask (e.g. 0660 for "
+                   "a group)")
       ->capture_default_str();
   create->callback([&] { action = [&] { return cmd_create(region, size, max, mode); }; });
 

@@ -44,10 +44,10 @@ enum class Errc : std::uint8_t {
   name_too_long,        // a name longer than the directory stores
   directory_reentered,  // a constructor or destructor run by the directory called it again
   // Locks in the region and the atomic calls:
-  lock_damaged,         // a lock word holds a value no holder writes (talc repair resets it)
-  lock_timeout,         // a live holder kept the lock past the caller's bound on waiting
-  slot_occupied,        // allocate_into on a slot that already names a block
-  namespace_mismatch,   // the heap was built in another PID or time namespace
+  lock_damaged,        // a lock word holds a value no holder writes (talc repair resets it)
+  lock_timeout,        // a live holder kept the lock past the caller's bound on waiting
+  slot_occupied,       // allocate_into on a slot that already names a block
+  namespace_mismatch,  // the heap was built in another PID or time namespace
 };
 
 // A fixed, static description: usable from signal handlers and after the heap is broken.

@@ -240,8 +240,8 @@ class Talc {
         rep = CheckReport{Errc::out_of_memory, 0, "not enough process memory to check"};
       }
     });
-    if (e != Errc::ok) rep = CheckReport{e, e == Errc::lock_damaged ? meta_lock_offset() : 0,
-                                         describe(e)};
+    if (e != Errc::ok)
+      rep = CheckReport{e, e == Errc::lock_damaged ? meta_lock_offset() : 0, describe(e)};
     return rep;
   }
   Census census() {

@@ -15,7 +15,7 @@ bool process_alive(std::uint32_t pid) noexcept;
 // A pid names a process only until it is reused; a tag tells the two apart. It hashes the
 // boot id of the machine with the process's start time, so it names one process of one boot.
 // Never kTagGone or kTagUnknown for a live, readable process.
-inline constexpr std::uint32_t kTagGone = 0;             // no such process, or a zombie
+inline constexpr std::uint32_t kTagGone = 0;              // no such process, or a zombie
 inline constexpr std::uint32_t kTagUnknown = 0xffffffff;  // it exists; its start time is hidden
 std::uint32_t process_tag(std::uint32_t pid) noexcept;
 

@@ -80,8 +80,11 @@ class RegionLock {
   // For a process that knows no other process uses the region: a lock that is held, by
   // anyone, or damaged becomes abandoned, so that its next locker repairs; a free one stays.
   void abandon() noexcept {
-    if ((word_.load(std::memory_order_acquire) & ~kWaiters) != 0)
-      word_.store(kAbandoned, std::memory_order_release);
+    std::uint64_t w = word_.load(std::memory_order_acquire);
+    while ((w & ~kWaiters) != 0 &&
+           !word_.compare_exchange_weak(w, kAbandoned, std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
+    }
   }
 
   std::uint64_t word() const noexcept { return word_.load(std::memory_order_acquire); }
