@@ -48,6 +48,22 @@ int OpenAllocateCheck(const fs::path& path) {
   return heap.deallocate(*m) == Errc::ok ? 0 : 4;
 }
 
+// A child that holds the heap's lock of the heap `open()` gives it until `done`, then lets go.
+template <class Open>
+pid_t Holder(Open open, const Signal& done) {
+  Signal held;
+  const pid_t holder = Spawn([&] {
+    decltype(auto) heap = open();
+    if (heap.heap().lock().lock() != talc::LockOutcome::acquired) return 1;
+    held.Notify();
+    done.Await();
+    heap.heap().lock().unlock();
+    return 0;
+  });
+  EXPECT_TRUE(held.Await());
+  return holder;
+}
+
 class Liveness : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -63,16 +79,8 @@ class Liveness : public ::testing::Test {
 TEST_F(Liveness, AHeapFileCopiedWhileItsLockIsHeldServesANewProcess) {
   const fs::path original = dir_ / "original", copy = dir_ / "copy";
   MapTalc<>::create_file(original.string(), 1 << 20);
-  Signal held, done;
-  const pid_t holder = Spawn([&] {
-    auto heap = MapTalc<>::open_file(original.string());
-    if (heap.heap().lock().lock() != talc::LockOutcome::acquired) return 1;
-    held.Notify();
-    done.Await();
-    heap.heap().lock().unlock();
-    return 0;
-  });
-  ASSERT_TRUE(held.Await());
+  Signal done;
+  const pid_t holder = Holder([&] { return MapTalc<>::open_file(original.string()); }, done);
   fs::copy_file(original, copy);
   EXPECT_EQ(Wait(Spawn([&] { return OpenAllocateCheck(copy); })), 0);
   done.Notify();
@@ -243,15 +251,8 @@ TEST_F(Liveness, ALockHeldByALiveProcessEndsTheWaitWithLockTimeout) {
   ASSERT_NE(base, MAP_FAILED);
   auto heap = talc::Talc<>::open(base, kSize, talc::OpenRole::create,
                                  talc::OpenOptions{.lock_wait = std::chrono::milliseconds(100)});
-  Signal held, done;
-  const pid_t holder = Spawn([&] {
-    if (heap.heap().lock().lock() != talc::LockOutcome::acquired) return 1;
-    held.Notify();
-    done.Await();
-    heap.heap().lock().unlock();
-    return 0;
-  });
-  ASSERT_TRUE(held.Await());
+  Signal done;
+  const pid_t holder = Holder([&]() -> talc::Talc<>& { return heap; }, done);
   const auto t0 = Clock::now();
   EXPECT_EQ(heap.try_allocate(100).error(), Errc::lock_timeout);
   EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 1.0);

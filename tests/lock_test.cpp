@@ -56,6 +56,20 @@ class Lock : public ::testing::Test {
     std::this_thread::sleep_for(milliseconds(20));
   }
 
+  // A child that takes the lock and is killed holding it; not yet reaped (a zombie).
+  pid_t KilledHolder() const {
+    Signal held;
+    const pid_t holder = Spawn([&] {
+      if (s_->lock.lock() != LockOutcome::acquired) return 1;
+      held.Notify();
+      ::pause();
+      return 0;
+    });
+    EXPECT_TRUE(held.Await());
+    ::kill(holder, SIGKILL);
+    return holder;
+  }
+
   Shared* s_ = nullptr;
 };
 
@@ -85,15 +99,7 @@ TEST_F(Lock, AForkedChildHoldsItUnderItsOwnName) {
 // The holder is killed: the next locker takes the lock over, is told so, and does not wait for
 // the holder's parent to reap it (a zombie runs nothing).
 TEST_F(Lock, ALockWhoseHolderWasKilledIsTakenOverQuickly) {
-  Signal held;
-  const pid_t holder = Spawn([&] {
-    if (s_->lock.lock() != LockOutcome::acquired) return 1;
-    held.Notify();
-    ::pause();
-    return 0;
-  });
-  ASSERT_TRUE(held.Await());
-  ::kill(holder, SIGKILL);
+  const pid_t holder = KilledHolder();
   std::this_thread::sleep_for(milliseconds(50));  // a zombie, not yet reaped
   const auto t0 = Clock::now();
   EXPECT_EQ(s_->lock.lock(), LockOutcome::owner_died);
@@ -208,15 +214,7 @@ TEST_F(Lock, AWordWithOurPidAndAnotherTagIsADeadHolder) {
 
 // Signals that interrupt every sleep (a profiler's timer, say) do not hide a dead holder.
 TEST_F(Lock, ADeadHolderIsFoundByAWaiterWhoseSleepsSignalsInterrupt) {
-  Signal held;
-  const pid_t holder = Spawn([&] {
-    if (s_->lock.lock() != LockOutcome::acquired) return 1;
-    held.Notify();
-    ::pause();
-    return 0;
-  });
-  ASSERT_TRUE(held.Await());
-  ::kill(holder, SIGKILL);
+  const pid_t holder = KilledHolder();
   EXPECT_EQ(Wait(holder), -SIGKILL);
   struct sigaction sa {};
   sa.sa_handler = [](int) {};
