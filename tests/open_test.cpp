@@ -169,6 +169,20 @@ TEST_F(OpenFile, AnAbandonedBuildIsRecognisedAndTakenOverOnlyByACreator) {
   EXPECT_EQ((*h)->state(), talc::InitState::initialised);
 }
 
+// A builder whose pid now names another, live process (our parent, under another start tag):
+// still a dead builder, not one to wait for.
+TEST_F(OpenFile, ABuilderWhosePidWasReusedIsADeadBuilder) {
+  const fs::path path = dir_ / "reused";
+  fs::resize_file((std::ofstream(path), path), 1 << 20);
+  const auto ppid = static_cast<std::uint64_t>(::getppid());
+  const std::uint64_t tag = talc::process_tag(static_cast<std::uint32_t>(ppid)) ^ 0x5a5a5a5au;
+  std::vector<char> bytes = ReadAll(path);
+  const std::uint64_t state = (tag << 32) | (ppid << 8) | 1;  // initialising, by "ppid"
+  std::memcpy(bytes.data() + 40, &state, 8);
+  WriteAll(path, bytes);
+  ExpectRefused(path, Errc::init_abandoned, "died while building");
+}
+
 TEST(OpenShm, ManyProcessesRacingToCreateBuildExactlyOneHeap) {
   const std::string name = talc_test::UniqueShmName("race");
   constexpr int kProcs = 8;

@@ -7,12 +7,12 @@
 //
 // The init protocol. A fresh region is all zeros: state `uninitialised`. The process that
 // builds the heap claims the state word with a compare-and-swap (uninitialised ->
-// initialising, with its pid in the upper bits), builds, and publishes `initialised` with
-// release ordering; every other opener sees `initialising` and waits, a bounded time, for the
-// release. If the builder dies half-way, its pid is no longer alive: an opener that may create
-// takes the build over with another compare-and-swap (nothing was published, so nobody uses
-// the half-built heap), and one that may only attach is told so (init_abandoned). A heap
-// found inconsistent is marked `corrupted` and refused from then on.
+// initialising, with its pid and start tag in the upper bits), builds, and publishes `initialised`
+// with release ordering; every other opener sees `initialising` and waits, a bounded time, for the
+// release. If the builder dies half-way (its pid gone, or now another process's): an opener that
+// may create takes the build over with another compare-and-swap (nothing was published, so nobody
+// uses the half-built heap), and one that may only attach is told so (init_abandoned). A heap found
+// inconsistent is marked `corrupted` and refused from then on.
 //
 // Every opener checks magic, version, fingerprint and size before touching T, and reports a
 // mismatch with both sides named. An opener that only attaches writes nothing here; the face
@@ -31,6 +31,7 @@
 
 #include "talc/errors.hpp"
 #include "talc/process.hpp"
+#include "talc/region_lock.hpp"
 #include "talc/talc_meta.hpp"
 
 namespace talc {
@@ -136,8 +137,18 @@ class alignas(64) Header {
   std::uint64_t namespace_record() const noexcept { return namespace_; }
 
  private:
-  static constexpr std::uint64_t word(InitState s, std::uint32_t pid) noexcept {
-    return static_cast<std::uint64_t>(s) | (std::uint64_t{pid} << 8);
+  // The state word names its builder as a lock word does (RegionLock::self(): pid and start
+  // tag), so that a builder's pid reused by another process is not taken for the builder:
+  // the state in bits 0-7, the pid in bits 8-31, the tag in bits 32-63.
+  static constexpr std::uint64_t word(InitState s, std::uint64_t holder) noexcept {
+    return static_cast<std::uint64_t>(s) | ((holder & RegionLock::kPidMask) << 8) |
+           (holder & ~std::uint64_t{0xffffffff});
+  }
+  static constexpr std::uint64_t builder_pid(std::uint64_t s) noexcept {
+    return (s >> 8) & 0xffffff;
+  }
+  static constexpr std::uint64_t builder(std::uint64_t s) noexcept {
+    return builder_pid(s) | (s & ~std::uint64_t{0xffffffff});
   }
   template <class... A>
   static void say(std::string* why, const char* fmt, A... args) noexcept;
@@ -269,7 +280,7 @@ Result<Header<T>*> Header<T>::open(void* base, std::size_t len, OpenRole role, C
     return role == OpenRole::attach ? Errc::region_truncated : Errc::region_too_small;
   }
   auto* h = std::launder(reinterpret_cast<Header*>(base));
-  const std::uint32_t me = current_process_id();
+  const std::uint64_t me = RegionLock::self();
   const auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
     std::uint64_t s = h->state_.load(std::memory_order_acquire);
@@ -292,9 +303,9 @@ Result<Header<T>*> Header<T>::open(void* base, std::size_t len, OpenRole role, C
       say(why, "not a talc heap (magic %#llx)", h->magic_);
       return Errc::not_a_heap;
     }
-    if (state == InitState::initialising && !process_alive(static_cast<std::uint32_t>(s >> 8))) {
+    if (state == InitState::initialising && RegionLock::holder_dead(builder(s))) {
       if (role == OpenRole::attach) {
-        say(why, "process %llu died while building this heap", s >> 8);
+        say(why, "process %llu died while building this heap", builder_pid(s));
         return Errc::init_abandoned;
       }
       // Take the build over: the dead builder published nothing.
@@ -310,7 +321,7 @@ Result<Header<T>*> Header<T>::open(void* base, std::size_t len, OpenRole role, C
       if (std::chrono::steady_clock::now() >= deadline) {
         say(why,
             fresh ? "no heap was built in this region" : "process %llu is still building this heap",
-            s >> 8);
+            builder_pid(s));
         return fresh ? Errc::not_initialised : Errc::init_timeout;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
