@@ -9,10 +9,10 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <thread>
 
+#include "support/files.hpp"
 #include "support/process.hpp"
 #include "talc/talc.hpp"
 
@@ -30,9 +30,7 @@ using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t kHeapLockWord = talc::Header<talc::TalckMeta<>>::kBodyOffset;
 
 void WriteWord(const fs::path& p, std::uint64_t off, std::uint64_t v) {
-  std::fstream f(p, std::ios::binary | std::ios::in | std::ios::out);
-  f.seekp(static_cast<std::streamoff>(off));
-  f.write(reinterpret_cast<const char*>(&v), sizeof v);
+  talc_test::WriteAt(p, off, &v, sizeof v);
 }
 
 // A child that opens `path`, allocates, checks, and says how long the allocation took; exit 0
@@ -66,12 +64,7 @@ pid_t Holder(Open open, const Signal& done) {
 
 class Liveness : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("talc-liveness-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  talc_test::TempDir dir_{"liveness"};
 };
 
 // What a power loss or a kernel panic leaves on disk: the lock held by a process that is not

@@ -17,12 +17,12 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "support/files.hpp"
 #include "support/process.hpp"
 #include "talc/talc.hpp"
 
@@ -70,12 +70,6 @@ int WaitBounded(pid_t pid, std::chrono::seconds bound) {
   }
 }
 
-void WriteByte(const fs::path& p, std::uint64_t off, unsigned char v) {
-  std::fstream f(p, std::ios::binary | std::ios::in | std::ios::out);
-  f.seekp(static_cast<std::streamoff>(off));
-  f.put(static_cast<char>(v));
-}
-
 struct Word {
   const char* name;
   std::uint64_t offset;
@@ -112,8 +106,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s [--full]\n", argv[0]);
     return 2;
   }
-  const fs::path dir = fs::temp_directory_path() / ("talc-sweep-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const talc_test::TempDir dir("sweep");
   const fs::path pristine = dir / "pristine", trial = dir / "trial";
   const std::vector<Word> words = MakePristine(pristine);
 
@@ -144,7 +137,8 @@ int main(int argc, char** argv) {
             });
             opened.Await();
           }
-          WriteByte(trial, w.offset + byte, static_cast<unsigned char>(v));
+          const auto b = static_cast<unsigned char>(v);
+          talc_test::WriteAt(trial, w.offset + byte, &b, 1);
           const auto c0 = Clock::now();
           const int rc = WaitBounded(talc_test::Spawn([&] { return UseHeap(trial); }), kChildBound);
           const double secs = std::chrono::duration<double>(Clock::now() - c0).count();
@@ -161,7 +155,6 @@ int main(int argc, char** argv) {
                         shared ? "shared" : "alone", Describe(rc).c_str());
           }
         }
-  fs::remove_all(dir);
   std::printf(
       "talc lock sweep: %u cases (%zu words x 8 bytes x %zu values x alone/shared) in "
       "%.1f s; slowest child %.3f s\n",

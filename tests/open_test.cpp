@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "support/files.hpp"
 #include "support/process.hpp"
 #include "talc/talc.hpp"
 
@@ -32,12 +33,6 @@ void WriteAll(const fs::path& p, const std::vector<char>& bytes) {
 
 class OpenFile : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("talc-open-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // Opening `path` must fail with `code`, a message containing `says`, and no byte changed.
   template <class Heap = MapTalc<>>
   void ExpectRefused(const fs::path& path, Errc code, const std::string& says) {
@@ -52,7 +47,7 @@ class OpenFile : public ::testing::Test {
     EXPECT_EQ(ReadAll(path), before) << "a refused open wrote to the file";
   }
 
-  fs::path dir_;
+  talc_test::TempDir dir_{"open"};
 };
 
 TEST_F(OpenFile, AHeapFileIsReopenedWithItsBlocks) {

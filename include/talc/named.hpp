@@ -23,13 +23,13 @@
 //    compare-and-swap. A process that finds a claim whose creator is dead walks the heap, under
 //    the same lock, for a block marked with that claim, frees it and clears the word: the
 //    one-time cost of a creator killed at exactly that moment.
-//  - Entries change only under the directory's own lock, a RegionLock in the first segment. It is
-//  not the heap's lock: a constructor run under it may allocate from
-//    the heap, and the heap's lock is not recursive. An entry is `constructing` from before
-//    its block is allocated until its constructor has returned, and `destroying` from before
-//    its destructor runs until its block is freed. When a process dies holding the lock, the
-//    next holder is told (LockOutcome::owner_died) and, before anything else, frees the block of
-//    every entry in either state and empties it; a segment whose initialisation was cut short is
+//  - Entries change only under the directory's own lock, a RegionLock in the first segment.
+//    It is not the heap's lock: a constructor run under it may allocate from the heap, and the
+//    heap's lock is not recursive. An entry is `constructing` from before its block is
+//    allocated until its constructor has returned, and `destroying` from before its destructor
+//    runs until its block is freed. When a process dies holding the lock, the next holder is
+//    told (LockOutcome::owner_died) and, before anything else, frees the block of every entry
+//    in either state and empties it; a segment whose initialisation was cut short is
 //    initialised. Nobody else can have seen those entries: every reader takes the lock. What
 //    a half-run constructor or destructor allocated itself (a container's nodes) is the
 //    object's business and is not recovered.
