@@ -1,0 +1,165 @@
+// Layer 4 — the core heap's allocation path: find a fitting free chunk, carve the block.
+//
+// plan() checks the request and finds the chunk (find(): the request's own bin is probed a few
+// chunks deep, then the first non-empty bin whose every chunk fits is taken); take() carves the
+// block out of it, freeing a leading alignment gap and a trailing remainder as chunks of their
+// own. Neither commits: allocate(), allocate_into() and allocate_marked() do, after publishing
+// what each promises. Before the first write, every offset take() will write through has been
+// checked (free_chunk_ok, head_ok), so a damaged heap is refused with nothing changed.
+#pragma once
+
+#include "talc/talc_meta.hpp"
+
+namespace talc {
+
+// The distance from a free chunk's base to the tag of an aligned block carved from it: 0 when
+// its natural user pointer is aligned, otherwise at least kMinChunk so the gap can be freed.
+template <class Bins, bool Journaled>
+std::uint64_t TalcMeta<Bins, Journaled>::gap_for(std::uint64_t base,
+                                                 std::uint64_t align) const noexcept {
+  if (align <= kGranule) return 0;
+  const std::uint64_t mis = (addr() + base + kTagSize) & (align - 1);
+  if (mis == 0) return 0;
+  const std::uint64_t gap = align - mis;  // a multiple of kGranule, at least kGranule
+  return gap < kMinChunk ? gap + align : gap;
+}
+
+template <class Bins, bool Journaled>
+typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::find(
+    std::uint64_t need, std::uint64_t align) const noexcept {
+  // Every chunk from this bin on fits, whatever gap its alignment costs (at most align + 16).
+  const std::uint64_t worst = align <= kGranule ? need : need + align + kGranule;
+  const std::uint64_t sure = Bins::first_bin_at_least(worst);
+  for (std::uint64_t b = next_available_bin(Bins::bin_of(need)); b != kNoBin;
+       b = next_available_bin(b + 1)) {
+    std::uint64_t c = get(head_slot(b));
+    if (!free_chunk_ok(c)) return Fit{.corrupt = true};
+    if (b >= sure) return Fit{c, tag_at(c).size(), gap_for(c, align)};
+    for (int i = 0; i < kProbe && c != Rel<FreeHead>::kNull; ++i, c = get(c + kNextOffset)) {
+      if (!free_chunk_ok(c)) return Fit{.corrupt = true};
+      const std::uint64_t size = tag_at(c).size();
+      const std::uint64_t gap = gap_for(c, align);
+      if (gap + need <= size) return Fit{c, size, gap};
+    }
+  }
+  return Fit{};
+}
+
+template <class Bins, bool Journaled>
+void* TalcMeta<Bins, Journaled>::take(const Fit& fit, std::uint64_t need) noexcept {
+  unlink(fit.base, fit.size);
+  const std::uint64_t old_tag = Tag::make(fit.size, false, false).bits;
+  const std::uint64_t end = fit.base + fit.size;
+  const std::uint64_t block = fit.base + fit.gap;
+  const std::uint64_t rest = fit.size - fit.gap - need;
+  const std::uint64_t size = rest >= kMinChunk ? need : need + rest;
+  const std::uint64_t tag = Tag::make(size, true, fit.gap != 0).bits;
+  // The chunk's own tag is written first, named by put_tag: the writes below change its tail
+  // and the flag above it, which a roll-back repairs around the chunks so named.
+  if (fit.gap != 0) {  // the gap keeps the chunk's tag and node; its tail is new
+    put_tag(fit.base, old_tag, Tag::make(fit.gap, false, false).bits);
+    put_unlogged(block - kTailFromEnd, fit.gap);
+    link(fit.base, fit.gap, false);
+  } else {
+    put_tag(block, old_tag, tag);
+  }
+  if (rest >= kMinChunk) {  // the remainder keeps the chunk's tail; its tag and node are new
+    // The chunk above already says BELOW_FREE: fit.base was free.
+    put_unlogged(block + need, Tag::make(rest, false, false).bits);
+    put_unlogged(end - kTailFromEnd, rest);
+    link(block + need, rest, true);
+  } else {
+    put_unlogged(end, get(end) & ~Tag::kBelowFree);
+  }
+  ++counters_.live_chunks;
+  counters_.live_bytes += size;
+  if (fit.gap != 0) put_unlogged(block, tag);
+  return address_of(block + kTagSize);
+}
+
+template <class Bins, bool Journaled>
+typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::plan(std::size_t size,
+                                                                        std::size_t align,
+                                                                        Errc& why) const noexcept {
+  why = request_error(size, align);
+  if (why != Errc::ok) return Fit{};
+  const std::uint64_t need = chunk_size_for(size);
+  const Fit fit = find(need, align);
+  if (fit.corrupt) {
+    why = Errc::corrupted;
+  } else if (fit.base == Rel<FreeHead>::kNull) {
+    why = Errc::out_of_memory;
+  } else if ((fit.gap != 0 && !head_ok(fit.gap)) ||
+             (fit.size - fit.gap - need >= kMinChunk && !head_ok(fit.size - fit.gap - need))) {
+    why = Errc::corrupted;  // a bin the split will link into has a head that is not a chunk
+  }
+  return fit;
+}
+
+template <class Bins, bool Journaled>
+Errc TalcMeta<Bins, Journaled>::request_error(std::size_t size, std::size_t align) noexcept {
+  return !is_power_of_two(align) ? Errc::bad_alignment
+         : align > kMaxAlign     ? Errc::alignment_too_large
+         : size > kMaxRequest    ? Errc::size_overflow
+                                 : Errc::ok;
+}
+
+template <class Bins, bool Journaled>
+Result<void*> TalcMeta<Bins, Journaled>::allocate(std::size_t size, std::size_t align) noexcept {
+  Errc why;
+  const Fit fit = plan(size, align, why);
+  if (why != Errc::ok) return refused(why);
+  void* p = take(fit, chunk_size_for(size));
+  count(&HeapCounters::allocations);
+  commit();
+  return p;
+}
+
+template <class Bins, bool Journaled>
+Result<void*> TalcMeta<Bins, Journaled>::allocate_zeroed(std::size_t size,
+                                                         std::size_t align) noexcept {
+  const Result<void*> r = allocate(size, align);
+  if (r) std::memset(*r, 0, size);
+  return r;
+}
+
+template <class Bins, bool Journaled>
+Result<std::uint64_t> TalcMeta<Bins, Journaled>::slot_of(const void* owner,
+                                                         std::size_t word) const noexcept {
+  const Result<Chunk> c = live_chunk(owner);
+  if (!c) return c.error();
+  if (word >= (c->size - kTagSize) / kWord) return Errc::foreign_pointer;
+  return c->user() + word * kWord;
+}
+
+template <class Bins, bool Journaled>
+Result<void*> TalcMeta<Bins, Journaled>::allocate_into(const void* owner, std::size_t word,
+                                                       std::size_t size, std::size_t align,
+                                                       std::uint64_t bias) noexcept {
+  const Result<std::uint64_t> slot = slot_of(owner, word);
+  if (!slot) return slot.error();
+  if (get(*slot) != Rel<FreeHead>::kNull) return Errc::slot_occupied;
+  Errc why;
+  const Fit fit = plan(size, align, why);
+  if (why != Errc::ok) return refused(why);
+  void* p = take(fit, chunk_size_for(size));
+  put(*slot, offset_of(p) + bias);
+  count(&HeapCounters::allocations);
+  commit();
+  return p;
+}
+
+template <class Bins, bool Journaled>
+Result<void*> TalcMeta<Bins, Journaled>::allocate_marked(std::size_t size, std::size_t align,
+                                                         std::uint64_t mark) noexcept {
+  Errc why;
+  const Fit fit = plan(size < kWord ? kWord : size, align, why);
+  if (why != Errc::ok) return refused(why);
+  void* p = take(fit, chunk_size_for(size < kWord ? kWord : size));
+  put(offset_of(p), mark);  // a user word of a chunk: roll_back believes it
+  count(&HeapCounters::allocations);
+  commit();
+  return p;
+}
+
+}  // namespace talc

@@ -1,0 +1,64 @@
+// Layer 4 — the core heap's free lists: the availability bitmap scan, link and unlink.
+//
+// Each bin is a doubly linked list of free chunks threaded through their FreeNode words, with
+// its head in TalcMeta::bins_; bit b of avail_ is set iff bin b is non-empty (I5, I6). A chunk's
+// prev_link is the offset of the word that links to it, so unlinking the first chunk of a bin
+// is no special case. Every list write is journalled except the bitmap bits, which a roll-back
+// recomputes from the heads it restores, and the node words of a chunk made of unused bytes.
+#pragma once
+
+#include "talc/talc_meta.hpp"
+
+namespace talc {
+
+template <class Bins, bool Journaled>
+std::uint64_t TalcMeta<Bins, Journaled>::next_available_bin(std::uint64_t from) const noexcept {
+  if (from >= Bins::kBins) return kNoBin;
+  std::uint64_t w = from / 64;
+  std::uint64_t bits = get(avail_slot(w)) & (~std::uint64_t{0} << (from % 64));
+  while (bits == 0) {
+    if (++w == Bins::kBitmapWords) return kNoBin;
+    bits = get(avail_slot(w));
+  }
+  const std::uint64_t bin = w * 64 + static_cast<std::uint64_t>(std::countr_zero(bits));
+  return bin < Bins::kBins ? bin : kNoBin;
+}
+
+template <class Bins, bool Journaled>
+void TalcMeta<Bins, Journaled>::link(std::uint64_t base, std::uint64_t size, bool fresh) noexcept {
+  const std::uint64_t bin = Bins::bin_of(size);
+  const std::uint64_t slot = head_slot(bin);
+  const std::uint64_t head = get(slot);
+  if (fresh) {
+    put_unlogged(base + kNextOffset, head);
+    put_unlogged(base + kPrevLinkOffset, slot);
+  } else {
+    put(base + kNextOffset, head);
+    put(base + kPrevLinkOffset, slot);
+  }
+  put(slot, head, base);  // before the bitmap: the entry names the bin whose bit a roll-back fixes
+  if (head != Rel<FreeHead>::kNull) {
+    put(head + kPrevLinkOffset, slot, base + kNextOffset);  // it was first: linked from the slot
+  } else {
+    const std::uint64_t w = avail_slot(bin / 64);
+    put_unlogged(w, get(w) | (std::uint64_t{1} << (bin % 64)));
+  }
+  ++counters_.free_chunks;
+}
+
+template <class Bins, bool Journaled>
+void TalcMeta<Bins, Journaled>::unlink(std::uint64_t base, std::uint64_t size) noexcept {
+  const std::uint64_t next = get(base + kNextOffset);
+  const std::uint64_t prev_link = get(base + kPrevLinkOffset);
+  put(prev_link, base, next);  // the word that linked to this chunk held its offset
+  if (next != Rel<FreeHead>::kNull) put(next + kPrevLinkOffset, base + kNextOffset, prev_link);
+  --counters_.free_chunks;
+  // Read the bin's head after the unlink: it is empty now only if it says so now.
+  const std::uint64_t bin = Bins::bin_of(size);
+  if (get(head_slot(bin)) == Rel<FreeHead>::kNull) {
+    const std::uint64_t w = avail_slot(bin / 64);
+    put_unlogged(w, get(w) & ~(std::uint64_t{1} << (bin % 64)));
+  }
+}
+
+}  // namespace talc

@@ -1,0 +1,155 @@
+// Layer 4 — the core heap's release path: check a pointer handed back, merge, relink.
+//
+// live_chunk() proves in constant time what can be proved about a pointer (bounds, phase, its
+// tag, and both neighbours agreeing that it is an allocated chunk), so a double free, a foreign
+// pointer or one into the middle of a block is refused before anything is written. release()
+// then merges the chunk with its free neighbours (no two free chunks are ever adjacent, I3) and
+// links the result into its bin; release_ok() has checked every offset it will write through.
+#pragma once
+
+#include "talc/talc_meta.hpp"
+
+namespace talc {
+
+// The allocated chunk whose user pointer is `p`, after checking everything that can be checked
+// in constant time: bounds, phase, the tag, the chunk above agreeing that this one is
+// allocated, and the free chunk below (when the tag names one) agreeing with its own size.
+template <class Bins, bool Journaled>
+Result<Chunk> TalcMeta<Bins, Journaled>::live_chunk(const void* p) const noexcept {
+  if (p == nullptr) return Errc::null_pointer;
+  const std::uintptr_t pa = reinterpret_cast<std::uintptr_t>(p);
+  if (pa < addr() + heap_start_ + kTagSize || pa >= addr() + heap_end_)
+    return Errc::foreign_pointer;
+  const std::uint64_t base = Chunk::base_of_user(pa - addr());
+  if (base % kGranule != kChunkPhase) return Errc::foreign_pointer;
+  const Tag tag = tag_at(base);
+  if (!tag.well_formed()) return Errc::foreign_pointer;
+  if (!tag.allocated()) return Errc::not_allocated;
+  const std::uint64_t size = tag.size();
+  if (size < kMinChunk || size > heap_end_ - base) return Errc::foreign_pointer;
+  const std::uint64_t above = base + size;
+  const Tag up = tag_at(above);
+  if (!up.well_formed() || up.below_free()) return Errc::foreign_pointer;
+  if (above == heap_end_ ? up.size() != 0 || !up.allocated()
+                         : up.size() < kMinChunk || up.size() > heap_end_ - above)
+    return Errc::foreign_pointer;
+  if (tag.below_free()) {
+    if (base - heap_start_ < kMinChunk) return Errc::foreign_pointer;
+    const std::uint64_t below_size = get(base - kTailFromEnd);
+    if (below_size < kMinChunk || below_size % kGranule != 0 || below_size > base - heap_start_)
+      return Errc::foreign_pointer;
+    const Tag down = tag_at(base - below_size);
+    if (down.bits != Tag::make(below_size, false, false).bits) return Errc::foreign_pointer;
+  }
+  if (checked() && !is_chunk_start(base)) return Errc::foreign_pointer;
+  return Chunk{base, size};
+}
+
+template <class Bins, bool Journaled>
+bool TalcMeta<Bins, Journaled>::is_chunk_start(std::uint64_t base) const noexcept {
+  std::uint64_t off = heap_start_;
+  while (off < base) {
+    const std::uint64_t size = tag_at(off).size();
+    if (size < kMinChunk || size > heap_end_ - off) return false;
+    off += size;
+  }
+  return off == base;
+}
+
+template <class Bins, bool Journaled>
+Errc TalcMeta<Bins, Journaled>::deallocate(void* p) noexcept {
+  const Result<Chunk> live = live_chunk(p);
+  if (!live) return live.error();
+  if (!release_ok(*live)) return Errc::corrupted;
+  release(*live);
+  ++counters_.deallocations;  // a free never raises the peak
+  commit();
+  return Errc::ok;
+}
+
+template <class Bins, bool Journaled>
+Errc TalcMeta<Bins, Journaled>::deallocate_from(const void* owner, std::size_t word,
+                                                std::uint64_t bias) noexcept {
+  const Result<std::uint64_t> slot = slot_of(owner, word);
+  if (!slot) return slot.error();
+  const std::uint64_t value = get(*slot);
+  if (value == Rel<FreeHead>::kNull) return Errc::null_pointer;
+  if (value < bias || value - bias >= span_) return Errc::foreign_pointer;
+  const Result<Chunk> target = live_chunk(address_of(value - bias));
+  if (!target) return target.error();
+  if (*slot >= target->base && *slot < target->end()) return Errc::foreign_pointer;
+  if (!release_ok(*target)) return Errc::corrupted;
+  release(*target);
+  put(*slot, Rel<FreeHead>::kNull);
+  ++counters_.deallocations;  // a free never raises the peak
+  commit();
+  return Errc::ok;
+}
+
+template <class Bins, bool Journaled>
+bool TalcMeta<Bins, Journaled>::release_ok(const Chunk& c) const noexcept {
+  std::uint64_t size = c.size;
+  if (tag_at(c.base).below_free()) {  // live_chunk has matched the tail with the tag below
+    const std::uint64_t below_size = get(c.base - kTailFromEnd);
+    if (!free_chunk_ok(c.base - below_size)) return false;
+    size += below_size;
+  }
+  const Tag up = tag_at(c.end());
+  if (!up.allocated()) {
+    if (!free_chunk_ok(c.end())) return false;
+    size += up.size();
+  }
+  return head_ok(size);
+}
+
+// Returns an allocated chunk to the free lists, merging with free neighbours. Not committed.
+template <class Bins, bool Journaled>
+template <bool Keep, bool Split>
+void TalcMeta<Bins, Journaled>::release(const Chunk& c) noexcept {
+  std::uint64_t base = c.base, size = c.size;
+  const Tag tag = tag_at(c.base);
+  std::uint64_t old_head_tag = tag.bits;  // what the merged chunk's first word held
+  if (tag.below_free()) {
+    const std::uint64_t below_size = get(c.base - kTailFromEnd);
+    unlink(c.base - below_size, below_size);
+    base -= below_size;
+    size += below_size;
+    old_head_tag = Tag::make(below_size, false, false).bits;
+    put_tag(c.base, tag.bits, Tag::poison().bits);
+  }
+  const Tag up = tag_at(c.end());
+  if (!up.allocated()) {
+    unlink(c.end(), up.size());
+    size += up.size();
+    put_tag(c.end(), up.bits, Tag::poison().bits);
+  }
+  // The merged tag before the tail and the flag above: when nothing merged, it is the first
+  // write, and it names the block (see put_tag). A free names the chunk below as well, since it
+  // existed when the operation began; in a reallocation that chunk may be a remainder it carved,
+  // and a split-off block is no chunk before it: neither is named.
+  put(base, old_head_tag, Tag::make(size, false, false).bits,
+      !Keep || (!Split && base == c.base) ? Journal::kChunkTag : 0);
+  if (!up.allocated()) {
+    put_unlogged(base + size - kTailFromEnd, size);
+  } else {
+    put_unlogged(c.end(), up.bits | Tag::kBelowFree);
+    if constexpr (Keep) {
+      put(base + size - kTailFromEnd, size);
+    } else {
+      put_unlogged(base + size - kTailFromEnd, size);  // the block's last word
+    }
+  }
+  --counters_.live_chunks;
+  counters_.live_bytes -= c.size;
+  // The node lands on the block's first words (fresh: the owner gives them up), or below's.
+  link(base, size, !Keep && base == c.base);
+}
+
+template <class Bins, bool Journaled>
+Result<std::size_t> TalcMeta<Bins, Journaled>::usable_size(const void* p) const noexcept {
+  const Result<Chunk> live = live_chunk(p);
+  if (!live) return live.error();
+  return static_cast<std::size_t>((*live).size - kTagSize);
+}
+
+}  // namespace talc
