@@ -201,7 +201,18 @@ class alignas(64) TalcMeta {
     std::uint64_t base = Rel<FreeHead>::kNull;
     std::uint64_t size = 0;
     std::uint64_t gap = 0;
+    std::uint64_t bin = 0;      // the bin the chunk is listed in
+    std::uint64_t gap_bin = 0;  // set by plan(): the bins of the gap and remainder, when any
+    std::uint64_t rest_bin = 0;
     bool corrupt = false;  // a chunk on the way was not one: the heap's bytes are damaged
+  };
+
+  // What releasing a live chunk leaves (see merge_of).
+  struct Merge {
+    std::uint64_t base = 0, size = 0, bin = 0;    // the free chunk it leaves, and its bin
+    std::uint64_t below_bin = 0;                  // of the free chunk below, when base moved down
+    std::uint64_t above_size = 0, above_bin = 0;  // of the free chunk above; size 0: none
+    bool ok = false;  // every offset the release will write through was checked
   };
 
   TalcMeta(std::uint64_t span, std::uint64_t heap_end, std::uint64_t flags) noexcept
@@ -304,10 +315,11 @@ class alignas(64) TalcMeta {
     return (next == Rel<FreeHead>::kNull || chunk_offset_ok(next)) &&
            link_ok(get(c + kPrevLinkOffset));
   }
-  bool head_ok(std::uint64_t size) const noexcept {
-    const std::uint64_t head = get(head_slot(Bins::bin_of(size)));
+  bool bin_head_ok(std::uint64_t bin) const noexcept {
+    const std::uint64_t head = get(head_slot(bin));
     return head == Rel<FreeHead>::kNull || chunk_offset_ok(head);
   }
+  bool head_ok(std::uint64_t size) const noexcept { return bin_head_ok(Bins::bin_of(size)); }
   // Whether releasing `c` will write only through offsets that passed the checks above.
   bool release_ok(const Chunk& c) const noexcept;
   // The same, for releasing `c` once take(fit, need) has carved its new block (a move).
@@ -342,12 +354,17 @@ class alignas(64) TalcMeta {
   // `Split`: `c` was split off a block by this operation, so its tag is no chunk's to a
   // roll-back (see put_tag).
   template <bool Keep = false, bool Split = false>
-  void release(const Chunk& c) noexcept;
+  void release(const Chunk& c, const Merge& m) noexcept;
+  Merge merge_of(const Chunk& c) const noexcept;
   Result<std::uint64_t> slot_of(const void* owner, std::size_t word) const noexcept;
 
-  // Links a free chunk into its bin; `fresh` when its node words are unused interior.
-  void link(std::uint64_t base, std::uint64_t size, bool fresh) noexcept;
-  void unlink(std::uint64_t base, std::uint64_t size) noexcept;
+  // Links a free chunk into `bin` (the bin of its size); `fresh` when its node words are unused
+  // interior. Unlinks one from the bin it is listed in.
+  void link(std::uint64_t base, std::uint64_t bin, bool fresh) noexcept;
+  void unlink(std::uint64_t base, std::uint64_t bin) noexcept;
+  // Moves a listed free chunk to a new base and size (see talc_meta_bins.hpp).
+  void rebin(std::uint64_t from, std::uint64_t from_bin, std::uint64_t base, std::uint64_t bin,
+             bool fresh) noexcept;
 
   Result<Chunk> live_chunk(const void* p) const noexcept;
   bool is_chunk_start(std::uint64_t base) const noexcept;
@@ -411,7 +428,7 @@ Result<TalcMeta<Bins, Journaled>*> TalcMeta<Bins, Journaled>::claim(void* buf, s
   meta->put(first, Tag::make(heap_end - first, false, false).bits);
   meta->put(heap_end - kTailFromEnd, heap_end - first);
   meta->put(heap_end, Tag::sentinel(true).bits);
-  meta->link(first, heap_end - first, false);
+  meta->link(first, Bins::bin_of(heap_end - first), false);
   meta->commit();
   return meta;
 }

@@ -27,19 +27,20 @@ std::uint64_t TalcMeta<Bins, Journaled>::gap_for(std::uint64_t base,
 template <class Bins, bool Journaled>
 typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::find(
     std::uint64_t need, std::uint64_t align) const noexcept {
+  const std::uint64_t own = Bins::bin_of(need);
   // Every chunk from this bin on fits, whatever gap its alignment costs (at most align + 16).
-  const std::uint64_t worst = align <= kGranule ? need : need + align + kGranule;
-  const std::uint64_t sure = Bins::first_bin_at_least(worst);
-  for (std::uint64_t b = next_available_bin(Bins::bin_of(need)); b != kNoBin;
-       b = next_available_bin(b + 1)) {
+  const std::uint64_t sure = align <= kGranule ? (Bins::lower_bound(own) >= need ? own : own + 1)
+                                               : Bins::first_bin_at_least(need + align + kGranule);
+  for (std::uint64_t b = next_available_bin(own); b != kNoBin; b = next_available_bin(b + 1)) {
     std::uint64_t c = get(head_slot(b));
-    if (!free_chunk_ok(c)) return Fit{.corrupt = true};
-    if (b >= sure) return Fit{c, tag_at(c).size(), gap_for(c, align)};
-    for (int i = 0; i < kProbe && c != Rel<FreeHead>::kNull; ++i, c = get(c + kNextOffset)) {
+    for (int i = 0;;) {
       if (!free_chunk_ok(c)) return Fit{.corrupt = true};
       const std::uint64_t size = tag_at(c).size();
       const std::uint64_t gap = gap_for(c, align);
-      if (gap + need <= size) return Fit{c, size, gap};
+      if (b >= sure || gap + need <= size) return Fit{c, size, gap, b};
+      if (++i == kProbe) break;
+      c = get(c + kNextOffset);
+      if (c == Rel<FreeHead>::kNull) break;
     }
   }
   return Fit{};
@@ -47,7 +48,6 @@ typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::find(
 
 template <class Bins, bool Journaled>
 void* TalcMeta<Bins, Journaled>::take(const Fit& fit, std::uint64_t need) noexcept {
-  unlink(fit.base, fit.size);
   const std::uint64_t old_tag = Tag::make(fit.size, false, false).bits;
   const std::uint64_t end = fit.base + fit.size;
   const std::uint64_t block = fit.base + fit.gap;
@@ -55,11 +55,12 @@ void* TalcMeta<Bins, Journaled>::take(const Fit& fit, std::uint64_t need) noexce
   const std::uint64_t size = rest >= kMinChunk ? need : need + rest;
   const std::uint64_t tag = Tag::make(size, true, fit.gap != 0).bits;
   // The chunk's own tag is written first, named by put_tag: the writes below change its tail
-  // and the flag above it, which a roll-back repairs around the chunks so named.
-  if (fit.gap != 0) {  // the gap keeps the chunk's tag and node; its tail is new
+  // and the flag above it, which a roll-back repairs around the chunks so named. The chunk's
+  // node goes to the gap when there is one (it keeps the chunk's base), else to the remainder.
+  if (fit.gap != 0) {
     put_tag(fit.base, old_tag, Tag::make(fit.gap, false, false).bits);
     put_unlogged(block - kTailFromEnd, fit.gap);
-    link(fit.base, fit.gap, false);
+    rebin(fit.base, fit.bin, fit.base, fit.gap_bin, false);
   } else {
     put_tag(block, old_tag, tag);
   }
@@ -67,8 +68,13 @@ void* TalcMeta<Bins, Journaled>::take(const Fit& fit, std::uint64_t need) noexce
     // The chunk above already says BELOW_FREE: fit.base was free.
     put_unlogged(block + need, Tag::make(rest, false, false).bits);
     put_unlogged(end - kTailFromEnd, rest);
-    link(block + need, rest, true);
+    if (fit.gap != 0) {
+      link(block + need, fit.rest_bin, true);
+    } else {
+      rebin(fit.base, fit.bin, block + need, fit.rest_bin, true);
+    }
   } else {
+    if (fit.gap == 0) unlink(fit.base, fit.bin);
     put_unlogged(end, get(end) & ~Tag::kBelowFree);
   }
   ++counters_.live_chunks;
@@ -84,15 +90,28 @@ typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::plan(std::siz
   why = request_error(size, align);
   if (why != Errc::ok) return Fit{};
   const std::uint64_t need = chunk_size_for(size);
-  const Fit fit = find(need, align);
+  Fit fit = find(need, align);
   if (fit.corrupt) {
     why = Errc::corrupted;
-  } else if (fit.base == Rel<FreeHead>::kNull) {
-    why = Errc::out_of_memory;
-  } else if ((fit.gap != 0 && !head_ok(fit.gap)) ||
-             (fit.size - fit.gap - need >= kMinChunk && !head_ok(fit.size - fit.gap - need))) {
-    why = Errc::corrupted;  // a bin the split will link into has a head that is not a chunk
+    return fit;
   }
+  if (fit.base == Rel<FreeHead>::kNull) {
+    why = Errc::out_of_memory;
+    return fit;
+  }
+  // The bins the split will link into; a bin whose head is not a chunk is damage. The chunk's
+  // own bin needs no look: free_chunk_ok has checked the links its node takes along.
+  const std::uint64_t rest = fit.size - fit.gap - need;
+  bool heads_ok = true;
+  if (fit.gap != 0) {
+    fit.gap_bin = Bins::bin_of(fit.gap);
+    heads_ok = fit.gap_bin == fit.bin || bin_head_ok(fit.gap_bin);
+  }
+  if (rest >= kMinChunk) {
+    fit.rest_bin = Bins::bin_of(rest);
+    heads_ok = heads_ok && ((fit.gap == 0 && fit.rest_bin == fit.bin) || bin_head_ok(fit.rest_bin));
+  }
+  if (!heads_ok) why = Errc::corrupted;
   return fit;
 }
 

@@ -25,8 +25,7 @@ std::uint64_t TalcMeta<Bins, Journaled>::next_available_bin(std::uint64_t from) 
 }
 
 template <class Bins, bool Journaled>
-void TalcMeta<Bins, Journaled>::link(std::uint64_t base, std::uint64_t size, bool fresh) noexcept {
-  const std::uint64_t bin = Bins::bin_of(size);
+void TalcMeta<Bins, Journaled>::link(std::uint64_t base, std::uint64_t bin, bool fresh) noexcept {
   const std::uint64_t slot = head_slot(bin);
   const std::uint64_t head = get(slot);
   if (fresh) {
@@ -47,18 +46,45 @@ void TalcMeta<Bins, Journaled>::link(std::uint64_t base, std::uint64_t size, boo
 }
 
 template <class Bins, bool Journaled>
-void TalcMeta<Bins, Journaled>::unlink(std::uint64_t base, std::uint64_t size) noexcept {
+void TalcMeta<Bins, Journaled>::unlink(std::uint64_t base, std::uint64_t bin) noexcept {
   const std::uint64_t next = get(base + kNextOffset);
   const std::uint64_t prev_link = get(base + kPrevLinkOffset);
   put(prev_link, base, next);  // the word that linked to this chunk held its offset
   if (next != Rel<FreeHead>::kNull) put(next + kPrevLinkOffset, base + kNextOffset, prev_link);
   --counters_.free_chunks;
   // Read the bin's head after the unlink: it is empty now only if it says so now.
-  const std::uint64_t bin = Bins::bin_of(size);
   if (get(head_slot(bin)) == Rel<FreeHead>::kNull) {
     const std::uint64_t w = avail_slot(bin / 64);
     put_unlogged(w, get(w) & ~(std::uint64_t{1} << (bin % 64)));
   }
+}
+
+// The free chunk at `from`, listed in `from_bin`, becomes the one at `base` in `bin`. Carving a
+// block off a chunk's bottom, or freeing the block just below a free chunk, mostly leaves the
+// free chunk in its bin: then its node moves to the new base, taking its place in the list (two
+// or three link words), and neither the bitmap nor the bin's head is touched. Only a change of
+// bin unlinks and links. `fresh`: the node words at `base` are unused bytes (no journal entry).
+template <class Bins, bool Journaled>
+void TalcMeta<Bins, Journaled>::rebin(std::uint64_t from, std::uint64_t from_bin,
+                                      std::uint64_t base, std::uint64_t bin, bool fresh) noexcept {
+  if (bin != from_bin) {
+    unlink(from, from_bin);
+    link(base, bin, fresh);
+    return;
+  }
+  if (base == from) return;
+  const std::uint64_t next = get(from + kNextOffset);
+  const std::uint64_t prev_link = get(from + kPrevLinkOffset);
+  if (fresh) {
+    put_unlogged(base + kNextOffset, next);
+    put_unlogged(base + kPrevLinkOffset, prev_link);
+  } else {
+    put(base + kNextOffset, next);
+    put(base + kPrevLinkOffset, prev_link);
+  }
+  put(prev_link, from, base);  // the word that linked to the chunk held its offset
+  if (next != Rel<FreeHead>::kNull)
+    put(next + kPrevLinkOffset, from + kNextOffset, base + kNextOffset);
 }
 
 }  // namespace talc

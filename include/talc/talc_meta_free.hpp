@@ -60,8 +60,9 @@ template <class Bins, bool Journaled>
 Errc TalcMeta<Bins, Journaled>::deallocate(void* p) noexcept {
   const Result<Chunk> live = live_chunk(p);
   if (!live) return live.error();
-  if (!release_ok(*live)) return Errc::corrupted;
-  release(*live);
+  const Merge m = merge_of(*live);
+  if (!m.ok) return Errc::corrupted;
+  release(*live, m);
   ++counters_.deallocations;  // a free never raises the peak
   commit();
   return Errc::ok;
@@ -78,71 +79,91 @@ Errc TalcMeta<Bins, Journaled>::deallocate_from(const void* owner, std::size_t w
   const Result<Chunk> target = live_chunk(address_of(value - bias));
   if (!target) return target.error();
   if (*slot >= target->base && *slot < target->end()) return Errc::foreign_pointer;
-  if (!release_ok(*target)) return Errc::corrupted;
-  release(*target);
+  const Merge m = merge_of(*target);
+  if (!m.ok) return Errc::corrupted;
+  release(*target, m);
   put(*slot, Rel<FreeHead>::kNull);
   ++counters_.deallocations;  // a free never raises the peak
   commit();
   return Errc::ok;
 }
 
+// The free chunk that releasing `c` leaves, and the neighbours it swallows. live_chunk has
+// matched the tail below with the tag it names; the neighbours' links are checked here, and the
+// head of the bin the result joins when it does not simply keep a neighbour's place.
 template <class Bins, bool Journaled>
-bool TalcMeta<Bins, Journaled>::release_ok(const Chunk& c) const noexcept {
-  std::uint64_t size = c.size;
-  if (tag_at(c.base).below_free()) {  // live_chunk has matched the tail with the tag below
+typename TalcMeta<Bins, Journaled>::Merge TalcMeta<Bins, Journaled>::merge_of(
+    const Chunk& c) const noexcept {
+  Merge m{.base = c.base, .size = c.size};
+  if (tag_at(c.base).below_free()) {
     const std::uint64_t below_size = get(c.base - kTailFromEnd);
-    if (!free_chunk_ok(c.base - below_size)) return false;
-    size += below_size;
+    m.base -= below_size;
+    m.size += below_size;
+    m.below_bin = Bins::bin_of(below_size);
+    if (!free_chunk_ok(m.base)) return m;
   }
   const Tag up = tag_at(c.end());
   if (!up.allocated()) {
-    if (!free_chunk_ok(c.end())) return false;
-    size += up.size();
+    if (!free_chunk_ok(c.end())) return m;
+    m.above_size = up.size();
+    m.above_bin = Bins::bin_of(up.size());
+    m.size += up.size();
   }
-  return head_ok(size);
+  m.bin = Bins::bin_of(m.size);
+  const std::uint64_t keeper = m.base != c.base    ? m.below_bin
+                               : m.above_size != 0 ? m.above_bin
+                                                   : kNoBin;
+  m.ok = keeper == m.bin || bin_head_ok(m.bin);
+  return m;
 }
 
-// Returns an allocated chunk to the free lists, merging with free neighbours. Not committed.
+template <class Bins, bool Journaled>
+bool TalcMeta<Bins, Journaled>::release_ok(const Chunk& c) const noexcept {
+  return merge_of(c).ok;
+}
+
+// Returns an allocated chunk to the free lists as `m` plans it. Not committed. The free chunk
+// below keeps its node when it swallows `c`; otherwise the chunk above gives its node to `c`'s
+// base; either stays in its list when the merged size stays in its bin (see rebin).
 template <class Bins, bool Journaled>
 template <bool Keep, bool Split>
-void TalcMeta<Bins, Journaled>::release(const Chunk& c) noexcept {
-  std::uint64_t base = c.base, size = c.size;
+void TalcMeta<Bins, Journaled>::release(const Chunk& c, const Merge& m) noexcept {
   const Tag tag = tag_at(c.base);
+  const Tag up = tag_at(c.end());
   std::uint64_t old_head_tag = tag.bits;  // what the merged chunk's first word held
-  if (tag.below_free()) {
-    const std::uint64_t below_size = get(c.base - kTailFromEnd);
-    unlink(c.base - below_size, below_size);
-    base -= below_size;
-    size += below_size;
-    old_head_tag = Tag::make(below_size, false, false).bits;
+  if (m.base != c.base) {
+    old_head_tag = Tag::make(c.base - m.base, false, false).bits;
     put_tag(c.base, tag.bits, Tag::poison().bits);
   }
-  const Tag up = tag_at(c.end());
-  if (!up.allocated()) {
-    unlink(c.end(), up.size());
-    size += up.size();
-    put_tag(c.end(), up.bits, Tag::poison().bits);
-  }
+  if (m.above_size != 0) put_tag(c.end(), up.bits, Tag::poison().bits);
   // The merged tag before the tail and the flag above: when nothing merged, it is the first
   // write, and it names the block (see put_tag). A free names the chunk below as well, since it
   // existed when the operation began; in a reallocation that chunk may be a remainder it carved,
   // and a split-off block is no chunk before it: neither is named.
-  put(base, old_head_tag, Tag::make(size, false, false).bits,
-      !Keep || (!Split && base == c.base) ? Journal::kChunkTag : 0);
-  if (!up.allocated()) {
-    put_unlogged(base + size - kTailFromEnd, size);
+  put(m.base, old_head_tag, Tag::make(m.size, false, false).bits,
+      !Keep || (!Split && m.base == c.base) ? Journal::kChunkTag : 0);
+  const std::uint64_t tail = m.base + m.size - kTailFromEnd;
+  if (m.above_size != 0) {
+    put_unlogged(tail, m.size);
   } else {
     put_unlogged(c.end(), up.bits | Tag::kBelowFree);
     if constexpr (Keep) {
-      put(base + size - kTailFromEnd, size);
+      put(tail, m.size);
     } else {
-      put_unlogged(base + size - kTailFromEnd, size);  // the block's last word
+      put_unlogged(tail, m.size);  // the block's last word
     }
   }
   --counters_.live_chunks;
   counters_.live_bytes -= c.size;
-  // The node lands on the block's first words (fresh: the owner gives them up), or below's.
-  link(base, size, !Keep && base == c.base);
+  // A node that lands on the block's first words is fresh: the owner gives them up.
+  if (m.base != c.base) {
+    if (m.above_size != 0) unlink(c.end(), m.above_bin);
+    rebin(m.base, m.below_bin, m.base, m.bin, false);
+  } else if (m.above_size != 0) {
+    rebin(c.end(), m.above_bin, c.base, m.bin, !Keep);
+  } else {
+    link(c.base, m.bin, !Keep);
+  }
 }
 
 template <class Bins, bool Journaled>

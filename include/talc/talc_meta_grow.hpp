@@ -28,13 +28,13 @@ Errc TalcMeta<Bins, Journaled>::grow(std::uint64_t new_span) noexcept {
         tag_at(old_end - top).size() != top || !head_ok(top + size))
       return Errc::corrupted;
     base = old_end - top;
-    unlink(base, top);
     put_tag(base, Tag::make(top, false, false).bits, Tag::make(top + size, false, false).bits);
     size += top;
-    link(base, size, false);
+    rebin(base, Bins::bin_of(top), base, Bins::bin_of(size), false);
   } else {
     if (!head_ok(size)) return Errc::corrupted;
-    link(base, size, true);  // its node words lie past the old end: unused if rolled back
+    link(base, Bins::bin_of(size),
+         true);  // its node words lie past the old end: unused if rolled back
   }
   // Past the old end: unused if rolled back.
   put_unlogged(new_end - kTailFromEnd, size);

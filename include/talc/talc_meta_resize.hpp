@@ -29,26 +29,31 @@ Errc TalcMeta<Bins, Journaled>::resize_in_place(const Chunk& c, std::uint64_t ne
     put_tag(c.base, tag.bits, Tag::make(need, true, tag.below_free()).bits);
     put(tail.base, Tag::make(rest, true, false).bits);
     ++counters_.live_chunks;  // the tail, until release counts it out
-    release<true, true>(tail);
+    release<true, true>(tail, merge_of(tail));
     return Errc::ok;
   }
   if (up.allocated() || up.size() < need - c.size) return Errc::out_of_memory;
   const std::uint64_t total = c.size + up.size();
   const std::uint64_t rest = total - need;
-  if (!free_chunk_ok(c.end()) || (rest >= kMinChunk && !head_ok(rest))) return Errc::corrupted;
-  unlink(c.end(), up.size());
+  const std::uint64_t up_bin = Bins::bin_of(up.size());
+  const std::uint64_t rest_bin = rest >= kMinChunk ? Bins::bin_of(rest) : kNoBin;
+  if (!free_chunk_ok(c.end()) ||
+      (rest >= kMinChunk && rest_bin != up_bin && !bin_head_ok(rest_bin)))
+    return Errc::corrupted;
   // The chunk above is swallowed: its tag is poisoned so that a stale pointer to it is refused.
   put_tag(c.end(), up.bits, Tag::poison().bits);
   std::uint64_t size = total;
   if (rest >= kMinChunk) {
-    // The new free chunk may start on the swallowed chunk's node words, which a roll-back
-    // needs back: everything it writes there is journalled.
+    // The remainder takes the swallowed chunk's node. It may start on that chunk's node words,
+    // which a roll-back needs back: everything it writes there is journalled, after the node
+    // was read.
     const std::uint64_t r = c.base + need;
+    rebin(c.end(), up_bin, r, rest_bin, false);
     put(r, Tag::make(rest, false, false).bits);
     put_unlogged(c.base + total - kTailFromEnd, rest);  // the swallowed chunk's tail
-    link(r, rest, false);
     size = need;
   } else {
+    unlink(c.end(), up_bin);
     put_unlogged(c.base + total, get(c.base + total) & ~Tag::kBelowFree);
   }
   put_tag(c.base, tag.bits, Tag::make(size, true, tag.below_free()).bits);
@@ -135,7 +140,7 @@ Result<void*> TalcMeta<Bins, Journaled>::resize(const Chunk& c, void* p, std::si
   void* q = take(fit, need);
   const std::uint64_t keep = c.size - kTagSize;
   std::memcpy(q, p, keep < size ? keep : size);
-  release<true>(c);
+  release<true>(c, merge_of(c));  // checked before take, by release_after_take_ok
   return q;
 }
 
