@@ -3,9 +3,15 @@
 // --out and prints tables with each peer's ratio to this heap; bench/plot.gp draws the CSVs.
 // Measures only: it never fails on a time. See BENCHMARKS.md for the method.
 //
-//   talc_bench [--quick] [--procs N] [--out DIR] [--arena-mib M] [--ops N] [--rounds R]
-//              [--eff-rounds R] [--eff-seconds S] [--pairs N] [--contention-ops N]
-//              [--contention-max BYTES]
+//   talc_bench [--quick] [--workload NAMES] [--peers NAMES] [--procs N] [--out DIR]
+//              [--arena-mib M] [--ops N] [--rounds R] [--eff-rounds R] [--eff-seconds S]
+//              [--pairs N] [--contention-ops N] [--contention-max BYTES]
+//   talc_bench --help          every option with its default, every workload and peer
+//
+// Without --workload and --peers, every workload runs on every peer. Each takes names separated
+// by commas and may be repeated, e.g. `--workload random_actions --peers talc,glibc`; a workload
+// skips the chosen peers it does not apply to. Ratios are to talc, or, when talc is not chosen,
+// to the first peer named (the tables say so).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -24,7 +30,10 @@ namespace {
 using namespace talc_bench;
 
 struct Options {
+  bool help = false;
   bool quick = false;
+  std::vector<std::string> workloads;  // none named: all
+  std::vector<std::string> peers;      // none named: all
   std::size_t procs = std::max(1u, std::thread::hardware_concurrency());
   std::string out = "bench-results";
   std::size_t arena = std::size_t{128} << 20;
@@ -38,54 +47,129 @@ struct Options {
   std::vector<std::size_t> holes{0, 1000, 10000, 100000};
 };
 
+// --quick: a smoke run of seconds.
+void make_quick(Options& o) {
+  o.quick = true;
+  o.ops = 20'000;
+  o.rounds = 1;
+  o.eff_rounds = 2;
+  o.eff_seconds = 5;
+  o.pairs = 20'000;
+  o.contention_ops = 20'000;
+  o.holes = {0, 1000};
+}
+
+[[noreturn]] void usage_error(const std::string& what) {
+  std::fprintf(stderr, "talc_bench: %s; see --help\n", what.c_str());
+  std::exit(2);
+}
+
+// Adds the names of one comma-separated list; an empty name stays, to be refused as unknown.
+void append_names(std::vector<std::string>& to, std::string_view list) {
+  for (std::size_t start = 0;;) {
+    const std::size_t comma = list.find(',', start);
+    to.emplace_back(list.substr(start, comma - start));
+    if (comma == std::string_view::npos) return;
+    start = comma + 1;
+  }
+}
+
+std::string join(const std::vector<std::string>& names) {
+  std::string s;
+  for (const std::string& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+std::size_t number(const char* v) {
+  return static_cast<std::size_t>(std::strtoull(v, nullptr, 10));
+}
+
+std::string decimal(double v) {
+  char s[32];
+  std::snprintf(s, sizeof s, "%g", v);
+  return s;
+}
+
+// One command-line option. `show` prints its value from a set of options, so that --help takes
+// the defaults (and --quick's) from Options and make_quick themselves rather than repeating them.
+struct Flag {
+  const char* name;
+  const char* value;  // its argument's name; null for a switch
+  const char* help;   // one line
+  void (*set)(Options&, const char* value);
+  std::string (*show)(const Options&);  // null: no default worth printing
+};
+
+const Flag kFlags[] = {
+    {"--help", nullptr, "print this text and exit (also -h)",
+     [](Options& o, const char*) { o.help = true; }, nullptr},
+    {"--quick", nullptr, "a smoke run of seconds: the --quick figures below",
+     [](Options& o, const char*) { make_quick(o); }, nullptr},
+    {"--workload", "NAMES", "run only these workloads, comma-separated; repeatable",
+     [](Options& o, const char* v) { append_names(o.workloads, v); },
+     [](const Options&) { return std::string("all"); }},
+    {"--peers", "NAMES", "run only these peers, comma-separated; repeatable",
+     [](Options& o, const char* v) { append_names(o.peers, v); },
+     [](const Options&) { return std::string("all"); }},
+    {"--procs", "N", "most workers in the contention runs",
+     [](Options& o, const char* v) { o.procs = std::max<std::size_t>(1, number(v)); },
+     [](const Options& o) { return std::to_string(o.procs) + ", the hardware threads"; }},
+    {"--out", "DIR", "folder of the CSV files", [](Options& o, const char* v) { o.out = v; },
+     [](const Options& o) { return o.out; }},
+    {"--arena-mib", "M", "arena of each peer that works in one, MiB",
+     [](Options& o, const char* v) { o.arena = number(v) << 20; },
+     [](const Options& o) { return std::to_string(o.arena >> 20); }},
+    {"--ops", "N", "operations per random-actions sequence",
+     [](Options& o, const char* v) { o.ops = number(v); },
+     [](const Options& o) { return std::to_string(o.ops); }},
+    {"--rounds", "R", "random actions and contention: best of R runs",
+     [](Options& o, const char* v) { o.rounds = std::max<std::size_t>(1, number(v)); },
+     [](const Options& o) { return std::to_string(o.rounds); }},
+    {"--eff-rounds", "R", "heap efficiency: rounds at most",
+     [](Options& o, const char* v) { o.eff_rounds = std::max<std::size_t>(1, number(v)); },
+     [](const Options& o) { return std::to_string(o.eff_rounds); }},
+    {"--eff-seconds", "S", "heap efficiency: seconds per peer at most",
+     [](Options& o, const char* v) { o.eff_seconds = std::strtod(v, nullptr); },
+     [](const Options& o) { return decimal(o.eff_seconds); }},
+    {"--pairs", "N", "pairs per size and kind, at least 1000",
+     [](Options& o, const char* v) { o.pairs = std::max<std::size_t>(1000, number(v)); },
+     [](const Options& o) { return std::to_string(o.pairs); }},
+    {"--contention-ops", "N", "contention: operations per worker",
+     [](Options& o, const char* v) { o.contention_ops = number(v); },
+     [](const Options& o) { return std::to_string(o.contention_ops); }},
+    {"--contention-max", "BYTES", "contention: largest request",
+     [](Options& o, const char* v) { o.contention_max = static_cast<std::uint32_t>(number(v)); },
+     [](const Options& o) { return std::to_string(o.contention_max); }},
+};
+
+const Flag& find_flag(std::string_view arg) {
+  if (arg == "-h") arg = "--help";
+  for (const Flag& f : kFlags)
+    if (arg == f.name) return f;
+  usage_error("unknown option " + std::string(arg));
+}
+
+// Calls take(flag, value) for each option of the command line, in order (value null for a
+// switch); an unknown option or a missing value ends the program.
+template <class Take>
+void each_option(int argc, char** argv, Take take) {
+  for (int i = 1; i < argc; ++i) {
+    const Flag& f = find_flag(argv[i]);
+    if (f.value != nullptr && i + 1 >= argc)
+      usage_error(std::string(f.name) + " needs a value (" + f.value + ")");
+    take(f, f.value != nullptr ? argv[++i] : nullptr);
+  }
+}
+
 Options parse(int argc, char** argv) {
   Options o;
-  // --quick first, so that explicit figures override its defaults wherever they stand.
-  for (int i = 1; i < argc; ++i)
-    if (std::string_view(argv[i]) == "--quick") {
-      o.quick = true;
-      o.ops = 20'000;
-      o.rounds = 1;
-      o.eff_rounds = 2;
-      o.eff_seconds = 5;
-      o.pairs = 20'000;
-      o.contention_ops = 20'000;
-      o.holes = {0, 1000};
-    }
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    if (a == "--quick") continue;
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "talc_bench: %s needs a value (or is unknown)\n", argv[i]);
-      std::exit(2);
-    }
-    const char* v = argv[++i];
-    const auto n = static_cast<std::size_t>(std::strtoull(v, nullptr, 10));
-    if (a == "--procs")
-      o.procs = std::max<std::size_t>(1, n);
-    else if (a == "--out")
-      o.out = v;
-    else if (a == "--arena-mib")
-      o.arena = n << 20;
-    else if (a == "--ops")
-      o.ops = n;
-    else if (a == "--rounds")
-      o.rounds = std::max<std::size_t>(1, n);
-    else if (a == "--eff-rounds")
-      o.eff_rounds = std::max<std::size_t>(1, n);
-    else if (a == "--eff-seconds")
-      o.eff_seconds = std::strtod(v, nullptr);
-    else if (a == "--pairs")
-      o.pairs = std::max<std::size_t>(1000, n);
-    else if (a == "--contention-ops")
-      o.contention_ops = n;
-    else if (a == "--contention-max")
-      o.contention_max = static_cast<std::uint32_t>(n);
-    else {
-      std::fprintf(stderr, "talc_bench: unknown option %s\n", argv[i - 1]);
-      std::exit(2);
-    }
-  }
+  // Switches first, so that explicit figures override --quick's wherever they stand.
+  each_option(argc, argv, [&](const Flag& f, const char* v) {
+    if (f.value == nullptr) f.set(o, v);
+  });
+  each_option(argc, argv, [&](const Flag& f, const char* v) {
+    if (f.value != nullptr) f.set(o, v);
+  });
   return o;
 }
 
@@ -95,9 +179,22 @@ std::vector<std::string> names(const std::vector<Bench*>& list) {
   return v;
 }
 
+// The peers with one trait: the ones a workload applies to.
+std::vector<Bench*> with(bool PeerInfo::*trait, const std::vector<Bench*>& all) {
+  std::vector<Bench*> v;
+  for (Bench* b : all)
+    if (b->info().*trait) v.push_back(b);
+  return v;
+}
+
+// A workload none of the chosen peers applies to: said, rather than an empty table.
+void skipped(const char* workload, const char* why) {
+  std::printf("\n(%s skipped: none of the chosen peers %s)\n", workload, why);
+}
+
 // Random actions, without and with reallocation, at every max size: best of `rounds`, the
 // rounds interleaved across peers so that a slow moment of the machine hits all of them.
-void random_actions_all(const Options& o, const std::vector<Bench*>& all) {
+void random_actions_all(const Options& o, const std::vector<Bench*>& all, const Clock&) {
   Csv csv(o.out + "/random_actions.csv",
           {"realloc", "max_size", "allocator", "ops", "seconds", "ops_per_s"});
   for (const bool realloc : {false, true}) {
@@ -126,10 +223,9 @@ void random_actions_all(const Options& o, const std::vector<Bench*>& all) {
 // Heap efficiency over `eff_rounds` rounds, the same rounds for every peer; a peer that has used
 // up `eff_seconds` stops early (simple_seq_fit takes seconds per round), and the CSV says how
 // many rounds each one ran: always the first ones, so every average is over the same prefix.
-void efficiency_all(const Options& o, const std::vector<Bench*>& all) {
-  std::vector<Bench*> regions;
-  for (Bench* b : all)
-    if (b->info().region) regions.push_back(b);
+void efficiency_all(const Options& o, const std::vector<Bench*>& all, const Clock&) {
+  const std::vector<Bench*> regions = with(&PeerInfo::region, all);
+  if (regions.empty()) return skipped("heap_efficiency", "works in a bounded arena");
   const std::size_t n = regions.size();
   Csv csv(o.out + "/heap_efficiency.csv", {"allocator", "rounds", "mean", "min", "max"});
   std::vector<double> sum(n, 0), lo(n, 1), hi(n, 0), secs(n, 0);
@@ -217,9 +313,8 @@ std::vector<std::size_t> worker_counts(std::size_t procs) {
 }
 
 void contention_all(const Options& o, const std::vector<Bench*>& all, const Clock& clk) {
-  std::vector<Bench*> mt;
-  for (Bench* b : all)
-    if (b->info().threads) mt.push_back(b);
+  const std::vector<Bench*> mt = with(&PeerInfo::threads, all);
+  if (mt.empty()) return skipped("contention", "may be called from several threads");
   Csv csv(o.out + "/contention.csv", {"mode", "workers", "allocator", "shared", "ops", "seconds",
                                       "ops_per_s", "p50_ns", "p99_ns", "p999_ns", "max_ns"});
   for (const bool processes : {false, true}) {
@@ -270,18 +365,105 @@ void contention_all(const Options& o, const std::vector<Bench*>& all, const Cloc
       " private heap in each process, the cost of not sharing at all)\n");
 }
 
+// A workload: its name, which is also its CSV file's, and its run on the chosen peers.
+struct Workload {
+  const char* name;
+  const char* help;  // one line
+  void (*run)(const Options&, const std::vector<Bench*>&, const Clock&);
+};
+
+const Workload kWorkloads[] = {
+    {"random_actions", "random allocate/free, then with realloc, at max 200 to 30000 bytes",
+     random_actions_all},
+    {"heap_efficiency", "share of the arena in use at the first failure (peers with an arena)",
+     efficiency_all},
+    {"pairs", "allocate/free pairs of one size, 16 bytes to 64 KiB: mean and p99.9", pairs_all},
+    {"fragmented", "64-byte pairs among up to 100000 free chunks: p99.9", fragmented_all},
+    {"contention", "random actions on 1 to --procs threads, then processes (thread-safe)",
+     contention_all},
+};
+
+void print_help(const std::vector<Bench*>& peers) {
+  const Options full;
+  Options quick;
+  make_quick(quick);
+  std::printf(
+      "usage: talc_bench [options]\n\n"
+      "This heap against its peers on the same operation sequences: tables on the terminal, one\n"
+      "CSV file per workload in --out (see BENCHMARKS.md). Without --workload or --peers, every\n"
+      "workload runs on every peer.\n\noptions:\n");
+  for (const Flag& f : kFlags) {
+    std::string head = f.name, line = f.help;
+    if (f.value != nullptr) head = head + " " + f.value;
+    if (f.show != nullptr) {
+      line += " (default " + f.show(full);
+      if (f.show(quick) != f.show(full)) line += "; --quick " + f.show(quick);
+      line += ")";
+    }
+    std::printf("  %-24s %s\n", head.c_str(), line.c_str());
+  }
+  std::printf("\nworkloads, run in this order:\n");
+  for (const Workload& w : kWorkloads) std::printf("  %-24s %s\n", w.name, w.help);
+  std::printf("\npeers (ratios are to %s; when it is not chosen, to the first peer named):\n",
+              std::string(kReference).c_str());
+  for (const Bench* b : peers) {
+    const PeerInfo& p = b->info();
+    std::printf("  %-24s %s%s%s\n", p.name, p.region ? "an arena, " : "no arena, ",
+                p.threads ? "thread-safe" : "one thread only",
+                p.shared ? ", one heap for every process" : "");
+  }
+}
+
+// The named workloads, in the order they always run; all of them when none is named.
+std::vector<const Workload*> chosen_workloads(const std::vector<std::string>& named) {
+  std::vector<std::string> valid;
+  for (const Workload& w : kWorkloads) valid.emplace_back(w.name);
+  for (const std::string& n : named)
+    if (std::find(valid.begin(), valid.end(), n) == valid.end())
+      usage_error("unknown workload '" + n + "' (valid: " + join(valid) + ")");
+  std::vector<const Workload*> v;
+  for (const Workload& w : kWorkloads)
+    if (named.empty() || std::find(named.begin(), named.end(), w.name) != named.end())
+      v.push_back(&w);
+  return v;
+}
+
+// The named peers, each once, in the order named but for this heap, which comes first whenever
+// it is named: every table's ratios are to its first column. All of them when none is named.
+std::vector<Bench*> chosen_peers(const std::vector<std::string>& named,
+                                 const std::vector<Bench*>& all) {
+  if (named.empty()) return all;
+  std::vector<Bench*> v;
+  for (const std::string& n : named) {
+    const auto it =
+        std::find_if(all.begin(), all.end(), [&](Bench* b) { return n == b->info().name; });
+    if (it == all.end()) usage_error("unknown peer '" + n + "' (valid: " + join(names(all)) + ")");
+    if (std::find(v.begin(), v.end(), *it) == v.end()) v.push_back(*it);
+  }
+  std::stable_partition(v.begin(), v.end(), [](Bench* b) { return b->info().name == kReference; });
+  return v;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
-  std::filesystem::create_directories(o.out);
+  const std::vector<const Workload*> workloads = chosen_workloads(o.workloads);
 
+  // Every peer is built, chosen or not: their names come from them, and building one costs no
+  // more than mapping its arena.
   std::vector<std::unique_ptr<Bench>> owned;
   add_talc_peers(owned, o.arena);
   add_boost_peers(owned, o.arena);
   add_malloc_peers(owned, o.arena);
-  std::vector<Bench*> all;
-  for (auto& b : owned) all.push_back(b.get());
+  std::vector<Bench*> every;
+  for (auto& b : owned) every.push_back(b.get());
+  if (o.help) {
+    print_help(every);
+    return 0;
+  }
+  const std::vector<Bench*> peers = chosen_peers(o.peers, every);
+  std::filesystem::create_directories(o.out);
 
   Clock clk;
   clk.ns_per_tick = calibrate_ns_per_tick();
@@ -291,17 +473,13 @@ int main(int argc, char** argv) {
               o.quick ? ", quick mode" : "");
   std::printf("clock: %.3f ns per tick, %.1f ns of overhead per timed interval (subtracted)\n",
               clk.ns_per_tick, static_cast<double>(clk.overhead) * clk.ns_per_tick);
+  std::printf("peers: %s\n", join(names(peers)).c_str());
 
   // Each workload's own running time, so that a smaller or larger run can be planned.
-  auto timed = [](const char* what, auto&& run) {
+  for (const Workload* w : workloads) {
     const double t0 = now_seconds();
-    run();
-    std::printf("(%s: %.1f s)\n", what, now_seconds() - t0);
-  };
-  timed("random actions", [&] { random_actions_all(o, all); });
-  timed("heap efficiency", [&] { efficiency_all(o, all); });
-  timed("pairs", [&] { pairs_all(o, all, clk); });
-  timed("fragmented", [&] { fragmented_all(o, all, clk); });
-  timed("contention", [&] { contention_all(o, all, clk); });
+    w->run(o, peers, clk);
+    std::printf("(%s: %.1f s)\n", w->name, now_seconds() - t0);
+  }
   std::printf("\nCSV files in %s\n", o.out.c_str());
 }

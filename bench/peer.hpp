@@ -9,6 +9,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <string_view>
 
 namespace talc_bench {
 
@@ -29,6 +30,9 @@ concept Peer = requires(P& p, void* q, std::size_t n) {
   { p.reallocate(q, n, n, n) }
   noexcept->std::same_as<void*>;
 };
+
+// The peer every ratio is taken against whenever it runs: this project's heap, through its face.
+inline constexpr std::string_view kReference = "talc";
 
 // The alignment every peer gives without being asked (malloc's, on x86-64 and AArch64 Linux).
 inline constexpr std::size_t kNaturalAlign = 16;

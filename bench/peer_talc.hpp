@@ -44,6 +44,7 @@ class TalcFacePeer {
   }
   talc::MapTalc<> heap_;
 };
+static_assert(TalcFacePeer::kInfo.name == kReference);
 
 class TalcCorePeer {
  public:

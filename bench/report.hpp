@@ -1,5 +1,6 @@
 // Where the figures go: one CSV file per workload (read by bench/plot.gp and by people), and
-// tables on the terminal with each peer's ratio to this project's heap.
+// tables on the terminal with each peer's ratio to this project's heap (or, in a run without
+// it, to the first peer chosen).
 #pragma once
 
 #include <cstdio>
@@ -9,6 +10,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "peer.hpp"
 
 namespace talc_bench {
 
@@ -38,7 +41,8 @@ class Csv {
 };
 
 // A terminal table: a label column then one column per peer, each cell a figure and, for every
-// peer but the first (this project's heap), the first's figure over it in brackets.
+// peer but the first (the reference: this project's heap whenever it runs), the first's figure
+// over it in brackets.
 class Table {
  public:
   Table(std::string title, std::string label, std::vector<std::string> peers, bool higher_better)
@@ -52,8 +56,12 @@ class Table {
   }
 
   void print(const char* unit) const {
-    std::printf("\n%s (%s; [x] = talc's advantage: %s)\n", title_.c_str(), unit,
-                higher_better_ ? "talc / peer" : "peer / talc");
+    const char* ref = peers_.front().c_str();
+    std::printf("\n%s (%s; [x] = %s's advantage: %s / %s", title_.c_str(), unit, ref,
+                higher_better_ ? ref : "peer", higher_better_ ? "peer" : ref);
+    if (ref != kReference)
+      std::printf("; %s is the reference, as %s did not run", ref, std::string(kReference).c_str());
+    std::printf(")\n");
     std::printf("%-12s", label_.c_str());
     for (const auto& p : peers_) std::printf(" %20s", p.c_str());
     std::printf("\n");
