@@ -69,6 +69,14 @@ std::vector<Case> Cases() {
          Free(h, b);
          return [](Heap& x) { Alloc(x, 100); };
        }},
+      {"allocate splitting a chunk whose remainder changes bin",
+       [](Heap& h) {
+         Alloc(h, 200);
+         void* b = Alloc(h, 400);
+         Alloc(h, 200);
+         Free(h, b);
+         return [](Heap& x) { Alloc(x, 100); };
+       }},
       {"allocate absorbing a small remainder",
        [](Heap& h) {
          Alloc(h, 200);
@@ -132,6 +140,26 @@ std::vector<Case> Cases() {
          Free(h, c);
          return [b](Heap& x) { Free(x, b); };
        }},
+      // A merge that leaves the chunk below in its bin writes no list word at all; one on both
+      // sides also unlinks the chunk above.
+      {"deallocate merging below, staying in its bin",
+       [](Heap& h) {
+         void* a = Alloc(h, 4200);
+         void* b = Alloc(h, 100);
+         Alloc(h, 100);
+         Free(h, a);
+         return [b](Heap& x) { Free(x, b); };
+       }},
+      {"deallocate merging on both sides, below staying in its bin",
+       [](Heap& h) {
+         void* a = Alloc(h, 4200);
+         void* b = Alloc(h, 100);
+         void* c = Alloc(h, 100);
+         Alloc(h, 100);
+         Free(h, a);
+         Free(h, c);
+         return [b](Heap& x) { Free(x, b); };
+       }},
       {"deallocate into the top chunk",
        [](Heap& h) {
          Alloc(h, 100);
@@ -156,6 +184,14 @@ std::vector<Case> Cases() {
        [](Heap& h) {
          void* b = Alloc(h, 100);
          return [b](Heap& x) { EXPECT_EQ(*x.reallocate(b, 1000), b); };
+       }},
+      {"reallocate growing in place, the remainder changing bin",
+       [](Heap& h) {
+         void* b = Alloc(h, 100);
+         void* c = Alloc(h, 400);
+         Alloc(h, 100);
+         Free(h, c);
+         return [b](Heap& x) { EXPECT_EQ(*x.reallocate(b, 300), b); };
        }},
       {"reallocate growing in place, swallowing the chunk above",
        [](Heap& h) {

@@ -80,7 +80,8 @@ class Journal {
 
   // Records that the word at `off` held `old`, before the caller changes it; `mark` is 0 or
   // kChunkTag.
-  void record(std::uint64_t off, std::uint64_t old, std::uint64_t mark = 0) noexcept {
+  [[gnu::always_inline]] void record(std::uint64_t off, std::uint64_t old,
+                                     std::uint64_t mark = 0) noexcept {
     const std::uint64_t n = len_;
     if (n >= kCapacity) __builtin_trap();  // an operation longer than designed: a bug, not data
     entries_[n].offset = off | mark;
@@ -89,7 +90,8 @@ class Journal {
   }
 
   // The protected word itself, stored after the count that covers it.
-  static void store_after_record(std::byte* base, std::uint64_t off, std::uint64_t v) noexcept {
+  [[gnu::always_inline]] static void store_after_record(std::byte* base, std::uint64_t off,
+                                                        std::uint64_t v) noexcept {
     std::atomic_ref<std::uint64_t>(*std::launder(reinterpret_cast<std::uint64_t*>(base + off)))
         .store(v, std::memory_order_release);
   }

@@ -47,6 +47,11 @@
 #include "talc/journal.hpp"
 #include "talc/rel.hpp"
 
+// The few functions of the allocate and release paths are inlined into each operation, whatever
+// the compiler's size heuristics say: apart, each call spills the fit or merge it passes through
+// memory and reloads words the caller had in registers (a third of a 64-byte pair's cost).
+#define TALC_HOT [[gnu::always_inline]] inline
+
 namespace talc {
 
 struct ClaimOptions {
@@ -228,10 +233,11 @@ class alignas(64) TalcMeta {
 
   // The metadata primitives: every read and write of heap metadata goes through them, and
   // every write that matters to a roll-back is journalled first (see journal.hpp).
-  std::uint64_t get(std::uint64_t off) const noexcept { return load_word(bytes(), off); }
+  TALC_HOT std::uint64_t get(std::uint64_t off) const noexcept { return load_word(bytes(), off); }
   // A write whose old value the caller already holds (it read it, or an invariant fixes it):
   // the journal records it without reading the word again, which would stall on a cold line.
-  void put(std::uint64_t off, std::uint64_t old, std::uint64_t v, std::uint64_t mark = 0) noexcept {
+  TALC_HOT void put(std::uint64_t off, std::uint64_t old, std::uint64_t v,
+                    std::uint64_t mark = 0) noexcept {
     if constexpr (Journaled) {
       journal_.record(off, old, mark);
       Journal::store_after_record(bytes(), off, v);
@@ -240,14 +246,14 @@ class alignas(64) TalcMeta {
     }
     TALC_FAULT_POINT();
   }
-  void put(std::uint64_t off, std::uint64_t v) noexcept { put(off, get(off), v); }
+  TALC_HOT void put(std::uint64_t off, std::uint64_t v) noexcept { put(off, get(off), v); }
   // put() of a word that was a chunk's tag when the operation began (Journal::kChunkTag): a
   // roll-back repairs that chunk's tail and the BELOW_FREE flag above it. Invariant: an
   // operation writes no tail and no BELOW_FREE flag of a chunk it has not named this way
   // before, and changes no counter before its first entry, so a death that leaves the journal
   // empty left nothing to repair. Program order is what counts: a process dies between two of
   // its instructions, and neither compiler moves a store above the journal's atomic stores.
-  void put_tag(std::uint64_t off, std::uint64_t old, std::uint64_t v) noexcept {
+  TALC_HOT void put_tag(std::uint64_t off, std::uint64_t old, std::uint64_t v) noexcept {
     put(off, old, v, Journal::kChunkTag);
   }
   // A write that needs no journal entry, because a roll-back does not need its old value:
@@ -257,7 +263,7 @@ class alignas(64) TalcMeta {
   //  - the unused interior of the free chunk being carved up, unused again after a roll-back;
   //  - the user bytes of the block being freed: its owner is giving them up, and only the
   //    owner can have died in the middle of that free.
-  void put_unlogged(std::uint64_t off, std::uint64_t v) noexcept {
+  TALC_HOT void put_unlogged(std::uint64_t off, std::uint64_t v) noexcept {
     store_word(bytes(), off, v);
     TALC_FAULT_POINT();
   }
@@ -270,7 +276,7 @@ class alignas(64) TalcMeta {
   // After, not before: a death between the two leaves an empty journal and counters that are
   // right, and roll_back then copies them. Release stores keep the copy after the commit. Three
   // stores per operation, of values the operation has just written.
-  void commit() noexcept {
+  TALC_HOT void commit() noexcept {
     if constexpr (Journaled) {
       journal_.commit();
       keep(committed_.live_chunks, counters_.live_chunks);
@@ -287,25 +293,25 @@ class alignas(64) TalcMeta {
   static constexpr std::uint64_t head_slot(std::uint64_t bin) noexcept;
   static constexpr std::uint64_t avail_slot(std::uint64_t word) noexcept;
 
-  std::uint64_t next_available_bin(std::uint64_t from) const noexcept;
-  std::uint64_t gap_for(std::uint64_t base, std::uint64_t align) const noexcept;
-  Fit find(std::uint64_t need, std::uint64_t align) const noexcept;
+  TALC_HOT std::uint64_t next_available_bin(std::uint64_t from) const noexcept;
+  TALC_HOT std::uint64_t gap_for(std::uint64_t base, std::uint64_t align) const noexcept;
+  TALC_HOT Fit find(std::uint64_t need, std::uint64_t align) const noexcept;
 
   // Offsets read from the region are another process's data. Before an operation writes
   // anything, every offset it will write through is checked: a chunk offset lies in the heap at
   // the chunk phase with room for a free chunk, a link is a bin head or a chunk's `next` word,
   // and a free chunk to unlink is tagged free with a size that stays inside. A heap whose bytes
   // fail this is refused with Errc::corrupted instead of becoming wild addresses.
-  bool chunk_offset_ok(std::uint64_t c) const noexcept {
+  TALC_HOT bool chunk_offset_ok(std::uint64_t c) const noexcept {
     return c % kGranule == kChunkPhase && c >= heap_start_ && c <= heap_end_ - kMinChunk;
   }
-  bool link_ok(std::uint64_t link) const noexcept {
+  TALC_HOT bool link_ok(std::uint64_t link) const noexcept {
     if (link >= head_slot(0) && link < head_slot(Bins::kBins))
       return (link - head_slot(0)) % kWord == 0;
     return link >= heap_start_ + kNextOffset && link <= heap_end_ - kMinChunk + kNextOffset &&
            link % kGranule == (kChunkPhase + kNextOffset) % kGranule;
   }
-  bool free_chunk_ok(std::uint64_t c) const noexcept {
+  TALC_HOT bool free_chunk_ok(std::uint64_t c) const noexcept {
     if (!chunk_offset_ok(c)) return false;
     const Tag tag = tag_at(c);
     if (tag.bits != Tag::make(tag.size(), false, false).bits || tag.size() < kMinChunk ||
@@ -315,7 +321,7 @@ class alignas(64) TalcMeta {
     return (next == Rel<FreeHead>::kNull || chunk_offset_ok(next)) &&
            link_ok(get(c + kPrevLinkOffset));
   }
-  bool bin_head_ok(std::uint64_t bin) const noexcept {
+  TALC_HOT bool bin_head_ok(std::uint64_t bin) const noexcept {
     const std::uint64_t head = get(head_slot(bin));
     return head == Rel<FreeHead>::kNull || chunk_offset_ok(head);
   }
@@ -346,27 +352,27 @@ class alignas(64) TalcMeta {
     if (usable > counters_.peak_live_bytes) counters_.peak_live_bytes = usable;
   }
   // Checks a request and finds its chunk; `why` says why there is none.
-  Fit plan(std::size_t size, std::size_t align, Errc& why) const noexcept;
+  TALC_HOT Fit plan(std::size_t size, std::size_t align, Errc& why) const noexcept;
   // Carves the block out of the chosen chunk. Like release, it leaves the commit to the caller.
-  void* take(const Fit& fit, std::uint64_t need) noexcept;
+  TALC_HOT void* take(const Fit& fit, std::uint64_t need) noexcept;
   // Frees `c`, merging. `Keep`: a roll-back must give the block back with its bytes intact
   // (a reallocation that gives it up only if it commits), so no word of it is written unlogged.
   // `Split`: `c` was split off a block by this operation, so its tag is no chunk's to a
   // roll-back (see put_tag).
   template <bool Keep = false, bool Split = false>
-  void release(const Chunk& c, const Merge& m) noexcept;
-  Merge merge_of(const Chunk& c) const noexcept;
+  TALC_HOT void release(const Chunk& c, const Merge& m) noexcept;
+  TALC_HOT Merge merge_of(const Chunk& c) const noexcept;
   Result<std::uint64_t> slot_of(const void* owner, std::size_t word) const noexcept;
 
   // Links a free chunk into `bin` (the bin of its size); `fresh` when its node words are unused
   // interior. Unlinks one from the bin it is listed in.
-  void link(std::uint64_t base, std::uint64_t bin, bool fresh) noexcept;
-  void unlink(std::uint64_t base, std::uint64_t bin) noexcept;
+  TALC_HOT void link(std::uint64_t base, std::uint64_t bin, bool fresh) noexcept;
+  TALC_HOT void unlink(std::uint64_t base, std::uint64_t bin) noexcept;
   // Moves a listed free chunk to a new base and size (see talc_meta_bins.hpp).
-  void rebin(std::uint64_t from, std::uint64_t from_bin, std::uint64_t base, std::uint64_t bin,
-             bool fresh) noexcept;
+  TALC_HOT void rebin(std::uint64_t from, std::uint64_t from_bin, std::uint64_t base,
+                      std::uint64_t bin, bool fresh) noexcept;
 
-  Result<Chunk> live_chunk(const void* p) const noexcept;
+  TALC_HOT Result<Chunk> live_chunk(const void* p) const noexcept;
   bool is_chunk_start(std::uint64_t base) const noexcept;
 
   // Recovery (talc_meta_recover.hpp): what a journal names, the roll-back and its local check.

@@ -109,11 +109,17 @@ typename TalcMeta<Bins, Journaled>::Merge TalcMeta<Bins, Journaled>::merge_of(
     m.above_bin = Bins::bin_of(up.size());
     m.size += up.size();
   }
-  m.bin = Bins::bin_of(m.size);
+  // The bin of the neighbour whose node the result keeps (below's, else above's), if any.
   const std::uint64_t keeper = m.base != c.base    ? m.below_bin
                                : m.above_size != 0 ? m.above_bin
                                                    : kNoBin;
-  m.ok = keeper == m.bin || bin_head_ok(m.bin);
+  if (keeper != kNoBin && Bins::stays_in(keeper, m.size)) {
+    m.bin = keeper;
+    m.ok = true;
+  } else {
+    m.bin = Bins::bin_of(m.size);
+    m.ok = keeper == m.bin || bin_head_ok(m.bin);
+  }
   return m;
 }
 
