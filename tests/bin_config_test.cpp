@@ -40,6 +40,7 @@ class BinConfigTest : public ::testing::Test {
     if (b + 1 < Config::kBins) {
       EXPECT_LT(size, Config::lower_bound(b + 1)) << "size " << size << " bin " << b;
     }
+    EXPECT_LT(size, Config::upper_bound(b)) << "size " << size << " bin " << b;
   }
 
   // first_bin_at_least must return the smallest bin whose lower bound reaches `size`.

@@ -95,22 +95,49 @@ struct BinConfig {
     return kLowerBound[bin];
   }
 
-  // Whether a size that grew from (or shrank to) `size` stays in `bin`, the bin of `size`: a
-  // table look-up where bin_of takes a dozen instructions. A chunk carved or merged mostly
-  // stays in its bin, and then keeps its place in the list.
-  static constexpr bool stays_in(std::uint64_t bin, std::uint64_t size) noexcept {
-    return size >= kLowerBound[bin] && (bin + 1 == kBins || size < kLowerBound[bin + 1]);
+  // The first size past bin `bin` (no size is past the last one). With lower_bound, a chunk
+  // that was carved or merged is seen to stay in its bin by one table look-up where bin_of
+  // takes a dozen instructions; it mostly does, and then keeps its place in the list.
+  static constexpr std::array<std::uint64_t, kBins> kUpperBound = [] {
+    std::array<std::uint64_t, kBins> a{};
+    for (std::size_t b = 0; b + 1 < kBins; ++b) a[b] = kLowerBound[b + 1];
+    a[kBins - 1] = ~std::uint64_t{0};
+    return a;
+  }();
+  static constexpr std::uint64_t upper_bound(std::uint64_t bin) noexcept {
+    return kUpperBound[bin];
   }
+
+  // The linear bin of a size below kLinearEnd, by its stage's arithmetic; bin_of reads it from
+  // the table below (one load where this takes a dozen instructions, on every allocation).
+  static constexpr std::uint64_t linear_bin(std::uint64_t size) noexcept {
+    // Stage s holds sizes with 2^s <= size / BytesPerLinear + 1 < 2^(s+1).
+    const unsigned s = std::bit_width(size / BytesPerLinear + 1) - 1;
+    const std::uint64_t idx = (size - kStageStart[s]) >> (kGranuleLog2 + s);
+    const std::uint64_t raw = s * kBinsPerStage + idx;
+    return raw < kSkipped ? 0 : raw - kSkipped;
+  }
+  // One entry per granule of the linear range; configurations whose linear range is too large
+  // for a table of a few kilobytes keep the arithmetic.
+  static constexpr bool kLinearTable = kLinearEnd / kGranule <= 4096;
+  static constexpr std::array<std::uint16_t, kLinearTable ? kLinearEnd / kGranule : 1> kLinearBin =
+      [] {
+        static_assert(kBins <= 0xffff);
+        std::array<std::uint16_t, kLinearTable ? kLinearEnd / kGranule : 1> a{};
+        if constexpr (kLinearTable)
+          for (std::uint64_t i = 0; i < a.size(); ++i)
+            a[i] = static_cast<std::uint16_t>(linear_bin(i * kGranule));
+        return a;
+      }();
 
   // The bin of a chunk of `size` bytes (size >= kMinChunk). Sizes past the last class clamp
   // to the last bin, so even a hostile size read from a region never indexes out of range.
+  // Class bounds are multiples of kGranule, so a size between two multiples has the bin of the
+  // lower one.
   [[gnu::always_inline]] static constexpr std::uint64_t bin_of(std::uint64_t size) noexcept {
     if (size < kLinearEnd) {
-      // Stage s holds sizes with 2^s <= size / BytesPerLinear + 1 < 2^(s+1).
-      const unsigned s = std::bit_width(size / BytesPerLinear + 1) - 1;
-      const std::uint64_t idx = (size - kStageStart[s]) >> (kGranuleLog2 + s);
-      const std::uint64_t raw = s * kBinsPerStage + idx;
-      return raw < kSkipped ? 0 : raw - kSkipped;
+      if constexpr (kLinearTable) return kLinearBin[size / kGranule];
+      return linear_bin(size);
     }
     const unsigned m = std::bit_width(size) - 1;
     const std::uint64_t sub = (size >> (m - LogDivs)) & (kDivs - 1);

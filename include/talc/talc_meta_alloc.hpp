@@ -108,7 +108,7 @@ typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::plan(std::siz
     heads_ok = fit.gap_bin == fit.bin || bin_head_ok(fit.gap_bin);
   }
   if (rest >= kMinChunk) {
-    fit.rest_bin = Bins::stays_in(fit.bin, rest) ? fit.bin : Bins::bin_of(rest);
+    fit.rest_bin = rest >= Bins::lower_bound(fit.bin) ? fit.bin : Bins::bin_of(rest);
     heads_ok = heads_ok && ((fit.gap == 0 && fit.rest_bin == fit.bin) || bin_head_ok(fit.rest_bin));
   }
   if (!heads_ok) why = Errc::corrupted;

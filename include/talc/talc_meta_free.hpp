@@ -113,7 +113,7 @@ typename TalcMeta<Bins, Journaled>::Merge TalcMeta<Bins, Journaled>::merge_of(
   const std::uint64_t keeper = m.base != c.base    ? m.below_bin
                                : m.above_size != 0 ? m.above_bin
                                                    : kNoBin;
-  if (keeper != kNoBin && Bins::stays_in(keeper, m.size)) {
+  if (keeper != kNoBin && m.size < Bins::upper_bound(keeper)) {
     m.bin = keeper;
     m.ok = true;
   } else {
