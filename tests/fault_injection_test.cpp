@@ -54,6 +54,20 @@ void Free(Heap& h, void* p) {
   EXPECT_EQ(h.deallocate(p), Errc::ok);
 }
 
+// Frees a 100-byte block that lies between a block of `below` bytes and one of 100 bytes,
+// after freeing either neighbour as asked (the one above is followed by an allocated guard).
+Scenario FreeBetween(std::size_t below, bool free_below, bool free_above) {
+  return [=](Heap& h) -> std::function<void(Heap&)> {
+    void* a = Alloc(h, below);
+    void* b = Alloc(h, 100);
+    void* c = Alloc(h, 100);
+    Alloc(h, 100);
+    if (free_below) Free(h, a);
+    if (free_above) Free(h, c);
+    return [b](Heap& x) { Free(x, b); };
+  };
+}
+
 std::vector<Case> Cases() {
   return {
       {"allocate splitting the top chunk",
@@ -106,60 +120,14 @@ std::vector<Case> Cases() {
            EXPECT_EQ(first, 0x8000123400005678ULL);
          };
        }},
-      {"deallocate between allocated neighbours",
-       [](Heap& h) {
-         Alloc(h, 100);
-         void* b = Alloc(h, 100);
-         Alloc(h, 100);
-         return [b](Heap& x) { Free(x, b); };
-       }},
-      {"deallocate merging below",
-       [](Heap& h) {
-         void* a = Alloc(h, 100);
-         void* b = Alloc(h, 100);
-         Alloc(h, 100);
-         Free(h, a);
-         return [b](Heap& x) { Free(x, b); };
-       }},
-      {"deallocate merging above",
-       [](Heap& h) {
-         Alloc(h, 100);
-         void* b = Alloc(h, 100);
-         void* c = Alloc(h, 100);
-         Alloc(h, 100);
-         Free(h, c);
-         return [b](Heap& x) { Free(x, b); };
-       }},
-      {"deallocate merging on both sides",
-       [](Heap& h) {
-         void* a = Alloc(h, 100);
-         void* b = Alloc(h, 100);
-         void* c = Alloc(h, 100);
-         Alloc(h, 100);
-         Free(h, a);
-         Free(h, c);
-         return [b](Heap& x) { Free(x, b); };
-       }},
+      {"deallocate between allocated neighbours", FreeBetween(100, false, false)},
+      {"deallocate merging below", FreeBetween(100, true, false)},
+      {"deallocate merging above", FreeBetween(100, false, true)},
+      {"deallocate merging on both sides", FreeBetween(100, true, true)},
       // A merge that leaves the chunk below in its bin writes no list word at all; one on both
       // sides also unlinks the chunk above.
-      {"deallocate merging below, staying in its bin",
-       [](Heap& h) {
-         void* a = Alloc(h, 4200);
-         void* b = Alloc(h, 100);
-         Alloc(h, 100);
-         Free(h, a);
-         return [b](Heap& x) { Free(x, b); };
-       }},
-      {"deallocate merging on both sides, below staying in its bin",
-       [](Heap& h) {
-         void* a = Alloc(h, 4200);
-         void* b = Alloc(h, 100);
-         void* c = Alloc(h, 100);
-         Alloc(h, 100);
-         Free(h, a);
-         Free(h, c);
-         return [b](Heap& x) { Free(x, b); };
-       }},
+      {"deallocate merging below, staying in its bin", FreeBetween(4200, true, false)},
+      {"deallocate merging on both sides, below staying in its bin", FreeBetween(4200, true, true)},
       {"deallocate into the top chunk",
        [](Heap& h) {
          Alloc(h, 100);

@@ -368,6 +368,8 @@ class alignas(64) TalcMeta {
   // interior. Unlinks one from the bin it is listed in.
   TALC_HOT void link(std::uint64_t base, std::uint64_t bin, bool fresh) noexcept;
   TALC_HOT void unlink(std::uint64_t base, std::uint64_t bin) noexcept;
+  TALC_HOT void write_node(std::uint64_t base, std::uint64_t next, std::uint64_t prev_link,
+                           bool fresh) noexcept;
   // Moves a listed free chunk to a new base and size (see talc_meta_bins.hpp).
   TALC_HOT void rebin(std::uint64_t from, std::uint64_t from_bin, std::uint64_t base,
                       std::uint64_t bin, bool fresh) noexcept;

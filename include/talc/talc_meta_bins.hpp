@@ -24,17 +24,24 @@ std::uint64_t TalcMeta<Bins, Journaled>::next_available_bin(std::uint64_t from) 
   return bin < Bins::kBins ? bin : kNoBin;
 }
 
+// A free chunk's node words; journalled unless they are unused bytes (`fresh`).
+template <class Bins, bool Journaled>
+void TalcMeta<Bins, Journaled>::write_node(std::uint64_t base, std::uint64_t next,
+                                           std::uint64_t prev_link, bool fresh) noexcept {
+  if (fresh) {
+    put_unlogged(base + kNextOffset, next);
+    put_unlogged(base + kPrevLinkOffset, prev_link);
+  } else {
+    put(base + kNextOffset, next);
+    put(base + kPrevLinkOffset, prev_link);
+  }
+}
+
 template <class Bins, bool Journaled>
 void TalcMeta<Bins, Journaled>::link(std::uint64_t base, std::uint64_t bin, bool fresh) noexcept {
   const std::uint64_t slot = head_slot(bin);
   const std::uint64_t head = get(slot);
-  if (fresh) {
-    put_unlogged(base + kNextOffset, head);
-    put_unlogged(base + kPrevLinkOffset, slot);
-  } else {
-    put(base + kNextOffset, head);
-    put(base + kPrevLinkOffset, slot);
-  }
+  write_node(base, head, slot, fresh);
   put(slot, head, base);  // before the bitmap: the entry names the bin whose bit a roll-back fixes
   if (head != Rel<FreeHead>::kNull) {
     put(head + kPrevLinkOffset, slot, base + kNextOffset);  // it was first: linked from the slot
@@ -75,13 +82,7 @@ void TalcMeta<Bins, Journaled>::rebin(std::uint64_t from, std::uint64_t from_bin
   if (base == from) return;
   const std::uint64_t next = get(from + kNextOffset);
   const std::uint64_t prev_link = get(from + kPrevLinkOffset);
-  if (fresh) {
-    put_unlogged(base + kNextOffset, next);
-    put_unlogged(base + kPrevLinkOffset, prev_link);
-  } else {
-    put(base + kNextOffset, next);
-    put(base + kPrevLinkOffset, prev_link);
-  }
+  write_node(base, next, prev_link, fresh);
   put(prev_link, from, base);  // the word that linked to the chunk held its offset
   if (next != Rel<FreeHead>::kNull)
     put(next + kPrevLinkOffset, from + kNextOffset, base + kNextOffset);
