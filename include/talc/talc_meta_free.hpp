@@ -2,9 +2,11 @@
 //
 // live_chunk() proves in constant time what can be proved about a pointer (bounds, phase, its
 // tag, and both neighbours agreeing that it is an allocated chunk), so a double free, a foreign
-// pointer or one into the middle of a block is refused before anything is written. release()
-// then merges the chunk with its free neighbours (no two free chunks are ever adjacent, I3) and
-// links the result into its bin; release_ok() has checked every offset it will write through.
+// pointer or one into the middle of a block is refused before anything is written. merge_of()
+// plans the release and checks every offset it will write through; release() then merges the
+// chunk with its free neighbours (no two free chunks are ever adjacent, I3). The result takes
+// over the node of the neighbour it grew from when it stays in that neighbour's bin (the usual
+// case: a small block freed next to a large free chunk), and is linked into its bin otherwise.
 #pragma once
 
 #include "talc/talc_meta.hpp"
