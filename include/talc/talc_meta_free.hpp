@@ -96,33 +96,28 @@ Errc TalcMeta<Bins, Journaled>::deallocate_from(const void* owner, std::size_t w
 template <class Bins, bool Journaled>
 typename TalcMeta<Bins, Journaled>::Merge TalcMeta<Bins, Journaled>::merge_of(
     const Chunk& c) const noexcept {
-  Merge m{.base = c.base, .size = c.size};
+  std::uint64_t base = c.base, size = c.size, below_bin = 0, above_size = 0, above_bin = 0;
   if (tag_at(c.base).below_free()) {
     const std::uint64_t below_size = get(c.base - kTailFromEnd);
-    m.base -= below_size;
-    m.size += below_size;
-    m.below_bin = Bins::bin_of(below_size);
-    if (!free_chunk_ok(m.base)) return m;
+    base -= below_size;
+    size += below_size;
+    below_bin = Bins::bin_of(below_size);
+    if (!free_chunk_ok(base)) return Merge{};
   }
   const Tag up = tag_at(c.end());
   if (!up.allocated()) {
-    if (!free_chunk_ok(c.end())) return m;
-    m.above_size = up.size();
-    m.above_bin = Bins::bin_of(up.size());
-    m.size += up.size();
+    if (!free_chunk_ok(c.end())) return Merge{};
+    above_size = up.size();
+    above_bin = Bins::bin_of(up.size());
+    size += up.size();
   }
   // The bin of the neighbour whose node the result keeps (below's, else above's), if any.
-  const std::uint64_t keeper = m.base != c.base    ? m.below_bin
-                               : m.above_size != 0 ? m.above_bin
-                                                   : kNoBin;
-  if (keeper != kNoBin && m.size < Bins::upper_bound(keeper)) {
-    m.bin = keeper;
-    m.ok = true;
-  } else {
-    m.bin = Bins::bin_of(m.size);
-    m.ok = keeper == m.bin || bin_head_ok(m.bin);
-  }
-  return m;
+  const std::uint64_t keeper = base != c.base ? below_bin : above_size != 0 ? above_bin : kNoBin;
+  if (keeper != kNoBin && size < Bins::upper_bound(keeper))
+    return Merge{base, size, keeper, below_bin, above_size, above_bin, true};
+  const std::uint64_t bin = Bins::bin_of(size);
+  return Merge{
+      base, size, bin, below_bin, above_size, above_bin, keeper == bin || bin_head_ok(bin)};
 }
 
 template <class Bins, bool Journaled>
