@@ -82,7 +82,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: talc_op_cost PEER pair64|random|random:MAX|realloc:MAX N\n"
                  "       talc_op_cost talc lock N   (the heap's lock alone)\n"
-                 "  PEER: talc talc_core boost_rbtree boost_seqfit glibc mimalloc jemalloc\n");
+                 "  PEER: talc talc_core boost_rbtree boost_seqfit glibc mimalloc jemalloc\n"
+                 "        talc_core_unjournaled (the core without its journal: what it costs)\n");
     return 2;
   }
   const std::string_view peer = argv[1];
@@ -93,6 +94,7 @@ int main(int argc, char** argv) {
   }
   if (peer == "talc") return run<TalcFacePeer>(work, n);
   if (peer == "talc_core") return run<TalcCorePeer>(work, n);
+  if (peer == "talc_core_unjournaled") return run<BasicTalcCorePeer<false>>(work, n);
   if (peer == "boost_rbtree") return run<BoostRbtreePeer>(work, n);
   if (peer == "boost_seqfit") return run<BoostSeqFitPeer>(work, n);
   if (peer == "glibc") return run<GlibcPeer>(work, n);

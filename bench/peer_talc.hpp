@@ -46,23 +46,29 @@ class TalcFacePeer {
 };
 static_assert(TalcFacePeer::kInfo.name == kReference);
 
-class TalcCorePeer {
+// The core heap alone, on an anonymous mapping. Unjournaled, it is the same heap built without
+// the undo journal (TalcMeta's `Journaled = false`): what the journal costs, measured by
+// talc_op_cost as instructions beside talc_journal_cost's times.
+template <bool Journaled>
+class BasicTalcCorePeer {
  public:
-  static constexpr PeerInfo kInfo{"talc_core", true, false, false};
+  using Heap = talc::TalcMeta<talc::DefaultBinConfig, Journaled>;
+  static constexpr PeerInfo kInfo{Journaled ? "talc_core" : "talc_core_unjournaled", true, false,
+                                  false};
 
-  explicit TalcCorePeer(std::size_t arena) : len_(arena) {
+  explicit BasicTalcCorePeer(std::size_t arena) : len_(arena) {
     buf_ = ::mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (buf_ == MAP_FAILED) throw std::bad_alloc();
-    const auto r = talc::TalcMeta<>::claim(buf_, len_);
+    const auto r = Heap::claim(buf_, len_);
     if (!r) {
       ::munmap(buf_, len_);
       throw std::runtime_error("talc_core: claim refused");
     }
     heap_ = *r;
   }
-  ~TalcCorePeer() { ::munmap(buf_, len_); }
-  TalcCorePeer(const TalcCorePeer&) = delete;
-  TalcCorePeer& operator=(const TalcCorePeer&) = delete;
+  ~BasicTalcCorePeer() { ::munmap(buf_, len_); }
+  BasicTalcCorePeer(const BasicTalcCorePeer&) = delete;
+  BasicTalcCorePeer& operator=(const BasicTalcCorePeer&) = delete;
 
   void* allocate(std::size_t size, std::size_t align) noexcept {
     return heap_->allocate(size, align).value();
@@ -72,12 +78,13 @@ class TalcCorePeer {
     return heap_->reallocate(p, size, align).value();
   }
 
-  talc::TalcMeta<>& heap() noexcept { return *heap_; }
+  Heap& heap() noexcept { return *heap_; }
 
  private:
   void* buf_;
   std::size_t len_;
-  talc::TalcMeta<>* heap_ = nullptr;
+  Heap* heap_ = nullptr;
 };
+using TalcCorePeer = BasicTalcCorePeer<true>;
 
 }  // namespace talc_bench
