@@ -9,8 +9,9 @@
 //
 // Only what cannot be derived is journalled: tags (sizes and ALLOCATED), list links and bin
 // heads, and the user's slot of allocate_into / deallocate_from. Free chunks' tails, BELOW_FREE
-// flags and the availability bitmap follow from those, and TalcMeta::roll_back recomputes them
-// around the chunks and bins the journal names; writes into unused bytes need no entry either.
+// flags, the availability bitmap and the prev_link of each bin's first chunk follow from those,
+// and TalcMeta::roll_back recomputes them around the chunks and bins the journal names; writes
+// into unused bytes need no entry either.
 // That halves the entries of a typical operation, which is most of the journal's cost.
 //
 // Entries name what they protect. A word's offset is a multiple of 8, so its low three bits are

@@ -259,7 +259,8 @@ class alignas(64) TalcMeta {
   // A write that needs no journal entry, because a roll-back does not need its old value:
   //  - words that roll_back recomputes from the tags and links it restores: free chunks' tails
   //    and BELOW_FREE flags (when a tag changes only in that flag) next to a chunk named by
-  //    put_tag, the availability bit of a bin whose head was journalled;
+  //    put_tag; the availability bit of a bin whose head was journalled, and the prev_link of
+  //    the chunk that head names (the first chunk of a bin is linked from the head slot);
   //  - the unused interior of the free chunk being carved up, unused again after a roll-back;
   //  - the user bytes of the block being freed: its owner is giving them up, and only the
   //    owner can have died in the middle of that free.

@@ -42,9 +42,11 @@ void TalcMeta<Bins, Journaled>::link(std::uint64_t base, std::uint64_t bin, bool
   const std::uint64_t slot = head_slot(bin);
   const std::uint64_t head = get(slot);
   write_node(base, head, slot, fresh);
-  put(slot, head, base);  // before the bitmap: the entry names the bin whose bit a roll-back fixes
+  // The head first: its entry names the bin whose bit, and whose first chunk's prev_link, a
+  // roll-back derives again (repair_bin); so neither needs an entry of its own.
+  put(slot, head, base);
   if (head != Rel<FreeHead>::kNull) {
-    put(head + kPrevLinkOffset, slot, base + kNextOffset);  // it was first: linked from the slot
+    put_unlogged(head + kPrevLinkOffset, base + kNextOffset);  // it was first: linked from the slot
   } else {
     const std::uint64_t w = avail_slot(bin / 64);
     put_unlogged(w, get(w) | (std::uint64_t{1} << (bin % 64)));
