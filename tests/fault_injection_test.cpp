@@ -91,6 +91,16 @@ std::vector<Case> Cases() {
          Free(h, b);
          return [](Heap& x) { Alloc(x, 100); };
        }},
+      {"allocate whose remainder joins a non-empty bin",
+       [](Heap& h) {
+         void* z = Alloc(h, 72);  // an 80-byte chunk: the remainder's bin holds it
+         Alloc(h, 100);
+         void* y = Alloc(h, 184);  // a 192-byte chunk: the first that fits 100 bytes
+         Alloc(h, 100);
+         Free(h, z);
+         Free(h, y);
+         return [](Heap& x) { Alloc(x, 100); };
+       }},
       {"allocate absorbing a small remainder",
        [](Heap& h) {
          Alloc(h, 200);
@@ -128,6 +138,15 @@ std::vector<Case> Cases() {
       // sides also unlinks the chunk above.
       {"deallocate merging below, staying in its bin", FreeBetween(4200, true, false)},
       {"deallocate merging on both sides, below staying in its bin", FreeBetween(4200, true, true)},
+      {"deallocate into a non-empty bin",
+       [](Heap& h) {
+         void* a = Alloc(h, 100);
+         Alloc(h, 100);
+         void* b = Alloc(h, 100);
+         Alloc(h, 100);
+         Free(h, a);
+         return [b](Heap& x) { Free(x, b); };
+       }},
       {"deallocate into the top chunk",
        [](Heap& h) {
          Alloc(h, 100);
@@ -160,6 +179,38 @@ std::vector<Case> Cases() {
          Alloc(h, 100);
          Free(h, c);
          return [b](Heap& x) { EXPECT_EQ(*x.reallocate(b, 300), b); };
+       }},
+      {"reallocate shrinking in place, the tail merging above and staying in its bin",
+       [](Heap& h) {
+         void* b = Alloc(h, 400);
+         void* c = Alloc(h, 4500);
+         Alloc(h, 100);
+         Free(h, c);
+         return [b](Heap& x) { EXPECT_EQ(*x.reallocate(b, 100), b); };
+       }},
+      {"try_grow moving the node of the chunk above",
+       [](Heap& h) {
+         void* b = Alloc(h, 100);
+         void* c = Alloc(h, 4500);
+         Alloc(h, 100);
+         Free(h, c);
+         return [b](Heap& x) { EXPECT_EQ(x.try_grow(b, 300), Errc::ok); };
+       }},
+      {"reallocate moving, the old block merging above and staying in its bin",
+       [](Heap& h) {
+         void* b = Alloc(h, 100);
+         void* c = Alloc(h, 4500);
+         Alloc(h, 100);
+         Free(h, c);
+         return [b](Heap& x) { EXPECT_NE(*x.reallocate(b, 6000), b); };
+       }},
+      {"reallocate moving, the old block merging below and staying in its bin",
+       [](Heap& h) {
+         void* a = Alloc(h, 4500);
+         void* b = Alloc(h, 100);
+         Alloc(h, 100);
+         Free(h, a);
+         return [b](Heap& x) { EXPECT_NE(*x.reallocate(b, 6000), b); };
        }},
       {"reallocate growing in place, swallowing the chunk above",
        [](Heap& h) {

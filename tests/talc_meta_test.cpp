@@ -380,6 +380,34 @@ TEST_F(CoreHeap, WildOffsetsInTheMetadataAreRefusedNotFollowed) {
   EXPECT_EQ(Snapshot(), before);
 }
 
+// A 32-byte chunk listed in the last bin, as scribbled bytes may list it: the bin promises
+// that every chunk in it fits any request that reaches it, and the chunk does not. The request
+// is refused with nothing written, never carved past the chunk's end. The bitmap and the bin
+// heads end TalcMeta, in that order (docs/layout.md).
+TEST_F(CoreHeap, AChunkListedInABinItDoesNotFitIsRefused) {
+  using Bins = Heap::BinConfigType;
+  const auto head_slot = [](std::uint64_t bin) { return sizeof(Heap) - (Bins::kBins - bin) * 8; };
+  const auto avail_word = [&](std::uint64_t bin) {
+    return head_slot(0) - (Bins::kBitmapWords - bin / 64) * 8;
+  };
+  void* a = Alloc(24);  // a 32-byte chunk, alone in bin 0 once freed
+  Alloc(100);
+  ASSERT_EQ(heap_->deallocate(a), Errc::ok);
+  auto* base = static_cast<std::byte*>(heap_->address_of(0));
+  const std::uint64_t chunk = heap_->offset_of(a) - talc::kTagSize;
+  const std::uint64_t last = Bins::kBins - 1;
+  ASSERT_EQ(talc::load_word(base, head_slot(0)), chunk);
+  talc::store_word(base, head_slot(0), talc::Rel<int>::kNull);
+  talc::store_word(base, avail_word(0), talc::load_word(base, avail_word(0)) & ~std::uint64_t{1});
+  talc::store_word(base, head_slot(last), chunk);
+  talc::store_word(base, avail_word(last),
+                   talc::load_word(base, avail_word(last)) | std::uint64_t{1} << (last % 64));
+  talc::store_word(base, chunk + talc::kPrevLinkOffset, head_slot(last));
+  const auto before = Snapshot();
+  EXPECT_EQ(heap_->allocate(std::size_t{1} << 36).error(), Errc::corrupted);
+  EXPECT_EQ(Snapshot(), before);
+}
+
 // Slip: free lists stored through a type whose layout the language leaves unspecified.
 // Ours are fixed-width words at fixed offsets (static_asserts in chunk.hpp); this pins the
 // numbers a file written by one build must mean to another.

@@ -37,7 +37,10 @@ typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::find(
       if (!free_chunk_ok(c)) return Fit{.corrupt = true};
       const std::uint64_t size = tag_at(c).size();
       const std::uint64_t gap = gap_for(c, align);
-      if (b >= sure || gap + need <= size) return Fit{c, size, gap, b};
+      if (gap + need <= size) return Fit{c, size, gap, b};
+      // Every chunk of a bin from `sure` on fits: one that does not is listed where it does not
+      // belong, and carving it would write past its end.
+      if (b >= sure) return Fit{.corrupt = true};
       if (++i == kProbe) break;
       c = get(c + kNextOffset);
       if (c == Rel<FreeHead>::kNull) break;

@@ -138,10 +138,7 @@ void TalcMeta<Bins, Journaled>::release(const Chunk& c, const Merge& m) noexcept
     old_head_tag = Tag::make(c.base - m.base, false, false).bits;
     put_tag(c.base, tag.bits, Tag::poison().bits);
   }
-  // The free chunk above keeps its tag word, inside the merged chunk now, where it still reads
-  // "not allocated" to a stale pointer. Its tail becomes the merged chunk's, unlogged: the chunk
-  // named below is `c` itself or (merging below) `c` by its poisoned tag, and a roll-back gives a
-  // free chunk just above a named one its tail back (repair_around).
+  if (m.above_size != 0) put_tag(c.end(), up.bits, Tag::poison().bits);
   // The merged tag before the tail and the flag above: when nothing merged, it is the first
   // write, and it names the block (see put_tag). A free names the chunk below as well, since it
   // existed when the operation began; in a reallocation that chunk may be a remainder it carved,

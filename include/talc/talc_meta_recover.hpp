@@ -124,25 +124,19 @@ bool TalcMeta<Bins, Journaled>::believable(const Named& named) const noexcept {
 }
 
 // What an operation may have written without an entry around a chunk it named, given back from
-// the chunk's restored tag: a free chunk's tail, the BELOW_FREE flag of the tag above (the
-// sentinel's included), and the tail of a free chunk just above (a release that merges with
-// it writes the merged tail there). The chunk's own flag is its restored one, or is repaired
-// from the chunk below when that one was named: only an operation on a chunk changes the flag
-// above it. A chunk above whose size leaves the heap is left alone, for the local check.
+// the chunk's restored tag: a free chunk's tail, and the BELOW_FREE flag of the tag above (the
+// sentinel's included). The chunk's own flag is its restored one, or is repaired from the chunk
+// below when that one was named: only an operation on a chunk changes the flag above it.
 template <class Bins, bool Journaled>
 void TalcMeta<Bins, Journaled>::repair_around(std::uint64_t chunk) noexcept {
   const Tag tag = tag_at(chunk);
   const bool free = !tag.allocated();
   const std::uint64_t end = chunk + tag.size();  // at most heap_end_: see believable()
   if (free) store_word(bytes(), end - kTailFromEnd, tag.size());
-  if (end == heap_end_) {
-    store_word(bytes(), end, Tag::sentinel(free).bits);
-    return;
-  }
-  const Tag up{(get(end) & ~Tag::kBelowFree) | (free ? Tag::kBelowFree : 0)};
-  store_word(bytes(), end, up.bits);
-  if (!up.allocated() && up.size() >= kMinChunk && up.size() <= heap_end_ - end)
-    store_word(bytes(), end + up.size() - kTailFromEnd, up.size());
+  const std::uint64_t above = end == heap_end_
+                                  ? Tag::sentinel(free).bits
+                                  : (get(end) & ~Tag::kBelowFree) | (free ? Tag::kBelowFree : 0);
+  store_word(bytes(), end, above);
 }
 
 // A bin's bit says whether its list is empty, and its first chunk's prev_link names the head
