@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "support/files.hpp"
 #include "support/process.hpp"
 #include "talc/talc.hpp"
 
@@ -60,12 +61,9 @@ void ExpectSameStats(const talc::HeapStats& a, const talc::HeapStats& b) {
 
 class AtomicApi : public ::testing::Test {
  protected:
-  void TearDown() override {
-    MapTalc<>::remove_shm(name_);
-    std::remove(path_.c_str());
-  }
-  std::string name_ = talc_test::UniqueShmName("atomic");
-  std::string path_ = "/tmp/talc-atomic-test-" + std::to_string(::getpid()) + ".heap";
+  talc_test::ScratchRegion scratch_{"atomic"};
+  const std::string name_ = scratch_.shm_name();
+  const std::string path_ = scratch_.file();
 };
 
 TEST_F(AtomicApi, AllocateIntoGrowsAGrowableRegion) {

@@ -14,6 +14,7 @@
 #include <system_error>
 #include <vector>
 
+#include "support/files.hpp"
 #include "support/process.hpp"
 #include "talc/talc.hpp"
 
@@ -42,12 +43,9 @@ talc::OpenOptions WithMode(unsigned mode) {
 
 class Permissions : public ::testing::Test {
  protected:
-  void TearDown() override {
-    MapTalc<>::remove_shm(name_);
-    std::remove(path_.c_str());
-  }
-  std::string name_ = talc_test::UniqueShmName("perm");
-  std::string path_ = "/tmp/talc-perm-test-" + std::to_string(::getpid()) + ".heap";
+  talc_test::ScratchRegion scratch_{"perm"};
+  const std::string name_ = scratch_.shm_name();
+  const std::string path_ = scratch_.file();
 };
 
 // Created by a child whose umask masks every bit but the owner's: the bits are still exact.

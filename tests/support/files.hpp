@@ -1,14 +1,18 @@
-// Files for tests: a scratch folder of their own, and bytes written into a heap file in place
-// (to damage it, or to stage what a process left behind).
+// Files for tests: a scratch folder of their own, a region name and heap file of their own, and
+// bytes written into a heap file in place (to damage it, or to stage what a process left behind).
 #pragma once
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+
+#include "support/process.hpp"
 
 namespace talc_test {
 
@@ -33,6 +37,29 @@ class TempDir {
 
  private:
   std::filesystem::path path_;
+};
+
+// A shared-memory object name and a heap file path that no other test run uses, for a test
+// to create its regions at: both are removed when the object goes. The file lies directly in
+// /tmp, so that a process that dropped its privileges can still reach it.
+class ScratchRegion {
+ public:
+  explicit ScratchRegion(const char* what)
+      : name_(UniqueShmName(what)),
+        path_("/tmp/talc-" + std::string(what) + "-test-" + std::to_string(::getpid()) + ".heap") {}
+  ~ScratchRegion() {
+    ::shm_unlink(name_.c_str());
+    std::remove(path_.c_str());
+  }
+  ScratchRegion(const ScratchRegion&) = delete;
+  ScratchRegion& operator=(const ScratchRegion&) = delete;
+
+  const std::string& shm_name() const noexcept { return name_; }
+  const std::string& file() const noexcept { return path_; }
+
+ private:
+  std::string name_;
+  std::string path_;
 };
 
 // Writes `n` bytes at offset `off` of the file, leaving the rest as it is.
