@@ -41,7 +41,7 @@ template <Peer P>
 
 // An uncontended lock and unlock of the heap's lock, as every call of the face takes it.
 [[gnu::noinline]] std::size_t measured_lock(TalcFacePeer& p, std::size_t n) {
-  talc::TalckMeta<>& h = p.heap().heap();
+  auto& h = p.heap().heap();
   for (std::size_t i = 0; i < n; ++i) {
     if (h.lock().lock() != talc::LockOutcome::acquired) return i;
     h.lock().unlock();

@@ -66,6 +66,10 @@ std::uint32_t current_process_id() noexcept {
   return static_cast<std::uint32_t>(::getpid());
 }
 
+std::uint32_t current_thread_id() noexcept {
+  return static_cast<std::uint32_t>(::gettid());
+}
+
 bool process_alive(std::uint32_t pid) noexcept {
   if (pid == 0) return false;
   return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH;

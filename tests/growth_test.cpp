@@ -230,14 +230,16 @@ TEST_F(Growth, ASpanOrHeapEndBeyondTheMappingIsRefused) {
   auto heap = MapTalc<>::create_shm(name_, kInitial);
   std::byte* meta =
       heap.base() + talc::Talc<>::HeaderType::kBodyOffset + talc::Talc<>::Heap::kMetaOffset;
+  // Requests too large for a lane: each takes the lock, where the span and end are read.
+  constexpr std::size_t kLocked = talc::LaneConfig::kMaxRequest + 1;
   const std::uint64_t span = talc::load_word(meta, 0);  // TalcMeta: span, heap start, end
   const std::uint64_t end = talc::load_word(meta, 16);
   talc::store_word(meta, 0, std::uint64_t{1} << 40);
-  EXPECT_EQ(heap.try_allocate(100).error(), Errc::region_truncated);
+  EXPECT_EQ(heap.try_allocate(kLocked).error(), Errc::region_truncated);
   talc::store_word(meta, 0, span);
-  EXPECT_TRUE(heap.try_allocate(100).ok());
+  EXPECT_TRUE(heap.try_allocate(kLocked).ok());
   talc::store_word(meta, 16, span + 4096);
-  EXPECT_EQ(heap.try_allocate(100).error(), Errc::corrupted);
+  EXPECT_EQ(heap.try_allocate(kLocked).error(), Errc::corrupted);
   talc::store_word(meta, 16, end);
   EXPECT_TRUE(heap.corrupted()) << "a torn heap end is damage every process must see";
 }

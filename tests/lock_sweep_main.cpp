@@ -81,7 +81,7 @@ std::vector<Word> MakePristine(const fs::path& path) {
   auto heap = talc::MapTalc<>::create_file(path.string(), 1 << 20);
   if (!heap.find_or_construct<std::uint64_t>("first", 1)) throw std::runtime_error("no directory");
   return {
-      {"heap lock", talc::Header<talc::TalckMeta<>>::kBodyOffset},
+      {"heap lock", talc::Header<talc::LaneHeap<>>::kBodyOffset + talc::LaneHeap<>::kSyncOffset},
       {"directory lock", heap.header().directory() + offsetof(talc::named_detail::Segment, lock)}};
 }
 

@@ -407,8 +407,8 @@ void ExpectEveryBlockNamed(MapTalc<>& heap) {
   std::uint64_t segments = 0, unnamed = 0;
   heap.with_lock([&](auto& m) {
     m.for_each_chunk([&](talc::Chunk c, bool allocated) {
-      if (!allocated) return;
       const auto* user = static_cast<const std::byte*>(m.address_of(c.user()));
+      if (!allocated || heap.heap().in_lanes(m, user)) return;  // not a user's
       std::uint64_t magic;
       std::memcpy(&magic, user + 8, sizeof magic);
       if (magic == talc::named_detail::kSegmentMagic) {

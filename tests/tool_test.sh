@@ -115,10 +115,10 @@ for key in "format version" "fingerprint" "LinearStages=" "BytesPerLinear=" "Log
   contains "$OUT" "$key" "info text"
 done
 expect 0 "info --json" -- "$TALC" info "file:$DIR/a.heap" --json
-json_true 'j["format_version"] == 3 and j["region_size"] == 1048576' "info --json sizes"
+json_true 'j["format_version"] == 4 and j["region_size"] == 1048576' "info --json sizes"
 json_true 'j["live_chunks"] == 0 and j["free_chunks"] == 1 and j["fragmentation"] == 0' \
   "info --json on a fresh heap"
-json_true 'j["largest_free"] == j["free_bytes"] == j["capacity"]' "info --json free space"
+json_true 'j["largest_free"] == j["free_bytes"] == j["capacity"] - j["lane_table_bytes"]' "info --json free space"
 json_true 'j["bin_config"]["bins"] > 0 and j["init_state"] == "initialised"' "info --json config"
 json_true 'len(j["free_bins"]) == 1 and j["free_bins"][0]["count"] == 1' "info --json bins"
 json_true 'j["journal_words"] == 0 and j["recoveries"] == 0 and j["rollbacks"] == 0' \
@@ -145,8 +145,8 @@ json_true 'j["stats"]["growths"] >= 1 and j["stats"]["reallocations"] > 0' \
   "info --json counts growths and reallocations"
 json_true 'j["stats"]["live_allocations"] == j["live_chunks"] and j["stats"]["free_bytes"] == j["free_bytes"]' \
   "stats agree with the walk"
-json_true 'j["stats"]["live_bytes"] + j["stats"]["free_bytes"] + j["stats"]["overhead_bytes"] == j["current_size"] - 256' \
-  "every byte is live, free or overhead"
+json_true 'j["stats"]["live_bytes"] + j["stats"]["free_bytes"] + j["stats"]["cached_bytes"] + j["stats"]["overhead_bytes"] == j["current_size"] - 320' \
+  "every byte is live, free, cached or overhead"
 [ "$(stat -c %s "$DIR/g.heap")" -eq "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["current_size"])' "$DIR/out")" ] ||
   fail "the file's size is not what the heap spans"
 expect 0 "check the grown heap" -- "$TALC" check "file:$DIR/g.heap"
@@ -174,7 +174,8 @@ expect 0 "info on a heap with live blocks" -- "$TALC" info "file:$DIR/a.heap" --
 json_true 'j["live_chunks"] > 10 and j["free_chunks"] >= 1' "live blocks are there"
 json_true '0 <= j["fragmentation"] < 1' "fragmentation in range"
 json_true 'sum(b["count"] for b in j["free_bins"]) == j["free_chunks"]' "bins count every free chunk"
-json_true 'j["live_bytes"] + j["free_bytes"] == j["capacity"]' "live + free = capacity"
+json_true 'j["live_bytes"] + j["free_bytes"] + j["cached_bytes"] + j["lane_table_bytes"] == j["capacity"]' \
+  "live + free + cached + lane table = capacity"
 
 # ---- check -----------------------------------------------------------------------------------
 before=$(sha256sum <"$DIR/a.heap")
@@ -187,12 +188,12 @@ json_true 'j["consistent"] is True and j["stage"] == "check" and j["journal_word
 
 # A heap left mid-operation: one journal entry, as a process killed inside an operation leaves
 # it (it gives the first chunk's tag back its own value, so the rolled-back heap is sound).
-# Offsets from docs/layout.md: the core heap at 256 in the region; in it heap_start is word 1
+# Offsets from docs/layout.md: the core heap at 320 in the region; in it heap_start is word 1
 # and the journal (length, then {offset, old} pairs) follows 4 fields and 9 counters.
 cp "$DIR/a.heap" "$DIR/mid.heap"
 "$PY" - "$DIR/mid.heap" <<'PYEOF' || fail "could not write a journal entry"
 import struct, sys
-core, journal = 256, 256 + 13 * 8
+core, journal = 320, 320 + 13 * 8
 with open(sys.argv[1], "r+b") as f:
     data = f.read()
     word = lambda off: struct.unpack_from("<Q", data, off)[0]
@@ -243,11 +244,11 @@ fi
 # A damaged lock word: check names it (without hanging on it); repair resets it, but only when
 # no other process has the region open.
 cp "$DIR/a.heap" "$DIR/lock.heap"
-printf '\0\0\0\0\377\0\0\0' | dd of="$DIR/lock.heap" bs=1 seek=128 conv=notrunc status=none
+printf '\0\0\0\0\377\0\0\0' | dd of="$DIR/lock.heap" bs=1 seek=192 conv=notrunc status=none
 expect 1 "check a heap whose lock word is damaged" -- "$TALC" check "file:$DIR/lock.heap"
-contains "$ERR" "heap lock word holds a value no holder writes (offset 128" "check names the lock"
+contains "$ERR" "heap lock word holds a value no holder writes (offset 192" "check names the lock"
 expect 1 "check --json a damaged lock word" -- "$TALC" check "file:$DIR/lock.heap" --json
-json_true 'j["stage"] == "lock" and j["offset"] == 128 and not j["consistent"]' \
+json_true 'j["stage"] == "lock" and j["offset"] == 192 and not j["consistent"]' \
   "check --json names the lock"
 expect 0 "info on a damaged lock word" -- "$TALC" info "file:$DIR/lock.heap" --json
 json_true 'j["locks"][0]["damaged"] and j["boot_current"]' "info shows the damaged lock"

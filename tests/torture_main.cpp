@@ -180,12 +180,14 @@ struct Verdict {
   std::string why;
 };
 
-// Under the lock: the heap passes check(), every sealed block is intact, and the live chunks
-// are exactly the control block, the tables and the blocks the tables name.
+// Under the lock: the heap and its lanes pass check(), every sealed block is intact, and the live
+// chunks are exactly the control block, the tables and the blocks the tables name; every other
+// allocated chunk is the lane table or a block a lane caches.
 Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers) {
   Verdict v;
   const talc::Errc e = heap.with_lock([&](auto& m) {
-    const talc::CheckReport rep = m.check();
+    talc::CheckReport rep = m.check();
+    if (rep.ok()) rep = heap.heap().check_lanes(m, true);
     if (!rep.ok()) {
       v = {false, std::string("check: ") + rep.what + " at " + std::to_string(rep.offset)};
       return;
@@ -211,8 +213,10 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers) {
         bytes += chunk_of(block);
       }
     }
-    const talc::Census c = m.census();
-    if (c.live_chunks != chunks || c.live_bytes != bytes || c.free_bytes != m.capacity() - bytes)
+    talc::Census c = m.census();
+    heap.heap().discount(c);
+    if (c.live_chunks != chunks || c.live_bytes != bytes ||
+        c.free_bytes != m.capacity() - bytes - c.cached_bytes - heap.heap().table_chunk())
       v = {false, "live chunks " + std::to_string(c.live_chunks) + " (" +
                       std::to_string(c.live_bytes) + " bytes) where the tables account for " +
                       std::to_string(chunks) + " (" + std::to_string(bytes) + " bytes)"};
@@ -345,6 +349,7 @@ int main(int argc, char** argv) {
       heap.deallocate(t);
     }
     heap.destroy(control);
+    heap.trim();  // this thread's lane, and the killed workers'
     const talc::Census c = heap.census();
     if (c.live_chunks != 0 || c.free_chunks != 1)
       v = {false, "the heap did not drain to one chunk"};

@@ -24,6 +24,15 @@ nlohmann::json to_json(const RegionSpec& spec, const HeapFacts& f) {
                      {"word", l.word},
                      {"state", l.state},
                      {"damaged", l.damaged}});
+  nlohmann::json lanes = nlohmann::json::array();
+  for (const LaneFacts& l : f.lanes)
+    lanes.push_back({{"index", l.index},
+                     {"owner_pid", l.owner_pid},
+                     {"state", l.state},
+                     {"thread", l.thread},
+                     {"blocks", l.blocks},
+                     {"bytes", l.bytes},
+                     {"busy", l.busy}});
   char fp[19];
   std::snprintf(fp, sizeof fp, "%#018llx", static_cast<unsigned long long>(f.fingerprint));
   return {
@@ -47,6 +56,12 @@ nlohmann::json to_json(const RegionSpec& spec, const HeapFacts& f) {
       {"free_chunks", f.free_chunks},
       {"largest_free", f.largest_free},
       {"fragmentation", f.fragmentation},
+      {"cached_chunks", f.cached_chunks},
+      {"cached_bytes", f.cached_bytes},
+      {"lane_count", f.lane_count},
+      {"lane_bound", f.lane_bound},
+      {"lane_table_bytes", f.lane_table_bytes},
+      {"lanes", lanes},
       {"stats",
        {{"live_allocations", f.stats.live_allocations},
         {"live_bytes", f.stats.live_bytes},
@@ -55,6 +70,8 @@ nlohmann::json to_json(const RegionSpec& spec, const HeapFacts& f) {
         {"free_chunks", f.stats.free_chunks},
         {"largest_free", f.stats.largest_free},
         {"overhead_bytes", f.stats.overhead_bytes},
+        {"cached_blocks", f.stats.cached_blocks},
+        {"cached_bytes", f.stats.cached_bytes},
         {"fragmentation", f.stats.fragmentation()},
         {"allocations", f.stats.allocations},
         {"deallocations", f.stats.deallocations},
@@ -83,6 +100,8 @@ void print_text(const RegionSpec& spec, const HeapFacts& f) {
   std::printf("capacity        %llu bytes\n", u(f.capacity));
   std::printf("live            %llu bytes in %llu chunks\n", u(f.live_bytes), u(f.live_chunks));
   std::printf("free            %llu bytes in %llu chunks\n", u(f.free_bytes), u(f.free_chunks));
+  std::printf("cached          %llu bytes in %llu chunks, in lanes\n", u(f.cached_bytes),
+              u(f.cached_chunks));
   std::printf("largest free    %llu bytes\n", u(f.largest_free));
   std::printf("fragmentation   %.4f\n", f.fragmentation);
   const talc::HeapStats& s = f.stats;
@@ -100,6 +119,15 @@ void print_text(const RegionSpec& spec, const HeapFacts& f) {
   for (const LockFacts& l : f.locks)
     std::printf("%-15s %s (word 0x%016llx at offset %llu)\n", (l.name + " lock").c_str(),
                 l.state.c_str(), u(l.word), u(l.offset));
+  if (f.lane_count == 0)
+    std::printf("lanes           none (built without)\n");
+  else
+    std::printf("lanes           %llu, at most %llu bytes each; %zu owned or holding blocks\n",
+                u(f.lane_count), u(f.lane_bound), f.lanes.size());
+  for (const LaneFacts& l : f.lanes)
+    std::printf("  lane %3llu  %s (pid %llu, thread %llu)%s: %llu blocks, %llu bytes\n", u(l.index),
+                l.state.c_str(), u(l.owner_pid), u(l.thread), l.busy ? ", inside an operation" : "",
+                u(l.blocks), u(l.bytes));
   std::printf("locks' boot     %s\n",
               f.boot_current ? "this one" : "another (the next opener re-initialises them)");
   std::printf("free chunks by bin:\n");

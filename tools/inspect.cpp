@@ -76,7 +76,8 @@ LockFacts describe_lock(std::string name, std::uint64_t offset, std::uint64_t wo
 
 std::vector<LockFacts> lock_facts(Snapshot& snap) {
   std::vector<LockFacts> out;
-  out.push_back(describe_lock("heap", HeapHeader::kBodyOffset, snap.heap().lock().word()));
+  out.push_back(describe_lock("heap", HeapHeader::kBodyOffset + Heap::kSyncOffset,
+                              snap.heap().lock().word()));
   // The directory's first segment, when its offset leaves room for it in what is mapped.
   const std::uint64_t dir = snap.header().directory();
   constexpr std::uint64_t kLockAt = offsetof(talc::named_detail::Segment, lock);
@@ -108,6 +109,7 @@ HeapFacts gather_facts(Snapshot& snap) {
   f.capacity = core.capacity();
   f.current_size = kCoreOffset + core.span();
   f.stats = core.stats();
+  heap.discount(f.stats);
   f.recoveries = heap.recoveries();
   f.rollbacks = heap.rollbacks();
   f.journal_words = core.journal_size();
@@ -115,17 +117,45 @@ HeapFacts gather_facts(Snapshot& snap) {
   f.locks = lock_facts(snap);
 
   std::vector<std::uint64_t> counts(Bins::kBins, 0);
+  talc::Census census;
   core.for_each_chunk([&](const talc::Chunk& chunk, bool allocated) {
     if (allocated) {
-      ++f.live_chunks;
-      f.live_bytes += chunk.size;
+      ++census.live_chunks;
+      census.live_bytes += chunk.size;
       return;
     }
-    ++f.free_chunks;
-    f.free_bytes += chunk.size;
-    if (chunk.size > f.largest_free) f.largest_free = chunk.size;
+    ++census.free_chunks;
+    census.free_bytes += chunk.size;
+    if (chunk.size > census.largest_free) census.largest_free = chunk.size;
     ++counts[Bins::bin_of(chunk.size)];
   });
+  heap.discount(census);  // what the lanes hold is cached, their table overhead
+  f.live_chunks = census.live_chunks;
+  f.live_bytes = census.live_bytes;
+  f.free_chunks = census.free_chunks;
+  f.free_bytes = census.free_bytes;
+  f.largest_free = census.largest_free;
+  f.cached_chunks = census.cached_chunks;
+  f.cached_bytes = census.cached_bytes;
+  f.lane_count = heap.lane_count();
+  f.lane_bound = heap.lane_bound();
+  f.lane_table_bytes = heap.table_chunk();
+  for (std::uint64_t i = 0; i < heap.lane_count(); ++i) {
+    const talc::Lane& l = heap.lane(i);
+    LaneFacts lf;
+    lf.index = i;
+    const std::uint64_t owner = talc::lane_load(l.owner);
+    lf.owner_pid = owner & talc::RegionLock::kPidMask;
+    lf.state = owner == 0                             ? "free"
+               : talc::RegionLock::holder_dead(owner) ? "owned by a dead process"
+                                                      : "owned by a live process";
+    lf.thread = talc::lane_load(l.thread);
+    for (std::uint64_t c = 0; c < talc::LaneConfig::kClasses; ++c)
+      lf.blocks += talc::lane_load(l.count[c]);
+    lf.bytes = talc::lane_load(l.bytes);
+    lf.busy = talc::lane_load(l.seq) % 2 != 0;
+    if (owner != 0 || lf.blocks != 0) f.lanes.push_back(lf);
+  }
   f.fragmentation = f.free_bytes == 0 ? 0.0
                                       : 1.0 - static_cast<double>(f.largest_free) /
                                                   static_cast<double>(f.free_bytes);
@@ -163,7 +193,8 @@ CheckOutcome check_region(const RegionSpec& spec, std::chrono::milliseconds wait
       }
       out.rolled_back_words = *undone;
     }
-    const talc::CheckReport rep = core.check();
+    talc::CheckReport rep = core.check();
+    if (rep.ok()) rep = snap.heap().check_lanes(core, false);
     out.stage = "check";
     out.what = rep.what;
     out.consistent = rep.ok();

@@ -16,12 +16,12 @@
 #include "region_spec.hpp"
 #include "talc/errors.hpp"
 #include "talc/header.hpp"
+#include "talc/lane_heap.hpp"
 #include "talc/mapping.hpp"
-#include "talc/talck_meta.hpp"
 
 namespace talc_tool {
 
-using Heap = talc::TalckMeta<>;
+using Heap = talc::LaneHeap<>;
 using HeapHeader = talc::Header<Heap>;
 using Bins = Heap::Meta::BinConfigType;
 
@@ -70,6 +70,17 @@ struct BinCount {
   std::uint64_t count = 0;
 };
 
+// A lane that is owned or holds blocks (lane_heap.hpp).
+struct LaneFacts {
+  std::uint64_t index = 0;
+  std::uint64_t owner_pid = 0;  // 0: no owner
+  std::string state;            // free, owned by a live process, owned by a dead one
+  std::uint64_t thread = 0;
+  std::uint64_t blocks = 0;
+  std::uint64_t bytes = 0;
+  bool busy = false;  // its owner is (or died) inside an operation
+};
+
 struct HeapFacts {
   std::uint32_t format_version = 0;
   std::uint64_t fingerprint = 0;
@@ -95,6 +106,11 @@ struct HeapFacts {
   std::uint64_t journal_words = 0;  // non-zero: an operation was interrupted
   bool boot_current = false;        // the locks belong to this boot of the machine
   std::vector<LockFacts> locks;
+  std::uint64_t lane_count = 0;        // 0: a heap built without lanes
+  std::uint64_t lane_bound = 0;        // bytes a lane may hold
+  std::uint64_t lane_table_bytes = 0;  // the chunk of the lane table: overhead
+  std::uint64_t cached_chunks = 0, cached_bytes = 0;
+  std::vector<LaneFacts> lanes;     // the owned or non-empty ones
   std::vector<BinCount> free_bins;  // non-empty bins only, in bin order
 };
 
@@ -116,7 +132,8 @@ struct CheckOutcome {
 
 // The full integrity check of a region, on a private copy: header validation, the lock words
 // (one that no holder writes makes every call fail: `talc repair` resets it), the roll-back of
-// an interrupted operation (as the next lock holder would do it), then TalcMeta::check().
+// an interrupted operation (as the next lock holder would do it), then TalcMeta::check() and
+// the lanes' check (LaneHeap::check_lanes, on the copy as it is: nobody works its lanes).
 // Never throws; a region that cannot be mapped is reported at stage "open".
 CheckOutcome check_region(const RegionSpec& spec, std::chrono::milliseconds wait) noexcept;
 

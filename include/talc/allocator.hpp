@@ -40,7 +40,7 @@ namespace talc {
 template <class T, class Bins = DefaultBinConfig>
 class Allocator {
  public:
-  using HeaderType = Header<TalckMeta<Bins>>;
+  using HeaderType = Header<LaneHeap<Bins>>;
   using value_type = T;
   using pointer = OffsetPtr<T>;
   using const_pointer = OffsetPtr<const T>;
@@ -71,14 +71,28 @@ class Allocator {
 
   pointer allocate(size_type n) {
     if (n > std::numeric_limits<size_type>::max() / sizeof(T)) throw std::bad_array_new_length();
-    Result<void*> r = Errc::corrupted;
     HeaderType& h = *header_;
+    auto& heap = h.body();
     const std::size_t bytes = n * sizeof(T), align = alignof(T) < kGranule ? kGranule : alignof(T);
-    const Errc e = h.body().with_lock([&](auto& m) {
-      r = m.allocate(bytes, align);
+    // Small blocks come from the calling thread's lane, as through Talc.
+    LaneOwner* o =
+        bytes <= LaneConfig::kMaxRequest && align <= kGranule ? heap.thread_lane() : nullptr;
+    if (o != nullptr) {
+      const std::uint64_t u = heap.lane_allocate(*o, bytes);
+      if (u != heap.kNull) return pointer(static_cast<T*>(heap.meta().address_of(u)));
+    }
+    Result<void*> r = Errc::corrupted;
+    const Errc e = heap.with_lock([&](auto& m) {
+      const auto op = [&] {
+        return o != nullptr ? heap.refill_pop(m, *o, bytes) : m.allocate(bytes, align);
+      };
+      r = op();
+      if (r.error() == Errc::out_of_memory && heap.relieve(m, heap.held_lane())) {
+        m.retract_failure();  // the drained blocks may answer it
+        r = op();
+      }
       // A region this process opened to grow grows for containers too (growth.hpp).
-      if (r.error() == Errc::out_of_memory && grow_heap(h, m, bytes, align))
-        r = m.allocate(bytes, align);
+      if (r.error() == Errc::out_of_memory && grow_heap(h, m, bytes, align)) r = op();
       Talc<Bins>::judge(h, r.error());
     });
     if (e == Errc::corrupted) h.mark_corrupted();
@@ -95,8 +109,11 @@ class Allocator {
   void deallocate(pointer p, size_type) noexcept {
     if (!p) return;
     HeaderType& h = *header_;
+    auto& heap = h.body();
     void* raw = const_cast<std::remove_cv_t<T>*>(p.get());
-    const Errc e = h.body().with_lock([&](auto& m) { Talc<Bins>::judge(h, m.deallocate(raw)); });
+    LaneOwner* o = heap.thread_lane();
+    if (o != nullptr && heap.lane_free(*o, raw) != LaneHeap<Bins>::LaneFree::ask_lock) return;
+    const Errc e = heap.with_lock([&](auto& m) { Talc<Bins>::judge(h, heap.release(m, raw, o)); });
     if (e == Errc::corrupted) h.mark_corrupted();
   }
 

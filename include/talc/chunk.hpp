@@ -34,15 +34,16 @@
 // previous chunk. That makes unlinking a constant-time rewrite of two words with no special
 // case for the first chunk of a bin.
 //
-// Every word is read and written with memcpy through load_word / store_word: the region is
-// raw bytes that another process wrote, not C++ objects this process created, and those two
-// functions are the single place where metadata reaches memory (the crash-safety journal
-// will hook in here).
+// Every word is read and written through load_word / store_word: the region is raw bytes that
+// another process wrote, and those two functions are the single place where metadata reaches
+// memory.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <new>
 
 #include "talc/rel.hpp"
 
@@ -136,14 +137,17 @@ constexpr std::uint64_t chunk_size_for(std::uint64_t n) noexcept {
   return s < kMinChunk ? kMinChunk : s;
 }
 
+// Relaxed atomic accesses, which compile to plain moves: a lane (lanes.hpp) reads a block's tag
+// and its neighbours' without the heap's lock, while an operation under the lock may rewrite
+// them, and a plain access on either side would be a data race.
 inline std::uint64_t load_word(const std::byte* base, std::uint64_t off) noexcept {
-  std::uint64_t v;
-  std::memcpy(&v, base + off, sizeof v);
-  return v;
+  auto* w = std::launder(reinterpret_cast<std::uint64_t*>(const_cast<std::byte*>(base + off)));
+  return std::atomic_ref<std::uint64_t>(*w).load(std::memory_order_relaxed);
 }
 
 inline void store_word(std::byte* base, std::uint64_t off, std::uint64_t v) noexcept {
-  std::memcpy(base + off, &v, sizeof v);
+  auto* w = std::launder(reinterpret_cast<std::uint64_t*>(base + off));
+  std::atomic_ref<std::uint64_t>(*w).store(v, std::memory_order_relaxed);
 }
 
 }  // namespace talc

@@ -17,6 +17,7 @@
 // for out-of-memory and OpenError (a std::system_error) for everything else.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cstddef>
@@ -34,9 +35,10 @@
 #include "talc/errors.hpp"
 #include "talc/growth.hpp"
 #include "talc/header.hpp"
+#include "talc/lane_heap.hpp"
+#include "talc/lane_local.hpp"
 #include "talc/mapping.hpp"
 #include "talc/meta.hpp"
-#include "talc/talck_meta.hpp"
 
 namespace talc {
 
@@ -53,6 +55,10 @@ struct OpenOptions {
   // For a process that creates the region: its permission bits (MapLayout::mode), e.g. 0660
   // for a service and its clients that run as two users of one group.
   unsigned mode = 0600;
+  // For a process that builds the heap: whether small blocks go through lanes (lane_heap.hpp),
+  // per-thread caches in the region that take no lock. The heap records the choice, and every
+  // process that opens it follows the heap.
+  bool lanes = true;
 };
 
 // A refusal to open a heap, or an operation on a heap marked corrupted. code() is an Errc.
@@ -69,7 +75,7 @@ class MapTalc;
 template <class Bins = DefaultBinConfig>
 class Talc {
  public:
-  using Heap = TalckMeta<Bins>;
+  using Heap = LaneHeap<Bins>;
   using HeaderType = Header<Heap>;
 
   static constexpr std::size_t min_region_size() noexcept { return HeaderType::min_region_size(); }
@@ -86,6 +92,17 @@ class Talc {
   }
 
   Result<Meta> try_allocate(std::size_t size, std::size_t align = kGranule) noexcept {
+    if (size <= LaneConfig::kMaxRequest && align <= kGranule) {
+      if (LaneOwner* o = heap().thread_lane()) {
+        const std::uint64_t u = heap().lane_allocate(*o, size);
+        if (u != Heap::kNull) [[likely]]
+          return Meta{base_, meta_offset() + u, size};
+        const Result<void*> r =
+            growing(size, align, [&](auto& m) { return heap().refill_pop(m, *o, size); });
+        if (!r) return r.error();
+        return Meta{base_, offset_of(*r), size};
+      }
+    }
     if (const Errc e = align_error(align); e != Errc::ok) return e;
     const Result<void*> r = growing(size, align, [&](auto& m) { return m.allocate(size, align); });
     if (!r) return r.error();
@@ -106,8 +123,10 @@ class Talc {
     if (const Errc e = own(m); e != Errc::ok) return e;
     if (const Errc e = align_error(align); e != Errc::ok) return e;
     void* p = m.ptr();
-    const Result<void*> r =
-        growing(size, align, [&](auto& h) { return h.reallocate(p, size, align); });
+    const Result<void*> r = growing(size, align, [&](auto& h) -> Result<void*> {
+      if (const Errc e = heap().refuse_cached(h, p, lock_wait_); e != Errc::ok) return e;
+      return h.reallocate(p, size, align);
+    });
     if (!r) return r.error();
     return Meta{base_, offset_of(*r), size};
   }
@@ -149,8 +168,19 @@ class Talc {
     return deallocate(base_ + m.offset);
   }
   Errc deallocate(void* p) noexcept {
+    LaneOwner* o = heap().thread_lane();
+    if (o != nullptr) {
+      switch (heap().lane_free(*o, p)) {
+        case Heap::LaneFree::cached:
+          return Errc::ok;
+        case Heap::LaneFree::double_free:
+          return Errc::not_allocated;
+        case Heap::LaneFree::ask_lock:
+          break;
+      }
+    }
     Errc r = Errc::corrupted;
-    const Errc e = locked([&](auto& m) { r = verdict(m.deallocate(p)); });
+    const Errc e = locked([&](auto& m) { r = verdict(heap().release(m, p, o, lock_wait_)); });
     return e != Errc::ok ? e : r;
   }
 
@@ -173,8 +203,10 @@ class Talc {
   Errc deallocate_from(const Meta& owner, std::size_t word) noexcept {
     if (owner.base != base_) return Errc::foreign_pointer;
     Errc r = Errc::corrupted;
-    const Errc e =
-        locked([&](auto& m) { r = verdict(m.deallocate_from(owner.ptr(), word, meta_offset())); });
+    const Errc e = locked([&](auto& m) {
+      r = named_cached(m, owner, word);
+      if (r == Errc::ok) r = verdict(m.deallocate_from(owner.ptr(), word, meta_offset()));
+    });
     return e != Errc::ok ? e : r;
   }
 
@@ -185,7 +217,8 @@ class Talc {
                                    std::size_t align = kGranule) noexcept {
     if (owner.base != base_) return Errc::foreign_pointer;
     if (const Errc e = align_error(align); e != Errc::ok) return e;
-    const Result<void*> r = growing(size, align, [&](auto& m) {
+    const Result<void*> r = growing(size, align, [&](auto& m) -> Result<void*> {
+      if (const Errc e = named_cached(m, owner, word); e != Errc::ok) return e;
       return m.reallocate_from(owner.ptr(), word, size, align, meta_offset());
     });
     if (!r) return r.error();
@@ -226,7 +259,11 @@ class Talc {
 
   Result<std::size_t> usable_size(const void* p) noexcept {
     Result<std::size_t> r = Errc::corrupted;
-    const Errc e = locked([&](auto& m) { r = m.usable_size(p); });
+    const Errc e = locked([&](auto& m) {
+      r = m.usable_size(p);
+      if (r)
+        if (const Errc c = heap().refuse_cached(m, p, lock_wait_); c != Errc::ok) r = c;
+    });
     return e != Errc::ok ? Result<std::size_t>(e) : r;
   }
 
@@ -236,6 +273,7 @@ class Talc {
     const Errc e = locked([&](auto& m) {
       try {
         rep = m.check();
+        if (rep.ok()) rep = heap().check_lanes(m, true);
       } catch (const std::bad_alloc&) {
         rep = CheckReport{Errc::out_of_memory, 0, "not enough process memory to check"};
       }
@@ -246,14 +284,28 @@ class Talc {
   }
   Census census() {
     Census c;
-    locked([&](auto& m) { c = m.census(); });
+    locked([&](auto& m) {
+      c = m.census();
+      heap().discount(c);
+    });
     return c;
   }
+  // Gives the blocks the calling thread's lane caches back to the heap, with those of lanes
+  // whose owners are gone, as a request that finds no memory does: for a thread that is done
+  // with small blocks for a while, or before looking at how free space lies (census()).
+  Errc trim() noexcept {
+    LaneOwner* o = heap().held_lane();
+    return locked([&](auto& m) { (void)heap().relieve(m, o); });
+  }
+
   // The heap's figures (HeapStats), read under the lock at the cost of a few words and the
   // largest bin's list: cheap enough for a monitoring loop.
   HeapStats stats() {
     HeapStats s;
-    locked([&](auto& m) { s = m.stats(); });
+    locked([&](auto& m) {
+      s = m.stats();
+      heap().discount(s);
+    });
     s.recoveries = recoveries();
     s.rollbacks = rollbacks();
     return s;
@@ -333,8 +385,10 @@ class Talc {
   // (rolling back and checking what its holder left), and the directory's on its next use.
   Errc fresh_start() {
     heap().lock().abandon();
-    const Errc e = locked([](auto&) {});
+    Errc lanes = Errc::ok;
+    const Errc e = locked([&](auto& m) { lanes = verdict(heap().reset_lanes(m)); });
     if (e != Errc::ok) return e;
+    if (lanes != Errc::ok) return lanes;
     return names().fresh_start();
   }
 
@@ -373,13 +427,24 @@ class Talc {
   template <class>
   friend class MapTalc;  // opens the header, then sets the reach of the mapping it made
 
-  Talc(std::byte* base, std::size_t size, HeaderType* h, bool built) noexcept
-      : base_(base), size_(size), header_(h), max_align_(alignment_of(base)), built_(built) {}
+  Talc(std::byte* base, std::size_t size, HeaderType* h, bool built)
+      : base_(base),
+        size_(size),
+        header_(h),
+        max_align_(alignment_of(base)),
+        built_(built),
+        open_heap_(&h->body(), &Heap::give_back) {}
+
+  // Gives back the lanes this process's threads hold here, when this is the last Talc on this
+  // mapping: before the mapping goes (MapTalc).
+  void close_lanes() noexcept { open_heap_.reset(); }
 
   static Talc open_header(void* base, std::size_t len, OpenRole role, const OpenOptions& opts) {
     std::string why;
     bool built = false;
-    auto h = HeaderType::open(base, len, role, opts.claim, opts.wait, &why, &built, opts.max_size);
+    ClaimOptions claim = opts.claim;
+    claim.lanes = opts.lanes && claim.lanes;
+    auto h = HeaderType::open(base, len, role, claim, opts.wait, &why, &built, opts.max_size);
     if (!h) throw OpenError(h.error(), why.empty() ? describe(h.error()) : why);
     const std::uint64_t ns = (*h)->namespace_record(), mine = namespace_id();
     if (ns != 0 && mine != 0 && ns != mine)
@@ -426,7 +491,10 @@ class Talc {
   Errc resize_in_place(Meta& m, std::size_t size, F&& f) noexcept {
     if (const Errc e = own(m); e != Errc::ok) return e;
     Errc r = Errc::corrupted;
-    const Errc e = locked([&](auto& h) { r = verdict(f(h, m.ptr(), size)); });
+    const Errc e = locked([&](auto& h) {
+      r = heap().refuse_cached(h, m.ptr(), lock_wait_);
+      if (r == Errc::ok) r = verdict(f(h, m.ptr(), size));
+    });
     if (e != Errc::ok) return e;
     if (r == Errc::ok) m.size = size;
     return r;
@@ -435,12 +503,19 @@ class Talc {
   // Runs `op` (a core request giving Result<void*>) under the lock; when it fails for want of
   // memory, grows the region (still under the lock, so one process grows it at a time) and
   // runs it again; when that fails too, asks the out-of-memory handler, outside the lock.
+  //
+  // Before growing, the calling thread's lane and the lanes of dead owners are drained
+  // (LaneHeap::relieve): memory cached in a lane is not lost to a request that needs it.
   template <class Op>
   Result<void*> growing(std::size_t size, std::size_t align, Op&& op) noexcept {
     for (;;) {
       Result<void*> r = Errc::corrupted;
       const Errc e = locked([&](auto& m) {
         r = op(m);
+        if (r.error() == Errc::out_of_memory && heap().relieve(m, heap().held_lane())) {
+          m.retract_failure();  // the drained blocks may answer it
+          r = op(m);
+        }
         if (r.error() == Errc::out_of_memory && grow_heap(*header_, m, size, align)) r = op(m);
         r = verdict(r);
       });
@@ -455,8 +530,22 @@ class Talc {
     }
   }
 
+  // Under the lock, before a core call on the block word `word` of `owner` names: not_allocated
+  // when that block sits in a lane (LaneHeap::refuse_cached). Anything else wrong with the
+  // word is left to the core call, which refuses it the same way with lanes or without.
+  Errc named_cached(TalcMeta<Bins>& m, const Meta& owner, std::size_t word) noexcept {
+    const Result<std::size_t> usable = m.usable_size(owner.ptr());
+    if (!usable || word >= *usable / kWord) return Errc::ok;
+    const std::uint64_t value = load_word(static_cast<std::byte*>(owner.ptr()), word * kWord);
+    if (value >= size_ || value < meta_offset()) return Errc::ok;
+    const Errc e = heap().refuse_cached(m, base_ + value, lock_wait_);
+    return e == Errc::not_allocated || e == Errc::lock_timeout ? e : Errc::ok;
+  }
+
   // Where the heap's lock word lies in the region.
-  static constexpr std::uint64_t meta_lock_offset() noexcept { return HeaderType::kBodyOffset; }
+  static constexpr std::uint64_t meta_lock_offset() noexcept {
+    return HeaderType::kBodyOffset + Heap::kSyncOffset;
+  }
   // Where the core heap lies in the region: its offsets plus this are the region's offsets.
   static constexpr std::uint64_t meta_offset() noexcept {
     return HeaderType::kBodyOffset + Heap::kMetaOffset;
@@ -514,6 +603,7 @@ class Talc {
   std::chrono::milliseconds lock_wait_ = kDefaultLockWait;
   std::function<void()> on_recovery_;
   std::function<bool(std::size_t)> on_out_of_memory_;
+  lanes_local::OpenHeap open_heap_;
 };
 
 // A Talc that owns the mapping of its region.
@@ -567,6 +657,7 @@ class MapTalc : public Talc<Bins> {
   MapTalc(MapTalc&& o) noexcept = default;  // the mapping, and so the record's key, stay put
   MapTalc& operator=(MapTalc&& o) noexcept {
     if (this != &o) {
+      this->close_lanes();
       forget();
       Talc<Bins>::operator=(std::move(o));
       region_ = std::move(o.region_);
@@ -574,7 +665,10 @@ class MapTalc : public Talc<Bins> {
     }
     return *this;
   }
-  ~MapTalc() { forget(); }
+  ~MapTalc() {
+    this->close_lanes();  // while the mapping is still there
+    forget();
+  }
 
  private:
   MapTalc(MappedRegion r, Talc<Bins> t) noexcept

@@ -23,7 +23,7 @@
 
 #include "talc/errors.hpp"
 #include "talc/header.hpp"
-#include "talc/talck_meta.hpp"
+#include "talc/lane_heap.hpp"
 
 namespace talc {
 
@@ -73,10 +73,10 @@ class Growers {
 // after that and before the heap takes the bytes in leaves only a longer source, which the
 // next growth uses. False when the region cannot grow (here, or any more).
 template <class Bins>
-bool grow_heap(Header<TalckMeta<Bins>>& h, TalcMeta<Bins>& m, std::size_t size,
+bool grow_heap(Header<LaneHeap<Bins>>& h, TalcMeta<Bins>& m, std::size_t size,
                std::size_t align) noexcept {
   constexpr std::uint64_t kMetaOffset =
-      Header<TalckMeta<Bins>>::kBodyOffset + TalckMeta<Bins>::kMetaOffset;
+      Header<LaneHeap<Bins>>::kBodyOffset + LaneHeap<Bins>::kMetaOffset;
   constexpr std::uint64_t kStep = std::uint64_t{64} << 10;
   const std::uint64_t max = h.max_size();
   const std::uint64_t now = kMetaOffset + m.span();

@@ -3,7 +3,7 @@
 // `Header<T>` is the first thing in a region: a magic word, the format version, a fingerprint
 // of everything that fixes the byte layout (bin configuration, word size, byte order, the
 // sizes of the header, lock and metadata), the region size, a root offset for the user, and
-// the init state machine. T (a TalckMeta) follows at kBodyOffset and runs to the region's end.
+// the init state machine. T (a LaneHeap) follows at kBodyOffset and runs to the region's end.
 //
 // The init protocol. A fresh region is all zeros: state `uninitialised`. The process that
 // builds the heap claims the state word with a compare-and-swap (uninitialised ->
@@ -67,7 +67,8 @@ class alignas(64) Header {
   static constexpr std::uint64_t kMagic = 0x5041454843'4c4154ULL;  // "TALCHEAP", little-endian
   // 2: statistics counters in the core heap, a longer journal, the maximum size, the
   // named-object directory word. 3: locks of our own (region_lock.hpp) and the boot record.
-  static constexpr std::uint32_t kVersion = 3;
+  // 4: lanes (lane_heap.hpp) before the synchronised heap.
+  static constexpr std::uint32_t kVersion = 4;
   static constexpr std::size_t kBodyOffset = 128;
 
   static constexpr std::uint64_t fingerprint() noexcept {

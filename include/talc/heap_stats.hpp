@@ -38,16 +38,25 @@ struct HeapCounters {
 };
 
 // A heap's figures at one instant, for people and monitoring. Every byte of the span is in
-// exactly one of live_bytes, free_bytes and overhead_bytes.
+// exactly one of live_bytes, free_bytes, cached_bytes and overhead_bytes.
 struct HeapStats {
   std::uint64_t span_bytes = 0;  // the region the heap manages, metadata included
   std::uint64_t live_allocations = 0;
   std::uint64_t live_bytes = 0;  // usable bytes of the live blocks
   std::uint64_t free_bytes = 0;  // bytes of the free chunks (one tag each is not usable)
   std::uint64_t free_chunks = 0;
-  std::uint64_t largest_free = 0;     // bytes of the largest free chunk
-  std::uint64_t overhead_bytes = 0;   // metadata, padding, sentinel and one tag per live block
+  std::uint64_t largest_free = 0;  // bytes of the largest free chunk
+  std::uint64_t overhead_bytes =
+      0;  // metadata, padding, sentinel, lane table, one tag per live block
+  // Blocks the lanes hold (lane_heap.hpp): free to users, allocated to the central heap. The
+  // bytes are whole chunks. Read without stopping the lanes, so exact only when they are still.
+  std::uint64_t cached_blocks = 0;
+  std::uint64_t cached_bytes = 0;
+  std::uint64_t lanes = 0;            // lanes the heap has (0: built without)
+  std::uint64_t lanes_owned = 0;      // of which a thread holds
   std::uint64_t peak_live_bytes = 0;  // the most usable bytes ever live at once
+  // Operations of the central heap: with lanes, a refill or a drain counts one per block, and
+  // a block a lane hands out or takes back counts nothing.
   std::uint64_t allocations = 0;
   std::uint64_t deallocations = 0;
   std::uint64_t reallocations = 0;
@@ -67,13 +76,17 @@ struct HeapStats {
   }
 };
 
-// What a walk of the chunks finds; only meaningful on a heap that passes check().
+// What a walk of the chunks finds; only meaningful on a heap that passes check(). Through the
+// face, the blocks the lanes hold and the lane table are taken out of the live figures, and the
+// former counted as cached.
 struct Census {
   std::uint64_t live_chunks = 0;
   std::uint64_t live_bytes = 0;  // chunk bytes of allocated chunks, tags included
   std::uint64_t free_chunks = 0;
   std::uint64_t free_bytes = 0;
   std::uint64_t largest_free = 0;
+  std::uint64_t cached_chunks = 0;
+  std::uint64_t cached_bytes = 0;
 };
 
 }  // namespace talc

@@ -340,7 +340,7 @@ class NamedDirectory {
   Segment* segment_at(const Meta& m) const noexcept {
     return std::launder(reinterpret_cast<Segment*>(m.ptr()));
   }
-  Header<TalckMeta<Bins>>& header() const noexcept { return t_->header(); }
+  Header<LaneHeap<Bins>>& header() const noexcept { return t_->header(); }
 
   // A segment's offset, read from the region, checked before it becomes an address.
   Result<Meta> segment_meta(std::uint64_t off) const noexcept {
@@ -634,6 +634,6 @@ class NamedDirectory {
   Talc<Bins>* t_;
 };
 
-static_assert(sizeof(Header<TalckMeta<>>) <= 128, "the header fits before the heap's body");
+static_assert(sizeof(Header<LaneHeap<>>) <= 128, "the header fits before the heap's body");
 
 }  // namespace talc

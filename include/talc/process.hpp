@@ -8,6 +8,8 @@
 namespace talc {
 
 std::uint32_t current_process_id() noexcept;
+// The calling thread's id (gettid): what the tools show as a lane's owning thread.
+std::uint32_t current_thread_id() noexcept;
 // False only when the process certainly does not exist (a pid of another PID namespace, or
 // one we may not signal, counts as alive: waiting is safer than taking over).
 bool process_alive(std::uint32_t pid) noexcept;

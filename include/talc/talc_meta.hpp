@@ -55,8 +55,11 @@
 namespace talc {
 
 struct ClaimOptions {
-  // Prove every deallocated pointer by a walk of the heap (O(chunks) per free).
+  // Prove every deallocated pointer by a walk of the heap (O(chunks) per free). Such a heap has
+  // no lanes: the walk needs the lock.
   bool checked = false;
+  // For a heap with lanes (lane_heap.hpp): whether it has them. The core heap ignores it.
+  bool lanes = true;
 };
 
 template <class Bins = DefaultBinConfig, bool Journaled = true>
@@ -93,6 +96,9 @@ class alignas(64) TalcMeta {
   // Returns the block that starts at `p`. Refuses, changing nothing: null, a pointer outside
   // the heap or not at a block's start, a block that is already free.
   Errc deallocate(void* p) noexcept;
+
+  // The allocated chunk whose user pointer is `p`, or why there is none (talc_meta_free.hpp).
+  TALC_HOT Result<Chunk> live_chunk(const void* p) const noexcept;
 
   // The bytes usable at `p` (at least what was asked for), after the same checks as deallocate.
   Result<std::size_t> usable_size(const void* p) const noexcept;
@@ -133,6 +139,14 @@ class alignas(64) TalcMeta {
   // Frees the block the slot names and nulls the slot. Refuses an empty slot (null_pointer),
   // and a slot that names its own block (foreign_pointer).
   Errc deallocate_from(const void* owner, std::size_t word, std::uint64_t bias = 0) noexcept;
+  // The two calls of an intrusive list of blocks whose head is the slot (a lane's, lanes.hpp),
+  // each one atomic operation. allocate_linked pushes a new block of at least `size` bytes
+  // (16-aligned) whose first word holds `link` (the slot's old value, say) and second word
+  // `mark`; the slot then names it, whatever it named before. deallocate_linked frees the block
+  // the slot names and gives the slot that block's first word.
+  Result<void*> allocate_linked(const void* owner, std::size_t word, std::size_t size,
+                                std::uint64_t link, std::uint64_t mark) noexcept;
+  Errc deallocate_linked(const void* owner, std::size_t word) noexcept;
   // An allocation whose first word holds `mark` in the same atomic operation, for a block that
   // can be published only after the operation (a word outside the heap names it): a process
   // that dies before publishing leaves a block a walk of the heap can recognise by its mark.
@@ -191,6 +205,12 @@ class alignas(64) TalcMeta {
   std::uint64_t span() const noexcept { return span_; }
   std::uint64_t heap_start() const noexcept { return heap_start_; }
   std::uint64_t heap_end() const noexcept { return heap_end_; }
+  // The heap end for a reader that does not hold the lock (a lane checking a block): a growth
+  // may move it meanwhile, only upwards, so a stale value is only more cautious.
+  std::uint64_t heap_end_unlocked() const noexcept {
+    return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(heap_end_))
+        .load(std::memory_order_relaxed);
+  }
   // Bytes the chunks may use: the span less the metadata, padding and sentinel.
   std::uint64_t capacity() const noexcept { return heap_end_ - heap_start_; }
   bool checked() const noexcept { return (flags_ & kFlagChecked) != 0; }
@@ -364,6 +384,8 @@ class alignas(64) TalcMeta {
   TALC_HOT void release(const Chunk& c, const Merge& m) noexcept;
   TALC_HOT Merge merge_of(const Chunk& c) const noexcept;
   Result<std::uint64_t> slot_of(const void* owner, std::size_t word) const noexcept;
+  // deallocate_from, or with `linked` deallocate_linked.
+  Errc release_named(const void* owner, std::size_t word, std::uint64_t bias, bool linked) noexcept;
 
   // Links a free chunk into `bin` (the bin of its size); `fresh` when its node words are unused
   // interior. Unlinks one from the bin it is listed in.
@@ -375,7 +397,6 @@ class alignas(64) TalcMeta {
   TALC_HOT void rebin(std::uint64_t from, std::uint64_t from_bin, std::uint64_t base,
                       std::uint64_t bin, bool fresh) noexcept;
 
-  TALC_HOT Result<Chunk> live_chunk(const void* p) const noexcept;
   bool is_chunk_start(std::uint64_t base) const noexcept;
 
   // Recovery (talc_meta_recover.hpp): what a journal names, the roll-back and its local check.

@@ -172,6 +172,26 @@ Result<void*> TalcMeta<Bins, Journaled>::allocate_into(const void* owner, std::s
 }
 
 template <class Bins, bool Journaled>
+Result<void*> TalcMeta<Bins, Journaled>::allocate_linked(const void* owner, std::size_t word,
+                                                         std::size_t size, std::uint64_t link,
+                                                         std::uint64_t mark) noexcept {
+  const Result<std::uint64_t> slot = slot_of(owner, word);
+  if (!slot) return slot.error();
+  Errc why;
+  const Fit fit = plan(size < 2 * kWord ? 2 * kWord : size, kGranule, why);
+  if (why != Errc::ok) return refused(why);
+  void* p = take(fit, chunk_size_for(size < 2 * kWord ? 2 * kWord : size));
+  // Journalled like allocate_marked's mark: the block may start where the node of the chunk it
+  // was carved from lay, which a roll-back must find again.
+  put(offset_of(p), link);
+  put(offset_of(p) + kWord, mark);
+  put(*slot, offset_of(p));
+  count(&HeapCounters::allocations);
+  commit();
+  return p;
+}
+
+template <class Bins, bool Journaled>
 Result<void*> TalcMeta<Bins, Journaled>::allocate_marked(std::size_t size, std::size_t align,
                                                          std::uint64_t mark) noexcept {
   Errc why;

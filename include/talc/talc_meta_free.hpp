@@ -16,24 +16,28 @@ namespace talc {
 // The allocated chunk whose user pointer is `p`, after checking everything that can be checked
 // in constant time: bounds, phase, the tag, the chunk above agreeing that this one is
 // allocated, and the free chunk below (when the tag names one) agreeing with its own size.
+// A lane asks it without the lock (every word is read whole, and the heap end only grows): a
+// yes is then as good as under the lock for the caller's own live block, whose tag and upper
+// neighbour's no operation of another thread may change but for BELOW_FREE; a no may be a
+// neighbour caught in the middle of an operation, and is asked again under the lock.
 template <class Bins, bool Journaled>
 Result<Chunk> TalcMeta<Bins, Journaled>::live_chunk(const void* p) const noexcept {
   if (p == nullptr) return Errc::null_pointer;
+  const std::uint64_t end = heap_end_unlocked();
   const std::uintptr_t pa = reinterpret_cast<std::uintptr_t>(p);
-  if (pa < addr() + heap_start_ + kTagSize || pa >= addr() + heap_end_)
-    return Errc::foreign_pointer;
+  if (pa < addr() + heap_start_ + kTagSize || pa >= addr() + end) return Errc::foreign_pointer;
   const std::uint64_t base = Chunk::base_of_user(pa - addr());
   if (base % kGranule != kChunkPhase) return Errc::foreign_pointer;
   const Tag tag = tag_at(base);
   if (!tag.well_formed()) return Errc::foreign_pointer;
   if (!tag.allocated()) return Errc::not_allocated;
   const std::uint64_t size = tag.size();
-  if (size < kMinChunk || size > heap_end_ - base) return Errc::foreign_pointer;
+  if (size < kMinChunk || size > end - base) return Errc::foreign_pointer;
   const std::uint64_t above = base + size;
   const Tag up = tag_at(above);
   if (!up.well_formed() || up.below_free()) return Errc::foreign_pointer;
-  if (above == heap_end_ ? up.size() != 0 || !up.allocated()
-                         : up.size() < kMinChunk || up.size() > heap_end_ - above)
+  if (above == end ? up.size() != 0 || !up.allocated()
+                   : up.size() < kMinChunk || up.size() > end - above)
     return Errc::foreign_pointer;
   if (tag.below_free()) {
     if (base - heap_start_ < kMinChunk) return Errc::foreign_pointer;
@@ -73,6 +77,17 @@ Errc TalcMeta<Bins, Journaled>::deallocate(void* p) noexcept {
 template <class Bins, bool Journaled>
 Errc TalcMeta<Bins, Journaled>::deallocate_from(const void* owner, std::size_t word,
                                                 std::uint64_t bias) noexcept {
+  return release_named(owner, word, bias, false);
+}
+
+template <class Bins, bool Journaled>
+Errc TalcMeta<Bins, Journaled>::deallocate_linked(const void* owner, std::size_t word) noexcept {
+  return release_named(owner, word, 0, true);
+}
+
+template <class Bins, bool Journaled>
+Errc TalcMeta<Bins, Journaled>::release_named(const void* owner, std::size_t word,
+                                              std::uint64_t bias, bool linked) noexcept {
   const Result<std::uint64_t> slot = slot_of(owner, word);
   if (!slot) return slot.error();
   const std::uint64_t value = get(*slot);
@@ -81,10 +96,17 @@ Errc TalcMeta<Bins, Journaled>::deallocate_from(const void* owner, std::size_t w
   const Result<Chunk> target = live_chunk(address_of(value - bias));
   if (!target) return target.error();
   if (*slot >= target->base && *slot < target->end()) return Errc::foreign_pointer;
+  // The block's first word, read before the release reuses it: what the slot takes over.
+  const std::uint64_t next = linked ? get(target->user()) : Rel<FreeHead>::kNull;
   const Merge m = merge_of(*target);
   if (!m.ok) return Errc::corrupted;
-  release(*target, m);
-  put(*slot, Rel<FreeHead>::kNull);
+  // A linked block's first word is the list's next link, which a roll-back must give back: none
+  // of its words is written unlogged then (release<Keep>).
+  if (linked)
+    release<true>(*target, m);
+  else
+    release(*target, m);
+  put(*slot, next);
   ++counters_.deallocations;  // a free never raises the peak
   commit();
   return Errc::ok;

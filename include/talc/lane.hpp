@@ -1,0 +1,180 @@
+// Layer 5b — a lane: one thread's cache of small free blocks, in the region.
+//
+// A lane holds, for each size class (chunk sizes kMinChunk, kMinChunk + 16, ... kMaxChunk), a
+// stack of blocks that the central heap counts as allocated and that no user holds. Its owner
+// (one thread of one process, see lane_heap.hpp for how a thread gets one) pops and pushes
+// them without the heap's lock, without an atomic read-modify-write and without a system call;
+// it refills and drains the stacks in batches under the lock (LaneHeap), through the core's
+// allocate_linked and deallocate_linked, whose journal makes each block's move atomic.
+//
+// Layout of a cached block (user offset u, from the core heap's base, like every offset here):
+//   word 0 (u)      the next block of the same stack, or the null offset
+//   word 1 (u + 8)  the lane's mark: LaneHeap's secret XOR the lane's index
+// The mark lets a free tell at once a block that may be cached (a double free) from the
+// ordinary live blocks; since a user's bytes may hold anything, a matching mark is only a
+// suspicion, settled by looking for the block in the lane the mark names.
+//
+// Invariants (LaneHeap::check_lanes proves them):
+//   N1  every stack is a list that ends in the null offset within kClassCap blocks; each block
+//       on it is an allocated chunk of the class's size (or 16 bytes more: a refill takes a
+//       free chunk whole when what it would leave is too small to be one) whose word 1 holds
+//       the lane's mark.
+//   N2  no block is on two stacks, of one lane or of two.
+//   N3  count[c] is the length of stack c and `bytes` the sum of the chunk sizes, except while
+//       `seq` is odd (the owner is inside an operation, or died there).
+//   N4  `bytes` stays within the heap's bound per lane.
+//
+// Why every stack is well formed at every instant, whatever instant the owner dies at: a push
+// writes the block's words first and publishes it with one store of the head; a pop moves the
+// head past the block with one store. The counts follow and are only advisory to whoever
+// reclaims a dead owner's lane: it walks the stacks. Under the heap's lock, a refill or a drain
+// moves one block per core operation, and the head word is one the core journals, so a death
+// there is rolled back like any other operation.
+//
+// Readers other than the owner (check, stats, a free that found another lane's mark) hold the
+// heap's lock and first make the lane still: they set `pause`, which the owner reads before
+// each operation and answers by going through the lock, and wait until `seq` is even.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "talc/chunk.hpp"
+#include "talc/journal.hpp"  // TALC_FAULT_POINT
+#include "talc/rel.hpp"
+
+namespace talc {
+
+struct LaneConfig {
+  // Classes of chunk sizes 32, 48, ... 1040 bytes: requests of up to 1032 bytes, as many as a
+  // small-object cache of a process-local malloc takes; larger ones are rarer, and each is
+  // worth the lock.
+  static constexpr std::uint64_t kClasses = 64;
+  static constexpr std::uint64_t kMaxChunk = kMinChunk + (kClasses - 1) * kGranule;
+  static constexpr std::uint64_t kMaxRequest = kMaxChunk - kTagSize;
+  // Blocks cached per class, and taken from the heap per refill.
+  static constexpr std::uint32_t kClassCap = 32;
+  static constexpr std::uint32_t kRefill = 8;
+  static constexpr std::uint64_t kMaxLanes = 64;
+  // Bytes a lane may hold, at most; a small heap gets less (LaneHeap::claim).
+  static constexpr std::uint64_t kMaxBytes = std::uint64_t{128} << 10;
+
+  static constexpr std::uint64_t class_of(std::uint64_t chunk) noexcept {
+    return (chunk - kMinChunk) / kGranule;
+  }
+  static constexpr std::uint64_t chunk_of(std::uint64_t cls) noexcept {
+    return kMinChunk + cls * kGranule;
+  }
+};
+
+struct alignas(64) Lane {
+  std::uint64_t owner;   // 0: free; else the owning process's lock word (RegionLock::self())
+  std::uint64_t seq;     // odd while the owner is inside an operation
+  std::uint64_t pause;   // nonzero: a holder of the heap's lock needs the lane still
+  std::uint64_t thread;  // the owning thread's id, for the tools
+  std::uint64_t bytes;   // chunk bytes cached
+  std::uint64_t reserved[3];
+  std::uint64_t head[LaneConfig::kClasses];  // user offset of the first block, or kNull
+  std::uint32_t count[LaneConfig::kClasses];
+};
+static_assert(sizeof(Lane) % 64 == 0 && offsetof(Lane, head) == 64);
+
+// Every field of a lane is shared with other processes: read and written whole, atomically.
+template <class T>
+inline T lane_load(const T& field, std::memory_order o = std::memory_order_relaxed) noexcept {
+  return std::atomic_ref<T>(const_cast<T&>(field)).load(o);
+}
+template <class T>
+inline void lane_store(T& field, T v, std::memory_order o = std::memory_order_relaxed) noexcept {
+  std::atomic_ref<T>(field).store(v, o);
+}
+
+// A lane as its owner works it: the lane, the core heap's base in this process, and what the
+// owner needs to know of the heap. Trivially copyable: a thread keeps one per heap it uses.
+struct LaneOwner {
+  Lane* lane = nullptr;
+  std::byte* core = nullptr;  // the core heap's base (TalcMeta's address)
+  std::uint64_t mark = 0;     // this lane's mark (LaneHeap's secret XOR its index)
+  std::uint64_t bound = 0;    // bytes the lane may hold
+  std::uint64_t heap_start = 0;
+
+  // A cached block of class `cls` (chunk size `size`), taken off its stack: its user offset, or
+  // kNull when the stack is empty, the lane is paused, or the head does not look like one of
+  // this lane's blocks (the caller then asks again under the lock, which decides). `end` is
+  // the heap's end as last seen: it only grows.
+  [[gnu::always_inline]] std::uint64_t pop(std::uint64_t cls, std::uint64_t size,
+                                           std::uint64_t end) const noexcept {
+    constexpr std::uint64_t kNull = Rel<std::byte>::kNull;
+    if (lane_load(lane->pause) != 0) return kNull;
+    const std::uint64_t u = lane_load(lane->head[cls]);
+    if (u == kNull || u % kGranule != 0 || u < heap_start + kTagSize || u > end - size + kTagSize)
+      return kNull;
+    const std::uint64_t tag = load_word(core, u - kTagSize) & ~Tag::kBelowFree;
+    if ((tag != (size | Tag::kAllocated) && tag != ((size + kGranule) | Tag::kAllocated)) ||
+        load_word(core, u + kWord) != mark)
+      return kNull;
+    const std::uint64_t next = load_word(core, u);
+    begin();
+    store_word(core, u + kWord, 0);  // the mark goes: the block is the caller's
+    TALC_FAULT_POINT();
+    lane_store(lane->head[cls], next);
+    TALC_FAULT_POINT();
+    lane_store(lane->count[cls], lane_load(lane->count[cls]) - 1);
+    TALC_FAULT_POINT();
+    lane_store(lane->bytes, lane_load(lane->bytes) - (tag & ~Tag::kFlagMask));
+    TALC_FAULT_POINT();
+    end_op();
+    return u;
+  }
+
+  // Caches the live block at user offset `u` (chunk size `size`, class `cls`), which the caller
+  // proved live and not cached. False, changing nothing, when the lane is paused or full.
+  [[gnu::always_inline]] bool push(std::uint64_t u, std::uint64_t cls,
+                                   std::uint64_t size) const noexcept {
+    if (lane_load(lane->pause) != 0) return false;
+    const std::uint32_t n = lane_load(lane->count[cls]);
+    const std::uint64_t bytes = lane_load(lane->bytes);
+    if (n >= LaneConfig::kClassCap || bytes + size > bound) return false;
+    begin();
+    store_word(core, u, lane_load(lane->head[cls]));
+    TALC_FAULT_POINT();
+    store_word(core, u + kWord, mark);
+    TALC_FAULT_POINT();
+    lane_store(lane->head[cls], u);  // published: from here on the block is cached
+    TALC_FAULT_POINT();
+    lane_store(lane->count[cls], n + 1);
+    TALC_FAULT_POINT();
+    lane_store(lane->bytes, bytes + size);
+    TALC_FAULT_POINT();
+    end_op();
+    return true;
+  }
+
+  // Whether the block at `u` is on stack `cls` of this lane: a walk of at most kClassCap
+  // blocks, which stops at anything that is not one.
+  bool holds(std::uint64_t cls, std::uint64_t u, std::uint64_t end) const noexcept {
+    std::uint64_t b = lane_load(lane->head[cls]);
+    for (std::uint32_t i = 0; i <= LaneConfig::kClassCap; ++i) {
+      if (b == u) return true;
+      if (b == Rel<std::byte>::kNull || b % kGranule != 0 || b < heap_start + kTagSize || b >= end)
+        return false;
+      b = load_word(core, b);
+    }
+    return false;
+  }
+
+ private:
+  // The owner's brackets around an operation: `seq` odd inside. Only the owner writes it, so
+  // plain stores do; the fences keep the bracket around the writes for a reader on another core.
+  [[gnu::always_inline]] void begin() const noexcept {
+    lane_store(lane->seq, lane_load(lane->seq) + 1);
+    std::atomic_thread_fence(std::memory_order_release);
+    TALC_FAULT_POINT();
+  }
+  [[gnu::always_inline]] void end_op() const noexcept {
+    lane_store(lane->seq, lane_load(lane->seq) + 1, std::memory_order_release);
+  }
+};
+
+}  // namespace talc

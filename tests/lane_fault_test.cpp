@@ -1,0 +1,198 @@
+// Death at every write of every lane operation: for each operation and each write point k in
+// it (the lane's own stores, and the core's journalled ones under the lock), a forked child runs
+// the operation on a heap in shared memory and dies right after the k-th write. The parent then
+// does what any process would: trim() reclaims the dead child's lane (and rolls back the heap
+// when the child died holding the lock), and the verdict is that check() passes and every block
+// is accounted for: the ones the parent knows, and at most the one block the operation was
+// moving, which is either back in the heap (before) or live in the dead child's hands (after).
+// Every point, not a sample. Built with TALC_FAULT_INJECTION, which puts the hook in the writes.
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "talc/talc.hpp"
+
+namespace {
+
+using talc::Errc;
+using talc::MapTalc;
+
+// What the child tells the parent, in memory they share.
+struct Shared {
+  std::uint64_t points = 0;                           // write points passed so far
+  std::uint64_t block = talc::Rel<std::byte>::kNull;  // the block the operation moves, if known
+  std::uint64_t known[64] = {};                       // blocks the child left live on purpose
+  std::uint64_t known_count = 0;
+};
+
+struct LaneCase {
+  const char* name;
+  // Runs in the child: prepares (unhooked), then `arm()`, then the operation.
+  std::function<void(MapTalc<>&, Shared&, const std::function<void()>& arm)> run;
+};
+
+std::vector<LaneCase> LaneCases() {
+  return {
+      {"pop a cached block",
+       [](MapTalc<>& h, Shared& s, const std::function<void()>& arm) {
+         const talc::Meta m = h.allocate(64);  // a refill: the class holds blocks now
+         h.deallocate(m);
+         s.block = m.offset;  // the head of its stack: what the next allocation takes
+         arm();
+         (void)h.allocate(64);
+       }},
+      {"push a freed block",
+       [](MapTalc<>& h, Shared& s, const std::function<void()>& arm) {
+         const talc::Meta m = h.allocate(64);
+         s.block = m.offset;
+         arm();
+         h.deallocate(m);
+       }},
+      {"refill an empty class under the lock",
+       [](MapTalc<>& h, Shared&, const std::function<void()>& arm) {
+         h.deallocate(h.allocate(500));  // the lane is claimed; the 64-byte class is empty
+         arm();
+         (void)h.allocate(64);
+       }},
+      {"drain a full class under the lock",
+       [](MapTalc<>& h, Shared& s, const std::function<void()>& arm) {
+         std::vector<talc::Meta> v;
+         for (std::uint32_t i = 0; i < 2 * talc::LaneConfig::kClassCap; ++i)
+           v.push_back(h.allocate(64));
+         const std::uint32_t& cached =
+             h.heap().held_lane()->lane->count[talc::LaneConfig::class_of(80)];
+         std::size_t i = 0;
+         while (talc::lane_load(cached) < talc::LaneConfig::kClassCap) h.deallocate(v[i++]);
+         for (std::size_t j = i + 1; j < v.size(); ++j) s.known[s.known_count++] = v[j].offset;
+         s.block = v[i].offset;
+         arm();
+         h.deallocate(v[i]);  // the class is full: half of it goes back first
+       }},
+      {"give a lane back when its thread ends",
+       [](MapTalc<>& h, Shared&, const std::function<void()>& arm) {
+         std::thread t([&] {
+           std::vector<talc::Meta> v;
+           for (int i = 0; i < 6; ++i) v.push_back(h.allocate(32 + 64 * i));
+           for (const talc::Meta& m : v) h.deallocate(m);
+           arm();
+         });
+         t.join();
+       }},
+      {"reclaim a dead process's lane",
+       [](MapTalc<>& h, Shared&, const std::function<void()>& arm) {
+         const pid_t owner = ::fork();
+         if (owner == 0) {
+           std::vector<talc::Meta> v;
+           for (int i = 0; i < 6; ++i) v.push_back(h.allocate(32 + 64 * i));
+           for (const talc::Meta& m : v) h.deallocate(m);
+           ::_exit(0);
+         }
+         ::waitpid(owner, nullptr, 0);
+         arm();
+         (void)h.trim();
+       }},
+  };
+}
+
+class LaneFault : public ::testing::TestWithParam<std::size_t> {
+ protected:
+  void SetUp() override {
+    void* p =
+        ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(p, MAP_FAILED);
+    shared_ = static_cast<Shared*>(p);
+  }
+  void TearDown() override { ::munmap(shared_, sizeof(Shared)); }
+
+  // Runs the case in a child that dies right after write point k (1-based). Its exit status:
+  // 0 when it died there, 3 when the operation ended before reaching it.
+  int RunChild(MapTalc<>& heap, const LaneCase& c, std::uint64_t k) {
+    *shared_ = Shared{};
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      static std::uint64_t die_at;
+      static Shared* shared;
+      die_at = k;
+      shared = shared_;
+      c.run(heap, *shared_, [] {
+        talc::fault::hook = [] {
+          if (++shared->points == die_at) ::_exit(0);
+        };
+      });
+      talc::fault::hook = nullptr;
+      ::_exit(3);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+  }
+
+  // What any process finds after the death: the lanes reclaimed, the heap consistent, and no
+  // block but the one the operation moved left live (freed here, so the next round starts
+  // from an empty heap).
+  void ExpectAccounted(MapTalc<>& heap, std::uint64_t k) {
+    ASSERT_EQ(heap.trim(), Errc::ok) << "point " << k;
+    const talc::CheckReport rep = heap.check();
+    ASSERT_TRUE(rep.ok()) << "point " << k << ": " << rep.what << " at " << rep.offset;
+    std::vector<std::uint64_t> live;
+    heap.with_lock([&](auto& m) {
+      m.for_each_chunk([&](talc::Chunk c, bool allocated) {
+        const void* user = m.address_of(c.user());
+        if (allocated && !heap.heap().in_lanes(m, user)) live.push_back(heap.offset_of(user));
+      });
+    });
+    for (std::uint64_t i = 0; i < shared_->known_count; ++i) {
+      const auto it = std::find(live.begin(), live.end(), shared_->known[i]);
+      ASSERT_NE(it, live.end()) << "point " << k << ": a block the child kept is gone";
+      EXPECT_EQ(heap.deallocate(heap.address_of(*it)), Errc::ok);
+      live.erase(it);
+    }
+    ASSERT_LE(live.size(), 1u) << "point " << k << ": blocks nobody can name";
+    if (!live.empty() && shared_->block != talc::Rel<std::byte>::kNull) {
+      EXPECT_EQ(live[0], shared_->block) << "point " << k;
+    }
+    for (std::uint64_t off : live) EXPECT_EQ(heap.deallocate(heap.address_of(off)), Errc::ok);
+    ASSERT_EQ(heap.trim(), Errc::ok);
+    const talc::Census census = heap.census();
+    EXPECT_EQ(census.live_chunks, 0u) << "point " << k;
+    EXPECT_EQ(census.free_chunks, 1u) << "point " << k;
+  }
+
+  Shared* shared_ = nullptr;
+};
+
+TEST_P(LaneFault, DeathAtEveryWritePointLeavesTheHeapBeforeOrAfterIt) {
+  const LaneCase c = LaneCases()[GetParam()];
+  auto heap = MapTalc<>::anonymous(4 << 20);
+  std::uint64_t k = 1;
+  for (;; ++k) {
+    const int rc = RunChild(heap, c, k);
+    ASSERT_TRUE(rc == 0 || rc == 3) << "point " << k << ": child status " << rc;
+    ExpectAccounted(heap, k);
+    if (rc == 3) break;
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_GT(k, 2u) << "the operation wrote nothing";
+  std::printf("%s: a death after each of %llu writes\n", c.name,
+              static_cast<unsigned long long>(k - 1));
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryLaneOperation, LaneFault,
+                         ::testing::Range<std::size_t>(0, LaneCases().size()),
+                         [](const ::testing::TestParamInfo<std::size_t>& param) {
+                           std::string n = LaneCases()[param.param].name;
+                           for (char& ch : n)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
+
+}  // namespace
