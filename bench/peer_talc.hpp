@@ -17,11 +17,15 @@
 
 namespace talc_bench {
 
-class TalcFacePeer {
+template <bool Lanes>
+class BasicTalcFacePeer {
  public:
-  static constexpr PeerInfo kInfo{"talc", true, true, true};
+  // With lanes (the default), small blocks come from the calling thread's lane; without, every
+  // call takes the heap's lock: the two sides of the lane layer, in one run.
+  static constexpr PeerInfo kInfo{Lanes ? "talc" : "talc_nolanes", true, true, true};
 
-  explicit TalcFacePeer(std::size_t arena) : heap_(talc::MapTalc<>::anonymous(arena)) {}
+  explicit BasicTalcFacePeer(std::size_t arena)
+      : heap_(talc::MapTalc<>::anonymous(arena, talc::OpenOptions{.lanes = Lanes})) {}
 
   void* allocate(std::size_t size, std::size_t align) noexcept {
     const talc::Result<talc::Meta> r = heap_.try_allocate(size, align);
@@ -44,6 +48,7 @@ class TalcFacePeer {
   }
   talc::MapTalc<> heap_;
 };
+using TalcFacePeer = BasicTalcFacePeer<true>;
 static_assert(TalcFacePeer::kInfo.name == kReference);
 
 // The core heap alone, on an anonymous mapping. Unjournaled, it is the same heap built without

@@ -176,7 +176,7 @@ class alignas(64) LaneHeap {
   // uncached small block can be read without the lock. ask_lock when not: a large block, a
   // lane that is full or paused, a neighbour caught mid-operation, another lane's mark.
   [[gnu::always_inline]] LaneFree lane_free(const LaneOwner& o, const void* p) const noexcept {
-    const Result<Chunk> c = meta().live_chunk(p);
+    const Result<Chunk> c = meta().template live_chunk<false>(p);
     if (!c || c->size > LaneConfig::kMaxChunk) return LaneFree::ask_lock;
     const std::uint64_t u = c->user(), cls = LaneConfig::class_of(c->size);
     const std::uint64_t mark = load_word(o.core, u + kWord);

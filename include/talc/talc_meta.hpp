@@ -98,6 +98,8 @@ class alignas(64) TalcMeta {
   Errc deallocate(void* p) noexcept;
 
   // The allocated chunk whose user pointer is `p`, or why there is none (talc_meta_free.hpp).
+  // `Locked` false: for a caller without the lock, which asks again under it on a "no".
+  template <bool Locked = true>
   TALC_HOT Result<Chunk> live_chunk(const void* p) const noexcept;
 
   // The bytes usable at `p` (at least what was asked for), after the same checks as deallocate.

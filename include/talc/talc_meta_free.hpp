@@ -16,11 +16,14 @@ namespace talc {
 // The allocated chunk whose user pointer is `p`, after checking everything that can be checked
 // in constant time: bounds, phase, the tag, the chunk above agreeing that this one is
 // allocated, and the free chunk below (when the tag names one) agreeing with its own size.
-// A lane asks it without the lock (every word is read whole, and the heap end only grows): a
-// yes is then as good as under the lock for the caller's own live block, whose tag and upper
-// neighbour's no operation of another thread may change but for BELOW_FREE; a no may be a
-// neighbour caught in the middle of an operation, and is asked again under the lock.
+// A lane asks it without the lock (`Locked` false): then the words it reads must be ones no
+// user writes while the block is live, and an answer of "no" may be a neighbour caught in the
+// middle of an operation, to be asked again under the lock. The block's own tag and the tag
+// above it are such words (whatever happens around a live block, a tag starts where it ends,
+// rewritten whole); the tail below is not (the free chunk below may be allocated meanwhile and
+// its bytes written), so a block below a free chunk gets "no" without the lock.
 template <class Bins, bool Journaled>
+template <bool Locked>
 Result<Chunk> TalcMeta<Bins, Journaled>::live_chunk(const void* p) const noexcept {
   if (p == nullptr) return Errc::null_pointer;
   const std::uint64_t end = heap_end_unlocked();
@@ -40,6 +43,7 @@ Result<Chunk> TalcMeta<Bins, Journaled>::live_chunk(const void* p) const noexcep
                    : up.size() < kMinChunk || up.size() > end - above)
     return Errc::foreign_pointer;
   if (tag.below_free()) {
+    if (!Locked) return Errc::foreign_pointer;
     if (base - heap_start_ < kMinChunk) return Errc::foreign_pointer;
     const std::uint64_t below_size = get(base - kTailFromEnd);
     if (below_size < kMinChunk || below_size % kGranule != 0 || below_size > base - heap_start_)
