@@ -1,8 +1,9 @@
 // Death at every write of every lane operation: for each operation and each write point k in
 // it (the lane's own stores, and the core's journalled ones under the lock), a forked child runs
 // the operation on a heap in shared memory and dies right after the k-th write. The parent then
-// does what any process would: trim() reclaims the dead child's lane (and rolls back the heap
-// when the child died holding the lock), and the verdict is that check() passes and every block
+// checks the heap as `talc check` would, without reclaiming the dead child's lane; then does what
+// any process would: trim() reclaims that lane (and rolls back the heap when the child died
+// holding the lock), and the verdict is that check() passes and every block
 // is accounted for: the ones the parent knows, and at most the one block the operation was
 // moving, which is either back in the heap (before) or live in the dead child's hands (after).
 // Every point, not a sample. Built with TALC_FAULT_INJECTION, which puts the hook in the writes.
@@ -140,6 +141,13 @@ class LaneFault : public ::testing::TestWithParam<std::size_t> {
   // block but the one the operation moved left live (freed here, so the next round starts
   // from an empty heap).
   void ExpectAccounted(MapTalc<>& heap, std::uint64_t k) {
+    // First what `talc check` sees: the heap rolled back, the dead owner's lane not reclaimed.
+    talc::CheckReport seen;
+    heap.with_lock([&](auto& m) {
+      seen = m.check();
+      if (seen.ok()) seen = heap.heap().check_lanes(m, false);
+    });
+    ASSERT_TRUE(seen.ok()) << "point " << k << ", as the tool checks: " << seen.what;
     ASSERT_EQ(heap.trim(), Errc::ok) << "point " << k;
     const talc::CheckReport rep = heap.check();
     ASSERT_TRUE(rep.ok()) << "point " << k << ": " << rep.what << " at " << rep.offset;

@@ -92,13 +92,16 @@ class Talc {
   }
 
   Result<Meta> try_allocate(std::size_t size, std::size_t align = kGranule) noexcept {
-    if (size <= LaneConfig::kMaxRequest && align <= kGranule) {
-      if (LaneOwner* o = heap().thread_lane()) {
-        const std::uint64_t u = heap().lane_allocate(*o, size);
+    if (size <= LaneConfig::kMaxRequest && align <= kGranule && is_power_of_two(align)) {
+      if (const LaneOwner* held = heap().thread_lane()) {
+        // A copy: a callback run on the way (out of memory, recovery) may use another heap,
+        // whose record then takes this one's place in the thread's records.
+        const LaneOwner o = *held;
+        const std::uint64_t u = heap().lane_allocate(o, size);
         if (u != Heap::kNull) [[likely]]
           return Meta{base_, meta_offset() + u, size};
         const Result<void*> r =
-            growing(size, align, [&](auto& m) { return heap().refill_pop(m, *o, size); });
+            growing(size, align, [&](auto& m) { return heap().refill_pop(m, o, size); });
         if (!r) return r.error();
         return Meta{base_, offset_of(*r), size};
       }
@@ -168,9 +171,10 @@ class Talc {
     return deallocate(base_ + m.offset);
   }
   Errc deallocate(void* p) noexcept {
-    LaneOwner* o = heap().thread_lane();
-    if (o != nullptr) {
-      switch (heap().lane_free(*o, p)) {
+    const LaneOwner* held = heap().thread_lane();
+    const LaneOwner o = held != nullptr ? *held : LaneOwner{};
+    if (held != nullptr) {
+      switch (heap().lane_free(o, p)) {
         case Heap::LaneFree::cached:
           return Errc::ok;
         case Heap::LaneFree::double_free:
@@ -180,7 +184,9 @@ class Talc {
       }
     }
     Errc r = Errc::corrupted;
-    const Errc e = locked([&](auto& m) { r = verdict(heap().release(m, p, o, lock_wait_)); });
+    const Errc e = locked([&](auto& m) {
+      r = verdict(heap().release(m, p, held != nullptr ? &o : nullptr, lock_wait_));
+    });
     return e != Errc::ok ? e : r;
   }
 
@@ -193,7 +199,8 @@ class Talc {
                                  std::size_t align = kGranule) noexcept {
     if (owner.base != base_) return Errc::foreign_pointer;
     if (const Errc e = align_error(align); e != Errc::ok) return e;
-    const Result<void*> r = growing(size, align, [&](auto& m) {
+    const Result<void*> r = growing(size, align, [&](auto& m) -> Result<void*> {
+      if (const Errc e = heap().refuse_cached(m, owner.ptr(), lock_wait_); e != Errc::ok) return e;
       return m.allocate_into(owner.ptr(), word, size, align, meta_offset());
     });
     if (!r) return r.error();
@@ -531,9 +538,12 @@ class Talc {
   }
 
   // Under the lock, before a core call on the block word `word` of `owner` names: not_allocated
-  // when that block sits in a lane (LaneHeap::refuse_cached). Anything else wrong with the
-  // word is left to the core call, which refuses it the same way with lanes or without.
+  // when the owner or that block sits in a lane (LaneHeap::refuse_cached). Anything else wrong with
+  // the word is left to the core call, which refuses it the same way with lanes or without.
   Errc named_cached(TalcMeta<Bins>& m, const Meta& owner, std::size_t word) noexcept {
+    if (const Errc e = heap().refuse_cached(m, owner.ptr(), lock_wait_);
+        e == Errc::not_allocated || e == Errc::lock_timeout)
+      return e;  // the owner itself is a stale handle: its words are a lane's
     const Result<std::size_t> usable = m.usable_size(owner.ptr());
     if (!usable || word >= *usable / kWord) return Errc::ok;
     const std::uint64_t value = load_word(static_cast<std::byte*>(owner.ptr()), word * kWord);

@@ -16,9 +16,8 @@
 //
 // Invariants (LaneHeap::check_lanes proves them):
 //   N1  every stack is a list that ends in the null offset within kClassCap blocks; each block
-//       on it is an allocated chunk of the class's size (or 16 bytes more: a refill takes a
-//       free chunk whole when what it would leave is too small to be one) whose word 1 holds
-//       the lane's mark.
+//       on it is an allocated chunk of exactly the class's size whose word 1 holds the lane's
+//       mark (but the head's, while `seq` is odd: a pop clears the mark, then moves the head).
 //   N2  no block is on two stacks, of one lane or of two.
 //   N3  count[c] is the length of stack c and `bytes` the sum of the chunk sizes, except while
 //       `seq` is odd (the owner is inside an operation, or died there).
@@ -31,9 +30,12 @@
 // moves one block per core operation, and the head word is one the core journals, so a death
 // there is rolled back like any other operation.
 //
-// Readers other than the owner (check, stats, a free that found another lane's mark) hold the
-// heap's lock and first make the lane still: they set `pause`, which the owner reads before
-// each operation and answers by going through the lock, and wait until `seq` is even.
+// Readers other than the owner (check, a free that found another lane's mark) hold the heap's
+// lock. They read a lane as a sequence lock is read: `seq` even before and the same after, or
+// read again; what they read meanwhile is only believed when `seq` did not move. To make sure
+// they get there, they first set `pause`, which the owner reads before each operation and
+// answers by going through the lock (which the reader holds); an operation already past that
+// look is at most one, and the second read is then still.
 #pragma once
 
 #include <atomic>
@@ -99,19 +101,21 @@ struct LaneOwner {
   std::uint64_t bound = 0;    // bytes the lane may hold
   std::uint64_t heap_start = 0;
 
-  // A cached block of class `cls` (chunk size `size`), taken off its stack: its user offset, or
+  // A cached block of chunk size `size`, class `cls`, taken off its stack: its user offset, or
   // kNull when the stack is empty, the lane is paused, or the head does not look like one of
   // this lane's blocks (the caller then asks again under the lock, which decides). `end` is
   // the heap's end as last seen: it only grows.
+  // `Locked`: the caller holds the heap's lock, so no reader can be waiting on `pause` (and a
+  // pause a dead reader left behind means nothing).
+  template <bool Locked = false>
   [[gnu::always_inline]] std::uint64_t pop(std::uint64_t cls, std::uint64_t size,
                                            std::uint64_t end) const noexcept {
     constexpr std::uint64_t kNull = Rel<std::byte>::kNull;
-    if (lane_load(lane->pause) != 0) return kNull;
+    if (!Locked && lane_load(lane->pause) != 0) return kNull;
     const std::uint64_t u = lane_load(lane->head[cls]);
     if (u == kNull || u % kGranule != 0 || u < heap_start + kTagSize || u > end - size + kTagSize)
       return kNull;
-    const std::uint64_t tag = load_word(core, u - kTagSize) & ~Tag::kBelowFree;
-    if ((tag != (size | Tag::kAllocated) && tag != ((size + kGranule) | Tag::kAllocated)) ||
+    if ((load_word(core, u - kTagSize) & ~Tag::kBelowFree) != (size | Tag::kAllocated) ||
         load_word(core, u + kWord) != mark)
       return kNull;
     const std::uint64_t next = load_word(core, u);
@@ -122,7 +126,7 @@ struct LaneOwner {
     TALC_FAULT_POINT();
     lane_store(lane->count[cls], lane_load(lane->count[cls]) - 1);
     TALC_FAULT_POINT();
-    lane_store(lane->bytes, lane_load(lane->bytes) - (tag & ~Tag::kFlagMask));
+    lane_store(lane->bytes, lane_load(lane->bytes) - size);
     TALC_FAULT_POINT();
     end_op();
     return u;
@@ -130,9 +134,10 @@ struct LaneOwner {
 
   // Caches the live block at user offset `u` (chunk size `size`, class `cls`), which the caller
   // proved live and not cached. False, changing nothing, when the lane is paused or full.
+  template <bool Locked = false>
   [[gnu::always_inline]] bool push(std::uint64_t u, std::uint64_t cls,
                                    std::uint64_t size) const noexcept {
-    if (lane_load(lane->pause) != 0) return false;
+    if (!Locked && lane_load(lane->pause) != 0) return false;
     const std::uint32_t n = lane_load(lane->count[cls]);
     const std::uint64_t bytes = lane_load(lane->bytes);
     if (n >= LaneConfig::kClassCap || bytes + size > bound) return false;

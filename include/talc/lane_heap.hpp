@@ -110,7 +110,9 @@ class alignas(64) LaneHeap {
     bool rec = false;
     const Errc e = sync().with_lock(
         [&](Meta& m) {
-          if (rec) unpause_all();
+          if (rec)  // a pause its dead holder left
+            for (std::uint64_t i = 0; i < lane_count(); ++i)
+              lane_store(lanes()[i].pause, std::uint64_t{0});
           f(m);
         },
         &rec, bound);
@@ -202,36 +204,45 @@ class alignas(64) LaneHeap {
                                                   lane_load(l.head[cls]), o.mark);
         if (!r) {
           if (k == 0) return r.error();
+          if (r.error() == Errc::out_of_memory) m.retract_failure();  // the request is served
+          break;
+        }
+        if (block_bytes(m.offset_of(*r)) != chunk) {
+          // A free chunk 16 bytes larger, taken whole: it is no block of this class. It goes
+          // back (one atomic operation), and the request below takes it itself.
+          if (m.deallocate_linked(table(), word_of(o, cls)) != Errc::ok) return Errc::corrupted;
           break;
         }
         lane_store(l.count[cls], lane_load(l.count[cls]) + 1);
-        lane_store(l.bytes, lane_load(l.bytes) + block_bytes(m.offset_of(*r)));
+        lane_store(l.bytes, lane_load(l.bytes) + chunk);
       }
     }
     // A lane at its bound refills nothing: the request is served by the heap directly.
     if (lane_load(l.head[cls]) == kNull) return m.allocate(size, kGranule);
-    const std::uint64_t u = o.pop(cls, chunk, m.heap_end());
+    const std::uint64_t u = o.template pop<true>(cls, chunk, m.heap_end());
     if (u == kNull) return Errc::corrupted;  // the head is no block of this lane: damage
     return m.address_of(u);
   }
 
   // Under the lock: frees the block at `p` (a refusal changes nothing). A small block goes to
-  // `o` (when given), draining half its class into the heap first if the lane is full.
+  // `o` (when given), draining half its class into the heap first if the lane is full, unless
+  // the chunk below it is free: then it merges into the heap, which keeps the heap whole, and
+  // keeps out of the lanes the blocks whose frees the lock-free path must leave to the lock.
   Errc release(Meta& m, void* p, const LaneOwner* o,
                std::chrono::milliseconds bound = kDefaultLockWait) noexcept {
     const Result<Chunk> c = m.live_chunk(p);
     if (!c) return c.error();
-    if (has_lanes()) {
-      if (c->user() == table_) return Errc::foreign_pointer;
-      if (const Errc e = refuse_cached(m, p, bound); e != Errc::ok) return e;
-      if (o != nullptr && c->size <= LaneConfig::kMaxChunk) {
+    if (has_lanes() && c->size <= LaneConfig::kMaxChunk) {
+      if (const Errc e = refuse_cached(m, *c, bound); e != Errc::ok) return e;
+      if (o != nullptr && !Tag{load_word(core(), c->base)}.below_free()) {
         const std::uint64_t cls = LaneConfig::class_of(c->size);
-        if (o->push(c->user(), cls, c->size)) return Errc::ok;
+        if (o->template push<true>(c->user(), cls, c->size)) return Errc::ok;
         if (const Errc e = drain(m, *o, cls, LaneConfig::kClassCap / 2); e != Errc::ok) return e;
-        if (o->push(c->user(), cls, c->size)) return Errc::ok;
+        if (o->template push<true>(c->user(), cls, c->size)) return Errc::ok;
       }
     }
-    return m.deallocate(p);
+    if (has_lanes() && c->user() == table_) return Errc::foreign_pointer;
+    return m.deallocate_live(*c);
   }
 
   // Under the lock, before any core operation on the live block at `p` (a free, a resize, an
@@ -244,18 +255,23 @@ class alignas(64) LaneHeap {
     if (!has_lanes()) return Errc::ok;
     const Result<Chunk> c = m.live_chunk(p);
     if (!c) return c.error();
-    if (c->size > LaneConfig::kMaxChunk) return Errc::ok;
-    const std::uint64_t u = c->user(), x = load_word(core(), u + kWord) ^ secret_;
+    return refuse_cached(m, *c, bound);
+  }
+  // The same, for a chunk live_chunk() has just proved live.
+  Errc refuse_cached(Meta& m, const Chunk& c, std::chrono::milliseconds bound) noexcept {
+    if (!has_lanes() || c.size > LaneConfig::kMaxChunk) return Errc::ok;
+    const std::uint64_t u = c.user(), x = load_word(core(), u + kWord) ^ secret_;
     if (x >= lanes_) return Errc::ok;
-    const std::uint64_t w = lane_load(lanes()[x].owner);
-    if (owner_gone(w)) {
+    if (!table_sane(m)) return Errc::corrupted;
+    // A lane nobody works is drained first: then the block, if it was there, is free.
+    if (owner_gone(lane_load(lanes()[x].owner)))
       if (const Errc e = reclaim(m, x, Reclaim::dead_only); e != Errc::ok) return e;
-      return m.live_chunk(p).error();  // freed into the heap if it was there
-    }
-    if (!freeze(x, bound)) return Errc::lock_timeout;
-    const bool cached = view(x).holds(LaneConfig::class_of(c->size), u, m.heap_end());
-    thaw(x);
-    return cached ? Errc::not_allocated : Errc::ok;
+    bool cached = false;
+    if (!read_still(x, bound,
+                    [&] { cached = view(x).holds(LaneConfig::class_of(c.size), u, m.heap_end()); }))
+      return Errc::lock_timeout;
+    if (cached) return Errc::not_allocated;
+    return m.live_chunk(m.address_of(u)).error();
   }
 
   // Under the lock: whether the allocated chunk whose user pointer is `p` belongs to the lanes
@@ -275,9 +291,10 @@ class alignas(64) LaneHeap {
         (void)drain(m, *mine, cls, LaneConfig::kClassCap);
       freed = true;
     }
+    if (!table_sane(m)) return freed;
     for (std::uint64_t i = 0; i < lanes_; ++i) {
       const Lane& l = lanes()[i];
-      if (owner_gone(lane_load(l.owner)) && !empty(l))
+      if (!empty(l) && owner_gone(lane_load(l.owner)))
         freed |= reclaim(m, i, Reclaim::dead_only) == Errc::ok;
     }
     return freed;
@@ -285,9 +302,13 @@ class alignas(64) LaneHeap {
 
   // Under the lock, by a process that knows it is the only one using the region (Talc::
   // fresh_start): every lane's owner is gone, whatever its word says; each is drained and freed.
+  // This process's own lanes are left to the threads that hold them.
   Errc reset_lanes(Meta& m) noexcept {
+    if (!has_lanes()) return Errc::ok;
+    if (!table_sane(m)) return Errc::corrupted;
     for (std::uint64_t i = 0; i < lane_count(); ++i)
-      if (const Errc e = reclaim(m, i, Reclaim::any); e != Errc::ok) return e;
+      if (lane_load(lanes()[i].owner) != RegionLock::self())
+        if (const Errc e = reclaim(m, i, Reclaim::any); e != Errc::ok) return e;
     return Errc::ok;
   }
 
@@ -344,33 +365,21 @@ class alignas(64) LaneHeap {
   // region (the tool) passes false and nothing is written.
   CheckReport check_lanes(Meta& m, bool live) {
     if (!has_lanes()) return {};
+    if (!table_sane(m))
+      return CheckReport{Errc::corrupted, table_, "the lane table lies outside the heap"};
     const Result<Chunk> t = m.live_chunk(table());
     if (!t || t->end() < lane_offset(lanes_))
       return CheckReport{Errc::corrupted, table_, "the lane table is not a live block"};
-    if (live) {
-      for (std::uint64_t i = 0; i < lanes_; ++i)
-        if (owner_gone(lane_load(lanes()[i].owner)) && lane_load(lanes()[i].owner) != 0)
-          if (const Errc e = reclaim(m, i, Reclaim::dead_only); e != Errc::ok)
-            return CheckReport{e, lane_offset(i), "a dead owner's lane could not be drained"};
-      for (std::uint64_t i = 0; i < lanes_; ++i)
-        if (!freeze(i, kDefaultLockWait)) {
-          for (std::uint64_t j = 0; j < i; ++j) thaw(j);
-          return CheckReport{Errc::lock_timeout, lane_offset(i), "a lane's owner stays busy"};
-        }
+    if (!live) return walk_lanes(m);
+    for (std::uint64_t i = 0; i < lanes_; ++i) {
+      const std::uint64_t w = lane_load(lanes()[i].owner);
+      if (w != 0 && owner_gone(w))
+        if (const Errc e = reclaim(m, i, Reclaim::dead_only); e != Errc::ok)
+          return CheckReport{e, lane_offset(i), "a dead owner's lane could not be drained"};
     }
     CheckReport rep;
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      std::uint64_t seqs[LaneConfig::kMaxLanes];
-      for (std::uint64_t i = 0; i < lanes_; ++i)
-        seqs[i] = lane_load(lanes()[i].seq, std::memory_order_acquire);
-      rep = walk_lanes(m);
-      std::atomic_thread_fence(std::memory_order_acquire);
-      bool still = true;
-      for (std::uint64_t i = 0; i < lanes_; ++i) still &= lane_load(lanes()[i].seq) == seqs[i];
-      if (still || !live) break;
-    }
-    if (live)
-      for (std::uint64_t i = 0; i < lanes_; ++i) thaw(i);
+    if (!read_still(kAllLanes, kDefaultLockWait, [&] { rep = walk_lanes(m); }))
+      return CheckReport{Errc::lock_timeout, 0, "a lane's owner stays inside an operation"};
     return rep;
   }
 
@@ -503,8 +512,12 @@ class alignas(64) LaneHeap {
     const LaneOwner o = view(i);
     for (std::uint64_t cls = 0; cls < LaneConfig::kClasses; ++cls) {
       // The counts may be off by the operation a dead owner left: the stack decides.
-      if (const Errc e = drain(m, o, cls, LaneConfig::kClassCap + 1); e != Errc::ok) return e;
-      if (lane_load(l.head[cls]) != kNull) return Errc::corrupted;  // longer than a lane holds
+      Errc e = drain(m, o, cls, LaneConfig::kClassCap + 1);
+      if (e == Errc::ok && lane_load(l.head[cls]) != kNull) e = Errc::corrupted;  // too long
+      if (e != Errc::ok) {
+        if (how == Reclaim::dead_only) lane_store(l.owner, std::uint64_t{0});  // not ours to keep
+        return e;
+      }
       lane_store(l.count[cls], std::uint32_t{0});
     }
     lane_store(l.bytes, std::uint64_t{0});
@@ -537,28 +550,56 @@ class alignas(64) LaneHeap {
     return Errc::ok;
   }
 
-  // Under the lock: asks lane i's owner to stand still (it then goes through the lock, which
-  // the caller holds) and waits until it is outside any operation. False when a live owner
-  // stays inside one past `bound`.
-  bool freeze(std::uint64_t i, std::chrono::milliseconds bound) noexcept {
-    Lane& l = lanes()[i];
-    lane_store(l.pause, std::uint64_t{1});
+  static constexpr std::uint64_t kAllLanes = ~std::uint64_t{0};
+
+  // Under the lock: runs `read` over lane `which` (or every lane) as a sequence lock is read
+  // (lane.hpp): with each owner outside an operation before, and the same `seq` after, else
+  // again. The lanes are paused meanwhile and let go on every way out. False when a live owner
+  // stays inside an operation past `bound` (it was stopped there); `read` has then not run to a
+  // still result.
+  template <class Read>
+  bool read_still(std::uint64_t which, std::chrono::milliseconds bound, Read&& read) noexcept {
+    const std::uint64_t from = which == kAllLanes ? 0 : which;
+    const std::uint64_t to = which == kAllLanes ? lanes_ : which + 1;
+    struct Thaw {
+      LaneHeap* h;
+      std::uint64_t from, to;
+      ~Thaw() {
+        for (std::uint64_t i = from; i < to; ++i) lane_store(h->lanes()[i].pause, std::uint64_t{0});
+      }
+    } thaw{this, from, to};
+    for (std::uint64_t i = from; i < to; ++i) lane_store(lanes()[i].pause, std::uint64_t{1});
     std::atomic_thread_fence(std::memory_order_seq_cst);
     const auto deadline = std::chrono::steady_clock::now() + bound;
-    for (int spins = 0; lane_load(l.seq, std::memory_order_acquire) % 2 != 0; ++spins) {
-      if (spins < 1000) continue;
-      if (owner_gone(lane_load(l.owner))) return true;  // nobody will finish it: the stack decides
-      if (std::chrono::steady_clock::now() >= deadline) {
-        thaw(i);
-        return false;
+    std::uint64_t seqs[LaneConfig::kMaxLanes];
+    for (int spins = 0;; ++spins) {
+      bool even = true;
+      for (std::uint64_t i = from; i < to && even; ++i) {
+        seqs[i] = lane_load(lanes()[i].seq, std::memory_order_acquire);
+        // A dead owner's odd `seq` never moves again: its lane is as still as it gets.
+        even = seqs[i] % 2 == 0 || owner_gone(lane_load(lanes()[i].owner));
       }
+      if (even) {
+        read();
+        std::atomic_thread_fence(std::memory_order_acquire);
+        bool still = true;
+        for (std::uint64_t i = from; i < to && still; ++i)
+          still = lane_load(lanes()[i].seq, std::memory_order_relaxed) == seqs[i];
+        if (still) return true;
+      }
+      if (spins < 1000) continue;
+      if (std::chrono::steady_clock::now() >= deadline) return false;
       std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
-    return true;
   }
-  void thaw(std::uint64_t i) noexcept { lane_store(lanes()[i].pause, std::uint64_t{0}); }
-  void unpause_all() noexcept {
-    for (std::uint64_t i = 0; i < lane_count(); ++i) thaw(i);
+
+  // Whether the lane words this process reads from the region still lie in the heap: they are
+  // another process's data too, checked when the heap was opened and again before the slow
+  // paths use them as addresses.
+  bool table_sane(const Meta& m) const noexcept {
+    return lanes_ != 0 && lanes_ <= LaneConfig::kMaxLanes && table_ >= m.heap_start() &&
+           table_ % kGranule == 0 && lanes_at(table_) <= m.heap_end() &&
+           m.heap_end() - lanes_at(table_) >= lanes_ * sizeof(Lane);
   }
 
   // N1-N4 over lanes that stand still.
@@ -570,7 +611,10 @@ class alignas(64) LaneHeap {
       if ((owner & RegionLock::kWaiters) != 0 || !RegionLock::plausible(owner))
         return CheckReport{Errc::corrupted, lane_offset(i), "a lane's owner word names nobody",
                            owner};
-      const bool settled = lane_load(l.seq) % 2 == 0;
+      // A lane whose owner died keeps the counts of the operation it died in until it is
+      // reclaimed (a copy the tool reads never is): only its stacks are proved then.
+      const bool odd = lane_load(l.seq) % 2 != 0;
+      const bool settled = !odd && (owner == 0 || !owner_gone(owner));
       std::uint64_t bytes = 0;
       for (std::uint64_t cls = 0; cls < LaneConfig::kClasses; ++cls) {
         const std::uint64_t chunk = LaneConfig::chunk_of(cls);
@@ -581,13 +625,15 @@ class alignas(64) LaneHeap {
           if (u >= m.heap_end())
             return CheckReport{Errc::corrupted, lane_offset(i), "a lane names a block outside", u};
           const Result<Chunk> c = m.live_chunk(m.address_of(u));
-          if (!c || (c->size != chunk && c->size != chunk + kGranule))
+          if (!c || c->size != chunk)
             return CheckReport{Errc::corrupted, u,
                                "a cached block is no allocated chunk of its class", cls};
-          if (load_word(core(), u + kWord) != (secret_ ^ i))
+          // A pop clears the head's mark before it moves the head: an owner that died between
+          // the two left a head without one.
+          if (load_word(core(), u + kWord) != (secret_ ^ i) && !(odd && n == 0))
             return CheckReport{Errc::corrupted, u, "a cached block lacks its lane's mark", i};
           seen.push_back(u);
-          bytes += c->size;
+          bytes += chunk;
           ++n;
         }
         if (settled && n != lane_load(l.count[cls]))

@@ -102,6 +102,10 @@ class alignas(64) TalcMeta {
   template <bool Locked = true>
   TALC_HOT Result<Chunk> live_chunk(const void* p) const noexcept;
 
+  // deallocate() of a chunk that live_chunk() has just proved live, with no write since: for a
+  // caller that needed the chunk first (a lane deciding where a block goes).
+  Errc deallocate_live(const Chunk& live) noexcept;
+
   // The bytes usable at `p` (at least what was asked for), after the same checks as deallocate.
   Result<std::size_t> usable_size(const void* p) const noexcept;
 

@@ -70,9 +70,14 @@ template <class Bins, bool Journaled>
 Errc TalcMeta<Bins, Journaled>::deallocate(void* p) noexcept {
   const Result<Chunk> live = live_chunk(p);
   if (!live) return live.error();
-  const Merge m = merge_of(*live);
+  return deallocate_live(*live);
+}
+
+template <class Bins, bool Journaled>
+Errc TalcMeta<Bins, Journaled>::deallocate_live(const Chunk& live) noexcept {
+  const Merge m = merge_of(live);
   if (!m.ok) return Errc::corrupted;
-  release(*live, m);
+  release(live, m);
   ++counters_.deallocations;  // a free never raises the peak
   commit();
   return Errc::ok;
