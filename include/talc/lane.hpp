@@ -59,8 +59,11 @@ struct LaneConfig {
   static constexpr std::uint32_t kClassCap = 32;
   static constexpr std::uint32_t kRefill = 8;
   static constexpr std::uint64_t kMaxLanes = 64;
-  // Bytes a lane may hold, at most; a small heap gets less (LaneHeap::claim).
-  static constexpr std::uint64_t kMaxBytes = std::uint64_t{128} << 10;
+  // Bytes a lane may hold, at most; a small heap gets less (LaneHeap::claim): all its lanes
+  // together never more than an eighth of it. Measured on random actions of up to 1000 bytes
+  // (300 live): with 128 KiB a third of the operations still took the lock to refill or drain,
+  // with 256 KiB a tenth.
+  static constexpr std::uint64_t kMaxBytes = std::uint64_t{256} << 10;
 
   static constexpr std::uint64_t class_of(std::uint64_t chunk) noexcept {
     return (chunk - kMinChunk) / kGranule;

@@ -454,7 +454,7 @@ class alignas(64) LaneHeap {
       for (std::uint64_t cls = 0; cls < LaneConfig::kClasses; ++cls) l[i].head[cls] = kNull;
     }
     lanes_ = n;
-    bound_ = std::min<std::uint64_t>(LaneConfig::kMaxBytes, m.capacity() / 16 / n);
+    bound_ = std::min<std::uint64_t>(LaneConfig::kMaxBytes, m.capacity() / 8 / n);
     if (bound_ < LaneConfig::kMaxChunk) bound_ = LaneConfig::kMaxChunk;
     // Marks only need to differ from what users' bytes usually hold; nothing rests on secrecy.
     secret_ = fingerprint_of(
