@@ -538,9 +538,10 @@ class alignas(64) LaneHeap {
       const std::uint64_t u = lane_load(l.head[cls]);
       if (u == kNull) break;
       if (u >= m.heap_end()) return Errc::corrupted;
+      // A head that is not a block of this class is damage: freeing it could free a user's.
+      const std::uint64_t chunk = LaneConfig::chunk_of(cls);
       const Result<Chunk> c = m.live_chunk(m.address_of(u));
-      if (!c) return Errc::corrupted;
-      const std::uint64_t chunk = c->size;
+      if (!c || c->size != chunk) return Errc::corrupted;
       if (m.deallocate_linked(table(), word_of(o, cls)) != Errc::ok) return Errc::corrupted;
       const std::uint32_t count = lane_load(l.count[cls]);
       lane_store(l.count[cls], count == 0 ? 0 : count - 1);
