@@ -168,6 +168,9 @@ class Talc {
 
   Errc deallocate(const Meta& m) noexcept {
     if (const Errc e = own(m); e != Errc::ok) return e;
+    // A block asked for larger than any lane's never goes to one: straight to the lock. (A
+    // handle whose size lies only misses the lane; the checks under the lock are the same.)
+    if (m.size > LaneConfig::kMaxRequest) return release_locked(base_ + m.offset, nullptr);
     return deallocate(base_ + m.offset);
   }
   Errc deallocate(void* p) noexcept {
@@ -183,11 +186,7 @@ class Talc {
           break;
       }
     }
-    Errc r = Errc::corrupted;
-    const Errc e = locked([&](auto& m) {
-      r = verdict(heap().release(m, p, held != nullptr ? &o : nullptr, lock_wait_));
-    });
-    return e != Errc::ok ? e : r;
+    return release_locked(p, held != nullptr ? &o : nullptr);
   }
 
   // Allocation published atomically: word `word` of the live block `owner` receives the new
@@ -535,6 +534,13 @@ class Talc {
       }
       if (!again) return r;
     }
+  }
+
+  // A free under the lock (LaneHeap::release): into `o`, the caller's lane, when it may go there.
+  Errc release_locked(void* p, const LaneOwner* o) noexcept {
+    Errc r = Errc::corrupted;
+    const Errc e = locked([&](auto& m) { r = verdict(heap().release(m, p, o, lock_wait_)); });
+    return e != Errc::ok ? e : r;
   }
 
   // Under the lock, before a core call on the block word `word` of `owner` names: not_allocated
