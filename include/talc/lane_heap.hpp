@@ -466,6 +466,7 @@ class alignas(64) LaneHeap {
   // Claims a lane for the calling thread (lane_local.hpp keeps the record). Out of line: the
   // first call of each thread, and each call of a thread that found none free lately.
   [[gnu::noinline]] LaneOwner* acquire_lane() noexcept {
+    if (!table_sane(meta())) return nullptr;  // the lock's path then finds what is wrong
     const lanes_local::LaneSource src{
         this, lanes_,
         [](void* h, std::uint64_t i, bool dead_ok) noexcept {
@@ -597,10 +598,12 @@ class alignas(64) LaneHeap {
   // Whether the lane words this process reads from the region still lie in the heap: they are
   // another process's data too, checked when the heap was opened and again before the slow
   // paths use them as addresses.
+  // The heap end is read as a reader without the lock reads it: it only grows.
   bool table_sane(const Meta& m) const noexcept {
+    const std::uint64_t end = m.heap_end_unlocked();
     return lanes_ != 0 && lanes_ <= LaneConfig::kMaxLanes && table_ >= m.heap_start() &&
-           table_ % kGranule == 0 && lanes_at(table_) <= m.heap_end() &&
-           m.heap_end() - lanes_at(table_) >= lanes_ * sizeof(Lane);
+           table_ % kGranule == 0 && lanes_at(table_) <= end &&
+           end - lanes_at(table_) >= lanes_ * sizeof(Lane);
   }
 
   // N1-N4 over lanes that stand still.
