@@ -51,6 +51,26 @@ std::vector<LaneCase> LaneCases() {
          arm();
          (void)h.allocate(64);
        }},
+      {"pop an aligned block from under the head",
+       [](MapTalc<>& h, Shared& s, const std::function<void()>& arm) {
+         std::vector<talc::Meta> v;
+         for (int i = 0; i < 8; ++i) v.push_back(h.allocate(64));
+         for (const talc::Meta& m : v) h.deallocate(m);
+         // Chunks of 80 bytes: of two neighbours, one is 32-aligned. A 32-aligned head is
+         // taken first, so that the pop below unlinks a block under it.
+         const talc::LaneOwner& o = *h.heap().held_lane();
+         const std::uint64_t cls = talc::LaneConfig::class_of(80);
+         const auto aligned = [&](std::uint64_t u) {  // u: a user offset from the core's base
+           return reinterpret_cast<std::uintptr_t>(o.core + u) % 32 == 0;
+         };
+         if (aligned(talc::lane_load(o.lane->head[cls])))
+           s.known[s.known_count++] = h.allocate(64).offset;
+         const std::uint64_t under = talc::load_word(o.core, talc::lane_load(o.lane->head[cls]));
+         if (!aligned(under)) ::_exit(4);
+         s.block = h.offset_of(o.core + under);
+         arm();
+         (void)h.allocate(64, 32);
+       }},
       {"push a freed block",
        [](MapTalc<>& h, Shared& s, const std::function<void()>& arm) {
          const talc::Meta m = h.allocate(64);

@@ -3,6 +3,7 @@
 // check(), memory that is not stranded, the containers, and the choice to go without.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -72,6 +73,42 @@ TEST(Lanes, SmallBlocksComeAndGoWhileAnotherProcessHoldsTheLock) {
   done.Notify();
   EXPECT_EQ(talc_test::Wait(holder), 0);
   ExpectAccounted(heap);
+}
+
+// Also without the lock: a request aligned to 32 or 64 bytes that a block on top of its stack
+// can serve, and the free of a block whose neighbour below is a free chunk of the heap.
+TEST(Lanes, AlignedRequestsAndBlocksAboveAFreeChunkNeedNoLockEither) {
+  auto heap = Anonymous(kHeap, talc::OpenOptions{.lock_wait = std::chrono::milliseconds(200)});
+  std::vector<talc::Meta> v;
+  for (int i = 0; i < 8; ++i) v.push_back(heap.allocate(64));  // one refill: adjacent chunks
+  std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.offset < b.offset; });
+  ASSERT_EQ(v[2].offset, v[1].offset + 80);
+  // v[1] goes back to the heap, between two live blocks: v[2] now lies above a free chunk.
+  ASSERT_EQ(heap.deallocate(v[1]), Errc::ok);
+  ASSERT_EQ(heap.trim(), Errc::ok);
+  const talc::Meta above = v[2];
+  v.erase(v.begin() + 1, v.begin() + 3);
+  for (const talc::Meta& m : v) ASSERT_EQ(heap.deallocate(m), Errc::ok);  // six cached
+  talc_test::Signal holding, done;
+  const pid_t holder = talc_test::Spawn([&] {
+    if (heap.heap().lock().lock() != talc::LockOutcome::acquired) return 1;
+    holding.Notify();
+    done.Await();
+    heap.heap().lock().unlock();
+    return 0;
+  });
+  ASSERT_TRUE(holding.Await());
+  EXPECT_EQ(heap.deallocate(above), Errc::ok) << "freed into the lane";
+  for (const std::size_t align : {32, 64}) {
+    const talc::Result<talc::Meta> m = heap.try_allocate(64, align);
+    ASSERT_TRUE(m.ok()) << align << ": " << talc::describe(m.error());
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(m->ptr()) % align, 0u);
+    EXPECT_EQ(heap.deallocate(*m), Errc::ok);
+  }
+  done.Notify();
+  EXPECT_EQ(talc_test::Wait(holder), 0);
+  ExpectAccounted(heap);
+  EXPECT_EQ(heap.deallocate(above), Errc::not_allocated) << "it is cached: a double free";
 }
 
 TEST(Lanes, ADoubleFreeOfACachedBlockIsRefusedAndChangesNothing) {

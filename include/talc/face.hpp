@@ -105,6 +105,13 @@ class Talc {
         if (!r) return r.error();
         return Meta{base_, offset_of(*r), size};
       }
+    } else if (size <= LaneConfig::kMaxRequest && align <= LaneConfig::kMaxAlign &&
+               is_power_of_two(align)) {
+      // A lane may hold an aligned block of the class; if not, the heap carves one.
+      if (const LaneOwner* held = heap().thread_lane()) {
+        const std::uint64_t u = heap().lane_allocate_aligned(*held, size, align);
+        if (u != Heap::kNull) return Meta{base_, meta_offset() + u, size};
+      }
     }
     if (const Errc e = align_error(align); e != Errc::ok) return e;
     const Result<void*> r = growing(size, align, [&](auto& m) { return m.allocate(size, align); });

@@ -17,7 +17,8 @@
 // Invariants (LaneHeap::check_lanes proves them):
 //   N1  every stack is a list that ends in the null offset within kClassCap blocks; each block
 //       on it is an allocated chunk of exactly the class's size whose word 1 holds the lane's
-//       mark (but the head's, while `seq` is odd: a pop clears the mark, then moves the head).
+//       mark (but one block's, while `seq` is odd: a pop clears the block's mark, then the
+//       link that names it, the head or, for an aligned request, a block's word 0).
 //   N2  no block is on two stacks, of one lane or of two.
 //   N3  count[c] is the length of stack c and `bytes` the sum of the chunk sizes, except while
 //       `seq` is odd (the owner is inside an operation, or died there).
@@ -25,7 +26,8 @@
 //
 // Why every stack is well formed at every instant, whatever instant the owner dies at: a push
 // writes the block's words first and publishes it with one store of the head; a pop moves the
-// head past the block with one store. The counts follow and are only advisory to whoever
+// link that names the block (the head, or for an aligned request the word 0 of the block above
+// it on the stack) past it with one store. The counts follow and are only advisory to whoever
 // reclaims a dead owner's lane: it walks the stacks. Under the heap's lock, a refill or a drain
 // moves one block per core operation, and the head word is one the core journals, so a death
 // there is rolled back like any other operation.
@@ -55,6 +57,9 @@ struct LaneConfig {
   static constexpr std::uint64_t kClasses = 64;
   static constexpr std::uint64_t kMaxChunk = kMinChunk + (kClasses - 1) * kGranule;
   static constexpr std::uint64_t kMaxRequest = kMaxChunk - kTagSize;
+  // The largest alignment a lane serves. Above kGranule it looks for an aligned block among the
+  // top of the stack (LaneOwner::pop_aligned); beyond this, one is seldom there.
+  static constexpr std::uint64_t kMaxAlign = 256;
   // Blocks cached per class, and taken from the heap per refill.
   static constexpr std::uint32_t kClassCap = 32;
   static constexpr std::uint32_t kRefill = 8;
@@ -98,6 +103,8 @@ inline void lane_store(T& field, T v, std::memory_order o = std::memory_order_re
 // A lane as its owner works it: the lane, the core heap's base in this process, and what the
 // owner needs to know of the heap. Trivially copyable: a thread keeps one per heap it uses.
 struct LaneOwner {
+  static constexpr std::uint64_t kNull = Rel<std::byte>::kNull;
+
   Lane* lane = nullptr;
   std::byte* core = nullptr;  // the core heap's base (TalcMeta's address)
   std::uint64_t mark = 0;     // this lane's mark (LaneHeap's secret XOR its index)
@@ -113,27 +120,34 @@ struct LaneOwner {
   template <bool Locked = false>
   [[gnu::always_inline]] std::uint64_t pop(std::uint64_t cls, std::uint64_t size,
                                            std::uint64_t end) const noexcept {
-    constexpr std::uint64_t kNull = Rel<std::byte>::kNull;
     if (!Locked && lane_load(lane->pause) != 0) return kNull;
     const std::uint64_t u = lane_load(lane->head[cls]);
-    if (u == kNull || u % kGranule != 0 || u < heap_start + kTagSize || u > end - size + kTagSize)
-      return kNull;
-    if ((load_word(core, u - kTagSize) & ~Tag::kBelowFree) != (size | Tag::kAllocated) ||
-        load_word(core, u + kWord) != mark)
-      return kNull;
-    const std::uint64_t next = load_word(core, u);
-    begin();
-    store_word(core, u + kWord, 0);  // the mark goes: the block is the caller's
-    TALC_FAULT_POINT();
-    lane_store(lane->head[cls], next);
-    TALC_FAULT_POINT();
-    lane_store(lane->count[cls], lane_load(lane->count[cls]) - 1);
-    TALC_FAULT_POINT();
-    lane_store(lane->bytes, lane_load(lane->bytes) - size);
-    TALC_FAULT_POINT();
-    end_op();
+    if (!ours(u, size, end)) return kNull;
+    unlink(cls, size, kNull, u);
     return u;
   }
+
+  // pop, for an alignment above kGranule: the first of the stack's top kAlignDepth blocks whose
+  // address is a multiple of `align`, unlinked where it lies. kNull when none of them is.
+  [[gnu::noinline]] std::uint64_t pop_aligned(std::uint64_t cls, std::uint64_t size,
+                                              std::uint64_t end,
+                                              std::uint64_t align) const noexcept {
+    if (lane_load(lane->pause) != 0) return kNull;
+    std::uint64_t above = kNull;  // the block whose link names u; kNull: the head names it
+    std::uint64_t u = lane_load(lane->head[cls]);
+    for (std::uint32_t i = 0; i < kAlignDepth && ours(u, size, end); ++i) {
+      if (reinterpret_cast<std::uintptr_t>(core + u) % align == 0) {
+        unlink(cls, size, above, u);
+        return u;
+      }
+      above = u;
+      u = load_word(core, u);
+    }
+    return kNull;
+  }
+  // Blocks an aligned request looks at: a block is 16-aligned, so one in 2^k of them is
+  // 16 * 2^k-aligned, and eight looks find a 32- or 64-aligned one nearly always.
+  static constexpr std::uint32_t kAlignDepth = 8;
 
   // Caches the live block at user offset `u` (chunk size `size`, class `cls`), which the caller
   // proved live and not cached. False, changing nothing, when the lane is paused or full.
@@ -165,14 +179,44 @@ struct LaneOwner {
     std::uint64_t b = lane_load(lane->head[cls]);
     for (std::uint32_t i = 0; i <= LaneConfig::kClassCap; ++i) {
       if (b == u) return true;
-      if (b == Rel<std::byte>::kNull || b % kGranule != 0 || b < heap_start + kTagSize || b >= end)
-        return false;
+      if (b == kNull || b % kGranule != 0 || b < heap_start + kTagSize || b >= end) return false;
       b = load_word(core, b);
     }
     return false;
   }
 
  private:
+  // Whether user offset `u` looks like one of this lane's blocks of chunk size `size`: in the
+  // heap, tagged allocated with that size, and marked. Only words no user writes are read.
+  [[gnu::always_inline]] bool ours(std::uint64_t u, std::uint64_t size,
+                                   std::uint64_t end) const noexcept {
+    if (u == kNull || u % kGranule != 0 || u < heap_start + kTagSize || u > end - size + kTagSize)
+      return false;
+    return (load_word(core, u - kTagSize) & ~Tag::kBelowFree) == (size | Tag::kAllocated) &&
+           load_word(core, u + kWord) == mark;
+  }
+
+  // Takes block `u` (chunk size `size`) off stack `cls`, where the link of block `above` (or
+  // the head, when `above` is kNull) names it. The mark goes first: the block is then the
+  // caller's, and one store of the link unlinks it.
+  [[gnu::always_inline]] void unlink(std::uint64_t cls, std::uint64_t size, std::uint64_t above,
+                                     std::uint64_t u) const noexcept {
+    const std::uint64_t next = load_word(core, u);
+    begin();
+    store_word(core, u + kWord, 0);
+    TALC_FAULT_POINT();
+    if (above == kNull)
+      lane_store(lane->head[cls], next);
+    else
+      store_word(core, above, next);
+    TALC_FAULT_POINT();
+    lane_store(lane->count[cls], lane_load(lane->count[cls]) - 1);
+    TALC_FAULT_POINT();
+    lane_store(lane->bytes, lane_load(lane->bytes) - size);
+    TALC_FAULT_POINT();
+    end_op();
+  }
+
   // The owner's brackets around an operation: `seq` odd inside. Only the owner writes it, so
   // plain stores do; the fences keep the bracket around the writes for a reader on another core.
   [[gnu::always_inline]] void begin() const noexcept {

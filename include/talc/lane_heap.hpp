@@ -173,6 +173,14 @@ class alignas(64) LaneHeap {
     return o.pop(LaneConfig::class_of(chunk), chunk, meta().heap_end_unlocked());
   }
 
+  // The same for an alignment above kGranule (at most kMaxLaneAlign): kNull also when none of
+  // the blocks on top of the stack is aligned (then the heap serves it under the lock).
+  std::uint64_t lane_allocate_aligned(const LaneOwner& o, std::size_t size,
+                                      std::size_t align) const noexcept {
+    const std::uint64_t chunk = chunk_size_for(size);
+    return o.pop_aligned(LaneConfig::class_of(chunk), chunk, meta().heap_end_unlocked(), align);
+  }
+
   enum class LaneFree : std::uint8_t { cached, double_free, ask_lock };
   // Frees the block at `p` into `o` without the lock, when everything that proves it a live,
   // uncached small block can be read without the lock. ask_lock when not: a large block, a
@@ -226,8 +234,8 @@ class alignas(64) LaneHeap {
 
   // Under the lock: frees the block at `p` (a refusal changes nothing). A small block goes to
   // `o` (when given), draining half its class into the heap first if the lane is full, unless
-  // the chunk below it is free: then it merges into the heap, which keeps the heap whole, and
-  // keeps out of the lanes the blocks whose frees the lock-free path must leave to the lock.
+  // the chunk below it is free: then, the lock being held anyway, it merges into the heap,
+  // which keeps the heap whole.
   Errc release(Meta& m, void* p, const LaneOwner* o,
                std::chrono::milliseconds bound = kDefaultLockWait) noexcept {
     const Result<Chunk> c = m.live_chunk(p);
@@ -619,7 +627,7 @@ class alignas(64) LaneHeap {
       // reclaimed (a copy the tool reads never is): only its stacks are proved then.
       const bool odd = lane_load(l.seq) % 2 != 0;
       const bool settled = !odd && (owner == 0 || !owner_gone(owner));
-      std::uint64_t bytes = 0;
+      std::uint64_t bytes = 0, unmarked = 0;
       for (std::uint64_t cls = 0; cls < LaneConfig::kClasses; ++cls) {
         const std::uint64_t chunk = LaneConfig::chunk_of(cls);
         std::uint64_t n = 0;
@@ -632,9 +640,9 @@ class alignas(64) LaneHeap {
           if (!c || c->size != chunk)
             return CheckReport{Errc::corrupted, u,
                                "a cached block is no allocated chunk of its class", cls};
-          // A pop clears the head's mark before it moves the head: an owner that died between
-          // the two left a head without one.
-          if (load_word(core(), u + kWord) != (secret_ ^ i) && !(odd && n == 0))
+          // A pop clears a block's mark before it unlinks it: an owner that died between the
+          // two left one block without one.
+          if (load_word(core(), u + kWord) != (secret_ ^ i) && !(odd && unmarked++ == 0))
             return CheckReport{Errc::corrupted, u, "a cached block lacks its lane's mark", i};
           seen.push_back(u);
           bytes += chunk;

@@ -21,7 +21,10 @@ namespace talc {
 // middle of an operation, to be asked again under the lock. The block's own tag and the tag
 // above it are such words (whatever happens around a live block, a tag starts where it ends,
 // rewritten whole); the tail below is not (the free chunk below may be allocated meanwhile and
-// its bytes written), so a block below a free chunk gets "no" without the lock.
+// its bytes written), so it is read only under the lock. That costs the lock-free answer
+// nothing it could stand on: the look below only tests a tag that claims a free chunk there,
+// and a forged tag could as well claim none. The free that merges with the chunk below takes
+// the lock, and makes the look there.
 template <class Bins, bool Journaled>
 template <bool Locked>
 Result<Chunk> TalcMeta<Bins, Journaled>::live_chunk(const void* p) const noexcept {
@@ -42,8 +45,7 @@ Result<Chunk> TalcMeta<Bins, Journaled>::live_chunk(const void* p) const noexcep
   if (above == end ? up.size() != 0 || !up.allocated()
                    : up.size() < kMinChunk || up.size() > end - above)
     return Errc::foreign_pointer;
-  if (tag.below_free()) {
-    if (!Locked) return Errc::foreign_pointer;
+  if (Locked && tag.below_free()) {
     if (base - heap_start_ < kMinChunk) return Errc::foreign_pointer;
     const std::uint64_t below_size = get(base - kTailFromEnd);
     if (below_size < kMinChunk || below_size % kGranule != 0 || below_size > base - heap_start_)
