@@ -224,3 +224,120 @@ INSTANTIATE_TEST_SUITE_P(EveryLaneOperation, LaneFault,
                          });
 
 }  // namespace
+
+// ---- Deaths that leave a state a later free could misread ------------------------------------
+
+namespace {
+
+// Forks a child that runs `run` on the heap (it must _exit(0) at the death it wants) and returns
+// its exit status.
+int Child(const std::function<void()>& run) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    run();
+    ::_exit(3);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+}
+
+struct Out {
+  std::uint64_t block = talc::Rel<std::byte>::kNull;
+};
+
+// A child killed after each write of a pop (of the head, or with `aligned` of a block under it)
+// leaves the block either still on its dead lane's stack or taken. A free of the block by
+// another process must tell the two apart: refused while it is cached, accepted once when the
+// dead child had it; never cached a second time. A second free is then refused.
+void FreeAfterADeathInsideAPop(bool aligned) {
+  auto* out = static_cast<Out*>(
+      ::mmap(nullptr, sizeof(Out), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(out, MAP_FAILED);
+  for (int point = 1; point <= 5; ++point) {
+    auto heap = MapTalc<>::anonymous(4 << 20);
+    const int rc = Child([&] {
+      std::vector<talc::Meta> v;
+      for (int i = 0; i < 8; ++i) v.push_back(heap.allocate(64));
+      for (const talc::Meta& m : v) heap.deallocate(m);
+      const talc::LaneOwner& o = *heap.heap().held_lane();
+      const std::uint64_t cls = talc::LaneConfig::class_of(80);
+      const auto is_aligned = [&](std::uint64_t u) {
+        return reinterpret_cast<std::uintptr_t>(o.core + u) % 32 == 0;
+      };
+      if (aligned && is_aligned(talc::lane_load(o.lane->head[cls]))) (void)heap.allocate(64);
+      std::uint64_t u = talc::lane_load(o.lane->head[cls]);
+      if (aligned) u = talc::load_word(o.core, u);
+      if (aligned && !is_aligned(u)) ::_exit(4);
+      out->block = heap.offset_of(o.core + u);
+      static int points = 0, die_at = 0;
+      die_at = point;
+      talc::fault::hook = [] {
+        if (++points == die_at) ::_exit(0);
+      };
+      if (aligned)
+        (void)heap.allocate(64, 32);
+      else
+        (void)heap.allocate(64);
+    });
+    ASSERT_EQ(rc, 0) << "point " << point << ": the child did not die inside the pop";
+    void* p = heap.address_of(out->block);
+    const Errc first = heap.deallocate(p);
+    EXPECT_TRUE(first == Errc::ok || first == Errc::not_allocated)
+        << "point " << point << ": " << talc::describe(first);
+    EXPECT_NE(heap.deallocate(p), Errc::ok) << "point " << point << ": freed twice";
+    const talc::CheckReport rep = heap.check();
+    EXPECT_TRUE(rep.ok()) << "point " << point << ": " << rep.what << " at " << rep.offset;
+  }
+  ::munmap(out, sizeof(Out));
+}
+
+}  // namespace
+
+TEST(LaneDeaths, AFreeOfTheHeadADeadPopWasTakingIsRefusedOrTakenOnce) {
+  FreeAfterADeathInsideAPop(false);
+}
+
+TEST(LaneDeaths, AFreeOfTheBlockADeadAlignedPopWasTakingIsRefusedOrTakenOnce) {
+  FreeAfterADeathInsideAPop(true);
+}
+
+// An aligned carve writes the block's tag last, unjournalled: it lies in the interior of the free
+// chunk being carved, unused again after a roll-back. A lock holder killed right after that
+// write leaves, until the roll-back, a tag that says allocated with a free gap below, and a
+// well-formed remainder tag above. A free of a pointer there (a double free of an older block
+// at that place, say) must not be cached without the lock: the roll-back would turn the cached
+// block into the middle of a free chunk. The lock-free free takes a block above a free chunk
+// only while the lock is free, before and after its proof (LaneHeap::proved_unlocked).
+TEST(LaneDeaths, APointerIntoTheCarveOfADeadLockHolderIsNotCachedWithoutTheLock) {
+  auto heap = MapTalc<>::anonymous(4 << 20);
+  auto* out = static_cast<Out*>(
+      ::mmap(nullptr, sizeof(Out), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(out, MAP_FAILED);
+  const int rc = Child([&] {
+    // Where the carve lands: once for real, given back past the lanes (a handle larger than any
+    // lane's block goes straight to the heap), which leaves the heap as it was.
+    talc::Meta m = heap.allocate(64, 256);
+    const std::uint64_t u = m.offset;
+    const std::uint64_t tag = talc::load_word(static_cast<std::byte*>(m.ptr()) - talc::kTagSize, 0);
+    if ((tag & talc::Tag::kBelowFree) == 0) ::_exit(4);  // no gap: nothing to show
+    m.size = std::size_t{1} << 20;
+    if (heap.deallocate(m) != Errc::ok) ::_exit(5);
+    out->block = u;
+    static std::uint64_t* word = nullptr;
+    static std::uint64_t want = 0;
+    word = reinterpret_cast<std::uint64_t*>(static_cast<std::byte*>(heap.address_of(u)) -
+                                            talc::kTagSize);
+    want = tag;
+    talc::fault::hook = [] {
+      if (talc::load_word(reinterpret_cast<std::byte*>(word), 0) == want) ::_exit(0);
+    };
+    (void)heap.allocate(64, 256);
+  });
+  ASSERT_EQ(rc, 0) << "the child did not die inside the carve";
+  void* p = heap.address_of(out->block);
+  EXPECT_NE(heap.deallocate(p), Errc::ok) << "a block nobody was given, inside a free chunk";
+  const talc::CheckReport rep = heap.check();
+  EXPECT_TRUE(rep.ok()) << rep.what << " at " << rep.offset;
+  ::munmap(out, sizeof(Out));
+}

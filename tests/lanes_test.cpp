@@ -76,8 +76,9 @@ TEST(Lanes, SmallBlocksComeAndGoWhileAnotherProcessHoldsTheLock) {
 }
 
 // Also without the lock: a request aligned to 32 or 64 bytes that a block on top of its stack
-// can serve, and the free of a block whose neighbour below is a free chunk of the heap.
-TEST(Lanes, AlignedRequestsAndBlocksAboveAFreeChunkNeedNoLockEither) {
+// can serve. And the free of a block whose neighbour below is a free chunk of the heap goes to
+// the lane too, though only while the lock is free: what lies below is then settled.
+TEST(Lanes, AlignedRequestsAndBlocksAboveAFreeChunkGoThroughTheLane) {
   auto heap = Anonymous(kHeap, talc::OpenOptions{.lock_wait = std::chrono::milliseconds(200)});
   std::vector<talc::Meta> v;
   for (int i = 0; i < 8; ++i) v.push_back(heap.allocate(64));  // one refill: adjacent chunks
@@ -89,6 +90,7 @@ TEST(Lanes, AlignedRequestsAndBlocksAboveAFreeChunkNeedNoLockEither) {
   const talc::Meta above = v[2];
   v.erase(v.begin() + 1, v.begin() + 3);
   for (const talc::Meta& m : v) ASSERT_EQ(heap.deallocate(m), Errc::ok);  // six cached
+  const talc::HeapStats before = heap.stats();
   talc_test::Signal holding, done;
   const pid_t holder = talc_test::Spawn([&] {
     if (heap.heap().lock().lock() != talc::LockOutcome::acquired) return 1;
@@ -98,17 +100,20 @@ TEST(Lanes, AlignedRequestsAndBlocksAboveAFreeChunkNeedNoLockEither) {
     return 0;
   });
   ASSERT_TRUE(holding.Await());
-  EXPECT_EQ(heap.deallocate(above), Errc::ok) << "freed into the lane";
-  for (const std::size_t align : {32, 64}) {
+  for (const std::size_t align : {32, 64}) {  // each block goes back where it came from
     const talc::Result<talc::Meta> m = heap.try_allocate(64, align);
     ASSERT_TRUE(m.ok()) << align << ": " << talc::describe(m.error());
     EXPECT_EQ(reinterpret_cast<std::uintptr_t>(m->ptr()) % align, 0u);
     EXPECT_EQ(heap.deallocate(*m), Errc::ok);
   }
+  EXPECT_EQ(heap.deallocate(above), Errc::lock_timeout) << "the lock is held: it waits for it";
   done.Notify();
   EXPECT_EQ(talc_test::Wait(holder), 0);
-  ExpectAccounted(heap);
+  EXPECT_EQ(heap.stats().cached_blocks, before.cached_blocks) << "the refusal changed nothing";
+  EXPECT_EQ(heap.deallocate(above), Errc::ok);
+  EXPECT_EQ(heap.stats().cached_blocks, before.cached_blocks + 1) << "into the lane";
   EXPECT_EQ(heap.deallocate(above), Errc::not_allocated) << "it is cached: a double free";
+  ExpectAccounted(heap);
 }
 
 TEST(Lanes, ADoubleFreeOfACachedBlockIsRefusedAndChangesNothing) {

@@ -17,8 +17,7 @@
 // Invariants (LaneHeap::check_lanes proves them):
 //   N1  every stack is a list that ends in the null offset within kClassCap blocks; each block
 //       on it is an allocated chunk of exactly the class's size whose word 1 holds the lane's
-//       mark (but one block's, while `seq` is odd: a pop clears the block's mark, then the
-//       link that names it, the head or, for an aligned request, a block's word 0).
+//       mark. (A block off every stack may hold one too: a pop unlinks, then clears the mark.)
 //   N2  no block is on two stacks, of one lane or of two.
 //   N3  count[c] is the length of stack c and `bytes` the sum of the chunk sizes, except while
 //       `seq` is odd (the owner is inside an operation, or died there).
@@ -197,18 +196,20 @@ struct LaneOwner {
   }
 
   // Takes block `u` (chunk size `size`) off stack `cls`, where the link of block `above` (or
-  // the head, when `above` is kNull) names it. The mark goes first: the block is then the
-  // caller's, and one store of the link unlinks it.
+  // the head, when `above` is kNull) names it: one store of the link, and the block is the
+  // caller's. Its mark goes after, so that every block on a stack has one at every instant (a
+  // death between the two leaves a marked block off every stack: a free of it is a suspicion
+  // that the lane's walk clears, LaneHeap::refuse_cached).
   [[gnu::always_inline]] void unlink(std::uint64_t cls, std::uint64_t size, std::uint64_t above,
                                      std::uint64_t u) const noexcept {
     const std::uint64_t next = load_word(core, u);
     begin();
-    store_word(core, u + kWord, 0);
-    TALC_FAULT_POINT();
     if (above == kNull)
       lane_store(lane->head[cls], next);
     else
       store_word(core, above, next);
+    TALC_FAULT_POINT();
+    store_word(core, u + kWord, 0);
     TALC_FAULT_POINT();
     lane_store(lane->count[cls], lane_load(lane->count[cls]) - 1);
     TALC_FAULT_POINT();

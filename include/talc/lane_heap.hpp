@@ -173,8 +173,8 @@ class alignas(64) LaneHeap {
     return o.pop(LaneConfig::class_of(chunk), chunk, meta().heap_end_unlocked());
   }
 
-  // The same for an alignment above kGranule (at most kMaxLaneAlign): kNull also when none of
-  // the blocks on top of the stack is aligned (then the heap serves it under the lock).
+  // The same for an alignment above kGranule (at most LaneConfig::kMaxAlign): kNull also when none
+  // of the blocks on top of the stack is aligned (then the heap serves it under the lock).
   std::uint64_t lane_allocate_aligned(const LaneOwner& o, std::size_t size,
                                       std::size_t align) const noexcept {
     const std::uint64_t chunk = chunk_size_for(size);
@@ -188,6 +188,8 @@ class alignas(64) LaneHeap {
   [[gnu::always_inline]] LaneFree lane_free(const LaneOwner& o, const void* p) const noexcept {
     const Result<Chunk> c = meta().template live_chunk<false>(p);
     if (!c || c->size > LaneConfig::kMaxChunk) return LaneFree::ask_lock;
+    if (Tag{load_word(o.core, c->base)}.below_free() && !proved_unlocked(p, *c))
+      return LaneFree::ask_lock;
     const std::uint64_t u = c->user(), cls = LaneConfig::class_of(c->size);
     const std::uint64_t mark = load_word(o.core, u + kWord);
     if ((mark ^ secret_) < lanes_) {
@@ -195,6 +197,19 @@ class alignas(64) LaneHeap {
       if (o.holds(cls, u, meta().heap_end_unlocked())) return LaneFree::double_free;
     }
     return o.push(u, cls, c->size) ? LaneFree::cached : LaneFree::ask_lock;
+  }
+
+  // For a free without the lock of a block whose tag says the chunk below is free, a look that
+  // live_chunk<false> cannot make (the tail below is no word it may read): whether `c` was
+  // proved while no operation was under way, the lock free before and after a second proof.
+  // An aligned carve writes its block's tag, above the gap it frees, before it commits; one
+  // whose holder died leaves that tag until the roll-back, and it must not be taken for a
+  // block. Such leftovers only lie in the heap while the lock is held (a dead holder keeps it).
+  [[gnu::noinline]] bool proved_unlocked(const void* p, const Chunk& c) const noexcept {
+    if (lock().word() != 0) return false;
+    const Result<Chunk> again = meta().template live_chunk<false>(p);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return lock().word() == 0 && again && again->base == c.base && again->size == c.size;
   }
 
   // Under the lock: a block of at least `size` (<= LaneConfig::kMaxRequest) bytes from `o`,
@@ -627,7 +642,7 @@ class alignas(64) LaneHeap {
       // reclaimed (a copy the tool reads never is): only its stacks are proved then.
       const bool odd = lane_load(l.seq) % 2 != 0;
       const bool settled = !odd && (owner == 0 || !owner_gone(owner));
-      std::uint64_t bytes = 0, unmarked = 0;
+      std::uint64_t bytes = 0;
       for (std::uint64_t cls = 0; cls < LaneConfig::kClasses; ++cls) {
         const std::uint64_t chunk = LaneConfig::chunk_of(cls);
         std::uint64_t n = 0;
@@ -640,9 +655,7 @@ class alignas(64) LaneHeap {
           if (!c || c->size != chunk)
             return CheckReport{Errc::corrupted, u,
                                "a cached block is no allocated chunk of its class", cls};
-          // A pop clears a block's mark before it unlinks it: an owner that died between the
-          // two left one block without one.
-          if (load_word(core(), u + kWord) != (secret_ ^ i) && !(odd && unmarked++ == 0))
+          if (load_word(core(), u + kWord) != (secret_ ^ i))
             return CheckReport{Errc::corrupted, u, "a cached block lacks its lane's mark", i};
           seen.push_back(u);
           bytes += chunk;
