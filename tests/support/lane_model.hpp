@@ -53,6 +53,7 @@ class LaneModel {
         }) {
     std::unique_lock<std::mutex> g(mu_);
     cv_.wait(g, [this] { return ready_; });
+    (void)heap_.heap().thread_lane();  // this thread's lane, claimed before any call is judged
   }
   ~LaneModel() { StopOther(); }
   LaneModel(const LaneModel&) = delete;
@@ -83,15 +84,21 @@ class LaneModel {
       return "a live block lost its bytes";
     const talc::LaneOwner* mine = heap_.heap().held_lane();
     const std::uint64_t chunk = Chunk(off);
+    // Into the lane, when it has room, and when the block's word 1 is the user's: a block of
+    // fewer than 16 bytes may still hold a lane's mark from an earlier life there, which sends
+    // its free to the lock, where a block above a free chunk merges into the heap instead.
     const bool room =
-        mine != nullptr && chunk <= talc::LaneConfig::kMaxChunk &&
+        mine != nullptr && b.size >= 16 && chunk <= talc::LaneConfig::kMaxChunk &&
         talc::lane_load(mine->lane->count[Class(chunk)]) < talc::LaneConfig::kClassCap &&
         talc::lane_load(mine->lane->bytes) + chunk <= mine->bound;
     if (const talc::Errc e = heap_.deallocate(talc::Meta{heap_.base(), off, b.size});
         e != talc::Errc::ok)
       return Say("free", e);
     Remove(off);
-    if (room && Stack(*mine, Class(chunk)).front() != off) return "free: not on top of its stack";
+    if (room) {
+      const std::vector<std::uint64_t> top = Stack(*mine, Class(chunk));
+      if (top.empty() || top.front() != off) return "free: not on top of its stack";
+    }
     freed_.push_back(off);
     if (freed_.size() > 64) freed_.erase(freed_.begin());
     return "";
@@ -248,9 +255,8 @@ class LaneModel {
 
   // The chunk bytes of live block `off`, from its tag.
   std::uint64_t Chunk(std::uint64_t off) const {
-    return talc::Tag{
-        talc::load_word(static_cast<const std::byte*>(heap_.address_of(off)), 0 - talc::kTagSize)}
-        .size();
+    const auto* user = static_cast<const std::byte*>(heap_.address_of(off));
+    return talc::Tag{talc::load_word(user - talc::kTagSize, 0)}.size();
   }
 
   // What a request of `size` at `align` must get: the region offset of the block its lane
