@@ -53,8 +53,7 @@ class BenchOf final : public Bench {
   Contention contention(bool processes, const std::vector<std::vector<Action>>& seqs,
                         const Clock& clk) override {
     P fresh(arena_);
-    return processes ? run_processes(fresh, seqs, clk.overhead)
-                     : run_threads(fresh, seqs, clk.overhead);
+    return run_contention(fresh, processes, seqs, clk.overhead);
   }
 
  private:

@@ -312,6 +312,29 @@ std::vector<std::size_t> worker_counts(std::size_t procs) {
   return v;
 }
 
+// Throughput: the best of `rounds` runs, as for the single-threaded random actions; the
+// latencies: every operation of every run.
+template <class Run>
+Contention best_of(std::size_t rounds, Run run) {
+  Contention c = run();
+  for (std::size_t k = 1; k < rounds; ++k) {
+    const Contention again = run();
+    c.ticks.merge(again.ticks);
+    c.ok = c.ok && again.ok;
+    if (again.seconds < c.seconds) {
+      c.seconds = again.seconds;
+      c.ops = again.ops;
+    }
+  }
+  return c;
+}
+
+void warn_unless_ok(const Contention& c, const char* mode, const Bench& b) {
+  if (!c.ok)
+    std::fprintf(stderr, "talc_bench: a %s worker of %s did not finish, or found a wrong word\n",
+                 mode, b.info().name);
+}
+
 void contention_all(const Options& o, const std::vector<Bench*>& all, const Clock& clk) {
   const std::vector<Bench*> mt = with(&PeerInfo::threads, all);
   if (mt.empty()) return skipped("contention", "may be called from several threads");
@@ -329,28 +352,14 @@ void contention_all(const Options& o, const std::vector<Bench*>& all, const Cloc
         seqs.push_back(random_actions(o.contention_ops, o.contention_max, 7000 + i));
       std::vector<double> r, t;
       for (Bench* b : mt) {
-        // Throughput: the best of `rounds` runs, as for the single-threaded random actions; the
-        // latencies: every operation of every run.
-        Contention c = b->contention(processes, seqs, clk);
-        for (std::size_t k = 1; k < o.rounds; ++k) {
-          Contention again = b->contention(processes, seqs, clk);
-          again.ticks.merge(c.ticks);
-          again.ok = again.ok && c.ok;
-          if (again.seconds > c.seconds) {
-            again.seconds = c.seconds;
-            again.ops = c.ops;
-          }
-          c = again;
-        }
+        const Contention c = best_of(o.rounds, [&] { return b->contention(processes, seqs, clk); });
         const double ops_s = static_cast<double>(c.ops) / c.seconds;
         auto ns = [&](double q) {
           return static_cast<double>(c.ticks.quantile(q)) * clk.ns_per_tick;
         };
         csv.row(mode, w, b->info().name, b->info().shared ? 1 : 0, c.ops, c.seconds, ops_s, ns(0.5),
                 ns(0.99), ns(0.999), static_cast<double>(c.ticks.max()) * clk.ns_per_tick);
-        if (!c.ok)
-          std::fprintf(stderr, "talc_bench: a %s worker of %s did not finish\n", mode,
-                       b->info().name);
+        warn_unless_ok(c, mode, *b);
         r.push_back(ops_s / 1e6);
         t.push_back(ns(0.999));
       }
