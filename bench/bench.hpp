@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "contention.hpp"
+#include "patterns.hpp"
 #include "peer.hpp"
 #include "random_actions.hpp"
 #include "workloads.hpp"
@@ -28,6 +29,8 @@ class Bench {
   // On a fresh peer of the same arena, so that earlier workloads leave nothing behind.
   virtual Contention contention(bool processes, const std::vector<std::vector<Action>>& seqs,
                                 const Clock& clk) = 0;
+  // threadtest, larson or producer_consumer, on a fresh peer as well.
+  virtual Contention pattern(const PatternRun& run) = 0;
 };
 
 template <Peer P>
@@ -54,6 +57,10 @@ class BenchOf final : public Bench {
                         const Clock& clk) override {
     P fresh(arena_);
     return run_contention(fresh, processes, seqs, clk.overhead);
+  }
+  Contention pattern(const PatternRun& run) override {
+    P fresh(arena_);
+    return run_pattern(fresh, run);
   }
 
  private:
