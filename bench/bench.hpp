@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "contention.hpp"
+#include "patterns.hpp"
 #include "peer.hpp"
 #include "random_actions.hpp"
 #include "workloads.hpp"
@@ -28,6 +29,8 @@ class Bench {
   // On a fresh peer of the same arena, so that earlier workloads leave nothing behind.
   virtual Contention contention(bool processes, const std::vector<std::vector<Action>>& seqs,
                                 const Clock& clk) = 0;
+  // threadtest, larson or producer_consumer, on a fresh peer as well.
+  virtual Contention pattern(const PatternRun& run) = 0;
 };
 
 template <Peer P>
@@ -53,8 +56,11 @@ class BenchOf final : public Bench {
   Contention contention(bool processes, const std::vector<std::vector<Action>>& seqs,
                         const Clock& clk) override {
     P fresh(arena_);
-    return processes ? run_processes(fresh, seqs, clk.overhead)
-                     : run_threads(fresh, seqs, clk.overhead);
+    return run_contention(fresh, processes, seqs, clk.overhead);
+  }
+  Contention pattern(const PatternRun& run) override {
+    P fresh(arena_);
+    return run_pattern(fresh, run);
   }
 
  private:

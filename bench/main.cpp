@@ -5,7 +5,7 @@
 //
 //   talc_bench [--quick] [--workload NAMES] [--peers NAMES] [--procs N] [--out DIR]
 //              [--arena-mib M] [--ops N] [--rounds R] [--eff-rounds R] [--eff-seconds S]
-//              [--pairs N] [--contention-ops N] [--contention-max BYTES]
+//              [--pairs N] [--contention-ops N] [--contention-max BYTES] [--mp-ops N]
 //   talc_bench --help          every option with its default, every workload and peer
 //
 // Without --workload and --peers, every workload runs on every peer. Each takes names separated
@@ -44,6 +44,7 @@ struct Options {
   std::size_t pairs = 1'000'000;         // per size: batch and one by one, each
   std::size_t contention_ops = 200'000;  // per worker
   std::uint32_t contention_max = 1000;
+  std::size_t mp_ops = 2'000'000;  // per worker: threadtest, larson, producer_consumer
   std::vector<std::size_t> holes{0, 1000, 10000, 100000};
 };
 
@@ -56,6 +57,7 @@ void make_quick(Options& o) {
   o.eff_seconds = 5;
   o.pairs = 20'000;
   o.contention_ops = 20'000;
+  o.mp_ops = 20'000;
   o.holes = {0, 1000};
 }
 
@@ -111,7 +113,7 @@ const Flag kFlags[] = {
     {"--peers", "NAMES", "run only these peers, comma-separated; repeatable",
      [](Options& o, const char* v) { append_names(o.peers, v); },
      [](const Options&) { return std::string("all"); }},
-    {"--procs", "N", "most workers in the contention runs",
+    {"--procs", "N", "most workers in the multi-worker runs",
      [](Options& o, const char* v) { o.procs = std::max<std::size_t>(1, number(v)); },
      [](const Options& o) { return std::to_string(o.procs) + ", the hardware threads"; }},
     {"--out", "DIR", "folder of the CSV files", [](Options& o, const char* v) { o.out = v; },
@@ -122,7 +124,7 @@ const Flag kFlags[] = {
     {"--ops", "N", "operations per random-actions sequence",
      [](Options& o, const char* v) { o.ops = number(v); },
      [](const Options& o) { return std::to_string(o.ops); }},
-    {"--rounds", "R", "random actions and contention: best of R runs",
+    {"--rounds", "R", "random actions and multi-worker runs: best of R",
      [](Options& o, const char* v) { o.rounds = std::max<std::size_t>(1, number(v)); },
      [](const Options& o) { return std::to_string(o.rounds); }},
     {"--eff-rounds", "R", "heap efficiency: rounds at most",
@@ -140,6 +142,9 @@ const Flag kFlags[] = {
     {"--contention-max", "BYTES", "contention: largest request",
      [](Options& o, const char* v) { o.contention_max = static_cast<std::uint32_t>(number(v)); },
      [](const Options& o) { return std::to_string(o.contention_max); }},
+    {"--mp-ops", "N", "threadtest, larson, producer_consumer: operations per worker",
+     [](Options& o, const char* v) { o.mp_ops = number(v); },
+     [](const Options& o) { return std::to_string(o.mp_ops); }},
 };
 
 const Flag& find_flag(std::string_view arg) {
@@ -304,12 +309,39 @@ void fragmented_all(const Options& o, const std::vector<Bench*>& all, const Cloc
   tail.print("ns per pair, lower is better");
 }
 
+const char* const kSharing =
+    "(processes: talc and boost_* share one heap; glibc, mimalloc and jemalloc run a\n"
+    " private heap in each process, the cost of not sharing at all)";
+
 // 1, 2, 4, ... workers, and `procs` itself.
 std::vector<std::size_t> worker_counts(std::size_t procs) {
   std::vector<std::size_t> v;
   for (std::size_t w = 1; w < procs; w *= 2) v.push_back(w);
   v.push_back(procs);
   return v;
+}
+
+// Throughput: the best of `rounds` runs, as for the single-threaded random actions; the
+// latencies: every operation of every run.
+template <class Run>
+Contention best_of(std::size_t rounds, Run run) {
+  Contention c = run();
+  for (std::size_t k = 1; k < rounds; ++k) {
+    const Contention again = run();
+    c.ticks.merge(again.ticks);
+    c.ok = c.ok && again.ok;
+    if (again.seconds < c.seconds) {
+      c.seconds = again.seconds;
+      c.ops = again.ops;
+    }
+  }
+  return c;
+}
+
+void warn_unless_ok(const Contention& c, const char* mode, const Bench& b) {
+  if (!c.ok)
+    std::fprintf(stderr, "talc_bench: a %s worker of %s did not finish, or found a wrong word\n",
+                 mode, b.info().name);
 }
 
 void contention_all(const Options& o, const std::vector<Bench*>& all, const Clock& clk) {
@@ -329,28 +361,14 @@ void contention_all(const Options& o, const std::vector<Bench*>& all, const Cloc
         seqs.push_back(random_actions(o.contention_ops, o.contention_max, 7000 + i));
       std::vector<double> r, t;
       for (Bench* b : mt) {
-        // Throughput: the best of `rounds` runs, as for the single-threaded random actions; the
-        // latencies: every operation of every run.
-        Contention c = b->contention(processes, seqs, clk);
-        for (std::size_t k = 1; k < o.rounds; ++k) {
-          Contention again = b->contention(processes, seqs, clk);
-          again.ticks.merge(c.ticks);
-          again.ok = again.ok && c.ok;
-          if (again.seconds > c.seconds) {
-            again.seconds = c.seconds;
-            again.ops = c.ops;
-          }
-          c = again;
-        }
+        const Contention c = best_of(o.rounds, [&] { return b->contention(processes, seqs, clk); });
         const double ops_s = static_cast<double>(c.ops) / c.seconds;
         auto ns = [&](double q) {
           return static_cast<double>(c.ticks.quantile(q)) * clk.ns_per_tick;
         };
         csv.row(mode, w, b->info().name, b->info().shared ? 1 : 0, c.ops, c.seconds, ops_s, ns(0.5),
                 ns(0.99), ns(0.999), static_cast<double>(c.ticks.max()) * clk.ns_per_tick);
-        if (!c.ok)
-          std::fprintf(stderr, "talc_bench: a %s worker of %s did not finish\n", mode,
-                       b->info().name);
+        warn_unless_ok(c, mode, *b);
         r.push_back(ops_s / 1e6);
         t.push_back(ns(0.999));
       }
@@ -360,9 +378,59 @@ void contention_all(const Options& o, const std::vector<Bench*>& all, const Cloc
     rate.print("million operations per second, all workers, higher is better");
     tail.print("ns, lower is better");
   }
-  std::printf(
-      "(processes: talc and boost_* share one heap; glibc, mimalloc and jemalloc run a\n"
-      " private heap in each process, the cost of not sharing at all)\n");
+  std::printf("%s\n", kSharing);
+}
+
+// threadtest, larson, producer_consumer (patterns.hpp): throughput from 1 to `procs` workers,
+// threads then processes, best of `rounds` runs. producer_consumer runs its workers in pairs:
+// 2, 4, ... up to `procs` (one pair at least, even where `procs` is 1); between processes, only
+// the peers whose heap every process shares, as a block cannot be freed into another process's
+// private heap.
+void pattern_all(const Options& o, const std::vector<Bench*>& all, Pattern pattern) {
+  const char* name = pattern_name(pattern);
+  const std::vector<Bench*> mt = with(&PeerInfo::threads, all);
+  if (mt.empty()) return skipped(name, "may be called from several threads");
+  const bool pairs = pattern == Pattern::producer_consumer;
+  std::vector<std::size_t> counts =
+      worker_counts(pairs ? std::max<std::size_t>(1, o.procs / 2) : o.procs);
+  if (pairs)
+    for (std::size_t& w : counts) w *= 2;
+  Csv csv(o.out + "/" + name + ".csv",
+          {"mode", "workers", "allocator", "shared", "ops", "seconds", "ops_per_s"});
+  for (const bool processes : {false, true}) {
+    const char* mode = processes ? "processes" : "threads";
+    const std::vector<Bench*> peers = processes && pairs ? with(&PeerInfo::shared, mt) : mt;
+    if (peers.empty()) {
+      skipped((std::string(name) + " between processes").c_str(),
+              "shares one heap between processes");
+      continue;
+    }
+    Table rate(std::string(name) + ", " + mode, "workers", names(peers), true);
+    for (const std::size_t w : counts) {
+      std::vector<double> r;
+      for (Bench* b : peers) {
+        const Contention c = best_of(o.rounds, [&] {
+          return b->pattern({pattern, processes, w, o.mp_ops});
+        });
+        const double ops_s = static_cast<double>(c.ops) / c.seconds;
+        csv.row(mode, w, b->info().name, b->info().shared ? 1 : 0, c.ops, c.seconds, ops_s);
+        warn_unless_ok(c, mode, *b);
+        r.push_back(ops_s / 1e6);
+      }
+      rate.row(std::to_string(w), r);
+    }
+    rate.print("million allocations and frees per second, all workers, higher is better");
+  }
+  std::printf("%s\n", kSharing);
+  if (pattern == Pattern::larson)
+    std::printf(
+        "(threads, and processes on a shared heap, hand each worker's array of blocks on to the\n"
+        " next worker every %zu steps; processes on a private heap keep their own)\n",
+        kLarsonSlots);
+  if (pairs)
+    std::printf(
+        "(workers are producer/consumer pairs; processes: only the peers with one heap for\n"
+        " every process, since a block cannot be freed into another process's private heap)\n");
 }
 
 // A workload: its name, which is also its CSV file's, and its run on the chosen peers.
@@ -381,6 +449,18 @@ const Workload kWorkloads[] = {
     {"fragmented", "64-byte pairs among up to 100000 free chunks: p99.9", fragmented_all},
     {"contention", "random actions on 1 to --procs threads, then processes (thread-safe)",
      contention_all},
+    {"threadtest", "batches of 1000 64-byte blocks allocated, then freed; 1 to --procs workers",
+     [](const Options& o, const std::vector<Bench*>& all, const Clock&) {
+       pattern_all(o, all, Pattern::threadtest);
+     }},
+    {"larson", "free a random block of 1000, allocate 16..1000 B; arrays change workers",
+     [](const Options& o, const std::vector<Bench*>& all, const Clock&) {
+       pattern_all(o, all, Pattern::larson);
+     }},
+    {"producer_consumer", "pairs: one allocates 64..1000 B, sends it in a ring, the other frees",
+     [](const Options& o, const std::vector<Bench*>& all, const Clock&) {
+       pattern_all(o, all, Pattern::producer_consumer);
+     }},
 };
 
 void print_help(const std::vector<Bench*>& peers) {

@@ -14,6 +14,8 @@ set style data linespoints
 has(f) = system(sprintf("test -f '%s/%s.csv' && echo 1 || echo 0", data, f)) eq "1"
 # The allocators in the order the benchmark wrote them (this heap first).
 names(f, col) = system(sprintf("tail -n +2 '%s/%s.csv' 2>/dev/null | cut -d, -f%d | awk '!s[$0]++' | tr '\\n' ' '", data, f, col))
+# The same, among the rows that meet an awk condition.
+names_if(f, col, cond) = system(sprintf("awk -F, 'NR > 1 && %s {print $%d}' '%s/%s.csv' 2>/dev/null | awk '!s[$0]++' | tr '\\n' ' '", cond, col, data, f))
 ra = names("random_actions", 3)
 he = names("heap_efficiency", 1)
 pa = names("pairs", 1)
@@ -118,5 +120,29 @@ do for [fmt in "png svg"] {
     unset multiplot
     unset logscale
     set yrange [*:*]
+  }
+
+  # threadtest, larson, producer_consumer: one chart each, throughput as threads and as processes.
+  do for [w in "threadtest larson producer_consumer"] {
+    if (has(w)) {
+      set output sprintf("%s/%s.%s", out, w, fmt)
+      set multiplot layout 1,2 title w.": allocations and frees per second, all workers (higher is better)"
+      set logscale x 2
+      set xlabel "workers"
+      set ylabel "million ops/s"
+      set yrange [0:*]
+      # From 1, and a margin on the right: producer_consumer may have one point only (one pair).
+      set xrange [1:*]
+      set offsets 0, graph 0.1, 0, 0
+      do for [m in "threads processes"] {
+        set title m
+        # Between processes, producer_consumer has only the peers of one shared heap.
+        plot for [a in names_if(w, 3, is(1, m))] rows(w, is(1, m)." && ".is(3, a)) using 2:($7/1e6) title a
+      }
+      unset multiplot
+      unset logscale x
+      set xrange [*:*]
+      unset offsets
+    }
   }
 }

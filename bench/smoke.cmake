@@ -1,7 +1,8 @@
 # The benchmark's smoke test: a quick run on tiny sizes must finish and leave every CSV file
 # with at least one row of figures; a run of chosen workloads and peers writes only theirs;
 # --help lists the choices, and an unknown peer is refused. What the figures say is never checked.
-set(tiny --quick --arena-mib 32 --procs 2 --ops 5000 --pairs 2000 --contention-ops 5000)
+set(tiny --quick --arena-mib 32 --procs 2 --ops 5000 --pairs 2000 --contention-ops 5000
+    --mp-ops 5000)
 
 # Runs talc_bench with the given arguments; fails unless it exits with `want`. Leaves its output
 # in `log`.
@@ -28,20 +29,25 @@ endfunction()
 
 file(REMOVE_RECURSE ${OUT} ${OUT}-chosen)
 bench(0 ${tiny} --out ${OUT})
-foreach(f random_actions heap_efficiency pairs fragmented contention)
+foreach(f random_actions heap_efficiency pairs fragmented contention threadtest larson
+          producer_consumer)
   expect_rows(${OUT} ${f})
 endforeach()
 
-# Without talc, so that the first peer named is the reference.
-bench(0 ${tiny} --workload random_actions,contention --peers glibc,talc_core --out ${OUT}-chosen)
+# Without talc, so that the first peer named is the reference; and without a shared heap, so
+# that producer_consumer runs only as threads.
+bench(0 ${tiny} --workload random_actions,contention,producer_consumer --peers glibc,talc_core
+      --out ${OUT}-chosen)
 expect_rows(${OUT}-chosen random_actions)
 expect_rows(${OUT}-chosen contention)
+expect_rows(${OUT}-chosen producer_consumer)
 if(EXISTS ${OUT}-chosen/pairs.csv)
   message(FATAL_ERROR "talc_bench ran pairs, which was not chosen:\n${log}")
 endif()
 
 bench(0 --help)
-foreach(name --workload --peers random_actions contention talc_core jemalloc)
+foreach(name --workload --peers --mp-ops random_actions contention producer_consumer talc_core
+             jemalloc)
   string(FIND "${log}" "${name}" at)
   if(at EQUAL -1)
     message(FATAL_ERROR "talc_bench --help does not name ${name}:\n${log}")
