@@ -139,6 +139,14 @@ TEST(LaneEdges, ADoubleFreeRacingTheOwnerIsAlwaysRefused) {
                                 << rounds.load() << " tries";
 }
 
+// Under the lock: every free chunk allocated, largest requests first.
+template <class M>
+void Exhaust(M& m) {
+  for (std::size_t size = std::size_t{1} << 22; size > 0; size /= 2)
+    while (m.allocate(size)) {
+    }
+}
+
 // (F) A refill that finds a free chunk only 16 bytes larger than its class takes it whole; such
 // a block never enters the lane of the smaller class (a double free of it could then be looked
 // for in the wrong stack): it goes to the request itself, and once freed it is cached in its
@@ -151,6 +159,7 @@ TEST(LaneEdges, AWholeChunkTakenByARefillIsCachedInItsOwnClass) {
     (void)*m.allocate(2000);
     x = *m.allocate(88);  // a 96-byte chunk between two fences
     (void)*m.allocate(2000);
+    Exhaust(m);             // no other free chunk: the refill takes blocks one by one
     (void)m.deallocate(x);  // the user frees it: a 96-byte hole
   });
   const talc::Meta a = heap.allocate(64);
@@ -174,6 +183,7 @@ TEST(LaneEdges, AWholeChunkAboveTheTopClassNeverEntersALane) {
     (void)*m.allocate(2000);
     x = *m.allocate(1048);  // a 1056-byte chunk
     (void)*m.allocate(2000);
+    Exhaust(m);
     (void)m.deallocate(x);
   });
   const talc::Meta a = heap.allocate(1032);
@@ -182,6 +192,36 @@ TEST(LaneEdges, AWholeChunkAboveTheTopClassNeverEntersALane) {
   EXPECT_EQ(heap.deallocate(a), Errc::not_allocated);
   const talc::CheckReport rep = heap.check();
   EXPECT_TRUE(rep.ok()) << rep.what << " at " << rep.offset;
+}
+
+// (G2) A refill carves its blocks side by side in one operation (allocate_run). When the only
+// free chunk is 16 bytes more than the blocks asked for, a remainder of 16 bytes cannot stand
+// alone: it carves one block less, and every block it caches is exactly of its class.
+TEST(LaneEdges, ARefillCarvesOneBlockLessRatherThanA16ByteRemainder) {
+  auto heap = MapTalc<>::anonymous(4 << 20);
+  heap.deallocate(heap.allocate(500));  // claim the lane; the 80-byte class stays empty
+  void* x = nullptr;
+  heap.with_lock([&](auto& m) {
+    (void)*m.allocate(2000);
+    x = *m.allocate(talc::LaneConfig::kRefill * 80 + 16 - talc::kTagSize);
+    (void)*m.allocate(2000);
+    Exhaust(m);
+    (void)m.deallocate(x);
+  });
+  const talc::HeapStats before = heap.stats();
+  const talc::Meta a = heap.allocate(64);
+  EXPECT_EQ(static_cast<std::byte*>(a.ptr()),
+            static_cast<std::byte*>(x) + (talc::LaneConfig::kRefill - 2) * 80)
+      << "the top block of the run";
+  const talc::HeapStats after = heap.stats();
+  EXPECT_EQ(after.cached_blocks, before.cached_blocks + talc::LaneConfig::kRefill - 2)
+      << "one block less than a refill, one of them handed out";
+  const talc::Census c = heap.census();
+  EXPECT_EQ(c.free_chunks, 1u);
+  EXPECT_EQ(c.largest_free, 80u + 16) << "what is left of the hole: a chunk of its own";
+  const talc::CheckReport rep = heap.check();
+  EXPECT_TRUE(rep.ok()) << rep.what << " at " << rep.offset;
+  EXPECT_EQ(heap.deallocate(a), Errc::ok);
 }
 
 // (H) Accounting: a refill cut short by a full heap counts no failure: the request succeeded.

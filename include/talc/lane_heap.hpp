@@ -219,6 +219,28 @@ class alignas(64) LaneHeap {
     const std::uint64_t chunk = chunk_size_for(size), cls = LaneConfig::class_of(chunk);
     Lane& l = *o.lane;
     if (lane_load(l.head[cls]) == kNull) {
+      // Most often one operation carves the whole refill, side by side; block by block below
+      // when no free chunk holds them all (or the lane has room for one only).
+      const std::uint64_t room =
+          lane_load(l.bytes) < bound_ ? (bound_ - lane_load(l.bytes)) / chunk : 0;
+      const std::uint32_t n = static_cast<std::uint32_t>(std::min<std::uint64_t>(
+          {LaneConfig::kRefill, room,
+           LaneConfig::kClassCap -
+               std::min<std::uint64_t>(LaneConfig::kClassCap, lane_load(l.count[cls]))}));
+      if (n >= 2) {
+        const Result<std::uint32_t> run =
+            m.allocate_run(table(), word_of(o, cls), chunk, n, lane_load(l.head[cls]), o.mark);
+        if (run) {
+          lane_store(l.count[cls], lane_load(l.count[cls]) + *run);
+          lane_store(l.bytes, lane_load(l.bytes) + *run * chunk);
+        } else if (run.error() == Errc::out_of_memory) {
+          m.retract_failure();  // the blocks one by one may still fit
+        } else {
+          return run.error();
+        }
+      }
+    }
+    if (lane_load(l.head[cls]) == kNull) {
       for (std::uint32_t k = 0; k < LaneConfig::kRefill; ++k) {
         if (lane_load(l.count[cls]) >= LaneConfig::kClassCap ||
             lane_load(l.bytes) + chunk + kGranule > bound_)  // the block may be 16 bytes more

@@ -153,6 +153,15 @@ class alignas(64) TalcMeta {
   Result<void*> allocate_linked(const void* owner, std::size_t word, std::size_t size,
                                 std::uint64_t link, std::uint64_t mark) noexcept;
   Errc deallocate_linked(const void* owner, std::size_t word) noexcept;
+  // allocate_linked of `n` blocks at once (2 <= n <= kMaxRun), in one atomic operation: blocks
+  // of exactly `chunk` bytes carved side by side from one free chunk, each naming the one below
+  // in its first word (the lowest names `link`), each marked, the slot naming the top. How many:
+  // n, or n - 1 when the chunk found is 16 bytes more than n blocks (no such remainder can
+  // stand alone). out_of_memory when no free chunk holds them; nothing changes then.
+  Result<std::uint32_t> allocate_run(const void* owner, std::size_t word, std::uint64_t chunk,
+                                     std::uint32_t n, std::uint64_t link,
+                                     std::uint64_t mark) noexcept;
+  static constexpr std::uint32_t kMaxRun = 16;  // journal entries: one tag a block, and ~12
   // An allocation whose first word holds `mark` in the same atomic operation, for a block that
   // can be published only after the operation (a word outside the heap names it): a process
   // that dies before publishing leaves a block a walk of the heap can recognise by its mark.

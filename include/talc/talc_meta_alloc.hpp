@@ -192,6 +192,49 @@ Result<void*> TalcMeta<Bins, Journaled>::allocate_linked(const void* owner, std:
 }
 
 template <class Bins, bool Journaled>
+Result<std::uint32_t> TalcMeta<Bins, Journaled>::allocate_run(const void* owner, std::size_t word,
+                                                              std::uint64_t chunk, std::uint32_t n,
+                                                              std::uint64_t link,
+                                                              std::uint64_t mark) noexcept {
+  if (n < 2 || n > kMaxRun || chunk < kMinChunk || chunk % kGranule != 0 ||
+      chunk > kMaxRequest / kMaxRun)
+    return Errc::size_overflow;
+  const Result<std::uint64_t> slot = slot_of(owner, word);
+  if (!slot) return slot.error();
+  Errc why;
+  Fit fit = plan(n * chunk - kTagSize, kGranule, why);
+  if (why == Errc::ok && fit.size - n * chunk == kGranule)  // one block less: a whole remainder
+    fit = plan(--n * chunk - kTagSize, kGranule, why);
+  if (why == Errc::ok && fit.size - n * chunk == kGranule) why = Errc::out_of_memory;
+  if (why != Errc::ok) return refused(why);
+  // One chunk of n blocks, then split: its tag (named by take) says one block, and the tags
+  // of the others follow, journalled, since their words lay inside the free chunk and a
+  // roll-back must leave no tag there. The first block's words are journalled too (the free
+  // chunk's node may lie there, as in allocate_linked); the others' lay inside the free chunk,
+  // which keeps nothing there that a roll-back looks at.
+  void* p = take(fit, n * chunk);
+  const std::uint64_t base = offset_of(p) - kTagSize;
+  const std::uint64_t tag = Tag::make(chunk, true, false).bits;
+  put(base, tag);
+  for (std::uint32_t i = 1; i < n; ++i) put(base + i * chunk, tag);
+  // The list runs downwards: its head is the top block, next to the rest of the free chunk,
+  // so the block handed out first merges with it again when it comes back.
+  put(base + kTagSize, link);
+  put(base + kTagSize + kWord, mark);
+  for (std::uint32_t i = 1; i < n; ++i) {
+    const std::uint64_t u = base + i * chunk + kTagSize;
+    put_unlogged(u, u - chunk);
+    put_unlogged(u + kWord, mark);
+  }
+  put(*slot, base + (n - 1) * chunk + kTagSize);
+  counters_.live_chunks += n - 1;
+  counters_.allocations += n - 1;
+  count(&HeapCounters::allocations);
+  commit();
+  return n;
+}
+
+template <class Bins, bool Journaled>
 Result<void*> TalcMeta<Bins, Journaled>::allocate_marked(std::size_t size, std::size_t align,
                                                          std::uint64_t mark) noexcept {
   Errc why;
