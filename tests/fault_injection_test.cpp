@@ -119,25 +119,22 @@ std::vector<Case> Cases() {
          void* owner = Owner(h);
          return [owner](Heap& x) { EXPECT_TRUE(x.allocate_into(owner, 3, 500).ok()); };
        }},
-      // The two calls of a lane's refill and drain (lane_heap.hpp): a push of a new block onto
-      // the list a slot heads, and a pop that frees it.
-      {"allocate_linked onto a list",
+      // The two calls of a lane's refill and drain (lane_heap.hpp): blocks carved side by side
+      // onto the list a slot heads, and a pop that frees one.
+      {"allocate_run of eight blocks onto a list",
        [](Heap& h) {
          void* owner = Owner(h);
-         EXPECT_TRUE(h.allocate_linked(owner, 2, 40, talc::Rel<std::byte>::kNull, 7).ok());
-         Alloc(h, 100);  // a neighbour, so the next block is carved from the top chunk
+         EXPECT_EQ(*h.allocate_run(owner, 2, 48, 1, talc::Rel<std::byte>::kNull, 7), 1u);
+         Alloc(h, 100);  // a neighbour, so the next blocks are carved from the top chunk
          return [owner](Heap& x) {
            const std::uint64_t head = talc::load_word(static_cast<std::byte*>(owner), 16);
-           EXPECT_TRUE(x.allocate_linked(owner, 2, 40, head, 7).ok());
+           EXPECT_EQ(*x.allocate_run(owner, 2, 48, 8, head, 7), 8u);
          };
        }},
       {"deallocate_linked off a list",
        [](Heap& h) {
          void* owner = Owner(h);
-         for (int i = 0; i < 2; ++i) {
-           const std::uint64_t head = talc::load_word(static_cast<std::byte*>(owner), 16);
-           EXPECT_TRUE(h.allocate_linked(owner, 2, 40, head, 7).ok());
-         }
+         EXPECT_EQ(*h.allocate_run(owner, 2, 48, 2, talc::Rel<std::byte>::kNull, 7), 2u);
          return [owner](Heap& x) { EXPECT_EQ(x.deallocate_linked(owner, 2), Errc::ok); };
        }},
       {"allocate_marked with its mark",

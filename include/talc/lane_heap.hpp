@@ -188,8 +188,6 @@ class alignas(64) LaneHeap {
   [[gnu::always_inline]] LaneFree lane_free(const LaneOwner& o, const void* p) const noexcept {
     const Result<Chunk> c = meta().template live_chunk<false>(p);
     if (!c || c->size > LaneConfig::kMaxChunk) return LaneFree::ask_lock;
-    if (Tag{load_word(o.core, c->base)}.below_free() && !proved_unlocked(p, *c))
-      return LaneFree::ask_lock;
     const std::uint64_t u = c->user(), cls = LaneConfig::class_of(c->size);
     const std::uint64_t mark = load_word(o.core, u + kWord);
     if ((mark ^ secret_) < lanes_) {
@@ -199,19 +197,6 @@ class alignas(64) LaneHeap {
     return o.push(u, cls, c->size) ? LaneFree::cached : LaneFree::ask_lock;
   }
 
-  // For a free without the lock of a block whose tag says the chunk below is free, a look that
-  // live_chunk<false> cannot make (the tail below is no word it may read): whether `c` was
-  // proved while no operation was under way, the lock free before and after a second proof.
-  // An aligned carve writes its block's tag, above the gap it frees, before it commits; one
-  // whose holder died leaves that tag until the roll-back, and it must not be taken for a
-  // block. Such leftovers only lie in the heap while the lock is held (a dead holder keeps it).
-  [[gnu::noinline]] bool proved_unlocked(const void* p, const Chunk& c) const noexcept {
-    if (lock().word() != 0) return false;
-    const Result<Chunk> again = meta().template live_chunk<false>(p);
-    std::atomic_thread_fence(std::memory_order_acquire);
-    return lock().word() == 0 && again && again->base == c.base && again->size == c.size;
-  }
-
   // Under the lock: a block of at least `size` (<= LaneConfig::kMaxRequest) bytes from `o`,
   // refilling its class from the heap when it is empty. out_of_memory when the heap has no room
   // for even one block; corrupted when the lane's stack is not what it must be.
@@ -219,50 +204,23 @@ class alignas(64) LaneHeap {
     const std::uint64_t chunk = chunk_size_for(size), cls = LaneConfig::class_of(chunk);
     Lane& l = *o.lane;
     if (lane_load(l.head[cls]) == kNull) {
-      // Most often one operation carves the whole refill, side by side; block by block below
-      // when no free chunk holds them all (or the lane has room for one only).
-      const std::uint64_t room =
-          lane_load(l.bytes) < bound_ ? (bound_ - lane_load(l.bytes)) / chunk : 0;
-      const std::uint32_t n = static_cast<std::uint32_t>(std::min<std::uint64_t>(
+      // One operation carves the refill, side by side, out of the chunk that a request for one
+      // block would get (allocate_run): as many blocks as that chunk holds, up to kRefill.
+      const std::uint64_t bytes = lane_load(l.bytes), count = lane_load(l.count[cls]);
+      const std::uint64_t room = bytes < bound_ ? (bound_ - bytes) / chunk : 0;
+      const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(
           {LaneConfig::kRefill, room,
-           LaneConfig::kClassCap -
-               std::min<std::uint64_t>(LaneConfig::kClassCap, lane_load(l.count[cls]))}));
-      if (n >= 2) {
+           count < LaneConfig::kClassCap ? LaneConfig::kClassCap - count : 0}));
+      if (n != 0) {
         const Result<std::uint32_t> run =
             m.allocate_run(table(), word_of(o, cls), chunk, n, lane_load(l.head[cls]), o.mark);
-        if (run) {
-          lane_store(l.count[cls], lane_load(l.count[cls]) + *run);
-          lane_store(l.bytes, lane_load(l.bytes) + *run * chunk);
-        } else if (run.error() == Errc::out_of_memory) {
-          m.retract_failure();  // the blocks one by one may still fit
-        } else {
-          return run.error();
-        }
+        if (!run) return run.error();
+        lane_store(l.count[cls], lane_load(l.count[cls]) + *run);
+        lane_store(l.bytes, lane_load(l.bytes) + *run * chunk);
       }
     }
-    if (lane_load(l.head[cls]) == kNull) {
-      for (std::uint32_t k = 0; k < LaneConfig::kRefill; ++k) {
-        if (lane_load(l.count[cls]) >= LaneConfig::kClassCap ||
-            lane_load(l.bytes) + chunk + kGranule > bound_)  // the block may be 16 bytes more
-          break;
-        const Result<void*> r = m.allocate_linked(table(), word_of(o, cls), chunk - kTagSize,
-                                                  lane_load(l.head[cls]), o.mark);
-        if (!r) {
-          if (k == 0) return r.error();
-          if (r.error() == Errc::out_of_memory) m.retract_failure();  // the request is served
-          break;
-        }
-        if (block_bytes(m.offset_of(*r)) != chunk) {
-          // A free chunk 16 bytes larger, taken whole: it is no block of this class. It goes
-          // back (one atomic operation), and the request below takes it itself.
-          if (m.deallocate_linked(table(), word_of(o, cls)) != Errc::ok) return Errc::corrupted;
-          break;
-        }
-        lane_store(l.count[cls], lane_load(l.count[cls]) + 1);
-        lane_store(l.bytes, lane_load(l.bytes) + chunk);
-      }
-    }
-    // A lane at its bound refills nothing: the request is served by the heap directly.
+    // A lane at its bound refills nothing, nor one whose chunk was a block and 16 bytes (no
+    // block of this class): the request is served by the heap directly.
     if (lane_load(l.head[cls]) == kNull) return m.allocate(size, kGranule);
     const std::uint64_t u = o.template pop<true>(cls, chunk, m.heap_end());
     if (u == kNull) return Errc::corrupted;  // the head is no block of this lane: damage

@@ -145,23 +145,21 @@ class alignas(64) TalcMeta {
   // Frees the block the slot names and nulls the slot. Refuses an empty slot (null_pointer),
   // and a slot that names its own block (foreign_pointer).
   Errc deallocate_from(const void* owner, std::size_t word, std::uint64_t bias = 0) noexcept;
-  // The two calls of an intrusive list of blocks whose head is the slot (a lane's, lanes.hpp),
-  // each one atomic operation. allocate_linked pushes a new block of at least `size` bytes
-  // (16-aligned) whose first word holds `link` (the slot's old value, say) and second word
-  // `mark`; the slot then names it, whatever it named before. deallocate_linked frees the block
-  // the slot names and gives the slot that block's first word.
-  Result<void*> allocate_linked(const void* owner, std::size_t word, std::size_t size,
-                                std::uint64_t link, std::uint64_t mark) noexcept;
-  Errc deallocate_linked(const void* owner, std::size_t word) noexcept;
-  // allocate_linked of `n` blocks at once (2 <= n <= kMaxRun), in one atomic operation: blocks
-  // of exactly `chunk` bytes carved side by side from one free chunk, each naming the one below
-  // in its first word (the lowest names `link`), each marked, the slot naming the top. How many:
-  // n, or n - 1 when the chunk found is 16 bytes more than n blocks (no such remainder can
-  // stand alone). out_of_memory when no free chunk holds them; nothing changes then.
+  // The two calls of an intrusive list of blocks whose head is the slot (a lane's, lane.hpp),
+  // each one atomic operation. allocate_run pushes up to `n` new blocks (at most kMaxRun) of
+  // exactly `chunk` bytes, carved side by side from the free chunk that a request for one would
+  // get, as many as it holds: each names the one below in its first word (the lowest names
+  // `link`, the slot's old value, say), each holds `mark` in its second, and the slot then
+  // names the top one. It answers how many it carved: 0, with nothing changed, when that chunk
+  // is one block and 16 bytes, which no block of `chunk` bytes can leave behind; out_of_memory
+  // when there is no chunk for one. deallocate_linked frees the block the slot names and gives
+  // the slot that block's first word.
   Result<std::uint32_t> allocate_run(const void* owner, std::size_t word, std::uint64_t chunk,
                                      std::uint32_t n, std::uint64_t link,
                                      std::uint64_t mark) noexcept;
-  static constexpr std::uint32_t kMaxRun = 16;  // journal entries: one tag a block, and ~12
+  Errc deallocate_linked(const void* owner, std::size_t word) noexcept;
+  // Blocks a run carves at most: its journal takes one entry a block and a dozen more.
+  static constexpr std::uint32_t kMaxRun = 16;
   // An allocation whose first word holds `mark` in the same atomic operation, for a block that
   // can be published only after the operation (a word outside the heap names it): a process
   // that dies before publishing leaves a block a walk of the heap can recognise by its mark.
@@ -389,6 +387,7 @@ class alignas(64) TalcMeta {
   }
   // Checks a request and finds its chunk; `why` says why there is none.
   TALC_HOT Fit plan(std::size_t size, std::size_t align, Errc& why) const noexcept;
+  TALC_HOT Errc bins_for(Fit& fit, std::uint64_t need) const noexcept;
   // Carves the block out of the chosen chunk. Like release, it leaves the commit to the caller.
   TALC_HOT void* take(const Fit& fit, std::uint64_t need) noexcept;
   // Frees `c`, merging. `Keep`: a roll-back must give the block back with its bytes intact

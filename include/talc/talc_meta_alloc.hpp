@@ -102,8 +102,15 @@ typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::plan(std::siz
     why = Errc::out_of_memory;
     return fit;
   }
-  // The bins the split will link into; a bin whose head is not a chunk is damage. The chunk's
-  // own bin needs no look: free_chunk_ok has checked the links its node takes along.
+  why = bins_for(fit, need);
+  return fit;
+}
+
+// The bins a carve of `need` bytes out of `fit` links into; a bin whose head is not a chunk is
+// damage (corrupted). The chunk's own bin needs no look: free_chunk_ok has checked the links
+// its node takes along.
+template <class Bins, bool Journaled>
+Errc TalcMeta<Bins, Journaled>::bins_for(Fit& fit, std::uint64_t need) const noexcept {
   const std::uint64_t rest = fit.size - fit.gap - need;
   bool heads_ok = true;
   if (fit.gap != 0) {
@@ -114,8 +121,7 @@ typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::plan(std::siz
     fit.rest_bin = rest >= Bins::lower_bound(fit.bin) ? fit.bin : Bins::bin_of(rest);
     heads_ok = heads_ok && ((fit.gap == 0 && fit.rest_bin == fit.bin) || bin_head_ok(fit.rest_bin));
   }
-  if (!heads_ok) why = Errc::corrupted;
-  return fit;
+  return heads_ok ? Errc::ok : Errc::corrupted;
 }
 
 template <class Bins, bool Journaled>
@@ -172,46 +178,28 @@ Result<void*> TalcMeta<Bins, Journaled>::allocate_into(const void* owner, std::s
 }
 
 template <class Bins, bool Journaled>
-Result<void*> TalcMeta<Bins, Journaled>::allocate_linked(const void* owner, std::size_t word,
-                                                         std::size_t size, std::uint64_t link,
-                                                         std::uint64_t mark) noexcept {
-  const Result<std::uint64_t> slot = slot_of(owner, word);
-  if (!slot) return slot.error();
-  Errc why;
-  const Fit fit = plan(size < 2 * kWord ? 2 * kWord : size, kGranule, why);
-  if (why != Errc::ok) return refused(why);
-  void* p = take(fit, chunk_size_for(size < 2 * kWord ? 2 * kWord : size));
-  // Journalled like allocate_marked's mark: the block may start where the node of the chunk it
-  // was carved from lay, which a roll-back must find again.
-  put(offset_of(p), link);
-  put(offset_of(p) + kWord, mark);
-  put(*slot, offset_of(p));
-  count(&HeapCounters::allocations);
-  commit();
-  return p;
-}
-
-template <class Bins, bool Journaled>
 Result<std::uint32_t> TalcMeta<Bins, Journaled>::allocate_run(const void* owner, std::size_t word,
                                                               std::uint64_t chunk, std::uint32_t n,
                                                               std::uint64_t link,
                                                               std::uint64_t mark) noexcept {
-  if (n < 2 || n > kMaxRun || chunk < kMinChunk || chunk % kGranule != 0 ||
+  if (n == 0 || n > kMaxRun || chunk < kMinChunk || chunk % kGranule != 0 ||
       chunk > kMaxRequest / kMaxRun)
     return Errc::size_overflow;
   const Result<std::uint64_t> slot = slot_of(owner, word);
   if (!slot) return slot.error();
-  Errc why;
-  Fit fit = plan(n * chunk - kTagSize, kGranule, why);
-  if (why == Errc::ok && fit.size - n * chunk == kGranule)  // one block less: a whole remainder
-    fit = plan(--n * chunk - kTagSize, kGranule, why);
-  if (why == Errc::ok && fit.size - n * chunk == kGranule) why = Errc::out_of_memory;
-  if (why != Errc::ok) return refused(why);
+  // The chunk a request for one block would get: a hole is reused as it would be.
+  Fit fit = find(chunk, kGranule);
+  if (fit.corrupt) return refused(Errc::corrupted);
+  if (fit.base == Rel<FreeHead>::kNull) return refused(Errc::out_of_memory);
+  if (n > fit.size / chunk) n = static_cast<std::uint32_t>(fit.size / chunk);
+  if (fit.size - n * chunk == kGranule) --n;  // a remainder of 16 bytes cannot stand alone
+  if (n == 0) return std::uint32_t{0};        // one block 16 bytes larger: not this call's
+  if (const Errc e = bins_for(fit, n * chunk); e != Errc::ok) return refused(e);
   // One chunk of n blocks, then split: its tag (named by take) says one block, and the tags
   // of the others follow, journalled, since their words lay inside the free chunk and a
-  // roll-back must leave no tag there. The first block's words are journalled too (the free
-  // chunk's node may lie there, as in allocate_linked); the others' lay inside the free chunk,
-  // which keeps nothing there that a roll-back looks at.
+  // roll-back must leave no tag there. The first block's words are journalled too: the free
+  // chunk's node lay there, which a roll-back must find again. The others' lay inside the free
+  // chunk, which keeps nothing there that a roll-back looks at.
   void* p = take(fit, n * chunk);
   const std::uint64_t base = offset_of(p) - kTagSize;
   const std::uint64_t tag = Tag::make(chunk, true, false).bits;
