@@ -204,19 +204,26 @@ class alignas(64) LaneHeap {
     const std::uint64_t chunk = chunk_size_for(size), cls = LaneConfig::class_of(chunk);
     Lane& l = *o.lane;
     if (lane_load(l.head[cls]) == kNull) {
-      // One operation carves the refill, side by side, out of the chunk that a request for one
-      // block would get (allocate_run): as many blocks as that chunk holds, up to kRefill.
+      // Each operation carves blocks side by side out of the chunk that a request for one block
+      // would get (allocate_run), as many as it holds: a hole is reused as a single request
+      // would reuse it, a large chunk gives the whole refill at once.
       const std::uint64_t bytes = lane_load(l.bytes), count = lane_load(l.count[cls]);
       const std::uint64_t room = bytes < bound_ ? (bound_ - bytes) / chunk : 0;
-      const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(
+      auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(
           {LaneConfig::kRefill, room,
            count < LaneConfig::kClassCap ? LaneConfig::kClassCap - count : 0}));
-      if (n != 0) {
+      for (std::uint32_t got = 0; n != 0; n -= got) {
         const Result<std::uint32_t> run =
             m.allocate_run(table(), word_of(o, cls), chunk, n, lane_load(l.head[cls]), o.mark);
-        if (!run) return run.error();
-        lane_store(l.count[cls], lane_load(l.count[cls]) + *run);
-        lane_store(l.bytes, lane_load(l.bytes) + *run * chunk);
+        if (!run) {
+          if (lane_load(l.head[cls]) == kNull) return run.error();
+          if (run.error() == Errc::out_of_memory) m.retract_failure();  // the request is served
+          break;
+        }
+        got = *run;
+        if (got == 0) break;
+        lane_store(l.count[cls], lane_load(l.count[cls]) + got);
+        lane_store(l.bytes, lane_load(l.bytes) + got * chunk);
       }
     }
     // A lane at its bound refills nothing, nor one whose chunk was a block and 16 bytes (no
