@@ -420,6 +420,82 @@ TEST_P(FaultInjection, DeathAtEveryWritePointRollsBackToBeforeOrLeavesTheComplet
   }
 }
 
+// The positions inside free chunks where a lock-free free (live_chunk<false>, which a lane
+// asks without the lock) would find a live chunk: a tag a dead operation left there, that the
+// roll-back did not take back. A later free of a stale pointer there (a double free of an older
+// block at that place) would then be cached by a lane, and the bytes, free to the heap, handed
+// out twice. A heap that no death touched has none (a free poisons the tags it swallows).
+std::vector<std::uint64_t> LiveLookingInsideFree(const Heap& h) {
+  std::vector<std::uint64_t> found;
+  const auto* base = static_cast<const std::byte*>(h.address_of(0));
+  for (std::uint64_t off = h.heap_start(); off < h.heap_end();) {
+    const talc::Tag tag{talc::load_word(base, off)};
+    if (tag.size() < talc::kMinChunk) break;
+    if (!tag.allocated())
+      for (std::uint64_t q = off + talc::kGranule; q + talc::kMinChunk <= off + tag.size();
+           q += talc::kGranule)
+        if (h.live_chunk<false>(h.address_of(q + talc::kTagSize)).ok()) found.push_back(q);
+    off += tag.size();
+  }
+  return found;
+}
+
+TEST_P(FaultInjection, ARollBackLeavesNoTagALockFreeFreeTakesForALiveChunk) {
+  const Case c = Cases()[GetParam()];
+  std::function<void(Heap&)> op;
+  Heap& probe = Fresh(c, op);
+  ASSERT_EQ(RunChild(probe, op, 0), 0) << c.name;
+  const std::uint64_t points = Counter();
+  for (std::uint64_t k = 1; k < points; ++k) {
+    SCOPED_TRACE(std::string(c.name) + ", death at point " + std::to_string(k) + " of " +
+                 std::to_string(points));
+    Heap& h = Fresh(c, op);
+    ASSERT_TRUE(LiveLookingInsideFree(h).empty()) << "before the operation";
+    ASSERT_EQ(RunChild(h, op, k), 0);
+    ASSERT_TRUE(h.recover_after_death().ok());
+    const std::vector<std::uint64_t> stray = LiveLookingInsideFree(h);
+    EXPECT_TRUE(stray.empty()) << "a live-looking tag inside a free chunk at offset "
+                               << (stray.empty() ? 0 : stray.front());
+  }
+}
+
+// The longest run (kMaxRun blocks) out of a chunk whose remainder changes bin, with a chunk on
+// each side of it in its list: the most entries an allocate_run journals, under kCapacity.
+TEST_F(FaultInjectionBase, TheLongestRunFitsItsJournal) {
+  std::memset(arena_.base(), 0, kArena - 64);
+  Heap& h = **Heap::claim(arena_.base(), kArena / 2);
+  void* owner = Alloc(h, 64);
+  for (std::uint64_t off = 0; off < 64; off += talc::kWord)
+    talc::store_word(static_cast<std::byte*>(owner), off, talc::Rel<std::byte>::kNull);
+  // Three free chunks of one bin (1664 bytes: 16 blocks of 96 and 128 more), fenced.
+  void* f[3];
+  for (void*& p : f) {
+    Alloc(h, 100);
+    p = Alloc(h, 16 * 96 + 128 - talc::kTagSize);
+  }
+  Alloc(h, 100);
+  for (void* p : f) Free(h, p);
+  std::uint64_t most = 0;
+  static std::uint64_t* deepest = nullptr;
+  static Heap* heap = nullptr;
+  deepest = &most;
+  heap = &h;
+  const std::vector<std::byte> start = Arena();
+  const std::function<void(Heap&)> run = [owner](Heap& x) {
+    talc::fault::hook = [] {
+      if (heap->journal_size() > *deepest) *deepest = heap->journal_size();
+    };
+    const auto r = x.allocate_run(owner, 2, 96, 16, talc::Rel<std::byte>::kNull, 7);
+    talc::fault::hook = nullptr;
+    EXPECT_TRUE(r.ok() && *r == 16u);
+  };
+  run(h);
+  std::printf("the longest run journals %llu entries\n", static_cast<unsigned long long>(most));
+  EXPECT_LE(most, talc::Journal::kCapacity);
+  EXPECT_TRUE(h.check().ok());
+  SetArena(start);
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryOperationKind, FaultInjection,
                          ::testing::Range<std::size_t>(0, Cases().size()),
                          [](const ::testing::TestParamInfo<std::size_t>& param) {

@@ -301,3 +301,43 @@ TEST(LaneDeaths, AFreeOfTheHeadADeadPopWasTakingIsRefusedOrTakenOnce) {
 TEST(LaneDeaths, AFreeOfTheBlockADeadAlignedPopWasTakingIsRefusedOrTakenOnce) {
   FreeAfterADeathInsideAPop(true);
 }
+
+// An aligned carve writes its block's tag last, in what a roll-back makes the interior of a free
+// chunk again: the tag (allocated, a free chunk below, a well-formed free remainder tag above)
+// would pass every look a free without the lock makes. It is journalled, so none outlives the
+// recovery, and a later free of a stale pointer there (a double free of the block that lay
+// there before) is refused instead of cached, its bytes free to the heap.
+TEST(LaneDeaths, AStalePointerIntoARolledBackAlignedCarveIsNotCachedAfterTheRecovery) {
+  auto heap = MapTalc<>::anonymous(4 << 20);
+  auto* out = static_cast<Out*>(
+      ::mmap(nullptr, sizeof(Out), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(out, MAP_FAILED);
+  const int rc = Child([&] {
+    talc::Meta m = heap.allocate(64, 256);
+    const std::uint64_t u = m.offset;
+    const std::uint64_t tag = talc::load_word(static_cast<std::byte*>(m.ptr()) - talc::kTagSize, 0);
+    if ((tag & talc::Tag::kBelowFree) == 0) ::_exit(4);  // no gap: nothing to show
+    m.size = std::size_t{1} << 20;  // past the lanes: straight back to the heap
+    if (heap.deallocate(m) != Errc::ok) ::_exit(5);
+    out->block = u;
+    static std::uint64_t* word = nullptr;
+    static std::uint64_t want = 0;
+    word = reinterpret_cast<std::uint64_t*>(static_cast<std::byte*>(heap.address_of(u)) -
+                                            talc::kTagSize);
+    want = tag;
+    talc::fault::hook = [] {
+      if (talc::load_word(reinterpret_cast<std::byte*>(word), 0) == want) ::_exit(0);
+    };
+    (void)heap.allocate(64, 256);
+  });
+  ASSERT_EQ(rc, 0) << "the child did not die inside the carve";
+  // The next lock holder recovers (check takes the lock): the carve is rolled back.
+  const talc::CheckReport first = heap.check();
+  ASSERT_TRUE(first.ok()) << first.what << " at " << first.offset;
+  ASSERT_GE(heap.recoveries(), 1u);
+  void* p = heap.address_of(out->block);
+  EXPECT_NE(heap.deallocate(p), Errc::ok) << "a stale pointer into a free chunk was accepted";
+  const talc::CheckReport rep = heap.check();
+  EXPECT_TRUE(rep.ok()) << rep.what << " at " << rep.offset;
+  ::munmap(out, sizeof(Out));
+}

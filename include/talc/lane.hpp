@@ -5,7 +5,7 @@
 // (one thread of one process, see lane_heap.hpp for how a thread gets one) pops and pushes
 // them without the heap's lock, without an atomic read-modify-write and without a system call;
 // it refills and drains the stacks in batches under the lock (LaneHeap), through the core's
-// allocate_linked and deallocate_linked, whose journal makes each block's move atomic.
+// allocate_run and deallocate_linked, whose journal makes each move atomic.
 //
 // Layout of a cached block (user offset u, from the core heap's base, like every offset here):
 //   word 0 (u)      the next block of the same stack, or the null offset
@@ -27,9 +27,10 @@
 // writes the block's words first and publishes it with one store of the head; a pop moves the
 // link that names the block (the head, or for an aligned request the word 0 of the block above
 // it on the stack) past it with one store. The counts follow and are only advisory to whoever
-// reclaims a dead owner's lane: it walks the stacks. Under the heap's lock, a refill or a drain
-// moves one block per core operation, and the head word is one the core journals, so a death
-// there is rolled back like any other operation.
+// reclaims a dead owner's lane: it walks the stacks. Under the heap's lock, a refill moves a
+// run of blocks carved side by side per core operation, a drain one block per operation, and
+// the head word is one the core journals, so a death there is rolled back like any other
+// operation.
 //
 // Readers other than the owner (check, a free that found another lane's mark) hold the heap's
 // lock. They read a lane as a sequence lock is read: `seq` even before and the same after, or

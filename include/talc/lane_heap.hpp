@@ -52,6 +52,7 @@ class alignas(64) LaneHeap {
   using Sync = TalckMeta<Bins>;
   using Meta = TalcMeta<Bins>;
   static constexpr std::uint64_t kNull = Rel<std::byte>::kNull;
+  static_assert(LaneConfig::kRefill <= Meta::kMaxRun, "a refill is one run at most");
 
   // The synchronised heap follows the lane words; the core heap follows its lock.
   static constexpr std::size_t kSyncOffset = 64;
@@ -424,7 +425,7 @@ class alignas(64) LaneHeap {
   Lane* lanes() const noexcept { return reinterpret_cast<Lane*>(core() + lanes_at(table_)); }
   void* table() const noexcept { return core() + table_; }
   // The word index, from the table's start, of lane `o`'s head of class `cls`: the slot that
-  // allocate_linked and deallocate_linked rewrite.
+  // allocate_run and deallocate_linked rewrite.
   std::size_t word_of(const LaneOwner& o, std::uint64_t cls) const noexcept {
     return static_cast<std::size_t>(
         (reinterpret_cast<std::byte*>(&o.lane->head[cls]) - core() - table_) / kWord);

@@ -158,7 +158,7 @@ class alignas(64) TalcMeta {
                                      std::uint32_t n, std::uint64_t link,
                                      std::uint64_t mark) noexcept;
   Errc deallocate_linked(const void* owner, std::size_t word) noexcept;
-  // Blocks a run carves at most: its journal takes one entry a block and a dozen more.
+  // Blocks a run carves at most: its journal takes one entry a block and seven more.
   static constexpr std::uint32_t kMaxRun = 16;
   // An allocation whose first word holds `mark` in the same atomic operation, for a block that
   // can be published only after the operation (a word outside the heap names it): a process

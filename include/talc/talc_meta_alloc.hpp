@@ -3,9 +3,10 @@
 // plan() checks the request and finds the chunk (find(): the request's own bin is probed a few
 // chunks deep, then the first non-empty bin whose every chunk fits is taken); take() carves the
 // block out of it, freeing a leading alignment gap and a trailing remainder as chunks of their
-// own. Neither commits: allocate(), allocate_into() and allocate_marked() do, after publishing
-// what each promises. Before the first write, every offset take() will write through has been
-// checked (free_chunk_ok, head_ok), so a damaged heap is refused with nothing changed.
+// own. Neither commits: allocate(), allocate_into(), allocate_marked() and allocate_run() do,
+// after publishing what each promises. Before the first write, every offset take() will write
+// through has been checked (free_chunk_ok, head_ok), so a damaged heap is refused with nothing
+// changed.
 #pragma once
 
 #include "talc/talc_meta.hpp"
@@ -82,7 +83,10 @@ void* TalcMeta<Bins, Journaled>::take(const Fit& fit, std::uint64_t need) noexce
   }
   ++counters_.live_chunks;
   counters_.live_bytes += size;
-  if (fit.gap != 0) put_unlogged(block, tag);
+  // Journalled, though it lies inside the chunk a roll-back gives back: it is an allocated tag
+  // with a free chunk below and a well-formed tag above, which a free without the lock would
+  // take for a live chunk if it stayed there.
+  if (fit.gap != 0) put(block, tag);
   return address_of(block + kTagSize);
 }
 

@@ -25,9 +25,11 @@ namespace talc {
 // nothing it could stand on: the look below only tests a tag that claims a free chunk there,
 // and a forged tag could as well claim none. The free that merges with the chunk below takes
 // the lock, and makes the look there. What no answer without the lock can tell: the tag of a
-// block that an operation under the lock has carved and not yet committed. Only a pointer that
-// names a block nobody holds yet can meet it (a double free racing with the allocation of the
-// same bytes), which no allocator tells from a free of the new block.
+// block that an operation under the lock has carved and not yet committed (or whose holder
+// died before the commit, until the roll-back). Only a pointer that names a block nobody holds
+// yet can meet it (a double free racing with the allocation of the same bytes), which no
+// allocator tells from a free of the new block. Every tag a carve writes is journalled, so
+// none outlives a roll-back.
 template <class Bins, bool Journaled>
 template <bool Locked>
 Result<Chunk> TalcMeta<Bins, Journaled>::live_chunk(const void* p) const noexcept {
