@@ -49,6 +49,18 @@ TEST(Lanes, AreOnByDefaultAndServeSmallBlocksFromTheThreadsLane) {
   ExpectAccounted(heap);
 }
 
+// Another process that takes the heap's lock, says so through `holding`, and keeps the lock
+// until `done`.
+pid_t HoldTheLock(MapTalc<>& heap, talc_test::Signal& holding, talc_test::Signal& done) {
+  return talc_test::Spawn([&] {
+    if (heap.heap().lock().lock() != talc::LockOutcome::acquired) return 1;
+    holding.Notify();
+    done.Await();
+    heap.heap().lock().unlock();
+    return 0;
+  });
+}
+
 // The proof that the fast path takes no lock: another process holds it all along.
 TEST(Lanes, SmallBlocksComeAndGoWhileAnotherProcessHoldsTheLock) {
   auto heap = Anonymous(kHeap, talc::OpenOptions{.lock_wait = std::chrono::milliseconds(200)});
@@ -56,13 +68,7 @@ TEST(Lanes, SmallBlocksComeAndGoWhileAnotherProcessHoldsTheLock) {
   for (int i = 0; i < 8; ++i) warm.push_back(heap.allocate(64));
   for (const talc::Meta& m : warm) ASSERT_EQ(heap.deallocate(m), Errc::ok);
   talc_test::Signal holding, done;
-  const pid_t holder = talc_test::Spawn([&] {
-    if (heap.heap().lock().lock() != talc::LockOutcome::acquired) return 1;
-    holding.Notify();
-    done.Await();
-    heap.heap().lock().unlock();
-    return 0;
-  });
+  const pid_t holder = HoldTheLock(heap, holding, done);
   ASSERT_TRUE(holding.Await());
   for (int round = 0; round < 1000; ++round) {
     const talc::Result<talc::Meta> m = heap.try_allocate(64);
@@ -91,13 +97,7 @@ TEST(Lanes, AlignedRequestsAndBlocksAboveAFreeChunkGoThroughTheLane) {
   for (const talc::Meta& m : v) ASSERT_EQ(heap.deallocate(m), Errc::ok);  // six cached
   const talc::HeapStats before = heap.stats();
   talc_test::Signal holding, done;
-  const pid_t holder = talc_test::Spawn([&] {
-    if (heap.heap().lock().lock() != talc::LockOutcome::acquired) return 1;
-    holding.Notify();
-    done.Await();
-    heap.heap().lock().unlock();
-    return 0;
-  });
+  const pid_t holder = HoldTheLock(heap, holding, done);
   ASSERT_TRUE(holding.Await());
   for (const std::size_t align : {32, 64}) {  // each block goes back where it came from
     const talc::Result<talc::Meta> m = heap.try_allocate(64, align);
