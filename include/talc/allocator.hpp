@@ -86,11 +86,7 @@ class Allocator {
       const auto op = [&] {
         return o != nullptr ? heap.refill_pop(m, *o, bytes) : m.allocate(bytes, align);
       };
-      r = op();
-      if (r.error() == Errc::out_of_memory && heap.relieve(m, heap.held_lane())) {
-        m.retract_failure();  // the drained blocks may answer it
-        r = op();
-      }
+      r = heap.relieving(m, op);
       // A region this process opened to grow grows for containers too (growth.hpp).
       if (r.error() == Errc::out_of_memory && grow_heap(h, m, bytes, align)) r = op();
       Talc<Bins>::judge(h, r.error());

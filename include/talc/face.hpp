@@ -92,24 +92,23 @@ class Talc {
   }
 
   Result<Meta> try_allocate(std::size_t size, std::size_t align = kGranule) noexcept {
-    if (size <= LaneConfig::kMaxRequest && align <= kGranule && is_power_of_two(align)) {
+    if (size <= LaneConfig::kMaxRequest && align <= LaneConfig::kMaxAlign &&
+        is_power_of_two(align)) {
       if (const LaneOwner* held = heap().thread_lane()) {
         // A copy: a callback run on the way (out of memory, recovery) may use another heap,
         // whose record then takes this one's place in the thread's records.
         const LaneOwner o = *held;
-        const std::uint64_t u = heap().lane_allocate(o, size);
-        if (u != Heap::kNull) [[likely]]
-          return Meta{base_, meta_offset() + u, size};
-        const Result<void*> r =
-            growing(size, align, [&](auto& m) { return heap().refill_pop(m, o, size); });
-        if (!r) return r.error();
-        return Meta{base_, offset_of(*r), size};
-      }
-    } else if (size <= LaneConfig::kMaxRequest && align <= LaneConfig::kMaxAlign &&
-               is_power_of_two(align)) {
-      // A lane may hold an aligned block of the class; if not, the heap carves one.
-      if (const LaneOwner* held = heap().thread_lane()) {
-        const std::uint64_t u = heap().lane_allocate_aligned(*held, size, align);
+        if (align <= kGranule) [[likely]] {
+          const std::uint64_t u = heap().lane_allocate(o, size);
+          if (u != Heap::kNull) [[likely]]
+            return Meta{base_, meta_offset() + u, size};
+          const Result<void*> r =
+              growing(size, align, [&](auto& m) { return heap().refill_pop(m, o, size); });
+          if (!r) return r.error();
+          return Meta{base_, offset_of(*r), size};
+        }
+        // A lane may hold an aligned block of the class; if not, the heap carves one.
+        const std::uint64_t u = heap().lane_allocate_aligned(o, size, align);
         if (u != Heap::kNull) return Meta{base_, meta_offset() + u, size};
       }
     }
@@ -516,19 +515,13 @@ class Talc {
   // Runs `op` (a core request giving Result<void*>) under the lock; when it fails for want of
   // memory, grows the region (still under the lock, so one process grows it at a time) and
   // runs it again; when that fails too, asks the out-of-memory handler, outside the lock.
-  //
-  // Before growing, the calling thread's lane and the lanes of dead owners are drained
-  // (LaneHeap::relieve): memory cached in a lane is not lost to a request that needs it.
+  // Before growing, the lanes give back what they may (LaneHeap::relieving).
   template <class Op>
   Result<void*> growing(std::size_t size, std::size_t align, Op&& op) noexcept {
     for (;;) {
       Result<void*> r = Errc::corrupted;
       const Errc e = locked([&](auto& m) {
-        r = op(m);
-        if (r.error() == Errc::out_of_memory && heap().relieve(m, heap().held_lane())) {
-          m.retract_failure();  // the drained blocks may answer it
-          r = op(m);
-        }
+        r = heap().relieving(m, [&] { return op(m); });
         if (r.error() == Errc::out_of_memory && grow_heap(*header_, m, size, align)) r = op(m);
         r = verdict(r);
       });

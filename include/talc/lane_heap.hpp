@@ -141,10 +141,8 @@ class alignas(64) LaneHeap {
   bool has_lanes() const noexcept { return table_ != kNull; }
   std::uint64_t lane_count() const noexcept { return has_lanes() ? lanes_ : 0; }
   std::uint64_t lane_bound() const noexcept { return bound_; }
-  // The lane table's user offset from the core heap's base (kNull: no lanes).
-  std::uint64_t table_offset() const noexcept { return table_; }
   const Lane& lane(std::uint64_t i) const noexcept { return lanes()[i]; }
-  // Where lane i's word `field` lies, from the core heap's base: CheckReport offsets.
+  // Where lane i lies, from the core heap's base: CheckReport offsets.
   std::uint64_t lane_offset(std::uint64_t i) const noexcept {
     return lanes_at(table_) + i * sizeof(Lane);
   }
@@ -156,14 +154,27 @@ class alignas(64) LaneHeap {
     // A heap found broken is refused to every call, and only the lock's path says so.
     if (corrupted()) [[unlikely]]
       return nullptr;
-    if (h.key == this && h.self == RegionLock::self() && h.owner.lane != nullptr) return &h.owner;
+    if (here(h)) return &h.owner;
     return has_lanes() ? acquire_lane() : nullptr;
   }
   // The lane this thread holds here, without claiming one.
   LaneOwner* held_lane() noexcept {
     for (lanes_local::Held& h : lanes_local::tls.held)
-      if (h.key == this && h.self == RegionLock::self() && h.owner.lane != nullptr) return &h.owner;
+      if (here(h)) return &h.owner;
     return nullptr;
+  }
+
+  // Under the lock: `op` (a core request), and when it fails for want of memory, again after
+  // the calling thread's lane and the lanes of dead owners are drained (relieve): memory cached
+  // in a lane is not lost to a request that needs it. Before the region grows.
+  template <class Op>
+  Result<void*> relieving(Meta& m, Op&& op) noexcept {
+    Result<void*> r = op();
+    if (r.error() == Errc::out_of_memory && relieve(m, held_lane())) {
+      m.retract_failure();  // the drained blocks may answer it
+      r = op();
+    }
+    return r;
   }
 
   // A small block from `o` without the lock: the user offset of a block of at least `size`
@@ -430,9 +441,9 @@ class alignas(64) LaneHeap {
     return static_cast<std::size_t>(
         (reinterpret_cast<std::byte*>(&o.lane->head[cls]) - core() - table_) / kWord);
   }
-  // The chunk bytes of the block at user offset `u`, from its tag.
-  std::uint64_t block_bytes(std::uint64_t u) const noexcept {
-    return Tag{load_word(core(), u - kTagSize)}.size();
+  // Whether record `h` is this thread's lane in this heap, taken in this process.
+  [[gnu::always_inline]] bool here(const lanes_local::Held& h) const noexcept {
+    return h.key == this && h.self == RegionLock::self() && h.owner.lane != nullptr;
   }
   LaneOwner view(std::uint64_t i) const noexcept {
     return LaneOwner{&lanes()[i], core(), secret_ ^ i, bound_, meta().heap_start()};
