@@ -5,12 +5,22 @@
 // exactly the blocks the tables name. Nothing may leak, nothing may dangle, no byte may change,
 // and no process may be left waiting.
 //
-// Workers allocate with allocate_into, resize with reallocate_from and free with
-// deallocate_from, so a block and the slot naming it change together, atomically, whatever
-// instant the kill lands on. A block is
-// "sealed" once its owner has written all of it; an unsealed block of a dead worker is one it
-// was still filling, and only its existence is checked. The seal lives in the table, not in
-// the block: a block's own bytes are stale from earlier blocks until its owner writes them.
+// Two kinds of blocks, so that the lanes are under the kills as much as the lock:
+// - Slots. Workers allocate with allocate_into, resize with reallocate_from and free with
+//   deallocate_from, so a block and the slot naming it change together, atomically, whatever
+//   instant the kill lands on. These calls take the lock.
+// - Loose blocks, of mostly small sizes, allocated and freed with the plain calls, which a
+//   thread's lane serves without the lock. Between allocate's return and the store that names
+//   the block, and between the store that forgets it and free's return, the block is in the
+//   worker's hands only: a malloc's user that dies there loses it, whatever the allocator. The
+//   worker writes what it holds there in its table first (its "hand": the size it asks for, or
+//   the block it gives back). The supervisor reads a victim's hand after the kill, and the audit
+//   demands that every live block no table names be what a distinct dead hand held (it then
+//   frees it). Anything else, a block lost inside the heap or a lane, fails the run.
+// A block is "sealed" once its owner has written all of it; an unsealed block of a dead worker
+// is one it was still filling, and only its existence is checked. The seal lives in the table,
+// not in the block: a block's own bytes are stale from earlier blocks until its owner writes
+// them.
 //
 // Progress. Every other worker (the odd ones) pauses now and then between calls, for up to
 // 2 ms, so that there are moments when processes sleep on the lock and nobody else contends
@@ -20,6 +30,8 @@
 // the replacement's start, the supervisor waits, at most kProgressBound, until every worker's
 // count, the replacement's included, has moved past its value at the kill; only then does it
 // audit, because the audit's own lock and unlock would wake a sleeper that nobody else would.
+// The audit then asks every worker to rest between two calls and waits until all do (lanes
+// change without the lock, so only workers at rest leave the heap still for it to count).
 // A worker that has not moved by the bound is stalled: it is reported, killed and replaced, and
 // the run fails. One kill in eight also kills the replacement a moment after its start, so that
 // kills land in opening the heap too; the wait and the audit then follow the second kill.
@@ -49,6 +61,7 @@ namespace {
 
 constexpr unsigned kMaxWorkers = 8;
 constexpr std::size_t kSlots = 64;
+constexpr std::size_t kLoose = 32;
 
 // How long a pausing worker may sleep between two calls.
 constexpr std::chrono::microseconds kMaxPause{2000};
@@ -70,6 +83,10 @@ struct Control {
   // Calls each worker slot has finished, whatever their outcome; a replacement carries on
   // from its victim's count.
   std::atomic<std::uint64_t> progress[kMaxWorkers]{};
+  // Nonzero: the supervisor asks every worker to rest between two calls; each says it does by
+  // storing the value it saw in `resting`, and carries on once `rest` changes.
+  std::atomic<std::uint64_t> rest{0};
+  std::atomic<std::uint64_t> resting[kMaxWorkers]{};
 };
 
 // A call returned what it should not have: counted as damage, and the first such Errc kept.
@@ -79,10 +96,22 @@ void Failed(Control* control, talc::Errc e) {
   control->damaged.fetch_add(1);
 }
 
-// A worker's table: the slots allocate_into and deallocate_from work on, and the seals.
+// What a worker holds outside its table, written before it calls allocate or free.
+enum class Hand : std::uint64_t { empty, allocating, freeing };
+struct Held {
+  Hand what;
+  std::uint64_t value;  // allocating: the size asked for; freeing: the block's offset
+};
+
+// A worker's table: the slots allocate_into and deallocate_from work on, the loose blocks, the
+// seals (set once a block is written, cleared before it is freed) and the hand.
 struct Table {
   std::uint64_t slots[kSlots];
-  std::atomic<std::uint64_t> sealed[kSlots];  // set once the block is written, cleared before free
+  std::atomic<std::uint64_t> sealed[kSlots];
+  std::uint64_t loose[kLoose];
+  std::atomic<std::uint64_t> loose_sealed[kLoose];
+  std::atomic<Hand> hand;
+  std::uint64_t hand_value;
 };
 
 struct BlockHead {
@@ -90,8 +119,8 @@ struct BlockHead {
   std::uint64_t size;
 };
 
-bool Intact(const Table& t, std::size_t i, const std::byte* block) {
-  if (t.sealed[i].load(std::memory_order_acquire) == 0) return true;
+bool Intact(const std::atomic<std::uint64_t>& sealed, const std::byte* block) {
+  if (sealed.load(std::memory_order_acquire) == 0) return true;
   const auto* h = reinterpret_cast<const BlockHead*>(block);
   return talc_test::FirstMismatch(block + sizeof(BlockHead), h->size - sizeof(BlockHead), h->id) ==
          h->size - sizeof(BlockHead);
@@ -105,8 +134,18 @@ bool Intact(const Table& t, std::size_t i, const std::byte* block) {
   auto* t = table.as<Table>();
   std::mt19937_64 rng(seed);
   const bool pauses = w % 2 == 1;
-  // One call of the heap; whether it counts as an operation (a refusal does not).
-  auto step = [&](std::uint64_t n) -> bool {
+  auto fill = [&](talc::Meta m, std::size_t size, std::uint64_t n) {
+    auto* h = m.as<BlockHead>();
+    h->id = (std::uint64_t{w} << 48) ^ (seed << 20) ^ n;
+    h->size = size;
+    talc_test::FillPattern(h + 1, size - sizeof(BlockHead), h->id);
+  };
+  auto check = [&](const std::atomic<std::uint64_t>& sealed, std::uint64_t block) {
+    if (!Intact(sealed, static_cast<std::byte*>(heap.address_of(block))))
+      control->damaged.fetch_add(1);
+  };
+  // One call on a slot; whether it counts as an operation (a refusal does not).
+  auto slot_step = [&](std::uint64_t n) -> bool {
     const std::size_t i = rng() % kSlots;
     const std::uint64_t held = __atomic_load_n(&t->slots[i], __ATOMIC_ACQUIRE);
     if (held == talc::Rel<std::byte>::kNull) {
@@ -116,19 +155,14 @@ bool Intact(const Table& t, std::size_t i, const std::byte* block) {
         if (m.error() != talc::Errc::out_of_memory) Failed(control, m.error());
         return false;
       }
-      auto* h = m->as<BlockHead>();
-      h->id = (std::uint64_t{w} << 48) ^ (seed << 20) ^ n;
-      h->size = size;
-      talc_test::FillPattern(m->as<std::byte>() + sizeof(BlockHead), size - sizeof(BlockHead),
-                             h->id);
+      fill(*m, size, n);
       t->sealed[i].store(1, std::memory_order_release);
     } else if (rng() % 3 == 0) {
       // Resized, in place or moved: a sealed block's bytes must come along (one a dead worker
       // was still filling has none worth keeping), then it is rewritten whole at its new size,
       // unsealed meanwhile, as a block being filled is.
       const bool sealed = t->sealed[i].load(std::memory_order_acquire) != 0;
-      if (!Intact(*t, i, static_cast<std::byte*>(heap.address_of(held))))
-        control->damaged.fetch_add(1);
+      check(t->sealed[i], held);
       t->sealed[i].store(0, std::memory_order_relaxed);
       const std::size_t size = sizeof(BlockHead) + rng() % 6000;
       const talc::Result<talc::Meta> m = heap.try_reallocate_from(table, i, size);
@@ -141,25 +175,63 @@ bool Intact(const Table& t, std::size_t i, const std::byte* block) {
       if (sealed) {
         const std::size_t kept = std::min<std::size_t>(h->size, size) - sizeof(BlockHead);
         if (talc_test::FirstMismatch(h + 1, kept, h->id) != kept) control->damaged.fetch_add(1);
+        h->size = size;
+        talc_test::FillPattern(h + 1, size - sizeof(BlockHead), h->id);
       } else {
-        h->id = (std::uint64_t{w} << 48) ^ (seed << 20) ^ n;
+        fill(*m, size, n);
       }
-      h->size = size;
-      talc_test::FillPattern(h + 1, size - sizeof(BlockHead), h->id);
       t->sealed[i].store(1, std::memory_order_release);
     } else {
-      if (!Intact(*t, i, static_cast<std::byte*>(heap.address_of(held))))
-        control->damaged.fetch_add(1);
+      check(t->sealed[i], held);
       t->sealed[i].store(0, std::memory_order_relaxed);
       if (const talc::Errc e = heap.deallocate_from(table, i); e != talc::Errc::ok)
         Failed(control, e);
     }
     return true;
   };
+  // One plain call on a loose block, with the hand written around it.
+  auto loose_step = [&](std::uint64_t n) -> bool {
+    const std::size_t j = rng() % kLoose;
+    const std::uint64_t held = __atomic_load_n(&t->loose[j], __ATOMIC_ACQUIRE);
+    if (held == talc::Rel<std::byte>::kNull) {
+      // Mostly sizes a lane serves, one in four of them aligned beyond 16; now and then a
+      // larger one, which takes the lock.
+      const std::size_t size = sizeof(BlockHead) + (rng() % 16 == 0 ? rng() % 3000 : rng() % 1000);
+      const std::size_t align = rng() % 4 == 0 ? 16u << (rng() % 4) : 16u;
+      t->hand_value = size;
+      t->hand.store(Hand::allocating, std::memory_order_release);
+      const talc::Result<talc::Meta> m = heap.try_allocate(size, align);
+      if (m) __atomic_store_n(&t->loose[j], m->offset, __ATOMIC_RELEASE);
+      t->hand.store(Hand::empty, std::memory_order_release);
+      if (!m) {
+        if (m.error() != talc::Errc::out_of_memory) Failed(control, m.error());
+        return false;
+      }
+      fill(*m, size, n);
+      t->loose_sealed[j].store(1, std::memory_order_release);
+    } else {
+      check(t->loose_sealed[j], held);
+      t->loose_sealed[j].store(0, std::memory_order_relaxed);
+      t->hand_value = held;
+      t->hand.store(Hand::freeing, std::memory_order_release);
+      __atomic_store_n(&t->loose[j], talc::Rel<std::byte>::kNull, __ATOMIC_RELEASE);
+      // By address: a block a dead worker was filling has no size to trust in its head.
+      if (const talc::Errc e = heap.deallocate(heap.address_of(held)); e != talc::Errc::ok)
+        Failed(control, e);
+      t->hand.store(Hand::empty, std::memory_order_release);
+    }
+    return true;
+  };
   for (std::uint64_t n = 0;; ++n) {
+    if (const std::uint64_t r = control->rest.load(std::memory_order_acquire); r != 0) {
+      control->resting[w].store(r, std::memory_order_release);
+      while (control->rest.load(std::memory_order_acquire) == r)
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
     if (pauses && rng() % 4 == 0)
       std::this_thread::sleep_for(std::chrono::microseconds(rng() % (kMaxPause.count() + 1)));
-    if (step(n)) control->ops.fetch_add(1, std::memory_order_relaxed);
+    if (rng() % 2 == 0 ? slot_step(n) : loose_step(n))
+      control->ops.fetch_add(1, std::memory_order_relaxed);
     control->progress[w].fetch_add(1, std::memory_order_relaxed);
   }
 }
@@ -180,10 +252,14 @@ struct Verdict {
   std::string why;
 };
 
-// Under the lock: the heap and its lanes pass check(), every sealed block is intact, and the live
-// chunks are exactly the control block, the tables and the blocks the tables name; every other
-// allocated chunk is the lane table or a block a lane caches.
-Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers) {
+// Under the lock, with every worker dead or at rest: the heap and its lanes pass check(), every
+// sealed block is intact, every block a table names is live and in no lane, and every other
+// allocated chunk is the lane table, a block a lane caches, or what a distinct hand in `lost`
+// (those of the workers killed since the last audit) held: such blocks are freed, `lost` is
+// emptied, and then the live chunks are exactly the control block, the tables and the blocks
+// the tables name.
+Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers, std::vector<Held>& lost,
+              std::uint64_t& freed) {
   Verdict v;
   const talc::Errc e = heap.with_lock([&](auto& m) {
     talc::CheckReport rep = m.check();
@@ -193,33 +269,74 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers) {
       return;
     }
     auto chunk_of = [&](const void* p) { return *m.usable_size(p) + talc::kTagSize; };
-    std::uint64_t chunks = 1, bytes = chunk_of(control);
+    std::vector<const void*> named{control};
+    std::uint64_t bytes = chunk_of(control);
+    // A block a table names: live, in no lane, and intact when sealed.
+    auto name = [&](std::uint64_t offset, const std::atomic<std::uint64_t>& sealed) {
+      if (offset == talc::Rel<std::byte>::kNull) return true;
+      const auto* block = static_cast<const std::byte*>(heap.address_of(offset));
+      if (!m.usable_size(block).ok() || heap.heap().in_lanes(m, block)) {
+        v = {false, "a table names a block that is not live"};
+        return false;
+      }
+      if (!Intact(sealed, block)) {
+        v = {false, "a sealed block's bytes changed"};
+        return false;
+      }
+      named.push_back(block);
+      bytes += chunk_of(block);
+      return true;
+    };
     for (unsigned w = 0; w < workers; ++w) {
       const auto* t = static_cast<const Table*>(heap.address_of(control->tables[w]));
-      ++chunks;
+      named.push_back(t);
       bytes += chunk_of(t);
-      for (std::size_t i = 0; i < kSlots; ++i) {
-        if (t->slots[i] == talc::Rel<std::byte>::kNull) continue;
-        const auto* block = static_cast<const std::byte*>(heap.address_of(t->slots[i]));
-        if (!m.usable_size(block).ok()) {
-          v = {false, "a slot names a block that is not live"};
-          return;
-        }
-        if (!Intact(*t, i, block)) {
-          v = {false, "a sealed block's bytes changed"};
-          return;
-        }
-        ++chunks;
-        bytes += chunk_of(block);
+      for (std::size_t i = 0; i < kSlots; ++i)
+        if (!name(t->slots[i], t->sealed[i])) return;
+      for (std::size_t j = 0; j < kLoose; ++j)
+        if (!name(t->loose[j], t->loose_sealed[j])) return;
+    }
+    std::sort(named.begin(), named.end());
+    if (std::adjacent_find(named.begin(), named.end()) != named.end()) {
+      v = {false, "two words name one block"};
+      return;
+    }
+    // The allocated chunks nobody names and no lane holds: each must be what a dead hand held,
+    // the block it was giving back (first), or one of the size it was asking for.
+    std::vector<void*> unnamed;
+    m.for_each_chunk([&](const talc::Chunk& c, bool allocated) {
+      void* p = m.address_of(c.user());
+      if (allocated && !std::binary_search(named.begin(), named.end(), p)) unnamed.push_back(p);
+    });
+    for (void* p : unnamed) {
+      if (heap.heap().in_lanes(m, p)) continue;
+      auto held = std::find_if(lost.begin(), lost.end(), [&](const Held& h) {
+        return h.what == Hand::freeing && heap.address_of(h.value) == p;
+      });
+      if (held == lost.end())
+        held = std::find_if(lost.begin(), lost.end(), [&](const Held& h) {
+          return h.what == Hand::allocating && *m.usable_size(p) >= h.value;
+        });
+      if (held == lost.end()) {
+        v = {false, "a live block at offset " + std::to_string(heap.offset_of(p)) +
+                        " that nothing names, no lane holds and no dead worker held"};
+        return;
+      }
+      lost.erase(held);
+      ++freed;
+      if (const talc::Errc f = m.deallocate(p); f != talc::Errc::ok) {
+        v = {false, std::string("a dead worker's block could not be freed: ") + talc::describe(f)};
+        return;
       }
     }
+    lost.clear();
     talc::Census c = m.census();
     heap.heap().discount(c);
-    if (c.live_chunks != chunks || c.live_bytes != bytes ||
+    if (c.live_chunks != named.size() || c.live_bytes != bytes ||
         c.free_bytes != m.capacity() - bytes - c.cached_bytes - heap.heap().table_chunk())
       v = {false, "live chunks " + std::to_string(c.live_chunks) + " (" +
                       std::to_string(c.live_bytes) + " bytes) where the tables account for " +
-                      std::to_string(chunks) + " (" + std::to_string(bytes) + " bytes)"};
+                      std::to_string(named.size()) + " (" + std::to_string(bytes) + " bytes)"};
   });
   if (e != talc::Errc::ok) v = {false, talc::describe(e)};
   if (control->damaged.load() != 0) {
@@ -232,10 +349,33 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers) {
 
 using Clock = std::chrono::steady_clock;
 
-// Kills a worker's process and reaps it.
-void Kill(pid_t pid) {
+// Kills worker w's process and reaps it; what its hand held joins `lost`, and the hand is
+// emptied for its replacement.
+void Kill(talc::MapTalc<>& heap, const Control* control, unsigned w, pid_t pid,
+          std::vector<Held>& lost) {
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
+  auto* t = static_cast<Table*>(heap.address_of(control->tables[w]));
+  if (const Hand what = t->hand.load(std::memory_order_acquire); what != Hand::empty)
+    lost.push_back({what, t->hand_value});
+  t->hand.store(Hand::empty, std::memory_order_release);
+}
+
+// Asks every worker to rest between two calls, and waits at most kProgressBound until all do.
+// Returns those that did not.
+std::vector<unsigned> Rest(Control* control, unsigned workers) {
+  static std::uint64_t round = 0;
+  const std::uint64_t r = ++round;  // a value no worker has answered yet
+  control->rest.store(r, std::memory_order_release);
+  const Clock::time_point from = Clock::now();
+  std::vector<unsigned> restless;
+  for (;;) {
+    restless.clear();
+    for (unsigned w = 0; w < workers; ++w)
+      if (control->resting[w].load(std::memory_order_acquire) != r) restless.push_back(w);
+    if (restless.empty() || Clock::now() - from >= kProgressBound) return restless;
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
 }
 
 // Waits, at most kProgressBound from `from`, until every worker's count has moved past
@@ -280,6 +420,7 @@ int main(int argc, char** argv) {
     const talc::Meta t = heap.allocate(sizeof(Table));
     auto* table = ::new (t.ptr()) Table{};
     std::memset(table->slots, 0xff, sizeof table->slots);  // every slot null
+    std::memset(table->loose, 0xff, sizeof table->loose);
     control->tables[w] = t.offset;
   }
   heap.set_root(heap.offset_of(control));
@@ -290,12 +431,27 @@ int main(int argc, char** argv) {
 
   const auto t0 = Clock::now();
   Verdict v;
-  std::uint64_t done = 0, stalls = 0;
+  std::uint64_t done = 0, stalls = 0, freed = 0, in_plain = 0;
+  std::vector<Held> lost;  // the hands of workers killed since the last audit
+  auto kill = [&](unsigned x) {
+    const std::size_t before = lost.size();
+    Kill(heap, control, x, pids[x], lost);
+    in_plain += lost.size() - before;
+  };
+  // Every worker at rest, then the audit, then back to work.
+  auto audit = [&] {
+    if (const std::vector<unsigned> restless = Rest(control, static_cast<unsigned>(workers));
+        !restless.empty())
+      v = {false, "worker " + std::to_string(restless.front()) + " did not come to rest"};
+    else
+      v = Audit(heap, control, static_cast<unsigned>(workers), lost, freed);
+    control->rest.store(0, std::memory_order_release);
+  };
   Clock::duration slowest{};
   while (done < kills && v.ok) {
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
     const unsigned w = static_cast<unsigned>(rng() % workers);
-    Kill(pids[w]);
+    kill(w);
     ++done;
     Clock::time_point killed = Clock::now();
     // The counts at the kill; the victim's stands still until its replacement runs.
@@ -305,7 +461,7 @@ int main(int argc, char** argv) {
     if (done < kills && rng() % 8 == 0) {
       // The replacement too, a moment after its start: in the fork, the open or its first calls.
       std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
-      Kill(pids[w]);
+      kill(w);
       ++done;
       killed = Clock::now();
       since[w] = control->progress[w].load();
@@ -328,15 +484,15 @@ int main(int argc, char** argv) {
                    " (its count stays at %" PRIu64 "); killed and replaced\n",
                    x, static_cast<int>(pids[x]), static_cast<long long>(kProgressBound.count()),
                    done, since[x]);
-      Kill(pids[x]);
+      kill(x);
       pids[x] = Start(name, x, rng());
     }
     if (behind.empty()) slowest = std::max(slowest, took);
-    if (v.ok) v = Audit(heap, control, static_cast<unsigned>(workers));
+    if (v.ok) audit();
   }
-  for (pid_t pid : pids)
-    if (pid > 0) Kill(pid);
-  if (v.ok) v = Audit(heap, control, static_cast<unsigned>(workers));
+  for (unsigned x = 0; x < workers; ++x)
+    if (pids[x] > 0) kill(x);
+  if (v.ok) v = Audit(heap, control, static_cast<unsigned>(workers), lost, freed);
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
 
   const std::uint64_t ops = control->ops.load();
@@ -346,6 +502,8 @@ int main(int argc, char** argv) {
       const talc::Meta t = *heap.adopt(
           talc::RelMeta(talc::Rel<std::byte>::from_offset(control->tables[w]), sizeof(Table)));
       for (std::size_t i = 0; i < kSlots; ++i) heap.deallocate_from(t, i);
+      for (const std::uint64_t block : t.as<Table>()->loose)
+        if (block != talc::Rel<std::byte>::kNull) heap.deallocate(heap.address_of(block));
       heap.deallocate(t);
     }
     heap.destroy(control);
@@ -358,9 +516,11 @@ int main(int argc, char** argv) {
   std::printf("talc torture: %" PRIu64 " kills of %" PRIu64 " workers in %.1f s; %" PRIu64
               " operations; %" PRIu64 " recoveries, %" PRIu64
               " of them rolled an operation back; %" PRIu64
-              " stalled (the slowest progress after a kill: %.1f ms)\n",
+              " stalled (the slowest progress after a kill: %.1f ms); %" PRIu64
+              " kills inside a plain allocate or free, which left %" PRIu64
+              " blocks in the dead worker's hands (found and freed)\n",
               done, workers, secs, ops, heap.recoveries(), heap.rollbacks(), stalls,
-              std::chrono::duration<double, std::milli>(slowest).count());
+              std::chrono::duration<double, std::milli>(slowest).count(), in_plain, freed);
   talc::MapTalc<>::remove_shm(name);
   std::printf("%s%s\n", v.ok ? "OK" : "FAILED: ", v.why.c_str());
   return v.ok ? 0 : 1;
