@@ -74,6 +74,74 @@ const char* describe(Errc e) noexcept {
   return "unknown talc error";
 }
 
+const char* name_of(Errc e) noexcept {
+  switch (e) {
+    case Errc::ok:
+      return "ok";
+    case Errc::null_region:
+      return "null_region";
+    case Errc::region_too_small:
+      return "region_too_small";
+    case Errc::region_too_large:
+      return "region_too_large";
+    case Errc::bad_alignment:
+      return "bad_alignment";
+    case Errc::alignment_too_large:
+      return "alignment_too_large";
+    case Errc::size_overflow:
+      return "size_overflow";
+    case Errc::out_of_memory:
+      return "out_of_memory";
+    case Errc::null_pointer:
+      return "null_pointer";
+    case Errc::foreign_pointer:
+      return "foreign_pointer";
+    case Errc::not_allocated:
+      return "not_allocated";
+    case Errc::corrupted:
+      return "corrupted";
+    case Errc::not_a_heap:
+      return "not_a_heap";
+    case Errc::version_mismatch:
+      return "version_mismatch";
+    case Errc::config_mismatch:
+      return "config_mismatch";
+    case Errc::region_truncated:
+      return "region_truncated";
+    case Errc::already_initialised:
+      return "already_initialised";
+    case Errc::not_initialised:
+      return "not_initialised";
+    case Errc::init_abandoned:
+      return "init_abandoned";
+    case Errc::init_timeout:
+      return "init_timeout";
+    case Errc::not_found:
+      return "not_found";
+    case Errc::already_exists:
+      return "already_exists";
+    case Errc::type_mismatch:
+      return "type_mismatch";
+    case Errc::size_mismatch:
+      return "size_mismatch";
+    case Errc::empty_name:
+      return "empty_name";
+    case Errc::name_too_long:
+      return "name_too_long";
+    case Errc::directory_reentered:
+      return "directory_reentered";
+    case Errc::lock_damaged:
+      return "lock_damaged";
+    case Errc::lock_timeout:
+      return "lock_timeout";
+    case Errc::slot_occupied:
+      return "slot_occupied";
+    case Errc::namespace_mismatch:
+      return "namespace_mismatch";
+  }
+  return "unknown";
+}
+
 namespace {
 class Category final : public std::error_category {
  public:

@@ -52,6 +52,9 @@ enum class Errc : std::uint8_t {
 
 // A fixed, static description: usable from signal handlers and after the heap is broken.
 const char* describe(Errc e) noexcept;
+// The enumerator's name ("not_allocated"): for the C API and the Python package, whose users
+// see the same names. "unknown" for a value that is none.
+const char* name_of(Errc e) noexcept;
 
 const std::error_category& talc_category() noexcept;
 inline std::error_code make_error_code(Errc e) noexcept {

@@ -1,0 +1,322 @@
+// The C API (include/talc/talc.h) over the C++ face: a talc_heap is a MapTalc, each call the
+// face's non-throwing one, and the opening calls, which throw, are caught here. Nothing thrown
+// crosses into C: every exception becomes a talc_errc, with a text kept per thread.
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+#include <system_error>
+
+#include "talc/talc.h"
+#include "talc/talc.hpp"
+
+struct talc_heap {
+  talc::MapTalc<> t;
+};
+
+namespace {
+
+using talc::Errc;
+
+// C's codes are the C++ ones, value for value: a cast converts.
+static_assert(static_cast<int>(TALC_OK) == static_cast<int>(Errc::ok));
+static_assert(static_cast<int>(TALC_NOT_ALLOCATED) == static_cast<int>(Errc::not_allocated));
+static_assert(static_cast<int>(TALC_NOT_FOUND) == static_cast<int>(Errc::not_found));
+static_assert(static_cast<int>(TALC_LOCK_DAMAGED) == static_cast<int>(Errc::lock_damaged));
+static_assert(static_cast<int>(TALC_NAMESPACE_MISMATCH) ==
+              static_cast<int>(Errc::namespace_mismatch));
+static_assert(static_cast<int>(TALC_OS_ERROR) > static_cast<int>(Errc::namespace_mismatch));
+
+// Whether a C code is one of the C++ ones (a C caller may pass any int).
+bool is_errc(talc_errc code) noexcept {
+  return code >= TALC_OK && code <= TALC_NAMESPACE_MISMATCH;
+}
+
+thread_local std::string last_message;
+thread_local int last_os = 0;
+
+talc_errc refused(const char* call, talc_errc code, const char* detail, int os = 0) {
+  last_message = call;
+  last_message += ": ";
+  last_message += detail;
+  last_os = os;
+  return code;
+}
+talc_errc verdict(const char* call, Errc e) {
+  if (e == Errc::ok) return TALC_OK;
+  return refused(call, static_cast<talc_errc>(e), talc::describe(e));
+}
+
+// Runs f() (which returns an Errc), turning whatever it throws into a code.
+template <class F>
+talc_errc guarded(const char* call, F&& f) noexcept {
+  try {
+    return verdict(call, f());
+  } catch (const talc::OpenError& e) {
+    return refused(call, static_cast<talc_errc>(e.code().value()), e.what());
+  } catch (const std::system_error& e) {  // MapError: an OS call, with its errno
+    const bool os = e.code().category() == std::system_category() ||
+                    e.code().category() == std::generic_category();
+    return refused(call, TALC_OS_ERROR, e.what(), os ? e.code().value() : 0);
+  } catch (const std::bad_alloc&) {
+    return refused(call, TALC_OUT_OF_MEMORY, "not enough process memory");
+  } catch (const std::exception& e) {
+    return refused(call, TALC_OS_ERROR, e.what());
+  }
+}
+
+talc::OpenOptions convert(const talc_options* o) {
+  talc::OpenOptions r;
+  if (o == nullptr) return r;
+  r.max_size = o->max_size;
+  r.mode = o->mode;
+  r.lanes = o->lanes != 0;
+  r.wait = std::chrono::milliseconds(o->wait_ms);
+  r.lock_wait = std::chrono::milliseconds(o->lock_wait_ms);
+  return r;
+}
+
+// Opens with `make` (a MapTalc factory) into *heap.
+template <class Make>
+talc_errc open_with(const char* call, const char* name, talc_heap** heap, Make&& make) noexcept {
+  if (name == nullptr || heap == nullptr) return verdict(call, Errc::null_pointer);
+  return guarded(call, [&] {
+    *heap = new talc_heap{make(std::string(name))};
+    return Errc::ok;
+  });
+}
+
+std::size_t align_or_default(std::size_t align) noexcept {
+  return align == 0 ? talc::kGranule : align;
+}
+
+// This process's handle of the block at p, for the face's calls that take one; a pointer
+// outside the region gets an offset the face refuses (foreign_pointer).
+talc::Meta meta_of(const talc_heap* h, const void* p) noexcept {
+  auto* base = static_cast<std::byte*>(h->t.address_of(0));
+  return talc::Meta{base, h->t.offset_of(p), 0};
+}
+
+// Sets *out to the block of a successful result.
+talc_errc give(const char* call, const talc::Result<talc::Meta>& r, void** out) noexcept {
+  if (!r) return verdict(call, r.error());
+  *out = r->ptr();
+  return TALC_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+void talc_options_init(talc_options* options) {
+  if (options == nullptr) return;
+  const talc::OpenOptions d;
+  options->max_size = d.max_size;
+  options->mode = d.mode;
+  options->lanes = d.lanes ? 1 : 0;
+  options->wait_ms = static_cast<unsigned>(d.wait.count());
+  options->lock_wait_ms = static_cast<unsigned>(d.lock_wait.count());
+}
+
+talc_errc talc_create_shm(const char* name, size_t size, const talc_options* options,
+                          talc_heap** heap) {
+  return open_with("talc_create_shm", name, heap, [&](const std::string& n) {
+    return talc::MapTalc<>::create_shm(n, size, convert(options));
+  });
+}
+talc_errc talc_open_shm(const char* name, const talc_options* options, talc_heap** heap) {
+  return open_with("talc_open_shm", name, heap, [&](const std::string& n) {
+    return talc::MapTalc<>::open_shm(n, convert(options));
+  });
+}
+talc_errc talc_open_or_create_shm(const char* name, size_t size, const talc_options* options,
+                                  talc_heap** heap) {
+  return open_with("talc_open_or_create_shm", name, heap, [&](const std::string& n) {
+    return talc::MapTalc<>::open_or_create_shm(n, size, convert(options));
+  });
+}
+talc_errc talc_create_file(const char* path, size_t size, const talc_options* options,
+                           talc_heap** heap) {
+  return open_with("talc_create_file", path, heap, [&](const std::string& n) {
+    return talc::MapTalc<>::create_file(n, size, convert(options));
+  });
+}
+talc_errc talc_open_file(const char* path, const talc_options* options, talc_heap** heap) {
+  return open_with("talc_open_file", path, heap, [&](const std::string& n) {
+    return talc::MapTalc<>::open_file(n, convert(options));
+  });
+}
+talc_errc talc_open_or_create_file(const char* path, size_t size, const talc_options* options,
+                                   talc_heap** heap) {
+  return open_with("talc_open_or_create_file", path, heap, [&](const std::string& n) {
+    return talc::MapTalc<>::open_or_create_file(n, size, convert(options));
+  });
+}
+talc_errc talc_open_fd(int fd, const talc_options* options, talc_heap** heap) {
+  if (heap == nullptr) return verdict("talc_open_fd", Errc::null_pointer);
+  const int own = ::dup(fd);
+  if (own < 0) return refused("talc_open_fd", TALC_OS_ERROR, std::strerror(errno), errno);
+  return open_with("talc_open_fd", "", heap, [&](const std::string&) {
+    return talc::MapTalc<>::from_fd(talc::Fd(own), talc::OpenRole::either, convert(options));
+  });
+}
+talc_errc talc_remove_shm(const char* name) {
+  if (name == nullptr) return verdict("talc_remove_shm", Errc::null_pointer);
+  bool removed = false;
+  const talc_errc e = guarded("talc_remove_shm", [&] {
+    removed = talc::MapTalc<>::remove_shm(name);
+    return Errc::ok;
+  });
+  if (e != TALC_OK || removed) return e;
+  return refused("talc_remove_shm", TALC_OS_ERROR, std::strerror(ENOENT), ENOENT);
+}
+void talc_close(talc_heap* heap) {
+  delete heap;
+}
+
+talc_errc talc_allocate(talc_heap* heap, size_t size, size_t align, void** out) {
+  if (heap == nullptr || out == nullptr) return verdict("talc_allocate", Errc::null_pointer);
+  return give("talc_allocate", heap->t.try_allocate(size, align_or_default(align)), out);
+}
+talc_errc talc_allocate_zeroed(talc_heap* heap, size_t size, size_t align, void** out) {
+  if (heap == nullptr || out == nullptr) return verdict("talc_allocate_zeroed", Errc::null_pointer);
+  return give("talc_allocate_zeroed", heap->t.try_allocate_zeroed(size, align_or_default(align)),
+              out);
+}
+talc_errc talc_free(talc_heap* heap, void* block) {
+  if (heap == nullptr || block == nullptr) return verdict("talc_free", Errc::null_pointer);
+  return verdict("talc_free", heap->t.deallocate(meta_of(heap, block)));
+}
+talc_errc talc_reallocate(talc_heap* heap, void* block, size_t size, size_t align, void** out) {
+  if (heap == nullptr || out == nullptr) return verdict("talc_reallocate", Errc::null_pointer);
+  if (block == nullptr) return verdict("talc_reallocate", Errc::null_pointer);
+  return give("talc_reallocate",
+              heap->t.try_reallocate(meta_of(heap, block), size, align_or_default(align)), out);
+}
+talc_errc talc_usable_size(talc_heap* heap, const void* block, size_t* out) {
+  if (heap == nullptr || out == nullptr) return verdict("talc_usable_size", Errc::null_pointer);
+  const talc::Result<std::size_t> r = heap->t.usable_size(block);
+  if (!r) return verdict("talc_usable_size", r.error());
+  *out = *r;
+  return TALC_OK;
+}
+
+talc_errc talc_allocate_into(talc_heap* heap, void* owner, size_t word, size_t size, size_t align,
+                             void** out) {
+  if (heap == nullptr || owner == nullptr || out == nullptr)
+    return verdict("talc_allocate_into", Errc::null_pointer);
+  return give("talc_allocate_into",
+              heap->t.try_allocate_into(meta_of(heap, owner), word, size, align_or_default(align)),
+              out);
+}
+talc_errc talc_deallocate_from(talc_heap* heap, void* owner, size_t word) {
+  if (heap == nullptr || owner == nullptr)
+    return verdict("talc_deallocate_from", Errc::null_pointer);
+  return verdict("talc_deallocate_from", heap->t.deallocate_from(meta_of(heap, owner), word));
+}
+talc_errc talc_reallocate_from(talc_heap* heap, void* owner, size_t word, size_t size, size_t align,
+                               void** out) {
+  if (heap == nullptr || owner == nullptr || out == nullptr)
+    return verdict("talc_reallocate_from", Errc::null_pointer);
+  return give(
+      "talc_reallocate_from",
+      heap->t.try_reallocate_from(meta_of(heap, owner), word, size, align_or_default(align)), out);
+}
+
+uint64_t talc_offset_of(const talc_heap* heap, const void* p) {
+  if (heap == nullptr || p == nullptr) return TALC_NULL_OFFSET;
+  const std::uint64_t off = heap->t.offset_of(p);
+  return off < heap->t.size() ? off : TALC_NULL_OFFSET;  // below the base, it wrapped around
+}
+void* talc_address_of(const talc_heap* heap, uint64_t offset) {
+  return heap == nullptr ? nullptr : heap->t.address_of(offset);
+}
+talc_errc talc_adopt(talc_heap* heap, uint64_t offset, size_t size, void** out) {
+  if (heap == nullptr || out == nullptr) return verdict("talc_adopt", Errc::null_pointer);
+  return give("talc_adopt",
+              heap->t.adopt(talc::RelMeta(talc::Rel<std::byte>::from_offset(offset), size)), out);
+}
+
+uint64_t talc_root(const talc_heap* heap) {
+  return heap == nullptr ? TALC_NULL_OFFSET : heap->t.root();
+}
+void talc_set_root(talc_heap* heap, uint64_t offset) {
+  if (heap != nullptr) heap->t.set_root(offset);
+}
+int talc_exchange_root(talc_heap* heap, uint64_t expected, uint64_t offset) {
+  return heap != nullptr && heap->t.exchange_root(expected, offset) ? 1 : 0;
+}
+
+talc_errc talc_named_find_or_allocate(talc_heap* heap, const char* name, size_t size, size_t align,
+                                      void** out) {
+  if (heap == nullptr || name == nullptr || out == nullptr)
+    return verdict("talc_named_find_or_allocate", Errc::null_pointer);
+  return guarded("talc_named_find_or_allocate", [&] {
+    const talc::Result<talc::Meta> r =
+        heap->t.find_or_allocate_named(name, size, align_or_default(align));
+    if (r) *out = r->ptr();
+    return r.error();
+  });
+}
+talc_errc talc_named_find(talc_heap* heap, const char* name, void** out, size_t* size) {
+  if (heap == nullptr || name == nullptr || out == nullptr)
+    return verdict("talc_named_find", Errc::null_pointer);
+  return guarded("talc_named_find", [&] {
+    const talc::Result<talc::Meta> r = heap->t.find_named(name);
+    if (r) {
+      *out = r->ptr();
+      if (size != nullptr) *size = r->size;
+    }
+    return r.error();
+  });
+}
+talc_errc talc_named_destroy(talc_heap* heap, const char* name) {
+  if (heap == nullptr || name == nullptr) return verdict("talc_named_destroy", Errc::null_pointer);
+  return guarded("talc_named_destroy", [&] { return heap->t.destroy_named(name); });
+}
+
+talc_errc talc_get_stats(talc_heap* heap, talc_stats* out) {
+  if (heap == nullptr || out == nullptr) return verdict("talc_get_stats", Errc::null_pointer);
+  const talc::HeapStats s = heap->t.stats();
+  *out = talc_stats{
+      s.span_bytes,   s.live_allocations, s.live_bytes,    s.free_bytes,    s.free_chunks,
+      s.largest_free, s.overhead_bytes,   s.cached_blocks, s.cached_bytes,  s.lanes,
+      s.lanes_owned,  s.peak_live_bytes,  s.allocations,   s.deallocations, s.reallocations,
+      s.failures,     s.growths,          s.recoveries,    s.rollbacks};
+  return TALC_OK;
+}
+
+talc_errc talc_check(talc_heap* heap, talc_check_report* report) {
+  if (heap == nullptr) return verdict("talc_check", Errc::null_pointer);
+  return guarded("talc_check", [&] {
+    const talc::CheckReport rep = heap->t.check();
+    if (report != nullptr)
+      *report = talc_check_report{static_cast<talc_errc>(rep.code), rep.offset, rep.what};
+    return rep.code;
+  });
+}
+talc_errc talc_trim(talc_heap* heap) {
+  if (heap == nullptr) return verdict("talc_trim", Errc::null_pointer);
+  return verdict("talc_trim", heap->t.trim());
+}
+
+const char* talc_strerror(talc_errc code) {
+  if (code == TALC_OS_ERROR) return "an operating-system call failed";
+  return is_errc(code) ? talc::describe(static_cast<Errc>(code)) : "unknown";
+}
+const char* talc_errc_name(talc_errc code) {
+  if (code == TALC_OS_ERROR) return "os_error";
+  return is_errc(code) ? talc::name_of(static_cast<Errc>(code)) : "unknown";
+}
+const char* talc_last_error_message(void) {
+  return last_message.c_str();
+}
+int talc_last_os_error(void) {
+  return last_os;
+}
+
+}  // extern "C"
