@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -145,6 +146,67 @@ TEST_F(Named, AnotherTypeOrAnotherSizeIsAnErrorNotACast) {
   EXPECT_EQ(talc_test::Wait(pid), 0) << "the worker did not get Errc::size_mismatch";
   EXPECT_TRUE(heap.find<talc_named_test::Record>("record").ok());
   ExpectSound(heap, 3);
+}
+
+TEST_F(Named, BlocksOfBytesAreMadeZeroedOnceThenFoundAndFreedWithTheirName) {
+  auto heap = Create();
+  EXPECT_EQ(heap.find_named("bytes").error(), Errc::not_found);
+  const talc::Result<talc::Meta> a = heap.find_or_allocate_named("bytes", 1000, 64);
+  ASSERT_TRUE(a.ok()) << talc::describe(a.error());
+  EXPECT_EQ(a->size, 1000u);
+  EXPECT_EQ(a->offset % 64, 0u);
+  const auto* zero = a->as<unsigned char>();
+  EXPECT_EQ(std::count(zero, zero + 1000, 0), 1000);
+  std::memset(a->ptr(), 0x5a, 1000);
+  // Found again, not remade: the same bytes, whatever the caller would have zeroed.
+  const talc::Result<talc::Meta> b = heap.find_or_allocate_named("bytes", 1000, 64);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->offset, a->offset);
+  EXPECT_EQ(b->as<unsigned char>()[999], 0x5a);
+  const talc::Result<talc::Meta> found = heap.find_named("bytes");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->offset, a->offset);
+  EXPECT_EQ(found->size, 1000u);
+  ExpectSound(heap, 2);  // the directory's segment and the block
+
+  // Another size or alignment, a typed find, a find of bytes on a typed object: refused.
+  EXPECT_EQ(heap.find_or_allocate_named("bytes", 999).error(), Errc::size_mismatch);
+  EXPECT_EQ(heap.find_or_allocate_named("bytes", 1000, 16).error(), Errc::size_mismatch);
+  EXPECT_EQ(heap.find<Point>("bytes").error(), Errc::type_mismatch);
+  ASSERT_TRUE(heap.find_or_construct<Point>("point").ok());
+  EXPECT_EQ(heap.find_named("point").error(), Errc::type_mismatch);
+  EXPECT_EQ(heap.find_or_allocate_named("point", sizeof(Point)).error(), Errc::type_mismatch);
+  EXPECT_EQ(heap.destroy_named("point"), Errc::type_mismatch);
+  // Requests no block can be: refused before the directory is touched.
+  EXPECT_EQ(heap.find_or_allocate_named("zero", 0).error(), Errc::size_overflow);
+  EXPECT_EQ(heap.find_or_allocate_named("odd", 8, 24).error(), Errc::bad_alignment);
+  EXPECT_EQ(heap.find_or_allocate_named("huge", std::size_t{1} << 40).error(), Errc::out_of_memory);
+  EXPECT_EQ(heap.find_named("").error(), Errc::empty_name);
+  ExpectSound(heap, 3);
+
+  EXPECT_EQ(heap.destroy_named("bytes"), Errc::ok);
+  EXPECT_EQ(heap.find_named("bytes").error(), Errc::not_found);
+  EXPECT_EQ(heap.destroy_named("bytes"), Errc::not_found);
+  ExpectSound(heap, 2);
+  EXPECT_EQ(heap.destroy<Point>("point"), Errc::ok);
+  ExpectSound(heap, 1);
+}
+
+TEST_F(Named, ABlockOfBytesIsFoundByAnotherProcessAtItsOwnAddress) {
+  auto heap = Create();
+  const talc::Meta m = heap.find_or_allocate_named("shared", 256).value();
+  std::memset(m.ptr(), 7, 256);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    auto other = MapTalc<>::open_shm(name_);
+    const talc::Result<talc::Meta> r = other.find_named("shared");
+    const bool seen =
+        r.ok() && r->offset == m.offset && r->size == 256 && r->as<unsigned char>()[255] == 7;
+    ::_exit(seen && other.destroy_named("shared") == Errc::ok ? 0 : 1);
+  }
+  EXPECT_EQ(talc_test::Wait(pid), 0);
+  EXPECT_EQ(heap.find_named("shared").error(), Errc::not_found);
+  ExpectSound(heap, 1);
 }
 
 TEST_F(Named, EmptyAndOverlongNamesAreRefusedAndChangeNothing) {

@@ -367,6 +367,15 @@ class Talc {
   Errc destroy(std::string_view name) {
     return names().template destroy<T>(name);
   }
+  // Named blocks of raw bytes, for programs that share no C++ type with this one (the C API,
+  // the Python package): found or made `size` bytes long, zeroed by their maker; found whatever
+  // their size; freed with their name.
+  Result<Meta> find_or_allocate_named(std::string_view name, std::size_t size,
+                                      std::size_t align = kGranule) {
+    return names().find_or_allocate_bytes(name, size, align);
+  }
+  Result<Meta> find_named(std::string_view name) { return names().find_bytes(name); }
+  Errc destroy_named(std::string_view name) { return names().destroy_bytes(name); }
   auto named_objects() { return names().list(); }
   auto names() noexcept { return NamedDirectory<Bins>(*this); }
 

@@ -46,6 +46,7 @@
 // (Errc::directory_reentered, instead of a deadlock).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -90,6 +91,12 @@ constexpr std::uint64_t type_key() noexcept {
   }
   return h;
 }
+
+namespace named_detail {
+// What a named block of raw bytes is recorded as (find_or_allocate_bytes): a type of its own, so
+// that a typed find on it, or a find of bytes on a typed object, is refused.
+struct Bytes;
+}  // namespace named_detail
 
 // One named object, as list() reports it. `offset` is from the region's base.
 struct NamedInfo {
@@ -195,6 +202,33 @@ class NamedDirectory {
   template <class T>
   Result<T*> find(std::string_view name) {
     return with_entry<Result<T*>>(name, [&](const Place& at) { return object_of<T>(*at.entry); });
+  }
+
+  // A named block of `size` raw bytes aligned to `align`, zeroed by the caller that creates it:
+  // for programs that share no C++ type (the C API, the Python package). A block of that name
+  // with another size or alignment is refused (size_mismatch), a typed object (type_mismatch).
+  Result<Meta> find_or_allocate_bytes(std::string_view name, std::size_t size, std::size_t align) {
+    if (size == 0) return Errc::size_overflow;
+    if (!is_power_of_two(align)) return Errc::bad_alignment;
+    if (align > kRegionAlign) return Errc::alignment_too_large;
+    align = std::max<std::size_t>(align, kGranule);
+    return make_block(name, true, Kind{type_key<named_detail::Bytes>(), size, align},
+                      [](const Meta& m) { std::memset(m.ptr(), 0, m.size); });
+  }
+  // The named block of bytes, whatever its size (Meta::size is the size it was made with).
+  Result<Meta> find_bytes(std::string_view name) {
+    return with_entry<Result<Meta>>(name, [&](const Place& at) {
+      return block_of(*at.entry, Kind{type_key<named_detail::Bytes>(), 0, 0});
+    });
+  }
+  // Frees the named block of bytes and removes its name.
+  Errc destroy_bytes(std::string_view name) {
+    return with_entry<Errc>(name, [&](const Place& at) {
+      const Result<Meta> b = block_of(*at.entry, Kind{type_key<named_detail::Bytes>(), 0, 0});
+      if (!b) return b.error();
+      named_detail::publish(at.entry->state, named_detail::State::destroying);
+      return release(at.segment, *at.entry);
+    });
   }
 
   // Runs ~T on the object named `name` and frees its block.
@@ -557,25 +591,56 @@ class NamedDirectory {
     return p;
   }
 
+  // What an entry must record to be taken as the block a caller asks for: its type key, and its
+  // size and alignment (0: any, for a find of bytes).
+  struct Kind {
+    std::uint64_t type, size, align;
+  };
+
+  // The block an entry names, after every check: the kind, then the recorded values (they come
+  // from the region), then that the offset names a live block of the recorded size.
+  Result<Meta> block_of(const Entry& en, const Kind& k) {
+    if (en.state != static_cast<std::uint32_t>(State::live)) return Errc::corrupted;
+    if (en.type != k.type) return Errc::type_mismatch;
+    if ((k.size != 0 && en.size != k.size) || (k.align != 0 && en.align != k.align))
+      return Errc::size_mismatch;
+    const std::uint64_t off = en.object;
+    if (en.size == 0 || !is_power_of_two(en.align) || en.align > kRegionAlign ||
+        off >= t_->size() || t_->size() - off < en.size || off % en.align != 0)
+      return Errc::corrupted;
+    const Result<Meta> m = t_->adopt(RelMeta(Rel<std::byte>::from_offset(off), en.size));
+    if (!m) return Errc::corrupted;
+    return *m;
+  }
+
   // The object an entry names, as a T, after every check.
   template <class T>
   Result<T*> object_of(const Entry& en) {
-    if (en.state != static_cast<std::uint32_t>(State::live)) return Errc::corrupted;
-    if (en.type != type_key<T>()) return Errc::type_mismatch;
-    if (en.size != sizeof(T) || en.align != alignof(T)) return Errc::size_mismatch;
-    const std::uint64_t off = en.object;
-    if (off >= t_->size() || t_->size() - off < sizeof(T) || off % alignof(T) != 0)
-      return Errc::corrupted;
-    void* p = t_->address_of(off);
-    const Result<std::size_t> usable = t_->usable_size(p);
-    if (!usable || *usable < sizeof(T)) return Errc::corrupted;
-    return std::launder(static_cast<T*>(p));
+    const Result<Meta> m = block_of(en, kind_of<T>());
+    if (!m) return m.error();
+    return std::launder(m->as<T>());
+  }
+  template <class T>
+  static constexpr Kind kind_of() noexcept {
+    return Kind{type_key<T>(), sizeof(T), alignof(T)};
   }
 
   template <class T, class... Args>
   Result<T*> make(std::string_view name, bool or_find, Args&&... args) {
     static_assert(!std::is_array_v<T>, "named arrays are not supported");
     static_assert(alignof(T) <= kRegionAlign, "an alignment every mapping of a region can keep");
+    const Result<Meta> m = make_block(name, or_find, kind_of<T>(), [&](const Meta& b) {
+      ::new (b.ptr()) T(std::forward<Args>(args)...);
+    });
+    if (!m) return m.error();
+    return std::launder(m->as<T>());
+  }
+
+  // The block named `name` of kind `k`: the existing one (refused unless `or_find`), or a new
+  // one that `build(Meta)` fills. Exceptions of `build` propagate, after the block is freed and
+  // the name removed.
+  template <class F>
+  Result<Meta> make_block(std::string_view name, bool or_find, const Kind& k, F&& build) {
     if (const Errc e = check_name(name); e != Errc::ok) return e;
     Result<Meta> root = open_root(true);
     if (!root) return root.error();
@@ -585,7 +650,7 @@ class NamedDirectory {
     if (!at) return at.error();
     if (at->entry != nullptr) {
       if (!or_find) return Errc::already_exists;
-      return object_of<T>(*at->entry);
+      return block_of(*at->entry, k);
     }
     Meta seg = at->free_segment;
     Entry* en = at->free_entry;
@@ -598,27 +663,26 @@ class NamedDirectory {
     if (en->object != named_detail::kNull) return Errc::corrupted;  // a free entry names nothing
     std::memcpy(en->name, name.data(), name.size());
     en->name_len = static_cast<std::uint32_t>(name.size());
-    en->type = type_key<T>();
-    en->size = sizeof(T);
-    en->align = alignof(T);
+    en->type = k.type;
+    en->size = k.size;
+    en->align = static_cast<std::uint32_t>(k.align);
     named_detail::publish(en->state, State::constructing);
     const std::size_t word = word_of(*segment_at(seg), *en);
     const Result<Meta> block =
-        t_->try_allocate_into(seg, word, sizeof(T), alignof(T) < kGranule ? kGranule : alignof(T));
+        t_->try_allocate_into(seg, word, k.size, std::max<std::uint64_t>(k.align, kGranule));
     if (!block) {
       en->name_len = 0;
       named_detail::publish(en->state, State::empty);
       return block.error();
     }
-    T* obj;
     try {
-      obj = ::new (block->ptr()) T(std::forward<Args>(args)...);
+      build(*block);
     } catch (...) {
       (void)release(seg, *en);
       throw;
     }
     named_detail::publish(en->state, State::live);
-    return obj;
+    return *block;
   }
 
   // A new, empty segment after `last` (holding the directory's lock).
