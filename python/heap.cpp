@@ -51,6 +51,11 @@ void Block::require_unviewed() const {
     throw py::buffer_error("a buffer over the block is still held (a memoryview, an array)");
 }
 
+void Block::require_unnamed() const {
+  if (named_)
+    throw py::value_error("a named block is freed with Heap.destroy(name), and stays put");
+}
+
 std::byte* Block::open_view() {
   require_live();
   std::byte* p = heap_->use([&](MapTalc& t) { return t.base() + offset_; });
@@ -61,6 +66,7 @@ std::byte* Block::open_view() {
 void Block::free() {
   require_live();
   require_unviewed();
+  require_unnamed();
   // No new view while the heap frees the block: the state says freed from here on.
   state_ = State::freed;
   talc::Errc e = talc::Errc::corrupted;
@@ -81,6 +87,7 @@ void Block::reallocate(std::size_t size, std::size_t align) {
   if (size == 0) throw py::value_error("a block of 0 bytes");
   require_live();
   require_unviewed();
+  require_unnamed();
   talc::Result<talc::Meta> r = talc::Errc::corrupted;
   {
     py::gil_scoped_release nogil;
@@ -143,10 +150,44 @@ Ring ring(const std::shared_ptr<Heap>& h, const std::string& name) {
   return Ring(h, *r);
 }
 
+Block find_or_allocate_named(const std::shared_ptr<Heap>& h, const std::string& name,
+                             std::size_t size, std::size_t align) {
+  if (size == 0) throw py::value_error("a block of 0 bytes");
+  talc::Result<talc::Meta> r = talc::Errc::corrupted;
+  {
+    py::gil_scoped_release nogil;
+    r = h->use([&](MapTalc& t) { return t.find_or_allocate_named(name, size, align); });
+  }
+  if (!r) fail(r.error());
+  return Block(h, r->offset, r->size, true);
+}
+
+Block find_named(const std::shared_ptr<Heap>& h, const std::string& name) {
+  talc::Result<talc::Meta> r = talc::Errc::corrupted;
+  {
+    py::gil_scoped_release nogil;
+    r = h->use([&](MapTalc& t) { return t.find_named(name); });
+  }
+  if (!r) fail(r.error());
+  return Block(h, r->offset, r->size, true);
+}
+
+void destroy_named(const std::shared_ptr<Heap>& h, const std::string& name) {
+  const Block b = find_named(h, name);
+  b.require_unviewed();
+  talc::Errc e = talc::Errc::corrupted;
+  {
+    py::gil_scoped_release nogil;
+    e = h->use([&](MapTalc& t) { return t.destroy_named(name); });
+  }
+  if (e != talc::Errc::ok) fail(e);
+}
+
 bool Ring::push(Block& b) {
   if (b.heap() != heap_) fail(talc::Errc::foreign_pointer, "the block is of another Heap");
   b.require_live();
   b.require_unviewed();
+  b.require_unnamed();
   const talc::RelMeta rel(talc::Rel<std::byte>::from_offset(b.offset()), b.size());
   const bool pushed = heap_->use([&](MapTalc& t) { return at(t).try_push(rel); });
   if (pushed) b.hand_over();

@@ -69,12 +69,13 @@ class Block {
  public:
   enum class State { live, freed, handed_over };
 
-  Block(std::shared_ptr<Heap> heap, std::uint64_t offset, std::uint64_t size)
-      : heap_(std::move(heap)), offset_(offset), size_(size) {}
+  Block(std::shared_ptr<Heap> heap, std::uint64_t offset, std::uint64_t size, bool named = false)
+      : heap_(std::move(heap)), offset_(offset), size_(size), named_(named) {}
 
   std::uint64_t offset() const noexcept { return offset_; }
   std::uint64_t size() const noexcept { return size_; }
   bool live() const noexcept { return state_ == State::live; }
+  bool named() const noexcept { return named_; }
   const std::shared_ptr<Heap>& heap() const noexcept { return heap_; }
 
   // The first byte, for a new buffer over the block; counted until close_view().
@@ -85,14 +86,17 @@ class Block {
   void reallocate(std::size_t size, std::size_t align);
   // Called by a ring that took the block: from now on it is another process's.
   void hand_over();
-  // Raises unless the block is live, and (for a change) unless no buffer over it is held.
+  // Raises unless the block is live; for a change, unless no buffer over it is held, and unless
+  // it is a named block, which its directory entry owns (Heap.destroy frees it).
   void require_live() const;
   void require_unviewed() const;
+  void require_unnamed() const;
 
  private:
   std::shared_ptr<Heap> heap_;
   std::uint64_t offset_;
   std::uint64_t size_;
+  bool named_;
   State state_ = State::live;
 };
 
@@ -123,5 +127,11 @@ Block allocate(const std::shared_ptr<Heap>& h, std::size_t size, std::size_t ali
 Block adopt(const std::shared_ptr<Heap>& h, std::uint64_t offset,
             std::optional<std::uint64_t> size);
 Ring ring(const std::shared_ptr<Heap>& h, const std::string& name);
+// Named blocks of bytes (Talc::find_or_allocate_named and friends): found by every process that
+// opens the heap, made zeroed by the first. destroy() is refused while a buffer over it is held.
+Block find_or_allocate_named(const std::shared_ptr<Heap>& h, const std::string& name,
+                             std::size_t size, std::size_t align);
+Block find_named(const std::shared_ptr<Heap>& h, const std::string& name);
+void destroy_named(const std::shared_ptr<Heap>& h, const std::string& name);
 
 }  // namespace talc_py

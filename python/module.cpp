@@ -143,6 +143,11 @@ void bind_heap(py::module_& m) {
       },
       "block"_a, "size"_a, "align"_a = talc::kGranule,
       "Resizes the block in place, or moves it; the Block follows it.");
+  c.def("named", &find_or_allocate_named, "name"_a, "size"_a, "align"_a = talc::kGranule,
+        "The named block of bytes `name`, made `size` bytes long and zeroed by the first caller "
+        "in any process; found, whatever its size, by every later one.");
+  c.def("find", &find_named, "name"_a, "The named block `name`; talc.Error not_found if none.");
+  c.def("destroy", &destroy_named, "name"_a, "Frees the named block `name` and its name.");
   c.def("ring", &ring, "name"_a,
         "The ring of that name (an OffsetRing of 1024 slots), built on first use.");
   c.def_property_readonly("root",
@@ -179,6 +184,7 @@ void bind_block(py::module_& m) {
                           "From the region's base: the same in every process.");
   c.def_property_readonly("size", &Block::size);
   c.def_property_readonly("live", &Block::live);
+  c.def_property_readonly("named", &Block::named, "Made by Heap.named: freed by Heap.destroy.");
   c.def("__len__", &Block::size);
   c.def("free", &Block::free);
   c.def("__repr__", [](const Block& b) {

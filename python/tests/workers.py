@@ -56,3 +56,11 @@ def churn(name: str, progress, stop, hold: int) -> None:
                 progress.value += 1
         for block in held:
             block.free()
+
+
+def mark_named(name: str, block_name: str, tag: int) -> None:
+    """Finds (or makes) the named block and writes tag + 1 into its word `tag`."""
+    with talc.Heap.open_shm(name) as heap:
+        words = np.frombuffer(heap.named(block_name, 64), dtype=np.uint64)
+        words[tag] = tag + 1
+        del words  # the heap closes only once no buffer over its blocks is held
