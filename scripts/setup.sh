@@ -14,10 +14,16 @@
 #   libmimalloc-dev             the benchmark's peer mimalloc (linked, called as mi_*)
 #   libjemalloc-dev             the benchmark's peer jemalloc (linked, called as mallocx & co.)
 #   gnuplot-nox                 the benchmark's plots (scripts/bench)
+#   python3-dev pybind11-dev    the Python package (python/): the interpreter's headers and
+#   python3-pybind11            pybind11, whose CMake package builds the extension module
+#   python3-pytest              the Python package's tests
+#   python3-numpy               the Python package's tests, example and benchmark read blocks
+#                               in place as numpy arrays
 set -euo pipefail
 
 packages=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libboost-dev libcli11-dev
-          nlohmann-json3-dev doxygen pkg-config python3 libmimalloc-dev libjemalloc-dev gnuplot-nox)
+          nlohmann-json3-dev doxygen pkg-config python3 libmimalloc-dev libjemalloc-dev gnuplot-nox
+          python3-dev pybind11-dev python3-pybind11 python3-pytest python3-numpy)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,153 @@
+// Errc to Python exceptions (see errors.hpp).
+#include "errors.hpp"
+
+#include <system_error>
+#include <utility>
+
+namespace py = pybind11;
+
+namespace talc_py {
+namespace {
+
+// Set by register_errors, when the module is imported; alive as long as the module.
+PyObject* error_type = nullptr;
+PyObject* out_of_memory_type = nullptr;
+
+void raise_failure(const Failure& f) {
+  PyObject* type = f.code == talc::Errc::out_of_memory ? out_of_memory_type : error_type;
+  py::object exc = py::reinterpret_borrow<py::object>(type)(f.message);
+  exc.attr("errc") = errc_name(f.code);
+  PyErr_SetObject(type, exc.ptr());
+}
+
+// OSError(errno, text) picks the subclass of the errno itself (FileNotFoundError, ...).
+void raise_os_error(const std::system_error& e) {
+  py::object exc = py::reinterpret_borrow<py::object>(PyExc_OSError)(e.code().value(), e.what());
+  PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
+}
+
+void translate(std::exception_ptr p) {
+  try {
+    std::rethrow_exception(p);
+  } catch (const Failure& f) {
+    raise_failure(f);
+  } catch (const std::system_error& e) {
+    // OpenError carries an Errc; MapError an errno.
+    if (e.code().category() == talc::talc_category())
+      raise_failure({static_cast<talc::Errc>(e.code().value()), e.what()});
+    else
+      raise_os_error(e);
+  }
+}
+
+}  // namespace
+
+const char* errc_name(talc::Errc e) noexcept {
+  using E = talc::Errc;
+  switch (e) {  // no default: a new Errc must be named here (-Wswitch)
+    case E::ok:
+      return "ok";
+    case E::null_region:
+      return "null_region";
+    case E::region_too_small:
+      return "region_too_small";
+    case E::region_too_large:
+      return "region_too_large";
+    case E::bad_alignment:
+      return "bad_alignment";
+    case E::alignment_too_large:
+      return "alignment_too_large";
+    case E::size_overflow:
+      return "size_overflow";
+    case E::out_of_memory:
+      return "out_of_memory";
+    case E::null_pointer:
+      return "null_pointer";
+    case E::foreign_pointer:
+      return "foreign_pointer";
+    case E::not_allocated:
+      return "not_allocated";
+    case E::corrupted:
+      return "corrupted";
+    case E::not_a_heap:
+      return "not_a_heap";
+    case E::version_mismatch:
+      return "version_mismatch";
+    case E::config_mismatch:
+      return "config_mismatch";
+    case E::region_truncated:
+      return "region_truncated";
+    case E::already_initialised:
+      return "already_initialised";
+    case E::not_initialised:
+      return "not_initialised";
+    case E::init_abandoned:
+      return "init_abandoned";
+    case E::init_timeout:
+      return "init_timeout";
+    case E::not_found:
+      return "not_found";
+    case E::already_exists:
+      return "already_exists";
+    case E::type_mismatch:
+      return "type_mismatch";
+    case E::size_mismatch:
+      return "size_mismatch";
+    case E::empty_name:
+      return "empty_name";
+    case E::name_too_long:
+      return "name_too_long";
+    case E::directory_reentered:
+      return "directory_reentered";
+    case E::lock_damaged:
+      return "lock_damaged";
+    case E::lock_timeout:
+      return "lock_timeout";
+    case E::slot_occupied:
+      return "slot_occupied";
+    case E::namespace_mismatch:
+      return "namespace_mismatch";
+  }
+  return "unknown";  // a value no Errc has: data from elsewhere
+}
+
+void fail(talc::Errc e) {
+  throw Failure{e, talc::describe(e)};
+}
+void fail(talc::Errc e, std::string message) {
+  throw Failure{e, std::move(message)};
+}
+
+void register_errors(py::module_& m) {
+  error_type = PyErr_NewExceptionWithDoc(
+      "talc.Error",
+      "A refusal of the heap. `errc` is the name of the talc::Errc, e.g. 'not_allocated'.",
+      PyExc_Exception, nullptr);
+  py::object bases = py::make_tuple(py::handle(error_type), py::handle(PyExc_MemoryError));
+  out_of_memory_type = PyErr_NewExceptionWithDoc(
+      "talc.OutOfMemoryError", "No free chunk large enough, even after growing the region.",
+      bases.ptr(), nullptr);
+  m.add_object("Error", py::handle(error_type));
+  m.add_object("OutOfMemoryError", py::handle(out_of_memory_type));
+  py::register_exception_translator(translate);
+}
+
+void set_python_error() noexcept {
+  try {
+    throw;
+  } catch (const py::builtin_exception& e) {
+    e.set_error();
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (...) {
+    try {
+      translate(std::current_exception());
+    } catch (const std::exception& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    } catch (...) {
+      PyErr_SetString(PyExc_RuntimeError, "unknown C++ exception");
+    }
+  }
+}
+
+}  // namespace talc_py

@@ -1,0 +1,218 @@
+// The Python module `talc`: the bindings of heap.hpp's objects, in the face's vocabulary.
+//
+// A Block exposes the buffer protocol itself (not through pybind11's def_buffer) because a
+// view's release must be counted: that count is what lets close(), free() and the rings refuse
+// while Python still reads the bytes (heap.hpp). Calls that may wait on the heap's lock release
+// the GIL inside heap.cpp; what they return is turned into Python objects after.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+
+#include "errors.hpp"
+#include "heap.hpp"
+
+namespace py = pybind11;
+using namespace py::literals;
+
+namespace talc_py {
+namespace {
+
+using HeapPtr = std::shared_ptr<Heap>;
+
+int get_buffer(PyObject* self, Py_buffer* view, int flags) {
+  try {
+    Block& b = py::handle(self).cast<Block&>();
+    std::byte* p = b.open_view();
+    if (PyBuffer_FillInfo(view, self, p, static_cast<Py_ssize_t>(b.size()), 0, flags) != 0) {
+      b.close_view();
+      return -1;
+    }
+    return 0;
+  } catch (...) {
+    view->obj = nullptr;
+    set_python_error();
+    return -1;
+  }
+}
+
+void release_buffer(PyObject* self, Py_buffer*) {
+  try {
+    py::handle(self).cast<Block&>().close_view();
+  } catch (...) {  // cannot fail for a Block; a slot must not throw
+  }
+}
+
+// Every way to open a region takes the same options; those of a region that exists come from
+// its heap, so the open_* calls take none.
+template <class F>
+HeapPtr open(F&& f) {
+  py::gil_scoped_release nogil;
+  return std::make_shared<Heap>(f());
+}
+
+talc::OpenOptions options(std::size_t max_size, unsigned mode, bool lanes) {
+  talc::OpenOptions o;
+  o.max_size = max_size;
+  o.mode = mode;
+  o.lanes = lanes;
+  return o;
+}
+
+py::dict stats(Heap& h) {
+  talc::HeapStats s;
+  {
+    py::gil_scoped_release nogil;
+    s = h.use([](MapTalc& t) { return t.stats(); });
+  }
+  return py::dict("span_bytes"_a = s.span_bytes, "live_allocations"_a = s.live_allocations,
+                  "live_bytes"_a = s.live_bytes, "free_bytes"_a = s.free_bytes,
+                  "free_chunks"_a = s.free_chunks, "largest_free"_a = s.largest_free,
+                  "overhead_bytes"_a = s.overhead_bytes, "cached_blocks"_a = s.cached_blocks,
+                  "cached_bytes"_a = s.cached_bytes, "lanes"_a = s.lanes,
+                  "lanes_owned"_a = s.lanes_owned, "peak_live_bytes"_a = s.peak_live_bytes,
+                  "allocations"_a = s.allocations, "deallocations"_a = s.deallocations,
+                  "reallocations"_a = s.reallocations, "failures"_a = s.failures,
+                  "growths"_a = s.growths, "recoveries"_a = s.recoveries,
+                  "rollbacks"_a = s.rollbacks, "fragmentation"_a = s.fragmentation());
+}
+
+void check(Heap& h) {
+  talc::CheckReport rep;
+  {
+    py::gil_scoped_release nogil;
+    rep = h.use([](MapTalc& t) { return t.check(); });
+  }
+  if (!rep.ok())
+    fail(rep.code, std::string(rep.what) + " (heap offset " + std::to_string(rep.offset) +
+                       ", value " + std::to_string(rep.detail) + ")");
+}
+
+void trim(Heap& h) {
+  talc::Errc e;
+  {
+    py::gil_scoped_release nogil;
+    e = h.use([](MapTalc& t) { return t.trim(); });
+  }
+  if (e != talc::Errc::ok) fail(e);
+}
+
+Block& same_heap(Heap& h, Block& b) {
+  if (b.heap().get() != &h) fail(talc::Errc::foreign_pointer, "the block is of another Heap");
+  return b;
+}
+
+void bind_heap(py::module_& m) {
+  py::class_<Heap, HeapPtr> c(m, "Heap",
+                              "A heap in a shared memory object or a file, mapped by this "
+                              "process. Also a context manager that closes it.");
+  const auto create_args = [](auto make) {
+    return [make](const std::string& where, std::size_t size, std::size_t max_size, unsigned mode,
+                  bool lanes) {
+      return open([&] { return make(where, size, options(max_size, mode, lanes)); });
+    };
+  };
+  c.def_static("create_shm", create_args(&MapTalc::create_shm), "name"_a, "size"_a,
+               "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
+  c.def_static("open_or_create_shm", create_args(&MapTalc::open_or_create_shm), "name"_a, "size"_a,
+               "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
+  c.def_static("create_file", create_args(&MapTalc::create_file), "path"_a, "size"_a,
+               "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
+  c.def_static("open_or_create_file", create_args(&MapTalc::open_or_create_file), "path"_a,
+               "size"_a, "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
+  c.def_static(
+      "open_shm",
+      [](const std::string& name) { return open([&] { return MapTalc::open_shm(name); }); },
+      "name"_a);
+  c.def_static(
+      "open_file",
+      [](const std::string& path) { return open([&] { return MapTalc::open_file(path); }); },
+      "path"_a);
+
+  c.def("allocate", &allocate, "size"_a, "align"_a = talc::kGranule, "zeroed"_a = false,
+        "A new Block of `size` bytes, aligned to `align` (a power of two).");
+  c.def("block", &adopt, "offset"_a, "size"_a = py::none(),
+        "This process's Block for an offset another process sent: refused unless it is the "
+        "start of a live block at least `size` bytes long (its usable size by default).");
+  c.def(
+      "free", [](Heap& h, Block& b) { same_heap(h, b).free(); }, "block"_a);
+  c.def(
+      "reallocate",
+      [](Heap& h, Block& b, std::size_t size, std::size_t align) {
+        same_heap(h, b).reallocate(size, align);
+      },
+      "block"_a, "size"_a, "align"_a = talc::kGranule,
+      "Resizes the block in place, or moves it; the Block follows it.");
+  c.def("named", &find_or_allocate_named, "name"_a, "size"_a, "align"_a = talc::kGranule,
+        "The named block of bytes `name`, made `size` bytes long and zeroed by the first caller "
+        "in any process; found, whatever its size, by every later one.");
+  c.def("find", &find_named, "name"_a, "The named block `name`; talc.Error not_found if none.");
+  c.def("destroy", &destroy_named, "name"_a, "Frees the named block `name` and its name.");
+  c.def("ring", &ring, "name"_a,
+        "The ring of that name (an OffsetRing of 1024 slots), built on first use.");
+  c.def_property_readonly("root",
+                          [](Heap& h) { return h.use([](MapTalc& t) { return t.root(); }); });
+  c.def(
+      "set_root",
+      [](Heap& h, std::uint64_t offset) { h.use([&](MapTalc& t) { t.set_root(offset); }); },
+      "offset"_a);
+  c.def("stats", &stats, "The heap's figures (HeapStats) as a dict.");
+  c.def("check", &check, "The full integrity check: None, or talc.Error naming what is wrong.");
+  c.def("trim", &trim, "Gives the blocks the calling thread's lane caches back to the heap.");
+  c.def_property_readonly("size", [](Heap& h) {
+    py::gil_scoped_release nogil;
+    return h.use([](MapTalc& t) { return t.current_size(); });
+  });
+  c.def_property_readonly("max_size",
+                          [](Heap& h) { return h.use([](MapTalc& t) { return t.max_size(); }); });
+  c.def_property_readonly("built",
+                          [](Heap& h) { return h.use([](MapTalc& t) { return t.built(); }); });
+  c.def_property_readonly("closed", &Heap::closed);
+  c.def("close", &Heap::close);
+  c.def("__enter__", [](const HeapPtr& h) { return h; });
+  c.def("__exit__", [](Heap& h, const py::args&) { h.close(); });
+}
+
+void bind_block(py::module_& m) {
+  py::class_<Block> c(m, "Block", py::custom_type_setup([](PyHeapTypeObject* type) {
+                        type->ht_type.tp_as_buffer = &type->as_buffer;
+                        type->as_buffer.bf_getbuffer = get_buffer;
+                        type->as_buffer.bf_releasebuffer = release_buffer;
+                      }),
+                      "A block of a Heap: a writable buffer (memoryview, numpy.frombuffer).");
+  c.def_property_readonly("offset", &Block::offset,
+                          "From the region's base: the same in every process.");
+  c.def_property_readonly("size", &Block::size);
+  c.def_property_readonly("live", &Block::live);
+  c.def_property_readonly("named", &Block::named, "Made by Heap.named: freed by Heap.destroy.");
+  c.def("__len__", &Block::size);
+  c.def("free", &Block::free);
+  c.def("__repr__", [](const Block& b) {
+    return "<talc.Block offset=" + std::to_string(b.offset()) +
+           " size=" + std::to_string(b.size()) + (b.live() ? "" : " gone") + ">";
+  });
+}
+
+void bind_ring(py::module_& m) {
+  py::class_<Ring> c(m, "Ring",
+                     "A single-producer, single-consumer ring of blocks, by offset and size.");
+  c.def("push", &Ring::push, "block"_a,
+        "Hands the block over: True, and the Block is no longer usable here; False when full.");
+  c.def("pop", &Ring::pop, "(offset, size) of the next block, or None; open it with Heap.block.");
+  c.def("__len__", &Ring::size);
+  c.def_property_readonly("offset", &Ring::offset);
+}
+
+}  // namespace
+}  // namespace talc_py
+
+PYBIND11_MODULE(talc, m) {
+  m.doc() = "A heap that several processes share inside one memory region, by offsets.";
+  talc_py::register_errors(m);
+  talc_py::bind_heap(m);
+  talc_py::bind_block(m);
+  talc_py::bind_ring(m);
+  m.def("remove_shm", &talc_py::MapTalc::remove_shm, "name"_a,
+        "Removes the shared memory object's name; False when there was none.");
+  m.attr("RING_CAPACITY") = talc_py::kRingCapacity;
+}

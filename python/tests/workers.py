@@ -1,0 +1,66 @@
+"""What the spawned processes of test_processes.py run: each opens the heap by name itself."""
+
+import random
+
+import numpy as np
+
+import talc
+
+
+def pattern(tag: int, i: int, size: int) -> np.ndarray:
+    """The bytes block i of process `tag` holds, as 32-bit words."""
+    return (np.arange(size // 4, dtype=np.uint32) + np.uint32(tag * 100_000 + i * 1000))
+
+
+def fill_and_report(name: str, tag: int, count: int, results) -> None:
+    """Allocates `count` blocks, fills them and sends (tag, i, offset, size) for each."""
+    with talc.Heap.open_shm(name) as heap:
+        sent = []
+        for i in range(count):
+            size = 64 * (1 + (i * 37 + tag) % 200)
+            block = heap.allocate(size)
+            np.frombuffer(block, dtype=np.uint32)[:] = pattern(tag, i, size)
+            sent.append((tag, i, block.offset, block.size))
+        results.put(sent)
+
+
+def fill_into_ring(name: str, ring_name: str, tag: int, count: int) -> None:
+    """Allocates and fills `count` blocks, handing each over through the ring."""
+    with talc.Heap.open_shm(name) as heap:
+        ring = heap.ring(ring_name)
+        for i in range(count):
+            size = 4 * (1 + i % 300)
+            block = heap.allocate(size)
+            arr = np.frombuffer(block, dtype=np.uint32)
+            arr[:] = pattern(tag, i, size)
+            del arr
+            while not ring.push(block):
+                pass  # the consumer is behind
+
+
+def churn(name: str, progress, stop, hold: int) -> None:
+    """Allocates, fills, verifies and frees blocks until `stop`, holding at most `hold`."""
+    rng = random.Random(progress.value)
+    with talc.Heap.open_shm(name) as heap:
+        held = []
+        while not stop.is_set():
+            size = rng.choice((16, 48, 200, 1000, 5000, 70_000))
+            block = heap.allocate(size)
+            memoryview(block)[:8] = size.to_bytes(8, "little")
+            held.append(block)
+            if len(held) > hold:
+                old = held.pop(0)
+                assert int.from_bytes(memoryview(old)[:8], "little") == old.size
+                old.free()
+            with progress.get_lock():
+                progress.value += 1
+        for block in held:
+            block.free()
+
+
+def mark_named(name: str, block_name: str, tag: int) -> None:
+    """Finds (or makes) the named block and writes tag + 1 into its word `tag`."""
+    with talc.Heap.open_shm(name) as heap:
+        words = np.frombuffer(heap.named(block_name, 64), dtype=np.uint64)
+        words[tag] = tag + 1
+        del words  # the heap closes only once no buffer over its blocks is held
