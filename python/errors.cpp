@@ -16,7 +16,7 @@ PyObject* out_of_memory_type = nullptr;
 void raise_failure(const Failure& f) {
   PyObject* type = f.code == talc::Errc::out_of_memory ? out_of_memory_type : error_type;
   py::object exc = py::reinterpret_borrow<py::object>(type)(f.message);
-  exc.attr("errc") = errc_name(f.code);
+  exc.attr("errc") = talc::name_of(f.code);
   PyErr_SetObject(type, exc.ptr());
 }
 
@@ -41,75 +41,6 @@ void translate(std::exception_ptr p) {
 }
 
 }  // namespace
-
-const char* errc_name(talc::Errc e) noexcept {
-  using E = talc::Errc;
-  switch (e) {  // no default: a new Errc must be named here (-Wswitch)
-    case E::ok:
-      return "ok";
-    case E::null_region:
-      return "null_region";
-    case E::region_too_small:
-      return "region_too_small";
-    case E::region_too_large:
-      return "region_too_large";
-    case E::bad_alignment:
-      return "bad_alignment";
-    case E::alignment_too_large:
-      return "alignment_too_large";
-    case E::size_overflow:
-      return "size_overflow";
-    case E::out_of_memory:
-      return "out_of_memory";
-    case E::null_pointer:
-      return "null_pointer";
-    case E::foreign_pointer:
-      return "foreign_pointer";
-    case E::not_allocated:
-      return "not_allocated";
-    case E::corrupted:
-      return "corrupted";
-    case E::not_a_heap:
-      return "not_a_heap";
-    case E::version_mismatch:
-      return "version_mismatch";
-    case E::config_mismatch:
-      return "config_mismatch";
-    case E::region_truncated:
-      return "region_truncated";
-    case E::already_initialised:
-      return "already_initialised";
-    case E::not_initialised:
-      return "not_initialised";
-    case E::init_abandoned:
-      return "init_abandoned";
-    case E::init_timeout:
-      return "init_timeout";
-    case E::not_found:
-      return "not_found";
-    case E::already_exists:
-      return "already_exists";
-    case E::type_mismatch:
-      return "type_mismatch";
-    case E::size_mismatch:
-      return "size_mismatch";
-    case E::empty_name:
-      return "empty_name";
-    case E::name_too_long:
-      return "name_too_long";
-    case E::directory_reentered:
-      return "directory_reentered";
-    case E::lock_damaged:
-      return "lock_damaged";
-    case E::lock_timeout:
-      return "lock_timeout";
-    case E::slot_occupied:
-      return "slot_occupied";
-    case E::namespace_mismatch:
-      return "namespace_mismatch";
-  }
-  return "unknown";  // a value no Errc has: data from elsewhere
-}
 
 void fail(talc::Errc e) {
   throw Failure{e, talc::describe(e)};

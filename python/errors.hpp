@@ -22,9 +22,6 @@ struct Failure {
   std::string message;
 };
 
-// The Errc's name as it is spelled in errors.hpp, e.g. "not_allocated".
-const char* errc_name(talc::Errc e) noexcept;
-
 [[noreturn]] void fail(talc::Errc e);
 [[noreturn]] void fail(talc::Errc e, std::string message);
 
