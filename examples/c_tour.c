@@ -1,11 +1,13 @@
 /* The C API in one program: a heap on a shared memory name, a board of slots found by name, and
  * a writer process, started with fork and opening the heap by name as any other program would,
- * that leaves greetings in the slots. Each greeting is allocated straight into its slot
+ * that leaves greetings in the slots. Each greeting's block is allocated straight into its slot
  * (talc_allocate_into), so a writer killed at any instant leaves every slot either empty or
- * naming a whole block. The reader prints them and frees each with its slot.
+ * naming a whole block, never a lost one (its text may be unfinished: the reader prints no more
+ * than the block holds). The reader prints them and frees each with its slot.
  *
  *   talc_c_tour [shm-name]      (default: /talc-c-tour-<pid>; the name is removed at the end)
  */
+#define _POSIX_C_SOURCE 200809L /* strnlen */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -71,7 +73,10 @@ int main(int argc, char** argv) {
     void* text = NULL;
     e = talc_adopt(heap, board[i], 1, &text); /* the slot's offset, checked */
     if (e != TALC_OK) return fail("adopt a greeting", e);
-    printf("slot %d, offset %" PRIu64 ": %s\n", i, board[i], (const char*)text);
+    size_t room = 0;
+    talc_usable_size(heap, text, &room);
+    printf("slot %d, offset %" PRIu64 ": %.*s\n", i, board[i], (int)strnlen(text, room),
+           (const char*)text);
     e = talc_deallocate_from(heap, board, (size_t)i);
     if (e != TALC_OK) return fail("free a greeting", e);
   }

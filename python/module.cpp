@@ -60,11 +60,13 @@ talc::OpenOptions options(std::size_t max_size, unsigned mode, bool lanes) {
 }
 
 py::dict stats(Heap& h) {
-  talc::HeapStats s;
+  talc::Result<talc::HeapStats> r = talc::Errc::corrupted;
   {
     py::gil_scoped_release nogil;
-    s = h.use([](MapTalc& t) { return t.stats(); });
+    r = h.use([](MapTalc& t) { return t.try_stats(); });
   }
+  if (!r) fail(r.error());
+  const talc::HeapStats& s = *r;
   return py::dict("span_bytes"_a = s.span_bytes, "live_allocations"_a = s.live_allocations,
                   "live_bytes"_a = s.live_bytes, "free_bytes"_a = s.free_bytes,
                   "free_chunks"_a = s.free_chunks, "largest_free"_a = s.largest_free,

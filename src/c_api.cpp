@@ -5,6 +5,8 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -36,17 +38,17 @@ bool is_errc(talc_errc code) noexcept {
   return code >= TALC_OK && code <= TALC_NAMESPACE_MISMATCH;
 }
 
-thread_local std::string last_message;
+// The calling thread's last refusal. A fixed buffer: writing it cannot throw, and a thread that
+// never fails pays nothing.
+thread_local char last_message[256];
 thread_local int last_os = 0;
 
-talc_errc refused(const char* call, talc_errc code, const char* detail, int os = 0) {
-  last_message = call;
-  last_message += ": ";
-  last_message += detail;
+talc_errc refused(const char* call, talc_errc code, const char* detail, int os = 0) noexcept {
+  std::snprintf(last_message, sizeof last_message, "%s: %s", call, detail);
   last_os = os;
   return code;
 }
-talc_errc verdict(const char* call, Errc e) {
+talc_errc verdict(const char* call, Errc e) noexcept {
   if (e == Errc::ok) return TALC_OK;
   return refused(call, static_cast<talc_errc>(e), talc::describe(e));
 }
@@ -66,17 +68,20 @@ talc_errc guarded(const char* call, F&& f) noexcept {
     return refused(call, TALC_OUT_OF_MEMORY, "not enough process memory");
   } catch (const std::exception& e) {
     return refused(call, TALC_OS_ERROR, e.what());
+  } catch (...) {
+    return refused(call, TALC_OS_ERROR, "an unknown failure");
   }
 }
 
-talc::OpenOptions convert(const talc_options* o) {
+// Zero in a field means its default (talc.h).
+talc::OpenOptions convert(const talc_options* o) noexcept {
   talc::OpenOptions r;
   if (o == nullptr) return r;
   r.max_size = o->max_size;
-  r.mode = o->mode;
-  r.lanes = o->lanes != 0;
-  r.wait = std::chrono::milliseconds(o->wait_ms);
-  r.lock_wait = std::chrono::milliseconds(o->lock_wait_ms);
+  if (o->mode != 0) r.mode = o->mode;
+  r.lanes = o->no_lanes == 0;
+  if (o->wait_ms != 0) r.wait = std::chrono::milliseconds(o->wait_ms);
+  if (o->lock_wait_ms != 0) r.lock_wait = std::chrono::milliseconds(o->lock_wait_ms);
   return r;
 }
 
@@ -94,11 +99,19 @@ std::size_t align_or_default(std::size_t align) noexcept {
   return align == 0 ? talc::kGranule : align;
 }
 
-// This process's handle of the block at p, for the face's calls that take one; a pointer
-// outside the region gets an offset the face refuses (foreign_pointer).
-talc::Meta meta_of(const talc_heap* h, const void* p) noexcept {
-  auto* base = static_cast<std::byte*>(h->t.address_of(0));
-  return talc::Meta{base, h->t.offset_of(p), 0};
+// Where p lies in the region, as an offset: computed on addresses, since p may be any pointer
+// (subtracting pointers into two objects is undefined). The region's size or more: outside.
+std::uint64_t offset_in(const talc_heap* h, const void* p) noexcept {
+  return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p) -
+                                    reinterpret_cast<std::uintptr_t>(h->t.address_of(0)));
+}
+
+// This process's handle of the block at p, for the face's calls that take one; foreign_pointer
+// for a pointer outside the region, which no call then sees.
+talc::Result<talc::Meta> meta_of(const talc_heap* h, const void* p) noexcept {
+  const std::uint64_t off = offset_in(h, p);
+  if (off >= h->t.size()) return Errc::foreign_pointer;
+  return talc::Meta{static_cast<std::byte*>(h->t.address_of(0)), off, 0};
 }
 
 // Sets *out to the block of a successful result.
@@ -112,59 +125,54 @@ talc_errc give(const char* call, const talc::Result<talc::Meta>& r, void** out) 
 
 extern "C" {
 
-void talc_options_init(talc_options* options) {
-  if (options == nullptr) return;
-  const talc::OpenOptions d;
-  options->max_size = d.max_size;
-  options->mode = d.mode;
-  options->lanes = d.lanes ? 1 : 0;
-  options->wait_ms = static_cast<unsigned>(d.wait.count());
-  options->lock_wait_ms = static_cast<unsigned>(d.lock_wait.count());
+void talc_options_init(talc_options* options) noexcept {
+  if (options != nullptr) *options = talc_options{};
 }
 
 talc_errc talc_create_shm(const char* name, size_t size, const talc_options* options,
-                          talc_heap** heap) {
+                          talc_heap** heap) noexcept {
   return open_with("talc_create_shm", name, heap, [&](const std::string& n) {
     return talc::MapTalc<>::create_shm(n, size, convert(options));
   });
 }
-talc_errc talc_open_shm(const char* name, const talc_options* options, talc_heap** heap) {
+talc_errc talc_open_shm(const char* name, const talc_options* options, talc_heap** heap) noexcept {
   return open_with("talc_open_shm", name, heap, [&](const std::string& n) {
     return talc::MapTalc<>::open_shm(n, convert(options));
   });
 }
 talc_errc talc_open_or_create_shm(const char* name, size_t size, const talc_options* options,
-                                  talc_heap** heap) {
+                                  talc_heap** heap) noexcept {
   return open_with("talc_open_or_create_shm", name, heap, [&](const std::string& n) {
     return talc::MapTalc<>::open_or_create_shm(n, size, convert(options));
   });
 }
 talc_errc talc_create_file(const char* path, size_t size, const talc_options* options,
-                           talc_heap** heap) {
+                           talc_heap** heap) noexcept {
   return open_with("talc_create_file", path, heap, [&](const std::string& n) {
     return talc::MapTalc<>::create_file(n, size, convert(options));
   });
 }
-talc_errc talc_open_file(const char* path, const talc_options* options, talc_heap** heap) {
+talc_errc talc_open_file(const char* path, const talc_options* options, talc_heap** heap) noexcept {
   return open_with("talc_open_file", path, heap, [&](const std::string& n) {
     return talc::MapTalc<>::open_file(n, convert(options));
   });
 }
 talc_errc talc_open_or_create_file(const char* path, size_t size, const talc_options* options,
-                                   talc_heap** heap) {
+                                   talc_heap** heap) noexcept {
   return open_with("talc_open_or_create_file", path, heap, [&](const std::string& n) {
     return talc::MapTalc<>::open_or_create_file(n, size, convert(options));
   });
 }
-talc_errc talc_open_fd(int fd, const talc_options* options, talc_heap** heap) {
+talc_errc talc_open_fd(int fd, const talc_options* options, talc_heap** heap) noexcept {
   if (heap == nullptr) return verdict("talc_open_fd", Errc::null_pointer);
   const int own = ::dup(fd);
   if (own < 0) return refused("talc_open_fd", TALC_OS_ERROR, std::strerror(errno), errno);
+  talc::Fd owned(own);  // closed here if the open fails before taking it
   return open_with("talc_open_fd", "", heap, [&](const std::string&) {
-    return talc::MapTalc<>::from_fd(talc::Fd(own), talc::OpenRole::either, convert(options));
+    return talc::MapTalc<>::from_fd(std::move(owned), talc::OpenRole::either, convert(options));
   });
 }
-talc_errc talc_remove_shm(const char* name) {
+talc_errc talc_remove_shm(const char* name) noexcept {
   if (name == nullptr) return verdict("talc_remove_shm", Errc::null_pointer);
   bool removed = false;
   const talc_errc e = guarded("talc_remove_shm", [&] {
@@ -174,85 +182,94 @@ talc_errc talc_remove_shm(const char* name) {
   if (e != TALC_OK || removed) return e;
   return refused("talc_remove_shm", TALC_OS_ERROR, std::strerror(ENOENT), ENOENT);
 }
-void talc_close(talc_heap* heap) {
+void talc_close(talc_heap* heap) noexcept {
   delete heap;
 }
 
-talc_errc talc_allocate(talc_heap* heap, size_t size, size_t align, void** out) {
+talc_errc talc_allocate(talc_heap* heap, size_t size, size_t align, void** out) noexcept {
   if (heap == nullptr || out == nullptr) return verdict("talc_allocate", Errc::null_pointer);
   return give("talc_allocate", heap->t.try_allocate(size, align_or_default(align)), out);
 }
-talc_errc talc_allocate_zeroed(talc_heap* heap, size_t size, size_t align, void** out) {
+talc_errc talc_allocate_zeroed(talc_heap* heap, size_t size, size_t align, void** out) noexcept {
   if (heap == nullptr || out == nullptr) return verdict("talc_allocate_zeroed", Errc::null_pointer);
   return give("talc_allocate_zeroed", heap->t.try_allocate_zeroed(size, align_or_default(align)),
               out);
 }
-talc_errc talc_free(talc_heap* heap, void* block) {
+talc_errc talc_free(talc_heap* heap, void* block) noexcept {
   if (heap == nullptr || block == nullptr) return verdict("talc_free", Errc::null_pointer);
-  return verdict("talc_free", heap->t.deallocate(meta_of(heap, block)));
+  const talc::Result<talc::Meta> m = meta_of(heap, block);
+  return verdict("talc_free", m ? heap->t.deallocate(*m) : m.error());
 }
-talc_errc talc_reallocate(talc_heap* heap, void* block, size_t size, size_t align, void** out) {
-  if (heap == nullptr || out == nullptr) return verdict("talc_reallocate", Errc::null_pointer);
-  if (block == nullptr) return verdict("talc_reallocate", Errc::null_pointer);
-  return give("talc_reallocate",
-              heap->t.try_reallocate(meta_of(heap, block), size, align_or_default(align)), out);
+talc_errc talc_reallocate(talc_heap* heap, void* block, size_t size, size_t align,
+                          void** out) noexcept {
+  if (heap == nullptr || block == nullptr || out == nullptr)
+    return verdict("talc_reallocate", Errc::null_pointer);
+  const talc::Result<talc::Meta> m = meta_of(heap, block);
+  if (!m) return verdict("talc_reallocate", m.error());
+  return give("talc_reallocate", heap->t.try_reallocate(*m, size, align_or_default(align)), out);
 }
-talc_errc talc_usable_size(talc_heap* heap, const void* block, size_t* out) {
-  if (heap == nullptr || out == nullptr) return verdict("talc_usable_size", Errc::null_pointer);
-  const talc::Result<std::size_t> r = heap->t.usable_size(block);
+talc_errc talc_usable_size(talc_heap* heap, const void* block, size_t* out) noexcept {
+  if (heap == nullptr || block == nullptr || out == nullptr)
+    return verdict("talc_usable_size", Errc::null_pointer);
+  const talc::Result<talc::Meta> m = meta_of(heap, block);
+  if (!m) return verdict("talc_usable_size", m.error());
+  const talc::Result<std::size_t> r = heap->t.usable_size(m->ptr());
   if (!r) return verdict("talc_usable_size", r.error());
   *out = *r;
   return TALC_OK;
 }
 
 talc_errc talc_allocate_into(talc_heap* heap, void* owner, size_t word, size_t size, size_t align,
-                             void** out) {
+                             void** out) noexcept {
   if (heap == nullptr || owner == nullptr || out == nullptr)
     return verdict("talc_allocate_into", Errc::null_pointer);
+  const talc::Result<talc::Meta> m = meta_of(heap, owner);
+  if (!m) return verdict("talc_allocate_into", m.error());
   return give("talc_allocate_into",
-              heap->t.try_allocate_into(meta_of(heap, owner), word, size, align_or_default(align)),
-              out);
+              heap->t.try_allocate_into(*m, word, size, align_or_default(align)), out);
 }
-talc_errc talc_deallocate_from(talc_heap* heap, void* owner, size_t word) {
+talc_errc talc_deallocate_from(talc_heap* heap, void* owner, size_t word) noexcept {
   if (heap == nullptr || owner == nullptr)
     return verdict("talc_deallocate_from", Errc::null_pointer);
-  return verdict("talc_deallocate_from", heap->t.deallocate_from(meta_of(heap, owner), word));
+  const talc::Result<talc::Meta> m = meta_of(heap, owner);
+  return verdict("talc_deallocate_from", m ? heap->t.deallocate_from(*m, word) : m.error());
 }
 talc_errc talc_reallocate_from(talc_heap* heap, void* owner, size_t word, size_t size, size_t align,
-                               void** out) {
+                               void** out) noexcept {
   if (heap == nullptr || owner == nullptr || out == nullptr)
     return verdict("talc_reallocate_from", Errc::null_pointer);
-  return give(
-      "talc_reallocate_from",
-      heap->t.try_reallocate_from(meta_of(heap, owner), word, size, align_or_default(align)), out);
+  const talc::Result<talc::Meta> m = meta_of(heap, owner);
+  if (!m) return verdict("talc_reallocate_from", m.error());
+  return give("talc_reallocate_from",
+              heap->t.try_reallocate_from(*m, word, size, align_or_default(align)), out);
 }
 
-uint64_t talc_offset_of(const talc_heap* heap, const void* p) {
+uint64_t talc_offset_of(const talc_heap* heap, const void* p) noexcept {
   if (heap == nullptr || p == nullptr) return TALC_NULL_OFFSET;
-  const std::uint64_t off = heap->t.offset_of(p);
-  return off < heap->t.size() ? off : TALC_NULL_OFFSET;  // below the base, it wrapped around
+  const std::uint64_t off = offset_in(heap, p);
+  return off < heap->t.size() ? off : TALC_NULL_OFFSET;
 }
-void* talc_address_of(const talc_heap* heap, uint64_t offset) {
+void* talc_address_of(const talc_heap* heap, uint64_t offset) noexcept {
   return heap == nullptr ? nullptr : heap->t.address_of(offset);
 }
-talc_errc talc_adopt(talc_heap* heap, uint64_t offset, size_t size, void** out) {
+talc_errc talc_adopt(talc_heap* heap, uint64_t offset, size_t size, void** out) noexcept {
   if (heap == nullptr || out == nullptr) return verdict("talc_adopt", Errc::null_pointer);
   return give("talc_adopt",
               heap->t.adopt(talc::RelMeta(talc::Rel<std::byte>::from_offset(offset), size)), out);
 }
 
-uint64_t talc_root(const talc_heap* heap) {
+uint64_t talc_root(const talc_heap* heap) noexcept {
   return heap == nullptr ? TALC_NULL_OFFSET : heap->t.root();
 }
-void talc_set_root(talc_heap* heap, uint64_t offset) {
+void talc_set_root(talc_heap* heap, uint64_t offset) noexcept {
   if (heap != nullptr) heap->t.set_root(offset);
 }
-int talc_exchange_root(talc_heap* heap, uint64_t expected, uint64_t offset) {
+int talc_exchange_root(talc_heap* heap, uint64_t expected, uint64_t offset) noexcept {
   return heap != nullptr && heap->t.exchange_root(expected, offset) ? 1 : 0;
 }
 
 talc_errc talc_named_find_or_allocate(talc_heap* heap, const char* name, size_t size, size_t align,
-                                      void** out) {
+                                      void** out) noexcept {
   if (heap == nullptr || name == nullptr || out == nullptr)
     return verdict("talc_named_find_or_allocate", Errc::null_pointer);
   return guarded("talc_named_find_or_allocate", [&] {
@@ -262,7 +279,7 @@ talc_errc talc_named_find_or_allocate(talc_heap* heap, const char* name, size_t 
     return r.error();
   });
 }
-talc_errc talc_named_find(talc_heap* heap, const char* name, void** out, size_t* size) {
+talc_errc talc_named_find(talc_heap* heap, const char* name, void** out, size_t* size) noexcept {
   if (heap == nullptr || name == nullptr || out == nullptr)
     return verdict("talc_named_find", Errc::null_pointer);
   return guarded("talc_named_find", [&] {
@@ -274,14 +291,16 @@ talc_errc talc_named_find(talc_heap* heap, const char* name, void** out, size_t*
     return r.error();
   });
 }
-talc_errc talc_named_destroy(talc_heap* heap, const char* name) {
+talc_errc talc_named_destroy(talc_heap* heap, const char* name) noexcept {
   if (heap == nullptr || name == nullptr) return verdict("talc_named_destroy", Errc::null_pointer);
   return guarded("talc_named_destroy", [&] { return heap->t.destroy_named(name); });
 }
 
-talc_errc talc_get_stats(talc_heap* heap, talc_stats* out) {
+talc_errc talc_get_stats(talc_heap* heap, talc_stats* out) noexcept {
   if (heap == nullptr || out == nullptr) return verdict("talc_get_stats", Errc::null_pointer);
-  const talc::HeapStats s = heap->t.stats();
+  const talc::Result<talc::HeapStats> r = heap->t.try_stats();
+  if (!r) return verdict("talc_get_stats", r.error());
+  const talc::HeapStats& s = *r;
   *out = talc_stats{
       s.span_bytes,   s.live_allocations, s.live_bytes,    s.free_bytes,    s.free_chunks,
       s.largest_free, s.overhead_bytes,   s.cached_blocks, s.cached_bytes,  s.lanes,
@@ -290,7 +309,7 @@ talc_errc talc_get_stats(talc_heap* heap, talc_stats* out) {
   return TALC_OK;
 }
 
-talc_errc talc_check(talc_heap* heap, talc_check_report* report) {
+talc_errc talc_check(talc_heap* heap, talc_check_report* report) noexcept {
   if (heap == nullptr) return verdict("talc_check", Errc::null_pointer);
   return guarded("talc_check", [&] {
     const talc::CheckReport rep = heap->t.check();
@@ -299,23 +318,23 @@ talc_errc talc_check(talc_heap* heap, talc_check_report* report) {
     return rep.code;
   });
 }
-talc_errc talc_trim(talc_heap* heap) {
+talc_errc talc_trim(talc_heap* heap) noexcept {
   if (heap == nullptr) return verdict("talc_trim", Errc::null_pointer);
   return verdict("talc_trim", heap->t.trim());
 }
 
-const char* talc_strerror(talc_errc code) {
+const char* talc_strerror(talc_errc code) noexcept {
   if (code == TALC_OS_ERROR) return "an operating-system call failed";
   return is_errc(code) ? talc::describe(static_cast<Errc>(code)) : "unknown";
 }
-const char* talc_errc_name(talc_errc code) {
+const char* talc_errc_name(talc_errc code) noexcept {
   if (code == TALC_OS_ERROR) return "os_error";
   return is_errc(code) ? talc::name_of(static_cast<Errc>(code)) : "unknown";
 }
-const char* talc_last_error_message(void) {
-  return last_message.c_str();
+const char* talc_last_error_message(void) noexcept {
+  return last_message;
 }
-int talc_last_os_error(void) {
+int talc_last_os_error(void) noexcept {
   return last_os;
 }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstddef>
 #include <cstring>
 #include <random>
@@ -189,6 +190,55 @@ TEST_F(Named, BlocksOfBytesAreMadeZeroedOnceThenFoundAndFreedWithTheirName) {
   EXPECT_EQ(heap.destroy_named("bytes"), Errc::not_found);
   ExpectSound(heap, 2);
   EXPECT_EQ(heap.destroy<Point>("point"), Errc::ok);
+  ExpectSound(heap, 1);
+}
+
+TEST_F(Named, AHeapLockHeldPastTheWaitLeavesANamedBlockWholeAndNamed) {
+  // Another process holds the heap's lock in long stretches with short gaps, and this one waits
+  // 1 ms at most: lookups and frees of a named block are refused now and then, with
+  // lock_timeout, and each refusal must leave the name and its block as they were.
+  talc::OpenOptions o;
+  o.lock_wait = std::chrono::milliseconds(1);
+  auto heap = MapTalc<>::create_shm(name_, 4 << 20, o);
+  const pid_t holder = ::fork();
+  if (holder == 0) {
+    auto h = MapTalc<>::open_shm(name_);
+    for (;;) {
+      h.with_lock([](auto&) { std::this_thread::sleep_for(std::chrono::microseconds(1500)); });
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+  }
+  // Killed however the test ends: an assertion returns early.
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      if (pid > 0) ::kill(pid, SIGKILL), talc_test::Wait(pid);
+    }
+  } reap{holder};
+  int refused_frees = 0, made = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (refused_frees < 5 && std::chrono::steady_clock::now() < until) {
+    const talc::Result<talc::Meta> r = heap.find_or_allocate_named("x", 64);
+    ASSERT_TRUE(r.ok() || r.error() == Errc::lock_timeout) << talc::describe(r.error());
+    if (!r) continue;
+    ++made;
+    const Errc d = heap.destroy_named("x");
+    ASSERT_TRUE(d == Errc::ok || d == Errc::lock_timeout) << talc::describe(d);
+    if (d == Errc::ok) continue;
+    ++refused_frees;
+    const talc::Result<talc::Meta> still = heap.find_named("x");
+    ASSERT_TRUE(still.ok() || still.error() == Errc::lock_timeout) << talc::describe(still.error());
+    if (still) {
+      EXPECT_EQ(still->offset, r->offset);
+    }
+  }
+  ::kill(holder, SIGKILL);
+  EXPECT_EQ(talc_test::Wait(holder), -SIGKILL);
+  reap.pid = 0;
+  EXPECT_GT(made, 0);
+  // The name still works whatever happened: found or made, then freed with its name.
+  ASSERT_TRUE(heap.find_or_allocate_named("x", 64).ok());
+  EXPECT_EQ(heap.destroy_named("x"), Errc::ok);
   ExpectSound(heap, 1);
 }
 

@@ -311,17 +311,20 @@ class Talc {
   }
 
   // The heap's figures (HeapStats), read under the lock at the cost of a few words and the
-  // largest bin's list: cheap enough for a monitoring loop.
-  HeapStats stats() {
+  // largest bin's list: cheap enough for a monitoring loop. try_stats says why when the lock
+  // could not be had; stats() then gives zeros.
+  Result<HeapStats> try_stats() noexcept {
     HeapStats s;
-    locked([&](auto& m) {
+    const Errc e = locked([&](auto& m) {
       s = m.stats();
       heap().discount(s);
     });
+    if (e != Errc::ok) return e;
     s.recoveries = recoveries();
     s.rollbacks = rollbacks();
     return s;
   }
+  HeapStats stats() noexcept { return try_stats().value(); }
   // The size the region may grow to, and the size it has now.
   std::uint64_t max_size() const noexcept { return header_->max_size(); }
   std::uint64_t current_size() noexcept {

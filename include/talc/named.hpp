@@ -227,7 +227,11 @@ class NamedDirectory {
       const Result<Meta> b = block_of(*at.entry, Kind{type_key<named_detail::Bytes>(), 0, 0});
       if (!b) return b.error();
       named_detail::publish(at.entry->state, named_detail::State::destroying);
-      return release(at.segment, *at.entry);
+      const Errc e = release(at.segment, *at.entry);
+      // A refused free (the heap's lock held past the wait) leaves the block whole and named:
+      // nothing was torn down, so the entry is live again rather than left for a repair.
+      if (e != Errc::ok) named_detail::publish(at.entry->state, named_detail::State::live);
+      return e;
     });
   }
 
@@ -411,7 +415,8 @@ class NamedDirectory {
       if (!m) return m.error();
       // The published word is trusted only once it names a live block of a segment's size.
       const Result<std::size_t> usable = t_->usable_size(m->ptr());
-      if (!usable || *usable < named_detail::kSegmentBytes) return Errc::corrupted;
+      if (!usable) return damage_or(usable.error());
+      if (*usable < named_detail::kSegmentBytes) return Errc::corrupted;
       const Segment* s = segment_at(*m);
       if (s->magic != named_detail::kSegmentMagic || s->entries != named_detail::kEntries ||
           !named_detail::is_claim(s->claim))
@@ -591,6 +596,14 @@ class NamedDirectory {
     return p;
   }
 
+  // The heap's refusal of a block the directory names: no live block there is damage to the
+  // directory; a lock that could not be had (or a heap refused whole) says nothing of it.
+  static Errc damage_or(Errc e) noexcept {
+    return e == Errc::foreign_pointer || e == Errc::not_allocated || e == Errc::null_pointer
+               ? Errc::corrupted
+               : e;
+  }
+
   // What an entry must record to be taken as the block a caller asks for: its type key, and its
   // size and alignment (0: any, for a find of bytes).
   struct Kind {
@@ -609,7 +622,7 @@ class NamedDirectory {
         off >= t_->size() || t_->size() - off < en.size || off % en.align != 0)
       return Errc::corrupted;
     const Result<Meta> m = t_->adopt(RelMeta(Rel<std::byte>::from_offset(off), en.size));
-    if (!m) return Errc::corrupted;
+    if (!m) return damage_or(m.error());
     return *m;
   }
 

@@ -5,7 +5,7 @@
  * region that C++ or Python programs created, or the other way round, and they exchange blocks
  * in place by offset. Every call returns a talc_errc (TALC_OK, or the reason of a refusal, which
  * changes nothing); no C++ exception ever crosses this header. The library is C++, so a C
- * program links it with the C++ runtime: `pkg-config --libs talc` says how.
+ * program links it with the C++ runtime: `pkg-config --cflags --libs talc-c` says how.
  *
  * Offsets are from the region's base: the same block in every process, whatever address each
  * maps the region at. A pointer is this process's only. A block's handle that came from another
@@ -21,13 +21,16 @@
 #include <stdint.h>
 
 #ifdef __cplusplus
+#define TALC_NOEXCEPT noexcept /* to C++ callers: nothing is thrown */
 extern "C" {
+#else
+#define TALC_NOEXCEPT
 #endif
 
 /* Why a call was refused. The values from TALC_OK to TALC_NAMESPACE_MISMATCH are those of the
  * C++ talc::Errc, in its order; TALC_OS_ERROR is C's own. talc_strerror() gives the text. */
 #ifdef __cplusplus
-/* An int, as C's enum is: any int a C caller passes is then a value C++ may hold too. */
+/* Four bytes, as C's enum is here, and any value of them one C++ may hold too. */
 typedef enum talc_errc : int {
 #else
 typedef enum talc_errc {
@@ -36,7 +39,7 @@ typedef enum talc_errc {
   TALC_NULL_REGION,         /* the buffer to claim is null */
   TALC_REGION_TOO_SMALL,    /* the region cannot hold the metadata and one chunk */
   TALC_REGION_TOO_LARGE,    /* the region is larger than offsets can describe */
-  TALC_BAD_ALIGNMENT,       /* an alignment that is not a power of two (0 included) */
+  TALC_BAD_ALIGNMENT,       /* an alignment that is not a power of two (0 means 16 here) */
   TALC_ALIGNMENT_TOO_LARGE, /* a power of two above what the heap keeps in every process */
   TALC_SIZE_OVERFLOW,       /* a size no block can have (0 for a named block, or too large) */
   TALC_OUT_OF_MEMORY,       /* no free chunk is large enough, even after growing */
@@ -73,83 +76,90 @@ typedef enum talc_errc {
 
 typedef struct talc_heap talc_heap;
 
-/* How a heap is opened or built; talc_options_init() sets every field to its default. A null
- * options pointer means the defaults. */
+/* How a heap is opened or built. Zero in a field means its default, so a zeroed struct (or one
+ * written `{.max_size = ...}`) asks for the defaults, as a null options pointer does.
+ * talc_options_init() zeroes one: call it first if fields may be added later. */
 typedef struct talc_options {
   size_t max_size;       /* a builder's: the size the region may grow to (0: it never grows) */
-  unsigned mode;         /* a creator's permission bits (default 0600) */
-  int lanes;             /* a builder's: per-thread caches of small blocks (default 1) */
-  unsigned wait_ms;      /* how long to wait for another process still building the heap */
-  unsigned lock_wait_ms; /* how long a call waits for a live holder of the heap's lock */
+  unsigned mode;         /* a creator's permission bits (0: 0600) */
+  int no_lanes;          /* a builder's: nonzero builds no lanes (per-thread caches) */
+  unsigned wait_ms;      /* for another process still building the heap (0: 2000) */
+  unsigned lock_wait_ms; /* for a live holder of the heap's lock, per call (0: 10000) */
 } talc_options;
 
-void talc_options_init(talc_options* options);
+void talc_options_init(talc_options* options) TALC_NOEXCEPT;
 
 /* Opening. Each sets *heap on success (and leaves it alone on a refusal). A shm name starts with
  * '/'. `size` is the region's first size in bytes. talc_open_fd maps a descriptor it duplicates
  * (a memfd received over a socket, say): the caller keeps its own. */
 talc_errc talc_create_shm(const char* name, size_t size, const talc_options* options,
-                          talc_heap** heap);
-talc_errc talc_open_shm(const char* name, const talc_options* options, talc_heap** heap);
+                          talc_heap** heap) TALC_NOEXCEPT;
+talc_errc talc_open_shm(const char* name, const talc_options* options,
+                        talc_heap** heap) TALC_NOEXCEPT;
 talc_errc talc_open_or_create_shm(const char* name, size_t size, const talc_options* options,
-                                  talc_heap** heap);
+                                  talc_heap** heap) TALC_NOEXCEPT;
 talc_errc talc_create_file(const char* path, size_t size, const talc_options* options,
-                           talc_heap** heap);
-talc_errc talc_open_file(const char* path, const talc_options* options, talc_heap** heap);
+                           talc_heap** heap) TALC_NOEXCEPT;
+talc_errc talc_open_file(const char* path, const talc_options* options,
+                         talc_heap** heap) TALC_NOEXCEPT;
 talc_errc talc_open_or_create_file(const char* path, size_t size, const talc_options* options,
-                                   talc_heap** heap);
-talc_errc talc_open_fd(int fd, const talc_options* options, talc_heap** heap);
+                                   talc_heap** heap) TALC_NOEXCEPT;
+talc_errc talc_open_fd(int fd, const talc_options* options, talc_heap** heap) TALC_NOEXCEPT;
 /* Removes a shm name (the heap lives on for those that have it open). TALC_OS_ERROR with
  * ENOENT when there is no such name. */
-talc_errc talc_remove_shm(const char* name);
+talc_errc talc_remove_shm(const char* name) TALC_NOEXCEPT;
 /* Unmaps the heap; the handle is gone. Null is allowed. Blocks stay in the heap. */
-void talc_close(talc_heap* heap);
+void talc_close(talc_heap* heap) TALC_NOEXCEPT;
 
 /* Blocks. `align` is a power of two (0 means 16, the heap's granule). *out is set on success
  * only. talc_reallocate keeps the first min(old, size) bytes, in place or moved; on a refusal
- * the block is untouched and still the caller's. */
-talc_errc talc_allocate(talc_heap* heap, size_t size, size_t align, void** out);
-talc_errc talc_allocate_zeroed(talc_heap* heap, size_t size, size_t align, void** out);
-talc_errc talc_free(talc_heap* heap, void* block);
-talc_errc talc_reallocate(talc_heap* heap, void* block, size_t size, size_t align, void** out);
+ * the block is untouched and still the caller's. Unlike free and realloc, a null block is
+ * refused (TALC_NULL_POINTER) by every call here. */
+talc_errc talc_allocate(talc_heap* heap, size_t size, size_t align, void** out) TALC_NOEXCEPT;
+talc_errc talc_allocate_zeroed(talc_heap* heap, size_t size, size_t align,
+                               void** out) TALC_NOEXCEPT;
+talc_errc talc_free(talc_heap* heap, void* block) TALC_NOEXCEPT;
+talc_errc talc_reallocate(talc_heap* heap, void* block, size_t size, size_t align,
+                          void** out) TALC_NOEXCEPT;
 /* The bytes the block may use (at least what was asked for). */
-talc_errc talc_usable_size(talc_heap* heap, const void* block, size_t* out);
+talc_errc talc_usable_size(talc_heap* heap, const void* block, size_t* out) TALC_NOEXCEPT;
 
 /* Allocation published atomically: 64-bit word `word` of the live block `owner` receives the
  * new block's offset in the same operation, so a process killed at any instant leaves either no
  * block and the word unchanged, or the block and the word naming it. The word must hold
  * TALC_NULL_OFFSET (else TALC_SLOT_OCCUPIED). talc_deallocate_from frees the block the word
- * names and sets it to TALC_NULL_OFFSET; talc_reallocate_from resizes it and rewrites the word
- * when it moves, atomically too. */
+ * names and sets it to TALC_NULL_OFFSET (TALC_NULL_POINTER when it names none);
+ * talc_reallocate_from resizes it and rewrites the word when it moves, atomically too. */
 talc_errc talc_allocate_into(talc_heap* heap, void* owner, size_t word, size_t size, size_t align,
-                             void** out);
-talc_errc talc_deallocate_from(talc_heap* heap, void* owner, size_t word);
+                             void** out) TALC_NOEXCEPT;
+talc_errc talc_deallocate_from(talc_heap* heap, void* owner, size_t word) TALC_NOEXCEPT;
 talc_errc talc_reallocate_from(talc_heap* heap, void* owner, size_t word, size_t size, size_t align,
-                               void** out);
+                               void** out) TALC_NOEXCEPT;
 
 /* Offsets and pointers in this process. talc_offset_of gives TALC_NULL_OFFSET for a pointer
  * outside the region, talc_address_of NULL for an offset outside it; neither checks that a
  * block is there. talc_adopt does: a block another process sent (offset and size), refused
  * unless the offset is the start of a live block at least `size` bytes long. */
-uint64_t talc_offset_of(const talc_heap* heap, const void* p);
-void* talc_address_of(const talc_heap* heap, uint64_t offset);
-talc_errc talc_adopt(talc_heap* heap, uint64_t offset, size_t size, void** out);
+uint64_t talc_offset_of(const talc_heap* heap, const void* p) TALC_NOEXCEPT;
+void* talc_address_of(const talc_heap* heap, uint64_t offset) TALC_NOEXCEPT;
+talc_errc talc_adopt(talc_heap* heap, uint64_t offset, size_t size, void** out) TALC_NOEXCEPT;
 
 /* One offset published for every process that opens the heap (a queue, a table), initially
  * TALC_NULL_OFFSET. talc_exchange_root sets it only if it still holds `expected`: 1 if it did. */
-uint64_t talc_root(const talc_heap* heap);
-void talc_set_root(talc_heap* heap, uint64_t offset);
-int talc_exchange_root(talc_heap* heap, uint64_t expected, uint64_t offset);
+uint64_t talc_root(const talc_heap* heap) TALC_NOEXCEPT;
+void talc_set_root(talc_heap* heap, uint64_t offset) TALC_NOEXCEPT;
+int talc_exchange_root(talc_heap* heap, uint64_t expected, uint64_t offset) TALC_NOEXCEPT;
 
 /* Named blocks of bytes, found by name in every process that opens the heap (a NUL-terminated
  * name of at most 88 bytes). find_or_allocate makes the block, zeroed, if the name is free, or
  * finds it (TALC_SIZE_MISMATCH if it was made with another size or alignment); a process killed
  * at any instant leaves the name with its whole block, or neither. find gives the block and its
- * size; destroy frees it and frees the name. */
+ * size (`size` may be null); destroy frees it and frees the name. */
 talc_errc talc_named_find_or_allocate(talc_heap* heap, const char* name, size_t size, size_t align,
-                                      void** out);
-talc_errc talc_named_find(talc_heap* heap, const char* name, void** out, size_t* size);
-talc_errc talc_named_destroy(talc_heap* heap, const char* name);
+                                      void** out) TALC_NOEXCEPT;
+talc_errc talc_named_find(talc_heap* heap, const char* name, void** out,
+                          size_t* size) TALC_NOEXCEPT;
+talc_errc talc_named_destroy(talc_heap* heap, const char* name) TALC_NOEXCEPT;
 
 /* The heap's figures. Every byte of the span is in exactly one of live, free, cached (blocks
  * the lanes hold for their threads) and overhead. */
@@ -174,7 +184,7 @@ typedef struct talc_stats {
   uint64_t recoveries; /* locks taken from a dead holder, the heap found consistent */
   uint64_t rollbacks;  /* of which rolled a half-done operation back */
 } talc_stats;
-talc_errc talc_get_stats(talc_heap* heap, talc_stats* out);
+talc_errc talc_get_stats(talc_heap* heap, talc_stats* out) TALC_NOEXCEPT;
 
 /* The full integrity check of the heap and its lanes, under the lock. Returns the verdict;
  * `report`, when not null, receives where and what (a static text). */
@@ -183,19 +193,19 @@ typedef struct talc_check_report {
   uint64_t offset;
   const char* what;
 } talc_check_report;
-talc_errc talc_check(talc_heap* heap, talc_check_report* report);
+talc_errc talc_check(talc_heap* heap, talc_check_report* report) TALC_NOEXCEPT;
 /* Gives the blocks the calling thread's lane holds back to the heap (and those of lanes whose
  * owners died). */
-talc_errc talc_trim(talc_heap* heap);
+talc_errc talc_trim(talc_heap* heap) TALC_NOEXCEPT;
 
 /* Texts: what a code means ("the block is not allocated (double free?)"), and its name as the
  * C++ enumerator spells it ("not_allocated"). Both static; "unknown" for a value that is none. */
-const char* talc_strerror(talc_errc code);
-const char* talc_errc_name(talc_errc code);
+const char* talc_strerror(talc_errc code) TALC_NOEXCEPT;
+const char* talc_errc_name(talc_errc code) TALC_NOEXCEPT;
 /* The calling thread's last refusal: a text that names the call and its object, and for
  * TALC_OS_ERROR the errno (0 otherwise). Valid until the thread's next call. */
-const char* talc_last_error_message(void);
-int talc_last_os_error(void);
+const char* talc_last_error_message(void) TALC_NOEXCEPT;
+int talc_last_os_error(void) TALC_NOEXCEPT;
 
 #ifdef __cplusplus
 }
