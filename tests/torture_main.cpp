@@ -101,6 +101,7 @@ enum class Hand : std::uint64_t { empty, allocating, freeing };
 struct Held {
   Hand what;
   std::uint64_t value;  // allocating: the size asked for; freeing: the block's offset
+  std::uint64_t align;  // allocating: the alignment asked for
 };
 
 // A worker's table: the slots allocate_into and deallocate_from work on, the loose blocks, the
@@ -111,7 +112,8 @@ struct Table {
   std::uint64_t loose[kLoose];
   std::atomic<std::uint64_t> loose_sealed[kLoose];
   std::atomic<Hand> hand;
-  std::uint64_t hand_value;
+  std::uint64_t hand_value, hand_align;
+  std::uint64_t hand_slot;  // allocating: the loose slot the block goes to
 };
 
 struct BlockHead {
@@ -199,6 +201,8 @@ bool Intact(const std::atomic<std::uint64_t>& sealed, const std::byte* block) {
       const std::size_t size = sizeof(BlockHead) + (rng() % 16 == 0 ? rng() % 3000 : rng() % 1000);
       const std::size_t align = rng() % 4 == 0 ? 16u << (rng() % 4) : 16u;
       t->hand_value = size;
+      t->hand_align = align;
+      t->hand_slot = j;
       t->hand.store(Hand::allocating, std::memory_order_release);
       const talc::Result<talc::Meta> m = heap.try_allocate(size, align);
       if (m) __atomic_store_n(&t->loose[j], m->offset, __ATOMIC_RELEASE);
@@ -301,28 +305,48 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers, std::ve
       v = {false, "two words name one block"};
       return;
     }
-    // The allocated chunks nobody names and no lane holds: each must be what a dead hand held,
-    // the block it was giving back (first), or one of the size it was asking for.
+    // The allocated chunks nobody names and no lane holds: each must be what a distinct dead
+    // hand held. A hand that was giving a block back holds that block only; one that was asking
+    // for `size` bytes aligned to `align` holds a block so aligned of at least that size and at
+    // most what a request of that size is given (a lane's class, or a chunk the core could not
+    // split further). Exact addresses are matched first; then the blocks, smallest first, each
+    // to the fitting hand whose largest fit is smallest, which matches as many as can be.
     std::vector<void*> unnamed;
     m.for_each_chunk([&](const talc::Chunk& c, bool allocated) {
       void* p = m.address_of(c.user());
       if (allocated && !std::binary_search(named.begin(), named.end(), p)) unnamed.push_back(p);
     });
+    std::vector<void*> dead;                               // every block a dead hand held
+    std::vector<std::pair<std::uint64_t, void*>> orphans;  // usable size, block
     for (void* p : unnamed) {
       if (heap.heap().in_lanes(m, p)) continue;
-      auto held = std::find_if(lost.begin(), lost.end(), [&](const Held& h) {
+      dead.push_back(p);
+      const auto held = std::find_if(lost.begin(), lost.end(), [&](const Held& h) {
         return h.what == Hand::freeing && heap.address_of(h.value) == p;
       });
-      if (held == lost.end())
-        held = std::find_if(lost.begin(), lost.end(), [&](const Held& h) {
-          return h.what == Hand::allocating && *m.usable_size(p) >= h.value;
-        });
-      if (held == lost.end()) {
-        v = {false, "a live block at offset " + std::to_string(heap.offset_of(p)) +
-                        " that nothing names, no lane holds and no dead worker held"};
+      if (held != lost.end())
+        lost.erase(held);
+      else
+        orphans.emplace_back(*m.usable_size(p), p);
+    }
+    auto most = [](const Held& h) { return h.value + h.align + talc::kMinChunk + talc::kGranule; };
+    std::sort(orphans.begin(), orphans.end());
+    for (const auto& [usable, p] : orphans) {
+      auto best = lost.end();
+      for (auto h = lost.begin(); h != lost.end(); ++h)
+        if (h->what == Hand::allocating && h->value <= usable && usable <= most(*h) &&
+            reinterpret_cast<std::uintptr_t>(p) % h->align == 0 &&
+            (best == lost.end() || most(*h) < most(*best)))
+          best = h;
+      if (best == lost.end()) {
+        v = {false, "a live block at offset " + std::to_string(heap.offset_of(p)) + " (" +
+                        std::to_string(usable) +
+                        " bytes) that nothing names, no lane holds and no dead worker held"};
         return;
       }
-      lost.erase(held);
+      lost.erase(best);
+    }
+    for (void* p : dead) {
       ++freed;
       if (const talc::Errc f = m.deallocate(p); f != talc::Errc::ok) {
         v = {false, std::string("a dead worker's block could not be freed: ") + talc::describe(f)};
@@ -356,8 +380,11 @@ void Kill(talc::MapTalc<>& heap, const Control* control, unsigned w, pid_t pid,
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
   auto* t = static_cast<Table*>(heap.address_of(control->tables[w]));
-  if (const Hand what = t->hand.load(std::memory_order_acquire); what != Hand::empty)
-    lost.push_back({what, t->hand_value});
+  const Hand what = t->hand.load(std::memory_order_acquire);
+  // An allocation whose block its slot already names lost nothing.
+  const bool stored =
+      what == Hand::allocating && t->loose[t->hand_slot % kLoose] != talc::Rel<std::byte>::kNull;
+  if (what != Hand::empty && !stored) lost.push_back({what, t->hand_value, t->hand_align});
   t->hand.store(Hand::empty, std::memory_order_release);
 }
 
