@@ -216,7 +216,7 @@ TEST_F(Named, AHeapLockHeldPastTheWaitLeavesANamedBlockWholeAndNamed) {
     }
   } reap{holder};
   int refused_frees = 0, made = 0;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   while (refused_frees < 5 && std::chrono::steady_clock::now() < until) {
     const talc::Result<talc::Meta> r = heap.find_or_allocate_named("x", 64);
     ASSERT_TRUE(r.ok() || r.error() == Errc::lock_timeout) << talc::describe(r.error());
@@ -232,14 +232,73 @@ TEST_F(Named, AHeapLockHeldPastTheWaitLeavesANamedBlockWholeAndNamed) {
       EXPECT_EQ(still->offset, r->offset);
     }
   }
+  // A typed object's destroy refused for the lock: before the destructor (the object is still
+  // there) or after it, when only the free was refused (then the name reads as gone, its free
+  // finished by the next call that meets it). Never as damage.
+  int refused_destroys = 0;
+  until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (refused_destroys < 5 && std::chrono::steady_clock::now() < until) {
+    const talc::Result<Point*> p = heap.find_or_construct<Point>("point");
+    ASSERT_TRUE(p.ok() || p.error() == Errc::lock_timeout) << talc::describe(p.error());
+    if (!p) continue;
+    const Errc d = heap.destroy<Point>("point");
+    ASSERT_TRUE(d == Errc::ok || d == Errc::lock_timeout) << talc::describe(d);
+    if (d == Errc::ok) continue;
+    ++refused_destroys;
+    const talc::Result<Point*> gone = heap.find<Point>("point");
+    ASSERT_TRUE(gone.ok() || gone.error() == Errc::not_found || gone.error() == Errc::lock_timeout)
+        << talc::describe(gone.error());
+  }
   ::kill(holder, SIGKILL);
   EXPECT_EQ(talc_test::Wait(holder), -SIGKILL);
   reap.pid = 0;
   EXPECT_GT(made, 0);
-  // The name still works whatever happened: found or made, then freed with its name.
-  ASSERT_TRUE(heap.find_or_allocate_named("x", 64).ok());
-  EXPECT_EQ(heap.destroy_named("x"), Errc::ok);
+  // The names still work whatever happened: found or made, then freed with their names. (With
+  // the default wait: the holder may have died holding the lock, which takes a slice to tell.)
+  auto calm = MapTalc<>::open_shm(name_);
+  ASSERT_TRUE(calm.find_or_allocate_named("x", 64).ok());
+  EXPECT_EQ(calm.destroy_named("x"), Errc::ok);
+  const Errc last = calm.destroy<Point>("point");
+  EXPECT_TRUE(last == Errc::ok || last == Errc::not_found) << talc::describe(last);
+  ExpectSound(calm, 1);
+}
+
+// Its destructor has another process take the heap's lock and hold it for a while: the free
+// that follows the destructor is then refused for the lock.
+struct LocksTheHeapAsItGoes {
+  static inline std::string heap_name;
+  static inline pid_t holder = 0;
+  ~LocksTheHeapAsItGoes() {
+    talc_test::Signal held;
+    holder = ::fork();
+    if (holder == 0) {
+      auto h = MapTalc<>::open_shm(heap_name);
+      h.with_lock([&](auto&) {
+        held.Notify();
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      });
+      ::_exit(0);
+    }
+    held.Await();
+  }
+  int payload = 0;
+};
+
+TEST_F(Named, ADestroyWhoseFreeIsRefusedIsFinishedByTheNextCallOnTheName) {
+  talc::OpenOptions o;
+  o.lock_wait = std::chrono::milliseconds(1);
+  auto heap = MapTalc<>::create_shm(name_, 4 << 20, o);
+  LocksTheHeapAsItGoes::heap_name = name_;
+  ASSERT_TRUE(heap.find_or_construct<LocksTheHeapAsItGoes>("goes").ok());
+  // The destructor ran; the free was refused: the entry is left mid-destroy.
+  EXPECT_EQ(heap.destroy<LocksTheHeapAsItGoes>("goes"), Errc::lock_timeout);
+  EXPECT_EQ(talc_test::Wait(LocksTheHeapAsItGoes::holder), 0);
+  // The next call on the name finishes the free: the name is gone, never damaged, and free for
+  // a new object.
+  EXPECT_EQ(heap.find<LocksTheHeapAsItGoes>("goes").error(), Errc::not_found);
   ExpectSound(heap, 1);
+  EXPECT_TRUE(heap.find_or_construct<Point>("goes").ok());
+  ExpectSound(heap, 2);
 }
 
 TEST_F(Named, ABlockOfBytesIsFoundByAnotherProcessAtItsOwnAddress) {

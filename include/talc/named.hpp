@@ -572,11 +572,21 @@ class NamedDirectory {
   }
 
   // The live entry named `name`, and a free entry for a new one.
+  // An entry of that name left `destroying` by a live process is a destroy whose free the heap
+  // refused (its lock held past the wait) after the destructor ran: its free is finished here,
+  // and the name is free.
   Result<Place> locate(const Meta& root, std::string_view name) {
     Place p;
+    Errc finished = Errc::ok;
     const Errc e = for_each_segment(root, [&](const Meta& m, Segment& s) {
       p.last = m;
       for (Entry& en : s.entry) {
+        const bool named =
+            en.name_len == name.size() && std::memcmp(en.name, name.data(), name.size()) == 0;
+        if (named && en.state == static_cast<std::uint32_t>(State::destroying)) {
+          finished = release(m, en);
+          if (finished != Errc::ok) return true;
+        }
         if (en.state == static_cast<std::uint32_t>(State::empty)) {
           if (p.free_entry == nullptr) {
             p.free_entry = &en;
@@ -584,7 +594,7 @@ class NamedDirectory {
           }
           continue;
         }
-        if (en.name_len == name.size() && std::memcmp(en.name, name.data(), name.size()) == 0) {
+        if (named) {
           p.entry = &en;
           p.segment = m;
           return true;
@@ -593,6 +603,7 @@ class NamedDirectory {
       return false;
     });
     if (e != Errc::ok) return e;
+    if (finished != Errc::ok) return finished;
     return p;
   }
 
