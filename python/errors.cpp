@@ -1,6 +1,7 @@
 // Errc to Python exceptions (see errors.hpp).
 #include "errors.hpp"
 
+#include <new>
 #include <system_error>
 #include <utility>
 
@@ -70,6 +71,8 @@ void set_python_error() noexcept {
     e.set_error();
   } catch (py::error_already_set& e) {
     e.restore();
+  } catch (const std::bad_alloc&) {
+    PyErr_NoMemory();
   } catch (...) {
     try {
       translate(std::current_exception());

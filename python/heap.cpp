@@ -9,16 +9,27 @@ namespace py = pybind11;
 
 namespace talc_py {
 
-void Heap::close() {
-  if (!views_.empty())
-    throw py::buffer_error("the heap cannot close while a buffer over one of its blocks is held");
-  std::optional<MapTalc> gone;
-  {
+Heap::~Heap() {
+  if (!talc_) return;
+  if (PyGILState_Check() != 0 && _Py_IsFinalizing() == 0) {
     py::gil_scoped_release nogil;
-    std::unique_lock lock(mu_);
-    gone.swap(talc_);
-    gone.reset();  // gives the lanes back and unmaps, without the GIL
+    talc_.reset();
+  } else {
+    talc_.reset();
   }
+}
+
+void Heap::close() {
+  if (views_ != 0)
+    throw py::buffer_error("the heap cannot close while a buffer over one of its blocks is held");
+  // From here no new call and no new buffer is let in (use() refuses), with the GIL still held:
+  // what runs already finishes before the mapping goes.
+  closing_.store(true, std::memory_order_release);
+  std::optional<MapTalc> gone;
+  py::gil_scoped_release nogil;
+  std::unique_lock lock(mu_);
+  gone.swap(talc_);
+  gone.reset();  // gives the lanes back and unmaps, without the GIL
 }
 
 bool Heap::closed() {
@@ -26,61 +37,113 @@ bool Heap::closed() {
   return !talc_;
 }
 
-void Heap::drop_view(std::uint64_t offset) {
-  const auto it = views_.find(offset);
-  if (it != views_.end() && --it->second == 0) views_.erase(it);
+std::shared_ptr<BlockState> Heap::state_of(std::uint64_t offset, std::uint64_t size, bool named,
+                                           bool fresh) {
+  std::weak_ptr<BlockState>& w = blocks_[offset];
+  std::shared_ptr<BlockState> s = w.lock();
+  if (s && fresh) {
+    // The heap just gave this offset out: a Block still holding it held a block another process
+    // freed since. It is gone to its holders, as a freed one is.
+    s->state = BlockState::State::freed;
+    s.reset();
+  }
+  if (!s) {
+    s = std::make_shared<BlockState>(BlockState{offset, size});
+    w = s;
+  }
+  if (size > s->size) s->size = size;
+  s->named = s->named || named;
+  return s;
+}
+
+void Heap::forget(const BlockState& s) {
+  const auto it = blocks_.find(s.offset);
+  if (it == blocks_.end()) return;
+  const std::shared_ptr<BlockState> there = it->second.lock();
+  if (!there || there.get() == &s) blocks_.erase(it);
+}
+
+void Heap::moved(std::uint64_t from, const std::shared_ptr<BlockState>& s) {
+  const auto it = blocks_.find(from);
+  if (it != blocks_.end() && it->second.lock() == s) blocks_.erase(it);
+  std::weak_ptr<BlockState>& w = blocks_[s->offset];
+  // As for a fresh allocation (state_of): a Block still holding the new place is stale.
+  if (const std::shared_ptr<BlockState> old = w.lock(); old && old != s)
+    old->state = BlockState::State::freed;
+  w = s;
 }
 
 void Heap::throw_closed() {
   throw py::value_error("the heap is closed");
 }
 
+Block::~Block() {
+  // The last Block of a state: its entry goes with it (the state's lifetime is the Blocks').
+  if (s_ && s_.use_count() == 1) heap_->forget(*s_);
+}
+
 void Block::require_live() const {
-  switch (state_) {
-    case State::live:
+  switch (s_->state) {
+    case BlockState::State::live:
       return;
-    case State::freed:
+    case BlockState::State::busy:
+      throw py::buffer_error("another thread is freeing, moving or handing over the block");
+    case BlockState::State::freed:
       fail(talc::Errc::not_allocated, "the block was freed");
-    case State::handed_over:
+    case BlockState::State::handed_over:
       fail(talc::Errc::not_allocated, "the block was handed over through a ring");
   }
 }
 
 void Block::require_unviewed() const {
-  if (heap_->viewed(offset_))
+  if (s_->views != 0)
     throw py::buffer_error("a buffer over the block is still held (a memoryview, an array)");
 }
 
 void Block::require_unnamed() const {
-  if (named_)
+  if (s_->named)
     throw py::value_error("a named block is freed with Heap.destroy(name), and stays put");
 }
 
 std::byte* Block::open_view() {
   require_live();
-  std::byte* p = heap_->use([&](MapTalc& t) { return t.base() + offset_; });
-  heap_->add_view(offset_);
+  std::byte* p = heap_->use([&](MapTalc& t) { return t.base() + s_->offset; });
+  heap_->add_view(*s_);
   return p;
 }
+
+namespace {
+
+// Runs op() (which returns an Errc) without the GIL while `s` is busy: no other thread uses the
+// block meanwhile. On success the state becomes `after`; on a refusal it is live again.
+template <class Op>
+talc::Errc while_busy(BlockState& s, BlockState::State after, Op&& op) {
+  s.state = BlockState::State::busy;
+  talc::Errc e = talc::Errc::corrupted;
+  try {
+    py::gil_scoped_release nogil;
+    e = op();
+  } catch (...) {
+    s.state = BlockState::State::live;
+    throw;
+  }
+  s.state = e == talc::Errc::ok ? after : BlockState::State::live;
+  return e;
+}
+
+}  // namespace
 
 void Block::free() {
   require_live();
   require_unviewed();
   require_unnamed();
-  // No new view while the heap frees the block: the state says freed from here on.
-  state_ = State::freed;
-  talc::Errc e = talc::Errc::corrupted;
-  try {
-    py::gil_scoped_release nogil;
-    e = heap_->use([&](MapTalc& t) { return t.deallocate(talc::Meta{t.base(), offset_, size_}); });
-  } catch (...) {
-    state_ = State::live;
-    throw;
-  }
-  if (e != talc::Errc::ok) {
-    state_ = State::live;  // a refusal changes nothing
-    fail(e);
-  }
+  const talc::Errc e = while_busy(*s_, BlockState::State::freed, [&] {
+    return heap_->use([&](MapTalc& t) {
+      return t.deallocate(talc::Meta{t.base(), s_->offset, s_->size});
+    });
+  });
+  if (e != talc::Errc::ok) fail(e);  // a refusal changes nothing
+  heap_->forget(*s_);
 }
 
 void Block::reallocate(std::size_t size, std::size_t align) {
@@ -89,19 +152,17 @@ void Block::reallocate(std::size_t size, std::size_t align) {
   require_unviewed();
   require_unnamed();
   talc::Result<talc::Meta> r = talc::Errc::corrupted;
-  {
-    py::gil_scoped_release nogil;
+  const talc::Errc e = while_busy(*s_, BlockState::State::live, [&] {
     r = heap_->use([&](MapTalc& t) {
-      return t.try_reallocate(talc::Meta{t.base(), offset_, size_}, size, align);
+      return t.try_reallocate(talc::Meta{t.base(), s_->offset, s_->size}, size, align);
     });
-  }
-  if (!r) fail(r.error());
-  offset_ = r->offset;
-  size_ = size;
-}
-
-void Block::hand_over() {
-  state_ = State::handed_over;
+    return r.error();
+  });
+  if (e != talc::Errc::ok) fail(e);
+  const std::uint64_t from = s_->offset;
+  s_->offset = r->offset;
+  s_->size = size;
+  heap_->moved(from, s_);
 }
 
 Block allocate(const std::shared_ptr<Heap>& h, std::size_t size, std::size_t align, bool zeroed) {
@@ -114,7 +175,7 @@ Block allocate(const std::shared_ptr<Heap>& h, std::size_t size, std::size_t ali
     });
   }
   if (!r) fail(r.error());
-  return Block(h, r->offset, size);
+  return Block(h, h->state_of(r->offset, size, false, true));
 }
 
 Block adopt(const std::shared_ptr<Heap>& h, std::uint64_t offset,
@@ -133,7 +194,7 @@ Block adopt(const std::shared_ptr<Heap>& h, std::uint64_t offset,
     });
   }
   if (!r) fail(r.error());
-  return Block(h, offset, r->size);
+  return Block(h, h->state_of(offset, r->size, false, false));
 }
 
 Ring ring(const std::shared_ptr<Heap>& h, const std::string& name) {
@@ -159,7 +220,7 @@ Block find_or_allocate_named(const std::shared_ptr<Heap>& h, const std::string& 
     r = h->use([&](MapTalc& t) { return t.find_or_allocate_named(name, size, align); });
   }
   if (!r) fail(r.error());
-  return Block(h, r->offset, r->size, true);
+  return Block(h, h->state_of(r->offset, r->size, true, false));
 }
 
 Block find_named(const std::shared_ptr<Heap>& h, const std::string& name) {
@@ -169,18 +230,19 @@ Block find_named(const std::shared_ptr<Heap>& h, const std::string& name) {
     r = h->use([&](MapTalc& t) { return t.find_named(name); });
   }
   if (!r) fail(r.error());
-  return Block(h, r->offset, r->size, true);
+  return Block(h, h->state_of(r->offset, r->size, true, false));
 }
 
 void destroy_named(const std::shared_ptr<Heap>& h, const std::string& name) {
-  const Block b = find_named(h, name);
+  Block b = find_named(h, name);
+  b.require_live();
   b.require_unviewed();
-  talc::Errc e = talc::Errc::corrupted;
-  {
-    py::gil_scoped_release nogil;
-    e = h->use([&](MapTalc& t) { return t.destroy_named(name); });
-  }
+  // Busy while the name and its block go: no buffer opens over it meanwhile, through any Block.
+  const talc::Errc e = while_busy(b.state(), BlockState::State::freed, [&] {
+    return h->use([&](MapTalc& t) { return t.destroy_named(name); });
+  });
   if (e != talc::Errc::ok) fail(e);
+  h->forget(b.state());
 }
 
 bool Ring::push(Block& b) {
@@ -190,7 +252,10 @@ bool Ring::push(Block& b) {
   b.require_unnamed();
   const talc::RelMeta rel(talc::Rel<std::byte>::from_offset(b.offset()), b.size());
   const bool pushed = heap_->use([&](MapTalc& t) { return at(t).try_push(rel); });
-  if (pushed) b.hand_over();
+  if (pushed) {
+    b.state().state = BlockState::State::handed_over;
+    heap_->forget(b.state());
+  }
   return pushed;
 }
 

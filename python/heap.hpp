@@ -5,18 +5,27 @@
 // them through shared_ptr: a Block or a Ring keeps its Heap alive, and so the mapping.
 //
 // The rules, which the bindings (module.cpp) rely on:
-//  - A heap's mapping goes only when the last Python object that uses it does, or at close().
-//    close() is refused (BufferError) while a buffer (a memoryview, a numpy array) over one of
-//    its blocks is held, so no view ever outlives the mapping it reads.
-//  - A Block is live until it is freed or handed to a ring; then every use but reading its
-//    offset and size raises talc.Error (not_allocated) without asking the heap, whose block of
-//    that offset may by now be another's. Freeing, resizing or handing over a block is refused
-//    (BufferError) while a buffer over it is held, so no view reads a block after it went.
+//  - Every Block of one offset shares one BlockState (heap.block() called twice on an offset, a
+//    named block found twice): freed, moved or handed over through one, it is so through all,
+//    and the buffers open over it are counted once.
+//  - A heap's mapping goes only when the last Python object that uses it does (then without the
+//    GIL, since giving the lanes back takes the heap's lock), or at close(). close() is refused
+//    (BufferError) while a buffer over one of its blocks is held, and from the moment it starts
+//    no new call or buffer is let in, so no view ever outlives the mapping it reads.
+//  - A block is live until it is freed, destroyed with its name or handed to a ring; then every
+//    use but reading its offset and size raises talc.Error (not_allocated) without asking the
+//    heap, whose block of that offset may by now be another's. While a free, a resize, a
+//    hand-over or a destroy of it runs without the GIL, it is busy: any other use raises
+//    BufferError. Freeing, resizing or handing over a block is refused (BufferError) while a
+//    buffer over it is held, so no view reads a block after it went or moved.
+//  - A named block (made or found by Heap.named or Heap.find, through any of its Blocks) is
+//    freed only by Heap.destroy.
 //  - Every call that may wait on the heap's lock runs with the GIL released, and touches no
 //    Python object meanwhile. A shared lock on the Heap keeps close() from unmapping under it.
-//    The state of Blocks and the count of views change only with the GIL held.
+//    BlockStates and the counts of views change only with the GIL held.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -37,55 +46,88 @@ using MapTalc = talc::MapTalc<>;
 inline constexpr std::size_t kRingCapacity = 1024;
 using OffsetRing = talc::OffsetRing<kRingCapacity>;
 
+// What every Block of one offset shares (see above). Read and written with the GIL held.
+struct BlockState {
+  enum class State { live, busy, freed, handed_over };
+  std::uint64_t offset;
+  std::uint64_t size;  // the bytes a buffer over it shows: at most the block's usable size
+  bool named = false;
+  State state = State::live;
+  std::size_t views = 0;
+};
+
 class Heap {
  public:
   explicit Heap(MapTalc t) : talc_(std::move(t)) {}
+  // The last reference went: unmaps, without the GIL when this thread holds it.
+  ~Heap();
+  Heap(const Heap&) = delete;
+  Heap& operator=(const Heap&) = delete;
 
-  // Runs f(MapTalc&) while the heap is open; raises ValueError once it is closed.
+  // Runs f(MapTalc&) while the heap is open; raises ValueError once it is closed or closing.
   template <class F>
   decltype(auto) use(F&& f) {
     std::shared_lock lock(mu_);
-    if (!talc_) throw_closed();
+    if (!talc_ || closing_.load(std::memory_order_acquire)) throw_closed();
     return f(*talc_);
   }
   // Unmaps the region, once no buffer over a block is held. A second close does nothing.
   void close();
   bool closed();
 
-  // Buffers over blocks, counted by the block's offset (two Blocks may name one block).
-  void add_view(std::uint64_t offset) { ++views_[offset]; }
-  void drop_view(std::uint64_t offset);
-  bool viewed(std::uint64_t offset) const { return views_.count(offset) != 0; }
+  // The state every Block of the live block at `offset` shares: the one they have, or a new one
+  // (always a new one when `fresh`: the heap has just handed the offset out). `size` only widens
+  // a buffer (the caller proved the block that long); `named` marks it.
+  std::shared_ptr<BlockState> state_of(std::uint64_t offset, std::uint64_t size, bool named,
+                                       bool fresh);
+  // A block that is no longer this process's (freed, destroyed, handed over), or a state whose
+  // last Block went: no later Block of its offset shares it.
+  void forget(const BlockState& s);
+  // A block that moved from `from` to s.offset.
+  void moved(std::uint64_t from, const std::shared_ptr<BlockState>& s);
+
+  void add_view(BlockState& s) {
+    ++s.views;
+    ++views_;
+  }
+  void drop_view(BlockState& s) {
+    --s.views;
+    --views_;
+  }
 
  private:
   [[noreturn]] static void throw_closed();
 
   std::shared_mutex mu_;
   std::optional<MapTalc> talc_;
-  std::unordered_map<std::uint64_t, std::size_t> views_;
+  std::atomic<bool> closing_{false};  // set with the GIL held, read by calls without it
+  std::unordered_map<std::uint64_t, std::weak_ptr<BlockState>> blocks_;
+  std::size_t views_ = 0;  // buffers open over all its blocks
 };
 
 class Block {
  public:
-  enum class State { live, freed, handed_over };
+  Block(std::shared_ptr<Heap> heap, std::shared_ptr<BlockState> s)
+      : heap_(std::move(heap)), s_(std::move(s)) {}
+  Block(Block&&) noexcept = default;
+  Block& operator=(Block&&) noexcept = default;
+  Block(const Block&) = delete;
+  Block& operator=(const Block&) = delete;
+  ~Block();
 
-  Block(std::shared_ptr<Heap> heap, std::uint64_t offset, std::uint64_t size, bool named = false)
-      : heap_(std::move(heap)), offset_(offset), size_(size), named_(named) {}
-
-  std::uint64_t offset() const noexcept { return offset_; }
-  std::uint64_t size() const noexcept { return size_; }
-  bool live() const noexcept { return state_ == State::live; }
-  bool named() const noexcept { return named_; }
+  std::uint64_t offset() const noexcept { return s_->offset; }
+  std::uint64_t size() const noexcept { return s_->size; }
+  bool live() const noexcept { return s_->state == BlockState::State::live; }
+  bool named() const noexcept { return s_->named; }
   const std::shared_ptr<Heap>& heap() const noexcept { return heap_; }
+  BlockState& state() noexcept { return *s_; }
 
   // The first byte, for a new buffer over the block; counted until close_view().
   std::byte* open_view();
-  void close_view() { heap_->drop_view(offset_); }
+  void close_view() { heap_->drop_view(*s_); }
 
   void free();
   void reallocate(std::size_t size, std::size_t align);
-  // Called by a ring that took the block: from now on it is another process's.
-  void hand_over();
   // Raises unless the block is live; for a change, unless no buffer over it is held, and unless
   // it is a named block, which its directory entry owns (Heap.destroy frees it).
   void require_live() const;
@@ -94,10 +136,7 @@ class Block {
 
  private:
   std::shared_ptr<Heap> heap_;
-  std::uint64_t offset_;
-  std::uint64_t size_;
-  bool named_;
-  State state_ = State::live;
+  std::shared_ptr<BlockState> s_;
 };
 
 class Ring {

@@ -147,7 +147,8 @@ void bind_heap(py::module_& m) {
       "Resizes the block in place, or moves it; the Block follows it.");
   c.def("named", &find_or_allocate_named, "name"_a, "size"_a, "align"_a = talc::kGranule,
         "The named block of bytes `name`, made `size` bytes long and zeroed by the first caller "
-        "in any process; found, whatever its size, by every later one.");
+        "in any process, found by every later one that asks for the same size and alignment "
+        "(talc.Error size_mismatch otherwise).");
   c.def("find", &find_named, "name"_a, "The named block `name`; talc.Error not_found if none.");
   c.def("destroy", &destroy_named, "name"_a, "Frees the named block `name` and its name.");
   c.def("ring", &ring, "name"_a,

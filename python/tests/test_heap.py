@@ -29,10 +29,12 @@ def test_a_block_adopted_by_offset_sees_the_same_bytes(heap):
     assert bytes(block) == bytes(100)
     memoryview(block)[:5] = b"hello"
     same = heap.block(block.offset, 5)
-    assert same.size == 5 and bytes(same) == b"hello"
+    # One block, however many Blocks name it: they share its size (the widest proven) and state.
+    assert same.size == 100 and bytes(same)[:5] == b"hello"
     whole = heap.block(block.offset)
-    assert whole.size >= 100  # the usable size
+    assert whole.size >= 100 and block.size == whole.size  # the usable size
     heap.free(block)
+    assert not same.live and not whole.live
 
 
 def test_alignment_and_stats_account_for_every_block(heap):
@@ -138,3 +140,30 @@ def test_threads_allocate_with_the_gil_released(heap):
     heap.trim()
     heap.check()
     assert live_state(heap)[:2] == before[:2]
+
+
+def test_a_call_that_waits_on_the_heap_lets_other_threads_run(shm_name):
+    import threading
+    import time
+
+    # Zeroing 256 MiB keeps the calling thread inside the heap's call for tens of milliseconds.
+    # This thread notes the time at every turn of a loop: were the GIL held through the call,
+    # none of its turns would fall inside it but at its very ends.
+    with talc.Heap.create_shm(shm_name, 300 << 20) as heap:
+        window = []
+
+        def work():
+            start = time.monotonic()
+            block = heap.allocate(256 << 20, zeroed=True)
+            window.extend((start, time.monotonic(), block))
+
+        worker = threading.Thread(target=work)
+        turns = []
+        worker.start()
+        while worker.is_alive():
+            turns.append(time.monotonic())
+        worker.join()
+        start, end, block = window
+        inside = [t for t in turns if start < t < end]
+        assert inside and inside[-1] - inside[0] > (end - start) / 2
+        block.free()

@@ -1,6 +1,7 @@
 """What the spawned processes of test_processes.py run: each opens the heap by name itself."""
 
 import random
+import time
 
 import numpy as np
 
@@ -35,7 +36,7 @@ def fill_into_ring(name: str, ring_name: str, tag: int, count: int) -> None:
             arr[:] = pattern(tag, i, size)
             del arr
             while not ring.push(block):
-                pass  # the consumer is behind
+                time.sleep(0.0001)  # the consumer is behind: leave it the core
 
 
 def churn(name: str, progress, stop, hold: int) -> None:
