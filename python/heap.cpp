@@ -9,9 +9,22 @@ namespace py = pybind11;
 
 namespace talc_py {
 
+namespace {
+
+// Whether the interpreter is shutting down (then the GIL is not given away). Public from 3.13.
+bool finalizing() noexcept {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsFinalizing() != 0;
+#else
+  return _Py_IsFinalizing() != 0;
+#endif
+}
+
+}  // namespace
+
 Heap::~Heap() {
   if (!talc_) return;
-  if (PyGILState_Check() != 0 && _Py_IsFinalizing() == 0) {
+  if (PyGILState_Check() != 0 && !finalizing()) {
     py::gil_scoped_release nogil;
     talc_.reset();
   } else {
@@ -37,14 +50,14 @@ bool Heap::closed() {
   return !talc_;
 }
 
-std::shared_ptr<BlockState> Heap::state_of(std::uint64_t offset, std::uint64_t size, bool named,
-                                           bool fresh) {
+std::shared_ptr<BlockState> Heap::state_of(std::uint64_t offset, std::uint64_t size,
+                                           std::uint64_t usable, bool named, bool fresh) {
   std::weak_ptr<BlockState>& w = blocks_[offset];
   std::shared_ptr<BlockState> s = w.lock();
-  if (s && fresh) {
-    // The heap just gave this offset out: a Block still holding it held a block another process
-    // freed since. It is gone to its holders, as a freed one is.
-    s->state = BlockState::State::freed;
+  if (s && (fresh || s->size > usable)) {
+    // Stale. One busy with a free or a move in another thread is left to it: that operation
+    // sets its final state.
+    if (s->state != BlockState::State::busy) s->state = BlockState::State::freed;
     s.reset();
   }
   if (!s) {
@@ -57,6 +70,11 @@ std::shared_ptr<BlockState> Heap::state_of(std::uint64_t offset, std::uint64_t s
 }
 
 void Heap::forget(const BlockState& s) {
+  ++goings_;
+  unlist(s);
+}
+
+void Heap::unlist(const BlockState& s) {
   const auto it = blocks_.find(s.offset);
   if (it == blocks_.end()) return;
   const std::shared_ptr<BlockState> there = it->second.lock();
@@ -64,11 +82,13 @@ void Heap::forget(const BlockState& s) {
 }
 
 void Heap::moved(std::uint64_t from, const std::shared_ptr<BlockState>& s) {
+  ++goings_;
   const auto it = blocks_.find(from);
   if (it != blocks_.end() && it->second.lock() == s) blocks_.erase(it);
   std::weak_ptr<BlockState>& w = blocks_[s->offset];
   // As for a fresh allocation (state_of): a Block still holding the new place is stale.
-  if (const std::shared_ptr<BlockState> old = w.lock(); old && old != s)
+  if (const std::shared_ptr<BlockState> old = w.lock();
+      old && old != s && old->state != BlockState::State::busy)
     old->state = BlockState::State::freed;
   w = s;
 }
@@ -78,8 +98,9 @@ void Heap::throw_closed() {
 }
 
 Block::~Block() {
-  // The last Block of a state: its entry goes with it (the state's lifetime is the Blocks').
-  if (s_ && s_.use_count() == 1) heap_->forget(*s_);
+  // The last Block of a state: its entry goes with it (the state's lifetime is the Blocks'). The
+  // block itself stays: nothing went.
+  if (s_ && s_.use_count() == 1) heap_->unlist(*s_);
 }
 
 void Block::require_live() const {
@@ -137,10 +158,10 @@ void Block::free() {
   require_live();
   require_unviewed();
   require_unnamed();
+  // Copies: the state is read by other threads' adoptions, with the GIL, while this one runs.
+  const std::uint64_t offset = s_->offset, size = s_->size;
   const talc::Errc e = while_busy(*s_, BlockState::State::freed, [&] {
-    return heap_->use([&](MapTalc& t) {
-      return t.deallocate(talc::Meta{t.base(), s_->offset, s_->size});
-    });
+    return heap_->use([&](MapTalc& t) { return t.deallocate(talc::Meta{t.base(), offset, size}); });
   });
   if (e != talc::Errc::ok) fail(e);  // a refusal changes nothing
   heap_->forget(*s_);
@@ -152,14 +173,14 @@ void Block::reallocate(std::size_t size, std::size_t align) {
   require_unviewed();
   require_unnamed();
   talc::Result<talc::Meta> r = talc::Errc::corrupted;
+  const std::uint64_t from = s_->offset, old = s_->size;  // copies, as in free()
   const talc::Errc e = while_busy(*s_, BlockState::State::live, [&] {
     r = heap_->use([&](MapTalc& t) {
-      return t.try_reallocate(talc::Meta{t.base(), s_->offset, s_->size}, size, align);
+      return t.try_reallocate(talc::Meta{t.base(), from, old}, size, align);
     });
     return r.error();
   });
   if (e != talc::Errc::ok) fail(e);
-  const std::uint64_t from = s_->offset;
   s_->offset = r->offset;
   s_->size = size;
   heap_->moved(from, s_);
@@ -175,26 +196,55 @@ Block allocate(const std::shared_ptr<Heap>& h, std::size_t size, std::size_t ali
     });
   }
   if (!r) fail(r.error());
-  return Block(h, h->state_of(r->offset, size, false, true));
+  return Block(h, h->state_of(r->offset, size, size, false, true));
 }
+
+namespace {
+
+// What a lookup without the GIL found: a block's offset, the size its Blocks show, and its
+// usable size.
+struct Found {
+  std::uint64_t offset = 0, size = 0, usable = 0;
+};
+
+// Runs `look` (which returns a Result<Found>, without the GIL) until no block of this Heap went
+// or moved meanwhile, then gives the shared state of what it found. A block another thread freed
+// in between is then looked up again, and refused by the heap, rather than coming back live.
+template <class Look>
+Block settled(const std::shared_ptr<Heap>& h, bool named, Look&& look) {
+  for (int tries = 0;; ++tries) {
+    const std::uint64_t seen = h->goings();
+    talc::Result<Found> r = talc::Errc::corrupted;
+    {
+      py::gil_scoped_release nogil;
+      r = h->use(look);
+    }
+    if (!r) fail(r.error());
+    if (h->goings() == seen)
+      return Block(h, h->state_of(r->offset, r->size, r->usable, named, false));
+    if (tries == 100)
+      throw py::buffer_error("the heap's blocks kept going while this one was looked up");
+  }
+}
+
+// The usable size of the live block at `offset`, for a lookup that has a Meta of it.
+talc::Result<Found> found(MapTalc& t, const talc::Meta& m) {
+  const talc::Result<std::size_t> usable = t.usable_size(m.ptr());
+  if (!usable) return usable.error();
+  return Found{m.offset, m.size != 0 ? m.size : *usable, *usable};
+}
+
+}  // namespace
 
 Block adopt(const std::shared_ptr<Heap>& h, std::uint64_t offset,
             std::optional<std::uint64_t> size) {
   if (size && *size == 0) throw py::value_error("a block of 0 bytes");
-  talc::Result<talc::Meta> r = talc::Errc::corrupted;
-  {
-    py::gil_scoped_release nogil;
-    r = h->use([&](MapTalc& t) -> talc::Result<talc::Meta> {
-      const talc::Result<talc::Meta> m =
-          t.adopt(talc::RelMeta(talc::Rel<std::byte>::from_offset(offset), size.value_or(0)));
-      if (!m || size) return m;
-      const talc::Result<std::size_t> usable = t.usable_size(m->ptr());
-      if (!usable) return usable.error();
-      return talc::Meta{t.base(), offset, *usable};
-    });
-  }
-  if (!r) fail(r.error());
-  return Block(h, h->state_of(offset, r->size, false, false));
+  return settled(h, false, [&](MapTalc& t) -> talc::Result<Found> {
+    const talc::Result<talc::Meta> m =
+        t.adopt(talc::RelMeta(talc::Rel<std::byte>::from_offset(offset), size.value_or(0)));
+    if (!m) return m.error();
+    return found(t, *m);
+  });
 }
 
 Ring ring(const std::shared_ptr<Heap>& h, const std::string& name) {
@@ -214,23 +264,19 @@ Ring ring(const std::shared_ptr<Heap>& h, const std::string& name) {
 Block find_or_allocate_named(const std::shared_ptr<Heap>& h, const std::string& name,
                              std::size_t size, std::size_t align) {
   if (size == 0) throw py::value_error("a block of 0 bytes");
-  talc::Result<talc::Meta> r = talc::Errc::corrupted;
-  {
-    py::gil_scoped_release nogil;
-    r = h->use([&](MapTalc& t) { return t.find_or_allocate_named(name, size, align); });
-  }
-  if (!r) fail(r.error());
-  return Block(h, h->state_of(r->offset, r->size, true, false));
+  return settled(h, true, [&](MapTalc& t) -> talc::Result<Found> {
+    const talc::Result<talc::Meta> m = t.find_or_allocate_named(name, size, align);
+    if (!m) return m.error();
+    return found(t, *m);
+  });
 }
 
 Block find_named(const std::shared_ptr<Heap>& h, const std::string& name) {
-  talc::Result<talc::Meta> r = talc::Errc::corrupted;
-  {
-    py::gil_scoped_release nogil;
-    r = h->use([&](MapTalc& t) { return t.find_named(name); });
-  }
-  if (!r) fail(r.error());
-  return Block(h, h->state_of(r->offset, r->size, true, false));
+  return settled(h, true, [&](MapTalc& t) -> talc::Result<Found> {
+    const talc::Result<talc::Meta> m = t.find_named(name);
+    if (!m) return m.error();
+    return found(t, *m);
+  });
 }
 
 void destroy_named(const std::shared_ptr<Heap>& h, const std::string& name) {

@@ -75,16 +75,24 @@ class Heap {
   void close();
   bool closed();
 
-  // The state every Block of the live block at `offset` shares: the one they have, or a new one
-  // (always a new one when `fresh`: the heap has just handed the offset out). `size` only widens
-  // a buffer (the caller proved the block that long); `named` marks it.
-  std::shared_ptr<BlockState> state_of(std::uint64_t offset, std::uint64_t size, bool named,
-                                       bool fresh);
-  // A block that is no longer this process's (freed, destroyed, handed over), or a state whose
-  // last Block went: no later Block of its offset shares it.
+  // The state every Block of the live block at `offset` shares: the one they have, or a new one.
+  // `usable` is the block's usable size as the heap just told it: a state that contradicts it
+  // (wider, or any state when `fresh`, the heap having just handed the offset out) is of a block
+  // freed since by another process or another Heap of the region, and is gone to its holders.
+  // `size` (at most `usable`) only widens a buffer; `named` marks the block.
+  std::shared_ptr<BlockState> state_of(std::uint64_t offset, std::uint64_t size,
+                                       std::uint64_t usable, bool named, bool fresh);
+  // A block that is no longer this process's (freed, destroyed, handed over): no later Block of
+  // its offset shares its state. unlist: the same for a state whose last Block went, the block
+  // staying live.
   void forget(const BlockState& s);
+  void unlist(const BlockState& s);
   // A block that moved from `from` to s.offset.
   void moved(std::uint64_t from, const std::shared_ptr<BlockState>& s);
+  // How many blocks went or moved so far. A lookup that ran without the GIL (adopt, find) is
+  // believed only if this did not change meanwhile: a block freed by another thread in between
+  // would otherwise come back as a live state.
+  std::uint64_t goings() const noexcept { return goings_; }
 
   void add_view(BlockState& s) {
     ++s.views;
@@ -103,6 +111,7 @@ class Heap {
   std::atomic<bool> closing_{false};  // set with the GIL held, read by calls without it
   std::unordered_map<std::uint64_t, std::weak_ptr<BlockState>> blocks_;
   std::size_t views_ = 0;  // buffers open over all its blocks
+  std::uint64_t goings_ = 0;
 };
 
 class Block {

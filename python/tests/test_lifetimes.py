@@ -123,3 +123,60 @@ def test_a_view_opened_while_close_waits_does_not_outlive_the_mapping():
             v[0] = 1
         """)
     assert r.returncode == 0, f"rc {r.returncode}: {r.stderr[-2000:]}"
+
+
+def test_a_block_freed_through_another_handle_and_given_out_smaller_is_not_seen_wider():
+    # Two Heaps of one region stand for two processes: a Block this one keeps of a block the
+    # other frees says nothing of the smaller block the heap gives out there next.
+    r = run("""
+        h1 = talc.Heap.create_shm(name, 16 << 20)
+        h2 = talc.Heap.open_shm(name)
+        keep = h1.allocate(100_000)
+        a = h1.allocate(100_000)
+        tail = h1.allocate(100_000)
+        stale = h2.block(a.offset)
+        h1.free(a)
+        n = h1.allocate(4096)
+        assert n.offset == stale.offset
+        fresh = h2.block(n.offset, 4096)
+        assert fresh.size <= 4096 + 64, fresh.size
+        memoryview(fresh)[:] = b"\\xff" * fresh.size
+        h1.check()
+        """)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_an_adoption_racing_a_free_in_another_thread_never_gives_a_live_block():
+    # The adoption's look at the heap runs without the GIL; the free in the other thread may
+    # finish in between. A thread that holds the GIL in turns shuffles who takes it back first.
+    r = run("""
+        sys.setswitchinterval(1e-4)
+        h = talc.Heap.create_shm(name, 64 << 20)
+        stop = []
+        def hog():
+            while not stop:
+                pass
+        threading.Thread(target=hog, daemon=True).start()
+        for i in range(300):
+            keep = h.allocate(100_000)
+            b = h.allocate(100_000)
+            off = b.offset
+            got = []
+            go = threading.Barrier(2)
+            def adopt():
+                go.wait()
+                try:
+                    got.append(h.block(off))
+                except (talc.Error, BufferError):
+                    pass
+            t = threading.Thread(target=adopt)
+            t.start()
+            go.wait()
+            b.free()
+            t.join()
+            assert not (got and got[0].live), f"a live Block over a freed block, attempt {i}"
+            keep.free()
+        stop.append(1)
+        h.check()
+        """)
+    assert r.returncode == 0, r.stderr[-2000:]
