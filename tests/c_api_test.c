@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -222,6 +223,17 @@ static void opening(const char* name) {
   CHECK(talc_last_os_error() == ENOENT);
   CHECK(talc_open_shm(NULL, NULL, &h) == TALC_NULL_POINTER);
   CHECK(talc_remove_shm("/talc-c-api-no-such-name") == TALC_OS_ERROR);
+
+  /* A zeroed talc_options is every default: the region gets mode 0600, not 0000. */
+  char zeroed_name[80], shm_path[96];
+  snprintf(zeroed_name, sizeof zeroed_name, "%s-zeroed", name);
+  snprintf(shm_path, sizeof shm_path, "/dev/shm%s", zeroed_name);
+  const talc_options zero = {0};
+  OK(talc_create_shm(zeroed_name, 1 << 20, &zero, &h));
+  struct stat st;
+  CHECK(stat(shm_path, &st) == 0 && (st.st_mode & 0777) == 0600);
+  talc_close(h);
+  OK(talc_remove_shm(zeroed_name));
 
   char path[64];
   snprintf(path, sizeof path, "/tmp/talc-c-api-%d.heap", (int)getpid());
