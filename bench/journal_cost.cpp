@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "random_actions.hpp"
-#include "talc/talc_meta.hpp"
+#include "talc/core/talc_meta.hpp"
 
 namespace {
 

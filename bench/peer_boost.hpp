@@ -21,7 +21,7 @@
 #include <new>
 
 #include "peer.hpp"
-#include "talc/mapping.hpp"
+#include "talc/region/mapping.hpp"
 
 namespace talc_bench {
 

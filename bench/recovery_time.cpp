@@ -22,8 +22,8 @@
 #include <string_view>
 #include <vector>
 
-#include "talc/mapping.hpp"
-#include "talc/talck_meta.hpp"
+#include "talc/region/mapping.hpp"
+#include "talc/sync/talck_meta.hpp"
 
 namespace {
 

@@ -87,11 +87,11 @@
 #include <map>
 #include <vector>
 
-#include "talc/bin_config.hpp"
-#include "talc/chunk.hpp"
-#include "talc/errors.hpp"
-#include "talc/journal.hpp"
-#include "talc/talc_meta.hpp"
+#include "talc/core/bin_config.hpp"
+#include "talc/core/chunk.hpp"
+#include "talc/core/errors.hpp"
+#include "talc/core/journal.hpp"
+#include "talc/core/talc_meta.hpp"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)

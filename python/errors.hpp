@@ -13,7 +13,7 @@
 
 #include <string>
 
-#include "talc/errors.hpp"
+#include "talc/core/errors.hpp"
 
 namespace talc_py {
 

@@ -36,7 +36,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "talc/face.hpp"
+#include "talc/talc.hpp"
 #include "talc/offset_ring.hpp"
 
 namespace talc_py {

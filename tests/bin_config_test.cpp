@@ -6,7 +6,7 @@
 // gap or an overlap; the exhaustive and random sweeps then catch arithmetic slips the edges
 // could miss, across configurations that exercise one to four linear stages and one to four
 // sub-class bits.
-#include "talc/bin_config.hpp"
+#include "talc/core/bin_config.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,7 +16,7 @@
 #include <string>
 #include <type_traits>
 
-#include "talc/chunk.hpp"
+#include "talc/core/chunk.hpp"
 
 namespace {
 

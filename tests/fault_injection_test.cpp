@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "support/meta_bytes.hpp"
-#include "talc/mapping.hpp"
-#include "talc/talc_meta.hpp"
+#include "talc/region/mapping.hpp"
+#include "talc/core/talc_meta.hpp"
 
 namespace {
 

@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "support/process.hpp"
-#include "talc/process.hpp"
-#include "talc/region_lock.hpp"
+#include "talc/sync/process.hpp"
+#include "talc/sync/region_lock.hpp"
 
 namespace {
 

@@ -3,7 +3,7 @@
 // The tests lean on two buffers standing in for two mappings of one region at different
 // addresses: an offset taken in one must name the same bytes in the other, and null must stay
 // distinct from offset 0, which is the base itself.
-#include "talc/rel.hpp"
+#include "talc/core/rel.hpp"
 
 #include <gtest/gtest.h>
 

@@ -7,7 +7,7 @@
 
 #include "commands.hpp"
 #include "region_spec.hpp"
-#include "talc/face.hpp"
+#include "talc/talc.hpp"
 #include "tool_error.hpp"
 
 namespace talc_tool {

@@ -6,8 +6,8 @@
 #include <new>
 #include <utility>
 
-#include "talc/named.hpp"
-#include "talc/process.hpp"
+#include "talc/named/directory.hpp"
+#include "talc/sync/process.hpp"
 #include "tool_error.hpp"
 
 namespace talc_tool {

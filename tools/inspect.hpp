@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "region_spec.hpp"
-#include "talc/errors.hpp"
-#include "talc/header.hpp"
-#include "talc/lane_heap.hpp"
-#include "talc/mapping.hpp"
+#include "talc/core/errors.hpp"
+#include "talc/region/header.hpp"
+#include "talc/lanes/lane_heap.hpp"
+#include "talc/region/mapping.hpp"
 
 namespace talc_tool {
 

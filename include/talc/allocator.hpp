@@ -28,12 +28,12 @@
 #include <new>
 #include <type_traits>
 
-#include "talc/errors.hpp"
-#include "talc/face.hpp"
-#include "talc/growth.hpp"
-#include "talc/header.hpp"
+#include "talc/core/errors.hpp"
+#include "talc/face/face.hpp"
+#include "talc/region/growth.hpp"
+#include "talc/region/header.hpp"
 #include "talc/offset_ptr.hpp"
-#include "talc/talck_meta.hpp"
+#include "talc/sync/talck_meta.hpp"
 
 namespace talc {
 

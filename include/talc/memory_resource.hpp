@@ -12,7 +12,7 @@
 #include <cstddef>
 #include <memory_resource>
 
-#include "talc/face.hpp"
+#include "talc/face/face.hpp"
 
 namespace talc {
 

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "talc/meta.hpp"
+#include "talc/face/meta.hpp"
 
 namespace talc {
 

@@ -1,7 +1,7 @@
 /* Layer 8, for C: the shared heap as a C11 program (or Rust, Go, Zig through their C interop)
  * calls it.
  *
- * The same heap as the C++ face (talc/face.hpp), behind an opaque handle: a C program opens a
+ * The same heap as the C++ face (talc/face/talc.hpp), behind an opaque handle: a C program opens a
  * region that C++ or Python programs created, or the other way round, and they exchange blocks
  * in place by offset. Every call returns a talc_errc (TALC_OK, or the reason of a refusal, which
  * changes nothing); no C++ exception ever crosses this header. The library is C++, so a C

@@ -17,7 +17,7 @@
 #include <string>
 #include <thread>
 
-#include "talc/face.hpp"
+#include "talc/talc.hpp"
 #include "talc/offset_ring.hpp"
 
 namespace {

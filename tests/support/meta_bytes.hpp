@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "talc/talc_meta.hpp"
+#include "talc/core/talc_meta.hpp"
 
 namespace talc_test {
 

@@ -1,0 +1,92 @@
+// Layer 4 — what the core heap counts and reports: its counters, the figures built from them,
+// a walk's census and check()'s verdict. Plain data, shared by the core heap, the synchronised
+// heap, the face and the tool.
+#pragma once
+
+#include <cstdint>
+
+#include "talc/core/errors.hpp"
+
+namespace talc {
+
+// The first inconsistency check() found, or ok. `what` is a static string; `offset` is from
+// the heap base (the TalcMeta's address).
+struct CheckReport {
+  Errc code = Errc::ok;
+  std::uint64_t offset = 0;
+  const char* what = "consistent";
+  std::uint64_t detail = 0;  // a value that disagreed (a size, a bin), when there is one
+
+  bool ok() const noexcept { return code == Errc::ok; }
+};
+
+// What the operations count as they go, under the lock (see HeapStats for their meaning).
+// The live and free figures follow from the chunks: check() proves them (I7), and roll_back
+// gives them back the values of the last commit (see TalcMeta::commit). The operation counts are
+// bumped just before an operation commits, so a death can lose at most the one operation it
+// interrupted.
+struct HeapCounters {
+  std::uint64_t live_chunks = 0;
+  std::uint64_t live_bytes = 0;  // chunk bytes of allocated chunks, tags included
+  std::uint64_t free_chunks = 0;
+  std::uint64_t peak_live_bytes = 0;  // usable bytes, like HeapStats'
+  std::uint64_t allocations = 0;
+  std::uint64_t deallocations = 0;
+  std::uint64_t reallocations = 0;
+  std::uint64_t failures = 0;  // requests refused for want of memory
+  std::uint64_t growths = 0;
+};
+
+// A heap's figures at one instant, for people and monitoring. Every byte of the span is in
+// exactly one of live_bytes, free_bytes, cached_bytes and overhead_bytes.
+struct HeapStats {
+  std::uint64_t span_bytes = 0;  // the region the heap manages, metadata included
+  std::uint64_t live_allocations = 0;
+  std::uint64_t live_bytes = 0;  // usable bytes of the live blocks
+  std::uint64_t free_bytes = 0;  // bytes of the free chunks (one tag each is not usable)
+  std::uint64_t free_chunks = 0;
+  std::uint64_t largest_free = 0;  // bytes of the largest free chunk
+  std::uint64_t overhead_bytes =
+      0;  // metadata, padding, sentinel, lane table, one tag per live block
+  // Blocks the lanes hold (lane_heap.hpp): free to users, allocated to the central heap. The
+  // bytes are whole chunks. Read without stopping the lanes, so exact only when they are still.
+  std::uint64_t cached_blocks = 0;
+  std::uint64_t cached_bytes = 0;
+  std::uint64_t lanes = 0;            // lanes the heap has (0: built without)
+  std::uint64_t lanes_owned = 0;      // of which a thread holds
+  std::uint64_t peak_live_bytes = 0;  // the most usable bytes ever live at once
+  // Operations of the central heap: with lanes, a refill or a drain counts one per block, and
+  // a block a lane hands out or takes back counts nothing.
+  std::uint64_t allocations = 0;
+  std::uint64_t deallocations = 0;
+  std::uint64_t reallocations = 0;
+  std::uint64_t failures = 0;
+  std::uint64_t growths = 0;
+  // Kept by the synchronised layer (TalckMeta); the core heap alone leaves them 0.
+  std::uint64_t recoveries = 0;
+  std::uint64_t rollbacks = 0;
+
+  // How scattered the free space is: 0 when it is one chunk (or there is none), towards 1 as
+  // it splits into many small ones. The share of free bytes that the largest single request
+  // could not use.
+  double fragmentation() const noexcept {
+    return free_bytes == 0
+               ? 0.0
+               : 1.0 - static_cast<double>(largest_free) / static_cast<double>(free_bytes);
+  }
+};
+
+// What a walk of the chunks finds; only meaningful on a heap that passes check(). Through the
+// face, the blocks the lanes hold and the lane table are taken out of the live figures, and the
+// former counted as cached.
+struct Census {
+  std::uint64_t live_chunks = 0;
+  std::uint64_t live_bytes = 0;  // chunk bytes of allocated chunks, tags included
+  std::uint64_t free_chunks = 0;
+  std::uint64_t free_bytes = 0;
+  std::uint64_t largest_free = 0;
+  std::uint64_t cached_chunks = 0;
+  std::uint64_t cached_bytes = 0;
+};
+
+}  // namespace talc

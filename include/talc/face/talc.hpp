@@ -1,0 +1,637 @@
+// Layer 8 — the face: the shared heap as users call it.
+//
+// `Talc` is this process's view of a heap in a mapped region: allocate and deallocate (raw,
+// or typed with construct / destroy), turn a handle from another process into a local one
+// (`adopt`), check the heap, publish a root. `MapTalc` is a Talc that also owns its mapping:
+// open it on a shared memory name, a file, a descriptor or anonymous memory and it is ready.
+//
+// A region may be created with a maximum size larger than its first one: every process maps
+// (reserves) the maximum, and when a request does not fit, the process making it grows the
+// region's source under the heap's lock and the heap takes the new bytes in. No base moves, no
+// pointer changes, and other processes use the new space with nothing to do. At the maximum,
+// requests fail cleanly, after the out-of-memory handler (when one is set) had its say.
+//
+// Offsets in a Meta are from the region's base, so they mean the same block in every process.
+// Alignments up to the region's base alignment (kRegionAlign, 2 MiB, for mapped regions) hold
+// in every process. The non-throwing calls return Errc; the throwing ones raise std::bad_alloc
+// for out-of-memory and OpenError (a std::system_error) for everything else.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <new>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include "talc/core/errors.hpp"
+#include "talc/region/growth.hpp"
+#include "talc/region/header.hpp"
+#include "talc/lanes/lane_heap.hpp"
+#include "talc/lanes/lane_local.hpp"
+#include "talc/region/mapping.hpp"
+#include "talc/face/meta.hpp"
+
+namespace talc {
+
+struct OpenOptions {
+  ClaimOptions claim{};
+  // For a process that builds the heap: the size its region may grow to (0: it never grows).
+  std::size_t max_size = 0;
+  // How long an opener waits for another process that is still building the heap, or
+  // re-initialising its locks.
+  std::chrono::milliseconds wait{2000};
+  // How long a call waits for a live process that holds the heap's lock (or the named
+  // directory's) before it fails with Errc::lock_timeout. A dead holder is never waited for.
+  std::chrono::milliseconds lock_wait = kDefaultLockWait;
+  // For a process that creates the region: its permission bits (MapLayout::mode), e.g. 0660
+  // for a service and its clients that run as two users of one group.
+  unsigned mode = 0600;
+  // For a process that builds the heap: whether small blocks go through lanes (lane_heap.hpp),
+  // per-thread caches in the region that take no lock. The heap records the choice, and every
+  // process that opens it follows the heap.
+  bool lanes = true;
+};
+
+// A refusal to open a heap, or an operation on a heap marked corrupted. code() is an Errc.
+class OpenError : public std::system_error {
+ public:
+  OpenError(Errc e, const std::string& detail) : std::system_error(make_error_code(e), detail) {}
+};
+
+template <class Bins = DefaultBinConfig>
+class NamedDirectory;  // named/directory.hpp: the layer above, which talc.hpp includes
+template <class Bins>
+class MapTalc;
+
+template <class Bins = DefaultBinConfig>
+class Talc {
+ public:
+  using Heap = LaneHeap<Bins>;
+  using HeaderType = Header<Heap>;
+
+  static constexpr std::size_t min_region_size() noexcept { return HeaderType::min_region_size(); }
+
+  // The heap in [base, base + len); base must be 64-aligned. `reach` is how many bytes this
+  // process maps at base (at least len): a heap that may grow past it is refused
+  // (region_truncated), since this process could not follow it there. Throws OpenError.
+  static Talc open(void* base, std::size_t len, OpenRole role, OpenOptions opts = {},
+                   std::size_t reach = 0) {
+    Talc t = open_header(base, len, role, opts);
+    t.set_reach(reach > len ? reach : len);
+    t.follow_boot(opts.wait);
+    return t;
+  }
+
+  Result<Meta> try_allocate(std::size_t size, std::size_t align = kGranule) noexcept {
+    if (size <= LaneConfig::kMaxRequest && align <= LaneConfig::kMaxAlign &&
+        is_power_of_two(align)) {
+      if (const LaneOwner* held = heap().thread_lane()) {
+        // A copy: a callback run on the way (out of memory, recovery) may use another heap,
+        // whose record then takes this one's place in the thread's records.
+        const LaneOwner o = *held;
+        if (align <= kGranule) [[likely]] {
+          const std::uint64_t u = heap().lane_allocate(o, size);
+          if (u != Heap::kNull) [[likely]]
+            return Meta{base_, meta_offset() + u, size};
+          const Result<void*> r =
+              growing(size, align, [&](auto& m) { return heap().refill_pop(m, o, size); });
+          if (!r) return r.error();
+          return Meta{base_, offset_of(*r), size};
+        }
+        // A lane may hold an aligned block of the class; if not, the heap carves one.
+        const std::uint64_t u = heap().lane_allocate_aligned(o, size, align);
+        if (u != Heap::kNull) return Meta{base_, meta_offset() + u, size};
+      }
+    }
+    if (const Errc e = align_error(align); e != Errc::ok) return e;
+    const Result<void*> r = growing(size, align, [&](auto& m) { return m.allocate(size, align); });
+    if (!r) return r.error();
+    return Meta{base_, offset_of(*r), size};
+  }
+  // try_allocate, with the block's `size` bytes zeroed.
+  Result<Meta> try_allocate_zeroed(std::size_t size, std::size_t align = kGranule) noexcept {
+    const Result<Meta> r = try_allocate(size, align);
+    if (r) std::memset(r->ptr(), 0, size);
+    return r;
+  }
+
+  // The block resized to `size` bytes, its first min(old, size) bytes kept: in place when the
+  // heap can, moved otherwise, in one operation under one acquisition of the lock. On a refusal
+  // `m` is untouched and still the caller's.
+  Result<Meta> try_reallocate(const Meta& m, std::size_t size,
+                              std::size_t align = kGranule) noexcept {
+    if (const Errc e = own(m); e != Errc::ok) return e;
+    if (const Errc e = align_error(align); e != Errc::ok) return e;
+    void* p = m.ptr();
+    const Result<void*> r = growing(size, align, [&](auto& h) -> Result<void*> {
+      if (const Errc e = heap().refuse_cached(h, p, lock_wait_); e != Errc::ok) return e;
+      return h.reallocate(p, size, align);
+    });
+    if (!r) return r.error();
+    return Meta{base_, offset_of(*r), size};
+  }
+  // Throws std::bad_alloc when there is no room, OpenError for any other refusal.
+  Meta reallocate(const Meta& m, std::size_t size, std::size_t align = kGranule) {
+    const Result<Meta> r = try_reallocate(m, size, align);
+    if (!r) raise(r.error());
+    return *r;
+  }
+  // In place only, never moving; on success m.size becomes `size`. try_grow refuses with
+  // out_of_memory when the chunk above cannot give the bytes (it never grows the region: a
+  // caller that may move should reallocate). try_shrink gives back what a chunk can hold.
+  Errc try_grow(Meta& m, std::size_t size) noexcept {
+    return resize_in_place(m, size,
+                           [](auto& h, void* p, std::size_t n) { return h.try_grow(p, n); });
+  }
+  Errc try_shrink(Meta& m, std::size_t size) noexcept {
+    if (size > m.size) return Errc::ok;
+    return resize_in_place(m, size,
+                           [](auto& h, void* p, std::size_t n) { return h.try_shrink(p, n); });
+  }
+
+  // Called, in this process and outside the lock, when a request of `size` bytes failed for want
+  // of memory even after growing the region to its maximum. Returning true retries the request
+  // (after the handler freed something, say); false lets it fail. Like std::new_handler.
+  void on_out_of_memory(std::function<bool(std::size_t)> handler) {
+    on_out_of_memory_ = std::move(handler);
+  }
+
+  // Throws std::bad_alloc when no chunk is large enough, OpenError for any other refusal.
+  Meta allocate(std::size_t size, std::size_t align = kGranule) {
+    const Result<Meta> r = try_allocate(size, align);
+    if (!r) raise(r.error());
+    return *r;
+  }
+
+  Errc deallocate(const Meta& m) noexcept {
+    if (const Errc e = own(m); e != Errc::ok) return e;
+    // A block asked for larger than any lane's never goes to one: straight to the lock. (A
+    // handle whose size lies only misses the lane; the checks under the lock are the same.)
+    if (m.size > LaneConfig::kMaxRequest) return release_locked(base_ + m.offset, nullptr);
+    return deallocate(base_ + m.offset);
+  }
+  Errc deallocate(void* p) noexcept {
+    const LaneOwner* held = heap().thread_lane();
+    const LaneOwner o = held != nullptr ? *held : LaneOwner{};
+    if (held != nullptr) {
+      switch (heap().lane_free(o, p)) {
+        case Heap::LaneFree::cached:
+          return Errc::ok;
+        case Heap::LaneFree::double_free:
+          return Errc::not_allocated;
+        case Heap::LaneFree::ask_lock:
+          break;
+      }
+    }
+    return release_locked(p, held != nullptr ? &o : nullptr);
+  }
+
+  // Allocation published atomically: word `word` of the live block `owner` receives the new
+  // block's offset in the same operation, so a process killed at any instant leaves either no
+  // block and the word unchanged, or the block and the word naming it. Nothing leaks. The word
+  // must hold the null offset (Rel's kNull, what deallocate_from leaves): any other value is
+  // refused with slot_occupied, nothing written. Grows the region like try_allocate.
+  Result<Meta> try_allocate_into(const Meta& owner, std::size_t word, std::size_t size,
+                                 std::size_t align = kGranule) noexcept {
+    if (owner.base != base_) return Errc::foreign_pointer;
+    if (const Errc e = align_error(align); e != Errc::ok) return e;
+    const Result<void*> r = growing(size, align, [&](auto& m) -> Result<void*> {
+      if (const Errc e = heap().refuse_cached(m, owner.ptr(), lock_wait_); e != Errc::ok) return e;
+      return m.allocate_into(owner.ptr(), word, size, align, meta_offset());
+    });
+    if (!r) return r.error();
+    return Meta{base_, offset_of(*r), size};
+  }
+  // Frees the block that word `word` of `owner` names and nulls the word, atomically.
+  Errc deallocate_from(const Meta& owner, std::size_t word) noexcept {
+    if (owner.base != base_) return Errc::foreign_pointer;
+    Errc r = Errc::corrupted;
+    const Errc e = locked([&](auto& m) {
+      r = named_cached(m, owner, word);
+      if (r == Errc::ok) r = verdict(m.deallocate_from(owner.ptr(), word, meta_offset()));
+    });
+    return e != Errc::ok ? e : r;
+  }
+
+  // Reallocation published atomically: the block word `word` of `owner` names is resized (in
+  // place or moved, see try_reallocate) and, when it moves, the word is rewritten in the same
+  // operation, so a death at any instant leaves the word naming the one live block.
+  Result<Meta> try_reallocate_from(const Meta& owner, std::size_t word, std::size_t size,
+                                   std::size_t align = kGranule) noexcept {
+    if (owner.base != base_) return Errc::foreign_pointer;
+    if (const Errc e = align_error(align); e != Errc::ok) return e;
+    const Result<void*> r = growing(size, align, [&](auto& m) -> Result<void*> {
+      if (const Errc e = named_cached(m, owner, word); e != Errc::ok) return e;
+      return m.reallocate_from(owner.ptr(), word, size, align, meta_offset());
+    });
+    if (!r) return r.error();
+    return Meta{base_, offset_of(*r), size};
+  }
+
+  // A T built in the heap with `args`; the block is returned if the constructor throws.
+  template <class T, class... Args>
+  T* construct(Args&&... args) {
+    const Meta m = allocate(sizeof(T), alignof(T));
+    try {
+      return ::new (m.ptr()) T(std::forward<Args>(args)...);
+    } catch (...) {
+      deallocate(m);
+      throw;
+    }
+  }
+  template <class T>
+  Errc destroy(T* p) noexcept {
+    if (p == nullptr) return Errc::null_pointer;
+    const Result<std::size_t> usable = usable_size(p);  // refuse before running a destructor
+    if (!usable) return usable.error();
+    p->~T();
+    return deallocate(p);
+  }
+
+  // This process's handle for a block another process sent: refused unless it names the start
+  // of a live block at least `r.size()` bytes long.
+  Result<Meta> adopt(RelMeta r) noexcept {
+    if (r.is_null()) return Errc::null_pointer;
+    const std::uint64_t off = r.start().offset();
+    if (off >= size_) return Errc::foreign_pointer;
+    const Result<std::size_t> usable = usable_size(base_ + off);
+    if (!usable) return usable.error();
+    if (*usable < r.size()) return Errc::foreign_pointer;
+    return Meta{base_, off, r.size()};
+  }
+
+  Result<std::size_t> usable_size(const void* p) noexcept {
+    Result<std::size_t> r = Errc::corrupted;
+    const Errc e = locked([&](auto& m) {
+      r = m.usable_size(p);
+      if (r)
+        if (const Errc c = heap().refuse_cached(m, p, lock_wait_); c != Errc::ok) r = c;
+    });
+    return e != Errc::ok ? Result<std::size_t>(e) : r;
+  }
+
+  // The full integrity check, under the lock.
+  CheckReport check() {
+    CheckReport rep;
+    const Errc e = locked([&](auto& m) {
+      try {
+        rep = m.check();
+        if (rep.ok()) rep = heap().check_lanes(m, true);
+      } catch (const std::bad_alloc&) {
+        rep = CheckReport{Errc::out_of_memory, 0, "not enough process memory to check"};
+      }
+    });
+    if (e != Errc::ok)
+      rep = CheckReport{e, e == Errc::lock_damaged ? meta_lock_offset() : 0, describe(e)};
+    return rep;
+  }
+  Census census() {
+    Census c;
+    locked([&](auto& m) {
+      c = m.census();
+      heap().discount(c);
+    });
+    return c;
+  }
+  // Gives the blocks the calling thread's lane caches back to the heap, with those of lanes
+  // whose owners are gone, as a request that finds no memory does: for a thread that is done
+  // with small blocks for a while, or before looking at how free space lies (census()).
+  Errc trim() noexcept {
+    LaneOwner* o = heap().held_lane();
+    return locked([&](auto& m) { (void)heap().relieve(m, o); });
+  }
+
+  // The heap's figures (HeapStats), read under the lock at the cost of a few words and the
+  // largest bin's list: cheap enough for a monitoring loop. try_stats says why when the lock
+  // could not be had; stats() then gives zeros.
+  Result<HeapStats> try_stats() noexcept {
+    HeapStats s;
+    const Errc e = locked([&](auto& m) {
+      s = m.stats();
+      heap().discount(s);
+    });
+    if (e != Errc::ok) return e;
+    s.recoveries = recoveries();
+    s.rollbacks = rollbacks();
+    return s;
+  }
+  HeapStats stats() noexcept { return try_stats().value(); }
+  // The size the region may grow to, and the size it has now.
+  std::uint64_t max_size() const noexcept { return header_->max_size(); }
+  std::uint64_t current_size() noexcept {
+    std::uint64_t n = 0;
+    locked([&](auto& m) { n = meta_offset() + m.span(); });
+    return n;
+  }
+
+  // Runs f(TalcMeta&) under the heap's lock, with the same recovery and reporting as every
+  // operation: for reading several things in one consistent state. `f` must not throw.
+  template <class F>
+  Errc with_lock(F&& f) noexcept {
+    return locked(std::forward<F>(f));
+  }
+
+  // Called, in this process, after an operation of this process took the lock from a dead
+  // holder and repaired the heap. The counters in the region tell every process.
+  void on_recovery(std::function<void()> handler) { on_recovery_ = std::move(handler); }
+
+  std::uint64_t offset_of(const void* p) const noexcept {
+    return static_cast<std::uint64_t>(static_cast<const std::byte*>(p) - base_);
+  }
+  void* address_of(std::uint64_t off) const noexcept { return off < size_ ? base_ + off : nullptr; }
+
+  // One offset published for every process that opens the heap (a queue, a directory).
+  std::uint64_t root() const noexcept { return header_->root(); }
+  void set_root(std::uint64_t off) noexcept { header_->set_root(off); }
+  bool exchange_root(std::uint64_t expected, std::uint64_t off) noexcept {
+    return header_->exchange_root(expected, off);
+  }
+
+  // Objects found by name in every process that opens the heap (named.hpp has the details).
+  // Each returns Errc::not_found, type_mismatch, size_mismatch, empty_name, name_too_long...
+  template <class T, class... Args>
+  Result<T*> find_or_construct(std::string_view name, Args&&... args) {
+    return names().template find_or_construct<T>(name, std::forward<Args>(args)...);
+  }
+  template <class T>
+  Result<T*> find(std::string_view name) {
+    return names().template find<T>(name);
+  }
+  template <class T>
+  Errc destroy(std::string_view name) {
+    return names().template destroy<T>(name);
+  }
+  // Named blocks of raw bytes, for programs that share no C++ type with this one (the C API,
+  // the Python package): found or made `size` bytes long, zeroed by their maker; found whatever
+  // their size; freed with their name.
+  Result<Meta> find_or_allocate_named(std::string_view name, std::size_t size,
+                                      std::size_t align = kGranule) {
+    return names().find_or_allocate_bytes(name, size, align);
+  }
+  Result<Meta> find_named(std::string_view name) { return names().find_bytes(name); }
+  Errc destroy_named(std::string_view name) { return names().destroy_bytes(name); }
+  auto named_objects() { return names().list(); }
+  auto names() noexcept { return NamedDirectory<Bins>(*this); }
+
+  // How many times a process took the lock from a dead holder and found the heap consistent,
+  // and how many of those rolled back a half-done operation.
+  std::uint64_t recoveries() const noexcept { return header_->body().recoveries(); }
+  std::uint64_t rollbacks() const noexcept { return header_->body().rollbacks(); }
+  bool corrupted() const noexcept {
+    return header_->state() == InitState::corrupted || header_->body().corrupted();
+  }
+
+  // Run under the lock after an operation answered `e`: when the heap's bytes were found
+  // damaged, from now on every process is refused, and every opener too. For the in-region
+  // Allocator as for Talc's own calls.
+  static void judge(HeaderType& h, Errc e) noexcept {
+    if (e != Errc::corrupted) return;
+    h.body().mark_corrupted();
+    h.mark_corrupted();
+  }
+
+  // The bound on waiting for a live holder of the heap's lock (OpenOptions::lock_wait).
+  std::chrono::milliseconds lock_wait() const noexcept { return lock_wait_; }
+
+  // Re-initialises the region's locks, for a process that knows no other one uses the region
+  // (it is the first to open it since the machine booted, or the only one that has it open):
+  // whatever a lock word holds then (a holder of a previous boot, a copy's holder, damage) is
+  // not a live holder. Each held or damaged lock is left abandoned, the heap's is taken at once
+  // (rolling back and checking what its holder left), and the directory's on its next use.
+  Errc fresh_start() {
+    heap().lock().abandon();
+    Errc lanes = Errc::ok;
+    const Errc e = locked([&](auto& m) { lanes = verdict(heap().reset_lanes(m)); });
+    if (e != Errc::ok) return e;
+    if (lanes != Errc::ok) return lanes;
+    return names().fresh_start();
+  }
+
+  // Makes sure the region's locks belong to this boot of the machine; when they do not, the
+  // one opener that wins a compare-and-swap re-initialises them (fresh_start) while the others
+  // wait, at most `wait`, then fail with init_timeout. A claimant that died is replaced.
+  void follow_boot(std::chrono::milliseconds wait) {
+    const std::uint64_t now = boot_hash(), me = RegionLock::self();
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    // A boot that this process cannot tell, or that the record's writer could not, matches.
+    if (now == 0 || header_->boot() == 0) return;
+    while (header_->boot() != now) {
+      const std::uint64_t claim = header_->boot_claim();
+      if ((claim == 0 || RegionLock::holder_dead(claim)) &&
+          header_->exchange_boot_claim(claim, me)) {
+        if (header_->boot() != now) fresh_start();
+        header_->set_boot(now);
+        header_->exchange_boot_claim(me, 0);
+        return;
+      }
+      if (std::chrono::steady_clock::now() >= deadline)
+        throw OpenError(Errc::init_timeout, "another process is re-initialising the heap's locks");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+
+  // Whether this open built the heap (exactly one opener of a region does).
+  bool built() const noexcept { return built_; }
+  std::byte* base() const noexcept { return base_; }
+  std::size_t size() const noexcept { return size_; }
+  std::size_t max_align() const noexcept { return max_align_; }
+  Heap& heap() noexcept { return header_->body(); }
+  HeaderType& header() noexcept { return *header_; }
+
+ protected:
+  template <class>
+  friend class MapTalc;  // opens the header, then sets the reach of the mapping it made
+
+  Talc(std::byte* base, std::size_t size, HeaderType* h, bool built)
+      : base_(base),
+        size_(size),
+        header_(h),
+        max_align_(alignment_of(base)),
+        built_(built),
+        open_heap_(&h->body(), &Heap::give_back) {}
+
+  // Gives back the lanes this process's threads hold here, when this is the last Talc on this
+  // mapping: before the mapping goes (MapTalc).
+  void close_lanes() noexcept { open_heap_.reset(); }
+
+  static Talc open_header(void* base, std::size_t len, OpenRole role, const OpenOptions& opts) {
+    std::string why;
+    bool built = false;
+    ClaimOptions claim = opts.claim;
+    claim.lanes = opts.lanes && claim.lanes;
+    auto h = HeaderType::open(base, len, role, claim, opts.wait, &why, &built, opts.max_size);
+    if (!h) throw OpenError(h.error(), why.empty() ? describe(h.error()) : why);
+    const std::uint64_t ns = (*h)->namespace_record(), mine = namespace_id();
+    if (ns != 0 && mine != 0 && ns != mine)
+      throw OpenError(Errc::namespace_mismatch,
+                      "the heap was built in another PID or time namespace: its lock words would "
+                      "name other processes here");
+    Talc t(static_cast<std::byte*>(base), len, *h, built);
+    t.lock_wait_ = opts.lock_wait;
+    return t;
+  }
+
+  // How many bytes of address space this process maps for the region (its reach): every
+  // operation stays inside it, and it must cover the most the heap may grow to.
+  void set_reach(std::size_t mapped) {
+    if (header_->max_size() > mapped)
+      throw OpenError(Errc::region_truncated, "this process maps " + std::to_string(mapped) +
+                                                  " bytes of a heap that may grow to " +
+                                                  std::to_string(header_->max_size()) +
+                                                  ": map that much");
+    size_ = mapped;
+  }
+
+ private:
+  static std::size_t alignment_of(const std::byte* base) noexcept {
+    const auto a = reinterpret_cast<std::uintptr_t>(base);
+    const std::size_t natural = a == 0 ? kRegionAlign : std::size_t{1} << std::countr_zero(a);
+    return natural < kRegionAlign ? natural : kRegionAlign;
+  }
+
+  // Alignments are checked against this mapping's base too: one above it could not hold in
+  // every process.
+  Errc align_error(std::size_t align) const noexcept {
+    if (!is_power_of_two(align)) return Errc::bad_alignment;
+    return align > max_align_ ? Errc::alignment_too_large : Errc::ok;
+  }
+
+  Errc own(const Meta& m) const noexcept {
+    if (m.base != base_) return m.base == nullptr ? Errc::null_pointer : Errc::foreign_pointer;
+    if (m.offset >= size_) return Errc::foreign_pointer;
+    return Errc::ok;
+  }
+
+  template <class F>
+  Errc resize_in_place(Meta& m, std::size_t size, F&& f) noexcept {
+    if (const Errc e = own(m); e != Errc::ok) return e;
+    Errc r = Errc::corrupted;
+    const Errc e = locked([&](auto& h) {
+      r = heap().refuse_cached(h, m.ptr(), lock_wait_);
+      if (r == Errc::ok) r = verdict(f(h, m.ptr(), size));
+    });
+    if (e != Errc::ok) return e;
+    if (r == Errc::ok) m.size = size;
+    return r;
+  }
+
+  // Runs `op` (a core request giving Result<void*>) under the lock; when it fails for want of
+  // memory, grows the region (still under the lock, so one process grows it at a time) and
+  // runs it again; when that fails too, asks the out-of-memory handler, outside the lock.
+  // Before growing, the lanes give back what they may (LaneHeap::relieving).
+  template <class Op>
+  Result<void*> growing(std::size_t size, std::size_t align, Op&& op) noexcept {
+    for (;;) {
+      Result<void*> r = Errc::corrupted;
+      const Errc e = locked([&](auto& m) {
+        r = heap().relieving(m, [&] { return op(m); });
+        if (r.error() == Errc::out_of_memory && grow_heap(*header_, m, size, align)) r = op(m);
+        r = verdict(r);
+      });
+      if (e != Errc::ok) return e;
+      if (r.error() != Errc::out_of_memory || !on_out_of_memory_) return r;
+      bool again = false;
+      try {
+        again = on_out_of_memory_(size);
+      } catch (...) {  // a handler that fails has not freed anything
+      }
+      if (!again) return r;
+    }
+  }
+
+  // A free under the lock (LaneHeap::release): into `o`, the caller's lane, when it may go there.
+  Errc release_locked(void* p, const LaneOwner* o) noexcept {
+    Errc r = Errc::corrupted;
+    const Errc e = locked([&](auto& m) { r = verdict(heap().release(m, p, o, lock_wait_)); });
+    return e != Errc::ok ? e : r;
+  }
+
+  // Under the lock, before a core call on the block word `word` of `owner` names: not_allocated
+  // when the owner or that block sits in a lane (LaneHeap::refuse_cached). Anything else wrong with
+  // the word is left to the core call, which refuses it the same way with lanes or without.
+  Errc named_cached(TalcMeta<Bins>& m, const Meta& owner, std::size_t word) noexcept {
+    if (const Errc e = heap().refuse_cached(m, owner.ptr(), lock_wait_);
+        e == Errc::not_allocated || e == Errc::lock_timeout)
+      return e;  // the owner itself is a stale handle: its words are a lane's
+    const Result<std::size_t> usable = m.usable_size(owner.ptr());
+    if (!usable || word >= *usable / kWord) return Errc::ok;
+    const std::uint64_t value = load_word(static_cast<std::byte*>(owner.ptr()), word * kWord);
+    if (value >= size_ || value < meta_offset()) return Errc::ok;
+    const Errc e = heap().refuse_cached(m, base_ + value, lock_wait_);
+    return e == Errc::not_allocated || e == Errc::lock_timeout ? e : Errc::ok;
+  }
+
+  // Where the heap's lock word lies in the region.
+  static constexpr std::uint64_t meta_lock_offset() noexcept {
+    return HeaderType::kBodyOffset + Heap::kSyncOffset;
+  }
+  // Where the core heap lies in the region: its offsets plus this are the region's offsets.
+  static constexpr std::uint64_t meta_offset() noexcept {
+    return HeaderType::kBodyOffset + Heap::kMetaOffset;
+  }
+
+  template <class R>
+  R verdict(R r) noexcept {
+    if constexpr (std::is_same_v<R, Errc>) {
+      judge(*header_, r);
+    } else {
+      judge(*header_, r.error());
+    }
+    return r;
+  }
+
+  // Every locked call: a corrupted verdict is recorded in the header for every opener, and a
+  // recovery is reported to this process's handler.
+  //
+  // The heap's span is read from the region: another process may have grown it past what this
+  // process maps (one that opened the region without reserving its maximum). Then nothing runs,
+  // and the call is refused with region_truncated instead of touching unmapped bytes.
+  template <class F>
+  Errc locked(F&& f) noexcept {
+    bool recovered = false, beyond = false, torn = false;
+    const Errc e = heap().with_lock(
+        [&](auto& m) {
+          const std::uint64_t span = m.span();
+          beyond = span > size_ - meta_offset();
+          torn = !beyond && (span < kTagSize || m.heap_end() > span - kTagSize);
+          if (torn) judge(*header_, Errc::corrupted);
+          if (!beyond && !torn) f(m);
+        },
+        &recovered, lock_wait_);
+    if (e == Errc::corrupted) header_->mark_corrupted();
+    if (recovered && on_recovery_) {
+      try {
+        on_recovery_();
+      } catch (...) {  // a handler's failure must not undo a good operation
+      }
+    }
+    if (e != Errc::ok) return e;
+    return beyond ? Errc::region_truncated : torn ? Errc::corrupted : Errc::ok;
+  }
+
+  [[noreturn]] static void raise(Errc e) {
+    if (e == Errc::out_of_memory) throw std::bad_alloc();
+    throw OpenError(e, describe(e));
+  }
+
+  std::byte* base_;
+  std::size_t size_;
+  HeaderType* header_;
+  std::size_t max_align_;
+  bool built_;
+  std::chrono::milliseconds lock_wait_ = kDefaultLockWait;
+  std::function<void()> on_recovery_;
+  std::function<bool(std::size_t)> on_out_of_memory_;
+  lanes_local::OpenHeap open_heap_;
+};
+
+}  // namespace talc

@@ -1,0 +1,9 @@
+// named/: objects found by name in every process, above the face.
+// May include: core, sync, lanes, region, face.
+//
+// NamedDirectory keeps objects and raw blocks under names; Talc's find_or_construct, find,
+// destroy and the named blocks delegate to it, so a program that calls them includes this layer
+// (talc/talc.hpp does).
+#pragma once
+
+#include "talc/named/directory.hpp"

@@ -1,0 +1,11 @@
+// sync/ (layer 5): process identity, the region lock, TalckMeta.
+// May include: core.
+//
+// What makes the core heap safe to share: a lock that lives in the region and works across
+// processes, with the identity of the processes that hold it, so that a dead holder is found
+// and its half-done operation rolled back.
+#pragma once
+
+#include "talc/sync/process.hpp"
+#include "talc/sync/region_lock.hpp"
+#include "talc/sync/talck_meta.hpp"
