@@ -9,7 +9,7 @@
 // allocator holds nothing but an offset to the header, grow the region as Talc's own calls do.
 //
 // Growers' table is guarded by a process-local mutex that fork hands over unlocked (the
-// registration is in src/growth.cpp): a child forked at any instant, even while another
+// registration is in src/region/growth.cpp): a child forked at any instant, even while another
 // thread of its parent grows a region, can grow regions itself. An extend callback must
 // therefore not fork.
 #pragma once

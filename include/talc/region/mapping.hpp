@@ -8,7 +8,7 @@
 //
 // Ownership is RAII and move-only: a `Fd` closes once, a `Mapping` unmaps once. Failures
 // throw `MapError`, whose text names the call, the object and the errno text. This is the
-// only layer that includes OS headers (in src/mapping.cpp); nothing above it does.
+// only layer that includes OS headers (in src/region/mapping.cpp); nothing above it does.
 #pragma once
 
 #include <chrono>

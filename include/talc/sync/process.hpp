@@ -1,6 +1,6 @@
 // Process identity, for everything in a region that names a process: the init protocol of the
 // header (who is building it), the locks (who holds them) and the boot a region's locks
-// belong to. The OS calls stay in src/process.cpp.
+// belong to. The OS calls stay in src/sync/process.cpp.
 #pragma once
 
 #include <cstdint>

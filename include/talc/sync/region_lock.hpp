@@ -28,7 +28,7 @@
 // (the bound still ends the wait), and a thread that ended while holding it: the holder is its
 // process.
 //
-// The OS calls (futex, kill, /proc) stay in src/region_lock.cpp.
+// The OS calls (futex, kill, /proc) stay in src/sync/region_lock.cpp.
 #pragma once
 
 #include <atomic>
