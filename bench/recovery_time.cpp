@@ -89,7 +89,7 @@ void run(std::size_t chunks, int rounds) {
   const std::size_t len = chunks * 80 + (std::size_t{1} << 20);
   talc::Mapping region = talc::Mapping::anonymous_shared(len, 4096);
   Heap& heap = **Heap::claim(region.base(), len);
-  Heap::Meta& core = heap.meta();
+  Heap::Core& core = heap.meta();
   std::vector<void*> blocks(chunks);
   for (void*& p : blocks) p = *core.allocate(64);
   for (std::size_t i = 0; i < chunks; i += 2) (void)core.deallocate(blocks[i]);
@@ -101,7 +101,7 @@ void run(std::size_t chunks, int rounds) {
     die_in_child([&] {
       countdown = kDeathPoint;
       talc::fault::hook = &kill_at_countdown;
-      (void)heap.with_lock([&](Heap::Meta& m) { (void)m.deallocate(victim); });
+      (void)heap.with_lock([&](Heap::Core& m) { (void)m.deallocate(victim); });
     });
     const Recovery r1 = recovery_micros(heap, entries);
     takeover.push_back(r1.takeover);

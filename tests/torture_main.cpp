@@ -355,7 +355,7 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers, std::ve
     }
     lost.clear();
     talc::Census c = m.census();
-    heap.heap().discount(c);
+    heap.heap().subtract_lanes(c);
     if (c.live_chunks != named.size() || c.live_bytes != bytes ||
         c.free_bytes != m.capacity() - bytes - c.cached_bytes - heap.heap().table_chunk())
       v = {false, "live chunks " + std::to_string(c.live_chunks) + " (" +

@@ -109,7 +109,7 @@ HeapFacts gather_facts(Snapshot& snap) {
   f.capacity = core.capacity();
   f.current_size = kCoreOffset + core.span();
   f.stats = core.stats();
-  heap.discount(f.stats);
+  heap.subtract_lanes(f.stats);
   f.recoveries = heap.recoveries();
   f.rollbacks = heap.rollbacks();
   f.journal_words = core.journal_size();
@@ -129,7 +129,7 @@ HeapFacts gather_facts(Snapshot& snap) {
     if (chunk.size > census.largest_free) census.largest_free = chunk.size;
     ++counts[Bins::bin_of(chunk.size)];
   });
-  heap.discount(census);  // what the lanes hold is cached, their table overhead
+  heap.subtract_lanes(census);  // what the lanes hold is cached, their table overhead
   f.live_chunks = census.live_chunks;
   f.live_bytes = census.live_bytes;
   f.free_chunks = census.free_chunks;

@@ -23,7 +23,7 @@ namespace talc_tool {
 
 using Heap = talc::LaneHeap<>;
 using HeapHeader = talc::Header<Heap>;
-using Bins = Heap::Meta::BinConfigType;
+using Bins = Heap::Core::BinConfigType;
 
 // Offset of the core heap's metadata in the region: CheckReport offsets count from there.
 inline constexpr std::uint64_t kCoreOffset = HeapHeader::kBodyOffset + Heap::kMetaOffset;

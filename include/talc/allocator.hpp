@@ -86,10 +86,10 @@ class Allocator {
       const auto op = [&] {
         return o != nullptr ? heap.refill_pop(m, *o, bytes) : m.allocate(bytes, align);
       };
-      r = heap.relieving(m, op);
+      r = heap.retry_after_drain(m, op);
       // A region this process opened to grow grows for containers too (growth.hpp).
       if (r.error() == Errc::out_of_memory && grow_heap(h, m, bytes, align)) r = op();
-      Talc<Bins>::judge(h, r.error());
+      Talc<Bins>::mark_if_corrupted(h, r.error());
     });
     if (e == Errc::corrupted) h.mark_corrupted();
     if (e != Errc::ok) throw OpenError(e, describe(e));
@@ -109,7 +109,7 @@ class Allocator {
     void* raw = const_cast<std::remove_cv_t<T>*>(p.get());
     LaneOwner* o = heap.thread_lane();
     if (o != nullptr && heap.lane_free(*o, raw) != LaneHeap<Bins>::LaneFree::ask_lock) return;
-    const Errc e = heap.with_lock([&](auto& m) { Talc<Bins>::judge(h, heap.release(m, raw, o)); });
+    const Errc e = heap.with_lock([&](auto& m) { Talc<Bins>::mark_if_corrupted(h, heap.free_locked(m, raw, o)); });
     if (e == Errc::corrupted) h.mark_corrupted();
   }
 

@@ -362,8 +362,8 @@ class alignas(64) TalcMeta {
   bool head_ok(std::uint64_t size) const noexcept { return bin_head_ok(Bins::bin_of(size)); }
   // Whether releasing `c` will write only through offsets that passed the checks above.
   bool release_ok(const Chunk& c) const noexcept;
-  // The same, for releasing `c` once take(fit, need) has carved its new block (a move).
-  bool release_after_take_ok(const Chunk& c, const Fit& fit, std::uint64_t need) const noexcept;
+  // The same, for releasing `c` once carve(fit, need) has carved its new block (a move).
+  bool release_after_carve_ok(const Chunk& c, const Fit& fit, std::uint64_t need) const noexcept;
   // Checks a request's size and alignment alone.
   static Errc request_error(std::size_t size, std::size_t align) noexcept;
   // Resizes the live chunk `c` to `need` bytes without moving it. Not committed.
@@ -389,7 +389,7 @@ class alignas(64) TalcMeta {
   TALC_HOT Fit plan(std::size_t size, std::size_t align, Errc& why) const noexcept;
   TALC_HOT Errc bins_for(Fit& fit, std::uint64_t need) const noexcept;
   // Carves the block out of the chosen chunk. Like release, it leaves the commit to the caller.
-  TALC_HOT void* take(const Fit& fit, std::uint64_t need) noexcept;
+  TALC_HOT void* carve(const Fit& fit, std::uint64_t need) noexcept;
   // Frees `c`, merging. `Keep`: a roll-back must give the block back with its bytes intact
   // (a reallocation that gives it up only if it commits), so no word of it is written unlogged.
   // `Split`: `c` was split off a block by this operation, so its tag is no chunk's to a
@@ -416,10 +416,10 @@ class alignas(64) TalcMeta {
   // Recovery (talc_meta_recover.hpp): what a journal names, the roll-back and its local check.
   struct Named;
   Result<std::uint64_t> undo(Named& named) noexcept;
-  bool believable(const Named& named) const noexcept;
+  bool journal_consistent(const Named& named) const noexcept;
   void repair_around(std::uint64_t chunk) noexcept;
   void repair_bin(std::uint64_t bin) noexcept;
-  bool vouch(const Named& named) const noexcept;
+  bool local_check(const Named& named) const noexcept;
   bool chunk_agrees(std::uint64_t chunk) const noexcept;
   bool free_chunk_agrees(std::uint64_t chunk) const noexcept;
   bool free_in_bin(std::uint64_t chunk, std::uint64_t bin) const noexcept;

@@ -1,10 +1,10 @@
 // Layer 4 — the core heap's allocation path: find a fitting free chunk, carve the block.
 //
 // plan() checks the request and finds the chunk (find(): the request's own bin is probed a few
-// chunks deep, then the first non-empty bin whose every chunk fits is taken); take() carves the
+// chunks deep, then the first non-empty bin whose every chunk fits is taken); carve() carves the
 // block out of it, freeing a leading alignment gap and a trailing remainder as chunks of their
 // own. Neither commits: allocate(), allocate_into(), allocate_marked() and allocate_run() do,
-// after publishing what each promises. Before the first write, every offset take() will write
+// after publishing what each promises. Before the first write, every offset carve() will write
 // through has been checked (free_chunk_ok, head_ok), so a damaged heap is refused with nothing
 // changed.
 #pragma once
@@ -54,7 +54,7 @@ typename TalcMeta<Bins, Journaled>::Fit TalcMeta<Bins, Journaled>::find(
 }
 
 template <class Bins, bool Journaled>
-void* TalcMeta<Bins, Journaled>::take(const Fit& fit, std::uint64_t need) noexcept {
+void* TalcMeta<Bins, Journaled>::carve(const Fit& fit, std::uint64_t need) noexcept {
   const std::uint64_t old_tag = Tag::make(fit.size, false, false).bits;
   const std::uint64_t end = fit.base + fit.size;
   const std::uint64_t block = fit.base + fit.gap;
@@ -144,7 +144,7 @@ Result<void*> TalcMeta<Bins, Journaled>::allocate(std::size_t size, std::size_t 
   Errc why;
   const Fit fit = plan(size, align, why);
   if (why != Errc::ok) return refused(why);
-  void* p = take(fit, chunk_size_for(size));
+  void* p = carve(fit, chunk_size_for(size));
   count(&HeapCounters::allocations);
   commit();
   return p;
@@ -177,7 +177,7 @@ Result<void*> TalcMeta<Bins, Journaled>::allocate_into(const void* owner, std::s
   Errc why;
   const Fit fit = plan(size, align, why);
   if (why != Errc::ok) return refused(why);
-  void* p = take(fit, chunk_size_for(size));
+  void* p = carve(fit, chunk_size_for(size));
   put(*slot, offset_of(p) + bias);
   count(&HeapCounters::allocations);
   commit();
@@ -202,12 +202,12 @@ Result<std::uint32_t> TalcMeta<Bins, Journaled>::allocate_run(const void* owner,
   if (fit.size - n * chunk == kGranule) --n;  // a remainder of 16 bytes cannot stand alone
   if (n == 0) return std::uint32_t{0};        // one block 16 bytes larger: not this call's
   if (const Errc e = bins_for(fit, n * chunk); e != Errc::ok) return refused(e);
-  // One chunk of n blocks, then split: its tag (named by take) says one block, and the tags
+  // One chunk of n blocks, then split: its tag (named by carve) says one block, and the tags
   // of the others follow, journalled, since their words lay inside the free chunk and a
   // roll-back must leave no tag there. The first block's words are journalled too: the free
   // chunk's node lay there, which a roll-back must find again. The others' lay inside the free
   // chunk, which keeps nothing there that a roll-back looks at.
-  void* p = take(fit, n * chunk);
+  void* p = carve(fit, n * chunk);
   const std::uint64_t base = offset_of(p) - kTagSize;
   const std::uint64_t tag = Tag::make(chunk, true, false).bits;
   put(base, tag);
@@ -235,7 +235,7 @@ Result<void*> TalcMeta<Bins, Journaled>::allocate_marked(std::size_t size, std::
   Errc why;
   const Fit fit = plan(size < kWord ? kWord : size, align, why);
   if (why != Errc::ok) return refused(why);
-  void* p = take(fit, chunk_size_for(size < kWord ? kWord : size));
+  void* p = carve(fit, chunk_size_for(size < kWord ? kWord : size));
   put(offset_of(p), mark);  // a user word of a chunk: roll_back believes it
   count(&HeapCounters::allocations);
   commit();

@@ -46,7 +46,7 @@ Result<std::uint64_t> TalcMeta<Bins, Journaled>::recover_after_death() noexcept 
   Named named;
   const Result<std::uint64_t> undone = undo(named);
   if (!undone) return undone;
-  if (!vouch(named)) return Errc::corrupted;
+  if (!local_check(named)) return Errc::corrupted;
   return undone;
 }
 
@@ -96,7 +96,7 @@ Result<std::uint64_t> TalcMeta<Bins, Journaled>::undo(Named& named) noexcept {
         }
         return true;
       },
-      [&] { return believable(named); },
+      [&] { return journal_consistent(named); },
       [&] {
         for (std::uint64_t i = 0; i < named.chunk_count; ++i) repair_around(named.chunks[i]);
         for (std::uint64_t i = 0; i < named.bin_count; ++i) repair_bin(named.bins[i]);
@@ -112,7 +112,7 @@ Result<std::uint64_t> TalcMeta<Bins, Journaled>::undo(Named& named) noexcept {
 // must get back a tag of a chunk that lies inside the heap the roll-back leaves, since its size
 // says where the repairs write. Refused before anything is written.
 template <class Bins, bool Journaled>
-bool TalcMeta<Bins, Journaled>::believable(const Named& named) const noexcept {
+bool TalcMeta<Bins, Journaled>::journal_consistent(const Named& named) const noexcept {
   if (named.final_end > named.final_span - kTagSize) return false;
   for (std::uint64_t i = 0; i < named.chunk_count; ++i) {
     const std::uint64_t c = named.chunks[i];
@@ -134,7 +134,7 @@ template <class Bins, bool Journaled>
 void TalcMeta<Bins, Journaled>::repair_around(std::uint64_t chunk) noexcept {
   const Tag tag = tag_at(chunk);
   const bool free = !tag.allocated();
-  const std::uint64_t end = chunk + tag.size();  // at most heap_end_: see believable()
+  const std::uint64_t end = chunk + tag.size();  // at most heap_end_: see journal_consistent()
   if (free) store_word(bytes(), end - kTailFromEnd, tag.size());
   const std::uint64_t above = end == heap_end_
                                   ? Tag::sentinel(free).bits
@@ -159,7 +159,7 @@ void TalcMeta<Bins, Journaled>::repair_bin(std::uint64_t bin) noexcept {
 // as it can be seen without counting (the counters fit in the heap). Reads only through offsets
 // it has bounded, like check().
 template <class Bins, bool Journaled>
-bool TalcMeta<Bins, Journaled>::vouch(const Named& named) const noexcept {
+bool TalcMeta<Bins, Journaled>::local_check(const Named& named) const noexcept {
   if (journal_.size() != 0 || !counters_plausible()) return false;
   for (std::uint64_t i = 0; i < named.chunk_count; ++i)
     if (!chunk_agrees(named.chunks[i])) return false;

@@ -64,11 +64,11 @@ Errc TalcMeta<Bins, Journaled>::resize_in_place(const Chunk& c, std::uint64_t ne
   return Errc::ok;
 }
 
-// After take(fit, need), the chunks beside `c` are the ones release_ok checked, or chunks take
+// After carve(fit, need), the chunks beside `c` are the ones release_ok checked, or chunks take
 // built itself (the remainder of a chunk carved just below `c`, the gap of one carved just above
 // it): what is left to check is the bin head of the chunk the release will link.
 template <class Bins, bool Journaled>
-bool TalcMeta<Bins, Journaled>::release_after_take_ok(const Chunk& c, const Fit& fit,
+bool TalcMeta<Bins, Journaled>::release_after_carve_ok(const Chunk& c, const Fit& fit,
                                                       std::uint64_t need) const noexcept {
   if (!release_ok(c)) return false;
   std::uint64_t size = c.size;
@@ -133,17 +133,17 @@ Result<void*> TalcMeta<Bins, Journaled>::resize(const Chunk& c, void* p, std::si
   Errc why;
   const Fit fit = plan(size, align, why);
   if (why != Errc::ok) return refused(why);
-  if (!release_after_take_ok(c, fit, need)) return Errc::corrupted;
+  if (!release_after_carve_ok(c, fit, need)) return Errc::corrupted;
   // The copy lands on the carved chunk's node words when the block starts there; a roll-back
   // relinks that chunk and needs them, so they are journalled (as writes of their own value).
   if (fit.gap == 0) {
     put(fit.base + kNextOffset, get(fit.base + kNextOffset));
     put(fit.base + kPrevLinkOffset, get(fit.base + kPrevLinkOffset));
   }
-  void* q = take(fit, need);
+  void* q = carve(fit, need);
   const std::uint64_t keep = c.size - kTagSize;
   std::memcpy(q, p, keep < size ? keep : size);
-  release<true>(c, merge_of(c));  // checked before take, by release_after_take_ok
+  release<true>(c, merge_of(c));  // checked before take, by release_after_carve_ok
   return q;
 }
 

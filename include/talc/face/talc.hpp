@@ -176,7 +176,7 @@ class Talc {
     if (const Errc e = own(m); e != Errc::ok) return e;
     // A block asked for larger than any lane's never goes to one: straight to the lock. (A
     // handle whose size lies only misses the lane; the checks under the lock are the same.)
-    if (m.size > LaneConfig::kMaxRequest) return release_locked(base_ + m.offset, nullptr);
+    if (m.size > LaneConfig::kMaxRequest) return free_locked(base_ + m.offset, nullptr);
     return deallocate(base_ + m.offset);
   }
   Errc deallocate(void* p) noexcept {
@@ -192,7 +192,7 @@ class Talc {
           break;
       }
     }
-    return release_locked(p, held != nullptr ? &o : nullptr);
+    return free_locked(p, held != nullptr ? &o : nullptr);
   }
 
   // Allocation published atomically: word `word` of the live block `owner` receives the new
@@ -217,7 +217,7 @@ class Talc {
     Errc r = Errc::corrupted;
     const Errc e = locked([&](auto& m) {
       r = named_cached(m, owner, word);
-      if (r == Errc::ok) r = verdict(m.deallocate_from(owner.ptr(), word, meta_offset()));
+      if (r == Errc::ok) r = record_damage(m.deallocate_from(owner.ptr(), word, meta_offset()));
     });
     return e != Errc::ok ? e : r;
   }
@@ -298,7 +298,7 @@ class Talc {
     Census c;
     locked([&](auto& m) {
       c = m.census();
-      heap().discount(c);
+      heap().subtract_lanes(c);
     });
     return c;
   }
@@ -307,7 +307,7 @@ class Talc {
   // with small blocks for a while, or before looking at how free space lies (census()).
   Errc trim() noexcept {
     LaneOwner* o = heap().held_lane();
-    return locked([&](auto& m) { (void)heap().relieve(m, o); });
+    return locked([&](auto& m) { (void)heap().drain_lanes(m, o); });
   }
 
   // The heap's figures (HeapStats), read under the lock at the cost of a few words and the
@@ -317,7 +317,7 @@ class Talc {
     HeapStats s;
     const Errc e = locked([&](auto& m) {
       s = m.stats();
-      heap().discount(s);
+      heap().subtract_lanes(s);
     });
     if (e != Errc::ok) return e;
     s.recoveries = recoveries();
@@ -393,7 +393,7 @@ class Talc {
   // Run under the lock after an operation answered `e`: when the heap's bytes were found
   // damaged, from now on every process is refused, and every opener too. For the in-region
   // Allocator as for Talc's own calls.
-  static void judge(HeaderType& h, Errc e) noexcept {
+  static void mark_if_corrupted(HeaderType& h, Errc e) noexcept {
     if (e != Errc::corrupted) return;
     h.body().mark_corrupted();
     h.mark_corrupted();
@@ -410,7 +410,7 @@ class Talc {
   Errc fresh_start() {
     heap().lock().abandon();
     Errc lanes = Errc::ok;
-    const Errc e = locked([&](auto& m) { lanes = verdict(heap().reset_lanes(m)); });
+    const Errc e = locked([&](auto& m) { lanes = record_damage(heap().reset_lanes(m)); });
     if (e != Errc::ok) return e;
     if (lanes != Errc::ok) return lanes;
     return names().fresh_start();
@@ -517,7 +517,7 @@ class Talc {
     Errc r = Errc::corrupted;
     const Errc e = locked([&](auto& h) {
       r = heap().refuse_cached(h, m.ptr(), lock_wait_);
-      if (r == Errc::ok) r = verdict(f(h, m.ptr(), size));
+      if (r == Errc::ok) r = record_damage(f(h, m.ptr(), size));
     });
     if (e != Errc::ok) return e;
     if (r == Errc::ok) m.size = size;
@@ -527,15 +527,15 @@ class Talc {
   // Runs `op` (a core request giving Result<void*>) under the lock; when it fails for want of
   // memory, grows the region (still under the lock, so one process grows it at a time) and
   // runs it again; when that fails too, asks the out-of-memory handler, outside the lock.
-  // Before growing, the lanes give back what they may (LaneHeap::relieving).
+  // Before growing, the lanes give back what they may (LaneHeap::retry_after_drain).
   template <class Op>
   Result<void*> growing(std::size_t size, std::size_t align, Op&& op) noexcept {
     for (;;) {
       Result<void*> r = Errc::corrupted;
       const Errc e = locked([&](auto& m) {
-        r = heap().relieving(m, [&] { return op(m); });
+        r = heap().retry_after_drain(m, [&] { return op(m); });
         if (r.error() == Errc::out_of_memory && grow_heap(*header_, m, size, align)) r = op(m);
-        r = verdict(r);
+        r = record_damage(r);
       });
       if (e != Errc::ok) return e;
       if (r.error() != Errc::out_of_memory || !on_out_of_memory_) return r;
@@ -548,10 +548,10 @@ class Talc {
     }
   }
 
-  // A free under the lock (LaneHeap::release): into `o`, the caller's lane, when it may go there.
-  Errc release_locked(void* p, const LaneOwner* o) noexcept {
+  // A free under the lock (LaneHeap::free_locked): into `o`, the caller's lane, when it may go there.
+  Errc free_locked(void* p, const LaneOwner* o) noexcept {
     Errc r = Errc::corrupted;
-    const Errc e = locked([&](auto& m) { r = verdict(heap().release(m, p, o, lock_wait_)); });
+    const Errc e = locked([&](auto& m) { r = record_damage(heap().free_locked(m, p, o, lock_wait_)); });
     return e != Errc::ok ? e : r;
   }
 
@@ -580,11 +580,11 @@ class Talc {
   }
 
   template <class R>
-  R verdict(R r) noexcept {
+  R record_damage(R r) noexcept {
     if constexpr (std::is_same_v<R, Errc>) {
-      judge(*header_, r);
+      mark_if_corrupted(*header_, r);
     } else {
-      judge(*header_, r.error());
+      mark_if_corrupted(*header_, r.error());
     }
     return r;
   }
@@ -603,7 +603,7 @@ class Talc {
           const std::uint64_t span = m.span();
           beyond = span > size_ - meta_offset();
           torn = !beyond && (span < kTagSize || m.heap_end() > span - kTagSize);
-          if (torn) judge(*header_, Errc::corrupted);
+          if (torn) mark_if_corrupted(*header_, Errc::corrupted);
           if (!beyond && !torn) f(m);
         },
         &recovered, lock_wait_);

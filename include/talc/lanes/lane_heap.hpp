@@ -24,7 +24,7 @@
 // statistics (HeapStats) subtract what the lanes hold, and the table itself is overhead.
 //
 // When memory runs out, a request first drains the calling thread's lane and reclaims the lanes
-// of dead owners (relieve), then grows the region, and only then fails.
+// of dead owners (drain_lanes), then grows the region, and only then fails.
 #pragma once
 
 #include <algorithm>
@@ -50,9 +50,9 @@ template <class Bins = DefaultBinConfig>
 class alignas(64) LaneHeap {
  public:
   using Sync = TalckMeta<Bins>;
-  using Meta = TalcMeta<Bins>;
+  using Core = TalcMeta<Bins>;
   static constexpr std::uint64_t kNull = Rel<std::byte>::kNull;
-  static_assert(LaneConfig::kRefill <= Meta::kMaxRun, "a refill is one run at most");
+  static_assert(LaneConfig::kRefill <= Core::kMaxRun, "a refill is one run at most");
 
   // The synchronised heap follows the lane words; the core heap follows its lock.
   static constexpr std::size_t kSyncOffset = 64;
@@ -91,11 +91,11 @@ class alignas(64) LaneHeap {
     if (!sync) return sync.error();
     auto* self = std::launder(reinterpret_cast<LaneHeap*>(at));
     if (self->table_ != kNull) {
-      const Meta& m = self->meta();
+      const Core& core = self->meta();
       if (self->lanes_ == 0 || self->lanes_ > LaneConfig::kMaxLanes || self->bound_ == 0 ||
           self->bound_ > LaneConfig::kMaxBytes || self->table_ % kGranule != 0 ||
-          self->table_ < m.heap_start() || lanes_at(self->table_) > m.heap_end() ||
-          m.heap_end() - lanes_at(self->table_) < self->lanes_ * sizeof(Lane))
+          self->table_ < core.heap_start() || lanes_at(self->table_) > core.heap_end() ||
+          core.heap_end() - lanes_at(self->table_) < self->lanes_ * sizeof(Lane))
         return Errc::corrupted;
     }
     return self;
@@ -110,11 +110,11 @@ class alignas(64) LaneHeap {
                  std::chrono::milliseconds bound = kDefaultLockWait) noexcept {
     bool rec = false;
     const Errc e = sync().with_lock(
-        [&](Meta& m) {
+        [&](Core& core) {
           if (rec)  // a pause its dead holder left
             for (std::uint64_t i = 0; i < lane_count(); ++i)
               lane_store(lanes()[i].pause, std::uint64_t{0});
-          f(m);
+          f(core);
         },
         &rec, bound);
     if (recovered != nullptr) *recovered = rec;
@@ -127,8 +127,8 @@ class alignas(64) LaneHeap {
     return *std::launder(
         reinterpret_cast<const Sync*>(reinterpret_cast<const std::byte*>(this) + kSyncOffset));
   }
-  Meta& meta() noexcept { return sync().meta(); }
-  const Meta& meta() const noexcept { return sync().meta(); }
+  Core& meta() noexcept { return sync().meta(); }
+  const Core& meta() const noexcept { return sync().meta(); }
   RegionLock& lock() noexcept { return sync().lock(); }
   const RegionLock& lock() const noexcept { return sync().lock(); }
   bool corrupted() const noexcept { return sync().corrupted(); }
@@ -165,13 +165,13 @@ class alignas(64) LaneHeap {
   }
 
   // Under the lock: `op` (a core request), and when it fails for want of memory, again after
-  // the calling thread's lane and the lanes of dead owners are drained (relieve): memory cached
+  // the calling thread's lane and the lanes of dead owners are drained (drain_lanes): memory cached
   // in a lane is not lost to a request that needs it. Before the region grows.
   template <class Op>
-  Result<void*> relieving(Meta& m, Op&& op) noexcept {
+  Result<void*> retry_after_drain(Core& core, Op&& op) noexcept {
     Result<void*> r = op();
-    if (r.error() == Errc::out_of_memory && relieve(m, held_lane())) {
-      m.retract_failure();  // the drained blocks may answer it
+    if (r.error() == Errc::out_of_memory && drain_lanes(core, held_lane())) {
+      core.retract_failure();  // the drained blocks may answer it
       r = op();
     }
     return r;
@@ -212,7 +212,7 @@ class alignas(64) LaneHeap {
   // Under the lock: a block of at least `size` (<= LaneConfig::kMaxRequest) bytes from `o`,
   // refilling its class from the heap when it is empty. out_of_memory when the heap has no room
   // for even one block; corrupted when the lane's stack is not what it must be.
-  Result<void*> refill_pop(Meta& m, const LaneOwner& o, std::size_t size) noexcept {
+  Result<void*> refill_pop(Core& core, const LaneOwner& o, std::size_t size) noexcept {
     const std::uint64_t chunk = chunk_size_for(size), cls = LaneConfig::class_of(chunk);
     Lane& l = *o.lane;
     if (lane_load(l.head[cls]) == kNull) {
@@ -226,10 +226,10 @@ class alignas(64) LaneHeap {
            count < LaneConfig::kClassCap ? LaneConfig::kClassCap - count : 0}));
       for (std::uint32_t got = 0; n != 0; n -= got) {
         const Result<std::uint32_t> run =
-            m.allocate_run(table(), word_of(o, cls), chunk, n, lane_load(l.head[cls]), o.mark);
+            core.allocate_run(table(), word_of(o, cls), chunk, n, lane_load(l.head[cls]), o.mark);
         if (!run) {
           if (lane_load(l.head[cls]) == kNull) return run.error();
-          if (run.error() == Errc::out_of_memory) m.retract_failure();  // the request is served
+          if (run.error() == Errc::out_of_memory) core.retract_failure();  // the request is served
           break;
         }
         got = *run;
@@ -240,31 +240,31 @@ class alignas(64) LaneHeap {
     }
     // A lane at its bound refills nothing, nor one whose chunk was a block and 16 bytes (no
     // block of this class): the request is served by the heap directly.
-    if (lane_load(l.head[cls]) == kNull) return m.allocate(size, kGranule);
-    const std::uint64_t u = o.template pop<true>(cls, chunk, m.heap_end());
+    if (lane_load(l.head[cls]) == kNull) return core.allocate(size, kGranule);
+    const std::uint64_t u = o.template pop<true>(cls, chunk, core.heap_end());
     if (u == kNull) return Errc::corrupted;  // the head is no block of this lane: damage
-    return m.address_of(u);
+    return core.address_of(u);
   }
 
   // Under the lock: frees the block at `p` (a refusal changes nothing). A small block goes to
   // `o` (when given), draining half its class into the heap first if the lane is full, unless
   // the chunk below it is free: then, the lock being held anyway, it merges into the heap,
   // which keeps the heap whole.
-  Errc release(Meta& m, void* p, const LaneOwner* o,
+  Errc free_locked(Core& core, void* p, const LaneOwner* o,
                std::chrono::milliseconds bound = kDefaultLockWait) noexcept {
-    const Result<Chunk> c = m.live_chunk(p);
+    const Result<Chunk> c = core.live_chunk(p);
     if (!c) return c.error();
     if (has_lanes() && c->size <= LaneConfig::kMaxChunk) {
-      if (const Errc e = refuse_cached(m, *c, bound); e != Errc::ok) return e;
-      if (o != nullptr && !Tag{load_word(core(), c->base)}.below_free()) {
+      if (const Errc e = refuse_cached(core, *c, bound); e != Errc::ok) return e;
+      if (o != nullptr && !Tag{load_word(core_bytes(), c->base)}.below_free()) {
         const std::uint64_t cls = LaneConfig::class_of(c->size);
         if (o->template push<true>(c->user(), cls, c->size)) return Errc::ok;
-        if (const Errc e = drain(m, *o, cls, LaneConfig::kClassCap / 2); e != Errc::ok) return e;
+        if (const Errc e = drain(core, *o, cls, LaneConfig::kClassCap / 2); e != Errc::ok) return e;
         if (o->template push<true>(c->user(), cls, c->size)) return Errc::ok;
       }
     }
     if (has_lanes() && c->user() == table_) return Errc::foreign_pointer;
-    return m.deallocate_live(*c);
+    return core.deallocate_live(*c);
   }
 
   // Under the lock, before any core operation on the live block at `p` (a free, a resize, an
@@ -272,52 +272,52 @@ class alignas(64) LaneHeap {
   // whose mark names a lane is looked for there: the lane is made still first, or reclaimed
   // when its owner is gone. lock_timeout when a live owner stays inside an operation past
   // `bound` (it was stopped there).
-  Errc refuse_cached(Meta& m, const void* p,
+  Errc refuse_cached(Core& core, const void* p,
                      std::chrono::milliseconds bound = kDefaultLockWait) noexcept {
     if (!has_lanes()) return Errc::ok;
-    const Result<Chunk> c = m.live_chunk(p);
+    const Result<Chunk> c = core.live_chunk(p);
     if (!c) return c.error();
-    return refuse_cached(m, *c, bound);
+    return refuse_cached(core, *c, bound);
   }
   // The same, for a chunk live_chunk() has just proved live.
-  Errc refuse_cached(Meta& m, const Chunk& c, std::chrono::milliseconds bound) noexcept {
+  Errc refuse_cached(Core& core, const Chunk& c, std::chrono::milliseconds bound) noexcept {
     if (!has_lanes() || c.size > LaneConfig::kMaxChunk) return Errc::ok;
-    const std::uint64_t u = c.user(), x = load_word(core(), u + kWord) ^ secret_;
+    const std::uint64_t u = c.user(), x = load_word(core_bytes(), u + kWord) ^ secret_;
     if (x >= lanes_) return Errc::ok;
-    if (!table_sane(m)) return Errc::corrupted;
+    if (!table_sane(core)) return Errc::corrupted;
     // A lane nobody works is drained first: then the block, if it was there, is free.
     if (owner_gone(lane_load(lanes()[x].owner)))
-      if (const Errc e = reclaim(m, x, Reclaim::dead_only); e != Errc::ok) return e;
+      if (const Errc e = reclaim(core, x, Reclaim::dead_only); e != Errc::ok) return e;
     bool cached = false;
     if (!read_still(x, bound,
-                    [&] { cached = view(x).holds(LaneConfig::class_of(c.size), u, m.heap_end()); }))
+                    [&] { cached = view(x).holds(LaneConfig::class_of(c.size), u, core.heap_end()); }))
       return Errc::lock_timeout;
     if (cached) return Errc::not_allocated;
-    return m.live_chunk(m.address_of(u)).error();
+    return core.live_chunk(core.address_of(u)).error();
   }
 
   // Under the lock: whether the allocated chunk whose user pointer is `p` belongs to the lanes
   // (their table, or a block one of them caches) rather than to a user: for walks of the chunks.
-  bool in_lanes(Meta& m, const void* p) noexcept {
+  bool in_lanes(Core& core, const void* p) noexcept {
     if (!has_lanes()) return false;
-    return m.offset_of(p) == table_ || refuse_cached(m, p) == Errc::not_allocated;
+    return core.offset_of(p) == table_ || refuse_cached(core, p) == Errc::not_allocated;
   }
 
   // Under the lock, when a request failed for want of memory: drains `mine` (the caller's lane,
   // when it has one) and reclaims every lane with no live owner. Whether anything came back.
-  bool relieve(Meta& m, LaneOwner* mine) noexcept {
+  bool drain_lanes(Core& core, LaneOwner* mine) noexcept {
     if (!has_lanes()) return false;
     bool freed = false;
     if (mine != nullptr && lane_load(mine->lane->bytes) != 0) {
       for (std::uint64_t cls = 0; cls < LaneConfig::kClasses; ++cls)
-        (void)drain(m, *mine, cls, LaneConfig::kClassCap);
+        (void)drain(core, *mine, cls, LaneConfig::kClassCap);
       freed = true;
     }
-    if (!table_sane(m)) return freed;
+    if (!table_sane(core)) return freed;
     for (std::uint64_t i = 0; i < lanes_; ++i) {
       const Lane& l = lanes()[i];
       if (!empty(l) && owner_gone(lane_load(l.owner)))
-        freed |= reclaim(m, i, Reclaim::dead_only) == Errc::ok;
+        freed |= reclaim(core, i, Reclaim::dead_only) == Errc::ok;
     }
     return freed;
   }
@@ -325,12 +325,12 @@ class alignas(64) LaneHeap {
   // Under the lock, by a process that knows it is the only one using the region (Talc::
   // fresh_start): every lane's owner is gone, whatever its word says; each is drained and freed.
   // This process's own lanes are left to the threads that hold them.
-  Errc reset_lanes(Meta& m) noexcept {
+  Errc reset_lanes(Core& core) noexcept {
     if (!has_lanes()) return Errc::ok;
-    if (!table_sane(m)) return Errc::corrupted;
+    if (!table_sane(core)) return Errc::corrupted;
     for (std::uint64_t i = 0; i < lane_count(); ++i)
       if (lane_load(lanes()[i].owner) != RegionLock::self())
-        if (const Errc e = reclaim(m, i, Reclaim::any); e != Errc::ok) return e;
+        if (const Errc e = reclaim(core, i, Reclaim::any); e != Errc::ok) return e;
     return Errc::ok;
   }
 
@@ -352,7 +352,7 @@ class alignas(64) LaneHeap {
   // The core's figures with the lanes taken out: the core counts cached blocks and the lane
   // table as live; to a user the former are cached, the latter overhead. Every byte of the span
   // stays in exactly one of live, free, cached and overhead.
-  void discount(HeapStats& s) const noexcept {
+  void subtract_lanes(HeapStats& s) const noexcept {
     const Cached c = cached();
     const std::uint64_t table = table_chunk();
     const std::uint64_t blocks = c.blocks + (table != 0 ? 1 : 0);
@@ -367,7 +367,7 @@ class alignas(64) LaneHeap {
     s.lanes_owned = c.owned;
     if (table != 0 && s.allocations != 0) --s.allocations;  // the table's, when the heap was built
   }
-  void discount(Census& census) const noexcept {
+  void subtract_lanes(Census& census) const noexcept {
     const Cached c = cached();
     const std::uint64_t table = table_chunk();
     census.cached_chunks = c.blocks;
@@ -378,29 +378,29 @@ class alignas(64) LaneHeap {
 
   // The chunk bytes of the lane table (0 without lanes): overhead in the statistics.
   std::uint64_t table_chunk() const noexcept {
-    return has_lanes() ? Tag{load_word(core(), table_ - kTagSize)}.size() : 0;
+    return has_lanes() ? Tag{load_word(core_bytes(), table_ - kTagSize)}.size() : 0;
   }
 
   // Proves N1-N4 of lane.hpp over every lane, after the core's check passed. `live`: other
   // processes may be working the lanes (the caller holds the lock), so the lanes of dead owners
   // are reclaimed first and the others made still while they are read; a private copy of a
   // region (the tool) passes false and nothing is written.
-  CheckReport check_lanes(Meta& m, bool live) {
+  CheckReport check_lanes(Core& core, bool live) {
     if (!has_lanes()) return {};
-    if (!table_sane(m))
+    if (!table_sane(core))
       return CheckReport{Errc::corrupted, table_, "the lane table lies outside the heap"};
-    const Result<Chunk> t = m.live_chunk(table());
+    const Result<Chunk> t = core.live_chunk(table());
     if (!t || t->end() < lane_offset(lanes_))
       return CheckReport{Errc::corrupted, table_, "the lane table is not a live block"};
-    if (!live) return walk_lanes(m);
+    if (!live) return walk_lanes(core);
     for (std::uint64_t i = 0; i < lanes_; ++i) {
       const std::uint64_t w = lane_load(lanes()[i].owner);
       if (w != 0 && owner_gone(w))
-        if (const Errc e = reclaim(m, i, Reclaim::dead_only); e != Errc::ok)
+        if (const Errc e = reclaim(core, i, Reclaim::dead_only); e != Errc::ok)
           return CheckReport{e, lane_offset(i), "a dead owner's lane could not be drained"};
     }
     CheckReport rep;
-    if (!read_still(kAllLanes, kDefaultLockWait, [&] { rep = walk_lanes(m); }))
+    if (!read_still(kAllLanes, kDefaultLockWait, [&] { rep = walk_lanes(core); }))
       return CheckReport{Errc::lock_timeout, 0, "a lane's owner stays inside an operation"};
     return rep;
   }
@@ -412,9 +412,9 @@ class alignas(64) LaneHeap {
     auto* self = static_cast<LaneHeap*>(heap);
     Lane& l = self->lanes()[index];
     const LaneOwner o = self->view(index);
-    (void)self->with_lock([&](Meta& m) {
+    (void)self->with_lock([&](Core& core) {
       for (std::uint64_t cls = 0; cls < LaneConfig::kClasses; ++cls)
-        (void)self->drain(m, o, cls, LaneConfig::kClassCap);
+        (void)self->drain(core, o, cls, LaneConfig::kClassCap);
     });
     lane_store(l.thread, std::uint64_t{0});
     lane_store(l.owner, std::uint64_t{0}, std::memory_order_release);
@@ -425,7 +425,7 @@ class alignas(64) LaneHeap {
 
   LaneHeap() noexcept = default;
 
-  std::byte* core() const noexcept {
+  std::byte* core_bytes() const noexcept {
     return const_cast<std::byte*>(reinterpret_cast<const std::byte*>(&meta()));
   }
   // The lanes start at the table's first 64-byte boundary (the core heap's base is one): each
@@ -433,20 +433,20 @@ class alignas(64) LaneHeap {
   static constexpr std::uint64_t lanes_at(std::uint64_t table) noexcept {
     return (table + 63) & ~std::uint64_t{63};
   }
-  Lane* lanes() const noexcept { return reinterpret_cast<Lane*>(core() + lanes_at(table_)); }
-  void* table() const noexcept { return core() + table_; }
+  Lane* lanes() const noexcept { return reinterpret_cast<Lane*>(core_bytes() + lanes_at(table_)); }
+  void* table() const noexcept { return core_bytes() + table_; }
   // The word index, from the table's start, of lane `o`'s head of class `cls`: the slot that
   // allocate_run and deallocate_linked rewrite.
   std::size_t word_of(const LaneOwner& o, std::uint64_t cls) const noexcept {
     return static_cast<std::size_t>(
-        (reinterpret_cast<std::byte*>(&o.lane->head[cls]) - core() - table_) / kWord);
+        (reinterpret_cast<std::byte*>(&o.lane->head[cls]) - core_bytes() - table_) / kWord);
   }
   // Whether record `h` is this thread's lane in this heap, taken in this process.
   [[gnu::always_inline]] bool here(const lanes_local::Held& h) const noexcept {
     return h.key == this && h.self == RegionLock::self() && h.owner.lane != nullptr;
   }
   LaneOwner view(std::uint64_t i) const noexcept {
-    return LaneOwner{&lanes()[i], core(), secret_ ^ i, bound_, meta().heap_start()};
+    return LaneOwner{&lanes()[i], core_bytes(), secret_ ^ i, bound_, meta().heap_start()};
   }
   static bool empty(const Lane& l) noexcept {
     for (std::uint64_t cls = 0; cls < LaneConfig::kClasses; ++cls)
@@ -459,30 +459,30 @@ class alignas(64) LaneHeap {
   }
 
   void build_table() noexcept {
-    Meta& m = meta();
-    std::uint64_t n = m.capacity() / 64 / sizeof(Lane);
+    Core& core = meta();
+    std::uint64_t n = core.capacity() / 64 / sizeof(Lane);
     if (n == 0) return;
     if (n > LaneConfig::kMaxLanes) n = LaneConfig::kMaxLanes;
     // At least one class's largest block, so the table itself is never taken for a small one.
     std::uint64_t bytes = n * sizeof(Lane) + 64 - kGranule;
     if (bytes < LaneConfig::kMaxChunk) bytes = LaneConfig::kMaxChunk;
-    const Result<void*> r = m.allocate(bytes);
+    const Result<void*> r = core.allocate(bytes);
     if (!r) return;
     std::memset(*r, 0, bytes);
     Lane* l =
-        reinterpret_cast<Lane*>(static_cast<std::byte*>(m.address_of(lanes_at(m.offset_of(*r)))));
+        reinterpret_cast<Lane*>(static_cast<std::byte*>(core.address_of(lanes_at(core.offset_of(*r)))));
     for (std::uint64_t i = 0; i < n; ++i) {
       ::new (&l[i]) Lane{};
       for (std::uint64_t cls = 0; cls < LaneConfig::kClasses; ++cls) l[i].head[cls] = kNull;
     }
     lanes_ = n;
-    bound_ = std::min<std::uint64_t>(LaneConfig::kMaxBytes, m.capacity() / 8 / n);
+    bound_ = std::min<std::uint64_t>(LaneConfig::kMaxBytes, core.capacity() / 8 / n);
     if (bound_ < LaneConfig::kMaxChunk) bound_ = LaneConfig::kMaxChunk;
     // Marks only need to differ from what users' bytes usually hold; nothing rests on secrecy.
     secret_ = fingerprint_of(
         {reinterpret_cast<std::uintptr_t>(this), RegionLock::self(),
          static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())});
-    table_ = m.offset_of(*r);
+    table_ = core.offset_of(*r);
   }
 
   // Claims a lane for the calling thread (lane_local.hpp keeps the record). Out of line: the
@@ -492,7 +492,7 @@ class alignas(64) LaneHeap {
     const lanes_local::LaneSource src{
         this, lanes_,
         [](void* h, std::uint64_t i, bool dead_ok) noexcept {
-          return static_cast<LaneHeap*>(h)->take(i, dead_ok);
+          return static_cast<LaneHeap*>(h)->own_lane(i, dead_ok);
         },
         [](void* h, std::uint64_t i) noexcept { return static_cast<LaneHeap*>(h)->view(i); },
         &LaneHeap::give_back};
@@ -502,7 +502,7 @@ class alignas(64) LaneHeap {
   // Tries to make lane i the calling thread's: a free one by one compare-and-swap (drained under
   // the lock if a previous owner left blocks in it), or, with `dead_ok`, one whose owner died,
   // by reclaiming it. Free lanes are tried first: telling a dead owner costs a look at /proc.
-  bool take(std::uint64_t i, bool dead_ok) noexcept {
+  bool own_lane(std::uint64_t i, bool dead_ok) noexcept {
     Lane& l = lanes()[i];
     std::uint64_t w = lane_load(l.owner);
     if (w != 0 && (!dead_ok || !owner_gone(w))) return false;
@@ -512,7 +512,7 @@ class alignas(64) LaneHeap {
     lane_store(l.thread, std::uint64_t{current_thread_id()});
     if (w == 0 && empty(l) && lane_load(l.bytes) == 0 && lane_load(l.seq) % 2 == 0) return true;
     Errc r = Errc::ok;
-    const Errc e = with_lock([&](Meta& m) { r = reclaim(m, i, Reclaim::mine); });
+    const Errc e = with_lock([&](Core& core) { r = reclaim(core, i, Reclaim::mine); });
     if (e == Errc::ok && r == Errc::ok) return true;
     lane_store(l.owner, std::uint64_t{0}, std::memory_order_release);
     return false;
@@ -523,7 +523,7 @@ class alignas(64) LaneHeap {
   // owner turns out to be alive, and takes the lane over with a compare-and-swap first, so a
   // process claiming it at the same moment is not robbed; `any` trusts the caller that nobody
   // else uses the region.
-  Errc reclaim(Meta& m, std::uint64_t i, Reclaim how) noexcept {
+  Errc reclaim(Core& core, std::uint64_t i, Reclaim how) noexcept {
     Lane& l = lanes()[i];
     if (how == Reclaim::dead_only) {
       std::uint64_t w = lane_load(l.owner);
@@ -535,7 +535,7 @@ class alignas(64) LaneHeap {
     const LaneOwner o = view(i);
     for (std::uint64_t cls = 0; cls < LaneConfig::kClasses; ++cls) {
       // The counts may be off by the operation a dead owner left: the stack decides.
-      Errc e = drain(m, o, cls, LaneConfig::kClassCap + 1);
+      Errc e = drain(core, o, cls, LaneConfig::kClassCap + 1);
       if (e == Errc::ok && lane_load(l.head[cls]) != kNull) e = Errc::corrupted;  // too long
       if (e != Errc::ok) {
         if (how == Reclaim::dead_only) lane_store(l.owner, std::uint64_t{0});  // not ours to keep
@@ -555,17 +555,17 @@ class alignas(64) LaneHeap {
 
   // Under the lock: frees up to `n` blocks of stack `cls` of `o` into the heap, one atomic
   // operation each. Stops at an empty stack; a block the heap refuses is damage.
-  Errc drain(Meta& m, const LaneOwner& o, std::uint64_t cls, std::uint32_t n) noexcept {
+  Errc drain(Core& core, const LaneOwner& o, std::uint64_t cls, std::uint32_t n) noexcept {
     Lane& l = *o.lane;
     for (std::uint32_t k = 0; k < n; ++k) {
       const std::uint64_t u = lane_load(l.head[cls]);
       if (u == kNull) break;
-      if (u >= m.heap_end()) return Errc::corrupted;
+      if (u >= core.heap_end()) return Errc::corrupted;
       // A head that is not a block of this class is damage: freeing it could free a user's.
       const std::uint64_t chunk = LaneConfig::chunk_of(cls);
-      const Result<Chunk> c = m.live_chunk(m.address_of(u));
+      const Result<Chunk> c = core.live_chunk(core.address_of(u));
       if (!c || c->size != chunk) return Errc::corrupted;
-      if (m.deallocate_linked(table(), word_of(o, cls)) != Errc::ok) return Errc::corrupted;
+      if (core.deallocate_linked(table(), word_of(o, cls)) != Errc::ok) return Errc::corrupted;
       const std::uint32_t count = lane_load(l.count[cls]);
       lane_store(l.count[cls], count == 0 ? 0 : count - 1);
       const std::uint64_t bytes = lane_load(l.bytes);
@@ -621,15 +621,15 @@ class alignas(64) LaneHeap {
   // another process's data too, checked when the heap was opened and again before the slow
   // paths use them as addresses.
   // The heap end is read as a reader without the lock reads it: it only grows.
-  bool table_sane(const Meta& m) const noexcept {
-    const std::uint64_t end = m.heap_end_unlocked();
-    return lanes_ != 0 && lanes_ <= LaneConfig::kMaxLanes && table_ >= m.heap_start() &&
+  bool table_sane(const Core& core) const noexcept {
+    const std::uint64_t end = core.heap_end_unlocked();
+    return lanes_ != 0 && lanes_ <= LaneConfig::kMaxLanes && table_ >= core.heap_start() &&
            table_ % kGranule == 0 && lanes_at(table_) <= end &&
            end - lanes_at(table_) >= lanes_ * sizeof(Lane);
   }
 
   // N1-N4 over lanes that stand still.
-  CheckReport walk_lanes(Meta& m) {
+  CheckReport walk_lanes(Core& core) {
     std::vector<std::uint64_t> seen;
     for (std::uint64_t i = 0; i < lanes_; ++i) {
       const Lane& l = lanes()[i];
@@ -645,16 +645,16 @@ class alignas(64) LaneHeap {
       for (std::uint64_t cls = 0; cls < LaneConfig::kClasses; ++cls) {
         const std::uint64_t chunk = LaneConfig::chunk_of(cls);
         std::uint64_t n = 0;
-        for (std::uint64_t u = lane_load(l.head[cls]); u != kNull; u = load_word(core(), u)) {
+        for (std::uint64_t u = lane_load(l.head[cls]); u != kNull; u = load_word(core_bytes(), u)) {
           if (n == LaneConfig::kClassCap)
             return CheckReport{Errc::corrupted, lane_offset(i), "a lane's stack does not end", cls};
-          if (u >= m.heap_end())
+          if (u >= core.heap_end())
             return CheckReport{Errc::corrupted, lane_offset(i), "a lane names a block outside", u};
-          const Result<Chunk> c = m.live_chunk(m.address_of(u));
+          const Result<Chunk> c = core.live_chunk(core.address_of(u));
           if (!c || c->size != chunk)
             return CheckReport{Errc::corrupted, u,
                                "a cached block is no allocated chunk of its class", cls};
-          if (load_word(core(), u + kWord) != (secret_ ^ i))
+          if (load_word(core_bytes(), u + kWord) != (secret_ ^ i))
             return CheckReport{Errc::corrupted, u, "a cached block lacks its lane's mark", i};
           seen.push_back(u);
           bytes += chunk;

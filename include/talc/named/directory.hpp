@@ -227,7 +227,7 @@ class NamedDirectory {
       const Result<Meta> b = block_of(*at.entry, Kind{type_key<named_detail::Bytes>(), 0, 0});
       if (!b) return b.error();
       named_detail::publish(at.entry->state, named_detail::State::destroying);
-      const Errc e = release(at.segment, *at.entry);
+      const Errc e = empty_entry(at.segment, *at.entry);
       // A refused free (the heap's lock held past the wait) leaves the block whole and named:
       // nothing was torn down, so the entry is live again rather than left for a repair.
       if (e != Errc::ok) named_detail::publish(at.entry->state, named_detail::State::live);
@@ -243,7 +243,7 @@ class NamedDirectory {
       if (!obj) return obj.error();
       named_detail::publish(at.entry->state, named_detail::State::destroying);
       (*obj)->~T();
-      return release(at.segment, *at.entry);
+      return empty_entry(at.segment, *at.entry);
     });
   }
 
@@ -533,7 +533,7 @@ class NamedDirectory {
   }
 
   // Frees an entry's block and empties it (holding the directory's lock).
-  Errc release(const Meta& seg, Entry& en) {
+  Errc empty_entry(const Meta& seg, Entry& en) {
     Errc e = Errc::ok;
     if (en.object != named_detail::kNull) {
       e = t_->deallocate_from(seg, word_of(*segment_at(seg), en));
@@ -560,7 +560,7 @@ class NamedDirectory {
               bad = Errc::corrupted;
               return true;
             }
-            if (const Errc r = release(m, en); r != Errc::ok) {
+            if (const Errc r = empty_entry(m, en); r != Errc::ok) {
               bad = r;
               return true;
             }
@@ -584,7 +584,7 @@ class NamedDirectory {
         const bool named =
             en.name_len == name.size() && std::memcmp(en.name, name.data(), name.size()) == 0;
         if (named && en.state == static_cast<std::uint32_t>(State::destroying)) {
-          finished = release(m, en);
+          finished = empty_entry(m, en);
           if (finished != Errc::ok) return true;
         }
         if (en.state == static_cast<std::uint32_t>(State::empty)) {
@@ -702,7 +702,7 @@ class NamedDirectory {
     try {
       build(*block);
     } catch (...) {
-      (void)release(seg, *en);
+      (void)empty_entry(seg, *en);
       throw;
     }
     named_detail::publish(en->state, State::live);

@@ -30,7 +30,7 @@ namespace talc {
 template <class Bins = DefaultBinConfig>
 class alignas(64) TalckMeta {
  public:
-  using Meta = TalcMeta<Bins>;
+  using Core = TalcMeta<Bins>;
 
   TalckMeta(const TalckMeta&) = delete;
   TalckMeta& operator=(const TalckMeta&) = delete;
@@ -41,15 +41,15 @@ class alignas(64) TalckMeta {
   static constexpr std::uint64_t layout_fingerprint() noexcept;
 
   static constexpr std::size_t min_claim_size() noexcept {
-    return kMetaOffset + Meta::min_claim_size();
+    return kMetaOffset + Core::min_claim_size();
   }
 
   // Builds lock and heap in [at, at + len); `at` must be 64-aligned.
   static Result<TalckMeta*> claim(void* at, std::size_t len, ClaimOptions opts = {}) noexcept {
     if (at == nullptr) return Errc::null_region;
     if (reinterpret_cast<std::uintptr_t>(at) % alignof(TalckMeta) != 0) return Errc::corrupted;
-    if (len < kMetaOffset + sizeof(Meta)) return Errc::region_too_small;
-    auto meta = Meta::claim(static_cast<std::byte*>(at) + kMetaOffset, len - kMetaOffset, opts);
+    if (len < kMetaOffset + sizeof(Core)) return Errc::region_too_small;
+    auto meta = Core::claim(static_cast<std::byte*>(at) + kMetaOffset, len - kMetaOffset, opts);
     if (!meta) return meta.error();
     auto* self = ::new (at) TalckMeta();
     self->lock_.init();
@@ -60,13 +60,13 @@ class alignas(64) TalckMeta {
   static Result<TalckMeta*> adopt(void* at, std::size_t len) noexcept {
     if (at == nullptr) return Errc::null_region;
     if (reinterpret_cast<std::uintptr_t>(at) % alignof(TalckMeta) != 0) return Errc::corrupted;
-    if (len < kMetaOffset + sizeof(Meta)) return Errc::region_too_small;
-    auto meta = Meta::adopt(static_cast<std::byte*>(at) + kMetaOffset, len - kMetaOffset);
+    if (len < kMetaOffset + sizeof(Core)) return Errc::region_too_small;
+    auto meta = Core::adopt(static_cast<std::byte*>(at) + kMetaOffset, len - kMetaOffset);
     if (!meta) return meta.error();
     return std::launder(reinterpret_cast<TalckMeta*>(at));
   }
 
-  // Runs f(Meta&) under the lock. Returns Errc::corrupted, without running f, once the heap
+  // Runs f(Core&) under the lock. Returns Errc::corrupted, without running f, once the heap
   // is known to be broken; lock_damaged or lock_timeout when the lock could not be taken;
   // Errc::ok otherwise. `recovered`, when given, says whether this acquisition repaired the
   // heap after a dead holder. `f` must not throw.
@@ -99,12 +99,12 @@ class alignas(64) TalckMeta {
 
   // The unlocked core, for the few readers that can tolerate a moving heap (offset arithmetic,
   // bounds) and for tests; everything that reads chunks goes through with_lock.
-  Meta& meta() noexcept {
-    return *std::launder(reinterpret_cast<Meta*>(reinterpret_cast<std::byte*>(this) + kMetaOffset));
+  Core& meta() noexcept {
+    return *std::launder(reinterpret_cast<Core*>(reinterpret_cast<std::byte*>(this) + kMetaOffset));
   }
-  const Meta& meta() const noexcept {
+  const Core& meta() const noexcept {
     return *std::launder(
-        reinterpret_cast<const Meta*>(reinterpret_cast<const std::byte*>(this) + kMetaOffset));
+        reinterpret_cast<const Core*>(reinterpret_cast<const std::byte*>(this) + kMetaOffset));
   }
 
   bool corrupted() const noexcept { return corrupted_.load(std::memory_order_acquire) != 0; }
@@ -147,7 +147,7 @@ class alignas(64) TalckMeta {
 template <class Bins>
 constexpr std::uint64_t TalckMeta<Bins>::layout_fingerprint() noexcept {
   return fingerprint_of({Bins::kLinearStages, Bins::kBytesPerLinear, Bins::kLogDivs, Bins::kBins,
-                         kGranule, kMinChunk, kChunkPhase, sizeof(Meta), sizeof(TalckMeta),
+                         kGranule, kMinChunk, kChunkPhase, sizeof(Core), sizeof(TalckMeta),
                          kMetaOffset, RegionLock::kStorage});
 }
 
