@@ -12,8 +12,8 @@
 #include <stdexcept>
 
 #include "peer.hpp"
-#include "talc/talc.hpp"
 #include "talc/core/talc_meta.hpp"
+#include "talc/talc.hpp"
 
 namespace talc_bench {
 

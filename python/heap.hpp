@@ -36,8 +36,8 @@
 #include <unordered_map>
 #include <utility>
 
-#include "talc/talc.hpp"
 #include "talc/offset_ring.hpp"
+#include "talc/talc.hpp"
 
 namespace talc_py {
 

@@ -155,13 +155,13 @@ TEST_F(OpenFile, AnAbandonedBuildIsRecognisedAndTakenOverOnlyByACreator) {
   ExpectRefused(path, Errc::init_abandoned, "died while building");
 
   auto region = talc::MappedRegion::file(path.string(), talc::OpenMode::open_only);
-  bool created = false;
-  std::string why;
-  auto h = talc::Talc<>::HeaderType::open(region.base(), region.size(), talc::OpenRole::either, {},
-                                          std::chrono::milliseconds(50), &why, &created);
-  ASSERT_TRUE(h.ok()) << why;
-  EXPECT_TRUE(created);
-  EXPECT_EQ((*h)->state(), talc::InitState::initialised);
+  const auto h = talc::Talc<>::HeaderType::open({.base = region.base(),
+                                                 .len = region.size(),
+                                                 .role = talc::OpenRole::either,
+                                                 .wait = std::chrono::milliseconds(50)});
+  ASSERT_TRUE(h) << h.why;
+  EXPECT_TRUE(h.built);
+  EXPECT_EQ(h.header->state(), talc::InitState::initialised);
 }
 
 // A builder whose pid now names another, live process (our parent, under another start tag):

@@ -29,15 +29,16 @@ talc::MappedRegion map_private(const RegionSpec& spec) {
 
 Snapshot::Snapshot(const RegionSpec& spec, std::chrono::milliseconds wait)
     : spec_(spec), region_(map_private(spec)) {
-  std::string why;
-  const auto h =
-      HeapHeader::open(region_.base(), region_.size(), talc::OpenRole::attach, {}, wait, &why);
+  const auto h = HeapHeader::open({.base = region_.base(),
+                                   .len = region_.size(),
+                                   .role = talc::OpenRole::attach,
+                                   .wait = wait});
   if (!h) {
-    error_ = h.error();
-    refusal_ = why.empty() ? talc::describe(h.error()) : why;
+    error_ = h.error;
+    refusal_ = h.why.empty() ? talc::describe(h.error) : h.why;
     return;
   }
-  header_ = *h;  // the header has checked its size against the bytes mapped
+  header_ = h.header;  // the header has checked its size against the bytes mapped
 }
 
 const char* state_name(talc::InitState s) noexcept {

@@ -15,8 +15,8 @@
 
 #include "region_spec.hpp"
 #include "talc/core/errors.hpp"
-#include "talc/region/header.hpp"
 #include "talc/lanes/lane_heap.hpp"
+#include "talc/region/header.hpp"
 #include "talc/region/mapping.hpp"
 
 namespace talc_tool {

@@ -30,9 +30,9 @@
 
 #include "talc/core/errors.hpp"
 #include "talc/face/face.hpp"
+#include "talc/offset_ptr.hpp"
 #include "talc/region/growth.hpp"
 #include "talc/region/header.hpp"
-#include "talc/offset_ptr.hpp"
 #include "talc/sync/talck_meta.hpp"
 
 namespace talc {
@@ -109,7 +109,8 @@ class Allocator {
     void* raw = const_cast<std::remove_cv_t<T>*>(p.get());
     LaneOwner* o = heap.thread_lane();
     if (o != nullptr && heap.lane_free(*o, raw) != LaneHeap<Bins>::LaneFree::ask_lock) return;
-    const Errc e = heap.with_lock([&](auto& m) { Talc<Bins>::mark_if_corrupted(h, heap.free_locked(m, raw, o)); });
+    const Errc e = heap.with_lock(
+        [&](auto& m) { Talc<Bins>::mark_if_corrupted(h, heap.free_locked(m, raw, o)); });
     if (e == Errc::corrupted) h.mark_corrupted();
   }
 

@@ -17,8 +17,8 @@
 #include <string>
 #include <thread>
 
-#include "talc/talc.hpp"
 #include "talc/offset_ring.hpp"
+#include "talc/talc.hpp"
 
 namespace {
 

@@ -10,6 +10,7 @@
 #include "talc/core/bin_config.hpp"
 #include "talc/core/chunk.hpp"
 #include "talc/core/errors.hpp"
+#include "talc/core/fingerprint.hpp"
 #include "talc/core/heap_stats.hpp"
 #include "talc/core/journal.hpp"
 #include "talc/core/rel.hpp"

@@ -69,7 +69,7 @@ Errc TalcMeta<Bins, Journaled>::resize_in_place(const Chunk& c, std::uint64_t ne
 // it): what is left to check is the bin head of the chunk the release will link.
 template <class Bins, bool Journaled>
 bool TalcMeta<Bins, Journaled>::release_after_carve_ok(const Chunk& c, const Fit& fit,
-                                                      std::uint64_t need) const noexcept {
+                                                       std::uint64_t need) const noexcept {
   if (!release_ok(c)) return false;
   std::uint64_t size = c.size;
   const std::uint64_t rest = fit.size - fit.gap - need;

@@ -150,4 +150,3 @@ class MapTalc : public Talc<Bins> {
 };
 
 }  // namespace talc
-

@@ -1,9 +1,24 @@
-// Layer 8 — the face: the shared heap as users call it.
+// Layer 8 — the face: the shared heap as users call it. Start here.
 //
 // `Talc` is this process's view of a heap in a mapped region: allocate and deallocate (raw,
 // or typed with construct / destroy), turn a handle from another process into a local one
-// (`adopt`), check the heap, publish a root. `MapTalc` is a Talc that also owns its mapping:
-// open it on a shared memory name, a file, a descriptor or anonymous memory and it is ready.
+// (`adopt`), check the heap, publish a root. `MapTalc` (face/map_talc.hpp) is a Talc that also
+// owns its mapping: open it on a shared memory name, a file, a descriptor or anonymous memory
+// and it is ready.
+//
+// The allocate path, top-down:
+//  1. try_allocate, below. A small request goes to the calling thread's lane
+//     (LaneHeap::lane_allocate in lanes/lane_heap.hpp, LaneOwner::pop in lanes/lane.hpp): a
+//     few loads and stores in the region, no lock.
+//  2. When the lane is empty, or the request is large or aligned beyond a lane, growing()
+//     (face/talc_slow.hpp) takes the heap's lock (locked(), over TalckMeta::with_lock in
+//     sync/) and runs the core request: a refill of the lane, or TalcMeta::allocate
+//     (core/talc_meta_alloc.hpp: plan, carve, commit, every metadata write journalled).
+//  3. When the core finds no room, the lanes are drained into the heap and the request
+//     retried; then the region grows (region/growth.hpp); then the out-of-memory handler is
+//     asked, outside the lock.
+// deallocate follows the same road back: the lane when it may take the block, else
+// free_locked(), LaneHeap::free_locked and TalcMeta::deallocate_live (core/talc_meta_free.hpp).
 //
 // A region may be created with a maximum size larger than its first one: every process maps
 // (reserves) the maximum, and when a request does not fit, the process making it grows the
@@ -33,12 +48,12 @@
 #include <utility>
 
 #include "talc/core/errors.hpp"
-#include "talc/region/growth.hpp"
-#include "talc/region/header.hpp"
+#include "talc/face/meta.hpp"
 #include "talc/lanes/lane_heap.hpp"
 #include "talc/lanes/lane_local.hpp"
+#include "talc/region/growth.hpp"
+#include "talc/region/header.hpp"
 #include "talc/region/mapping.hpp"
-#include "talc/face/meta.hpp"
 
 namespace talc {
 
@@ -103,7 +118,7 @@ class Talc {
           if (u != Heap::kNull) [[likely]]
             return Meta{base_, meta_offset() + u, size};
           const Result<void*> r =
-              growing(size, align, [&](auto& m) { return heap().refill_pop(m, o, size); });
+              growing(size, align, [&](auto& core) { return heap().refill_pop(core, o, size); });
           if (!r) return r.error();
           return Meta{base_, offset_of(*r), size};
         }
@@ -113,7 +128,8 @@ class Talc {
       }
     }
     if (const Errc e = align_error(align); e != Errc::ok) return e;
-    const Result<void*> r = growing(size, align, [&](auto& m) { return m.allocate(size, align); });
+    const Result<void*> r =
+        growing(size, align, [&](auto& core) { return core.allocate(size, align); });
     if (!r) return r.error();
     return Meta{base_, offset_of(*r), size};
   }
@@ -132,9 +148,9 @@ class Talc {
     if (const Errc e = own(m); e != Errc::ok) return e;
     if (const Errc e = align_error(align); e != Errc::ok) return e;
     void* p = m.ptr();
-    const Result<void*> r = growing(size, align, [&](auto& h) -> Result<void*> {
-      if (const Errc e = heap().refuse_cached(h, p, lock_wait_); e != Errc::ok) return e;
-      return h.reallocate(p, size, align);
+    const Result<void*> r = growing(size, align, [&](auto& core) -> Result<void*> {
+      if (const Errc e = heap().refuse_cached(core, p, lock_wait_); e != Errc::ok) return e;
+      return core.reallocate(p, size, align);
     });
     if (!r) return r.error();
     return Meta{base_, offset_of(*r), size};
@@ -150,12 +166,12 @@ class Talc {
   // caller that may move should reallocate). try_shrink gives back what a chunk can hold.
   Errc try_grow(Meta& m, std::size_t size) noexcept {
     return resize_in_place(m, size,
-                           [](auto& h, void* p, std::size_t n) { return h.try_grow(p, n); });
+                           [](auto& core, void* p, std::size_t n) { return core.try_grow(p, n); });
   }
   Errc try_shrink(Meta& m, std::size_t size) noexcept {
     if (size > m.size) return Errc::ok;
-    return resize_in_place(m, size,
-                           [](auto& h, void* p, std::size_t n) { return h.try_shrink(p, n); });
+    return resize_in_place(
+        m, size, [](auto& core, void* p, std::size_t n) { return core.try_shrink(p, n); });
   }
 
   // Called, in this process and outside the lock, when a request of `size` bytes failed for want
@@ -204,9 +220,10 @@ class Talc {
                                  std::size_t align = kGranule) noexcept {
     if (owner.base != base_) return Errc::foreign_pointer;
     if (const Errc e = align_error(align); e != Errc::ok) return e;
-    const Result<void*> r = growing(size, align, [&](auto& m) -> Result<void*> {
-      if (const Errc e = heap().refuse_cached(m, owner.ptr(), lock_wait_); e != Errc::ok) return e;
-      return m.allocate_into(owner.ptr(), word, size, align, meta_offset());
+    const Result<void*> r = growing(size, align, [&](auto& core) -> Result<void*> {
+      if (const Errc e = heap().refuse_cached(core, owner.ptr(), lock_wait_); e != Errc::ok)
+        return e;
+      return core.allocate_into(owner.ptr(), word, size, align, meta_offset());
     });
     if (!r) return r.error();
     return Meta{base_, offset_of(*r), size};
@@ -215,9 +232,9 @@ class Talc {
   Errc deallocate_from(const Meta& owner, std::size_t word) noexcept {
     if (owner.base != base_) return Errc::foreign_pointer;
     Errc r = Errc::corrupted;
-    const Errc e = locked([&](auto& m) {
-      r = named_cached(m, owner, word);
-      if (r == Errc::ok) r = record_damage(m.deallocate_from(owner.ptr(), word, meta_offset()));
+    const Errc e = locked([&](auto& core) {
+      r = named_cached(core, owner, word);
+      if (r == Errc::ok) r = record_damage(core.deallocate_from(owner.ptr(), word, meta_offset()));
     });
     return e != Errc::ok ? e : r;
   }
@@ -229,9 +246,9 @@ class Talc {
                                    std::size_t align = kGranule) noexcept {
     if (owner.base != base_) return Errc::foreign_pointer;
     if (const Errc e = align_error(align); e != Errc::ok) return e;
-    const Result<void*> r = growing(size, align, [&](auto& m) -> Result<void*> {
-      if (const Errc e = named_cached(m, owner, word); e != Errc::ok) return e;
-      return m.reallocate_from(owner.ptr(), word, size, align, meta_offset());
+    const Result<void*> r = growing(size, align, [&](auto& core) -> Result<void*> {
+      if (const Errc e = named_cached(core, owner, word); e != Errc::ok) return e;
+      return core.reallocate_from(owner.ptr(), word, size, align, meta_offset());
     });
     if (!r) return r.error();
     return Meta{base_, offset_of(*r), size};
@@ -271,10 +288,10 @@ class Talc {
 
   Result<std::size_t> usable_size(const void* p) noexcept {
     Result<std::size_t> r = Errc::corrupted;
-    const Errc e = locked([&](auto& m) {
-      r = m.usable_size(p);
+    const Errc e = locked([&](auto& core) {
+      r = core.usable_size(p);
       if (r)
-        if (const Errc c = heap().refuse_cached(m, p, lock_wait_); c != Errc::ok) r = c;
+        if (const Errc c = heap().refuse_cached(core, p, lock_wait_); c != Errc::ok) r = c;
     });
     return e != Errc::ok ? Result<std::size_t>(e) : r;
   }
@@ -282,10 +299,10 @@ class Talc {
   // The full integrity check, under the lock.
   CheckReport check() {
     CheckReport rep;
-    const Errc e = locked([&](auto& m) {
+    const Errc e = locked([&](auto& core) {
       try {
-        rep = m.check();
-        if (rep.ok()) rep = heap().check_lanes(m, true);
+        rep = core.check();
+        if (rep.ok()) rep = heap().check_lanes(core, true);
       } catch (const std::bad_alloc&) {
         rep = CheckReport{Errc::out_of_memory, 0, "not enough process memory to check"};
       }
@@ -296,8 +313,8 @@ class Talc {
   }
   Census census() {
     Census c;
-    locked([&](auto& m) {
-      c = m.census();
+    locked([&](auto& core) {
+      c = core.census();
       heap().subtract_lanes(c);
     });
     return c;
@@ -307,7 +324,7 @@ class Talc {
   // with small blocks for a while, or before looking at how free space lies (census()).
   Errc trim() noexcept {
     LaneOwner* o = heap().held_lane();
-    return locked([&](auto& m) { (void)heap().drain_lanes(m, o); });
+    return locked([&](auto& core) { (void)heap().drain_lanes(core, o); });
   }
 
   // The heap's figures (HeapStats), read under the lock at the cost of a few words and the
@@ -315,8 +332,8 @@ class Talc {
   // could not be had; stats() then gives zeros.
   Result<HeapStats> try_stats() noexcept {
     HeapStats s;
-    const Errc e = locked([&](auto& m) {
-      s = m.stats();
+    const Errc e = locked([&](auto& core) {
+      s = core.stats();
       heap().subtract_lanes(s);
     });
     if (e != Errc::ok) return e;
@@ -329,7 +346,7 @@ class Talc {
   std::uint64_t max_size() const noexcept { return header_->max_size(); }
   std::uint64_t current_size() noexcept {
     std::uint64_t n = 0;
-    locked([&](auto& m) { n = meta_offset() + m.span(); });
+    locked([&](auto& core) { n = meta_offset() + core.span(); });
     return n;
   }
 
@@ -410,7 +427,7 @@ class Talc {
   Errc fresh_start() {
     heap().lock().abandon();
     Errc lanes = Errc::ok;
-    const Errc e = locked([&](auto& m) { lanes = record_damage(heap().reset_lanes(m)); });
+    const Errc e = locked([&](auto& core) { lanes = record_damage(heap().reset_lanes(core)); });
     if (e != Errc::ok) return e;
     if (lanes != Errc::ok) return lanes;
     return names().fresh_start();
@@ -464,18 +481,21 @@ class Talc {
   void close_lanes() noexcept { open_heap_.reset(); }
 
   static Talc open_header(void* base, std::size_t len, OpenRole role, const OpenOptions& opts) {
-    std::string why;
-    bool built = false;
-    ClaimOptions claim = opts.claim;
-    claim.lanes = opts.lanes && claim.lanes;
-    auto h = HeaderType::open(base, len, role, claim, opts.wait, &why, &built, opts.max_size);
-    if (!h) throw OpenError(h.error(), why.empty() ? describe(h.error()) : why);
-    const std::uint64_t ns = (*h)->namespace_record(), mine = namespace_id();
+    HeaderRequest request{.base = base,
+                          .len = len,
+                          .role = role,
+                          .claim = opts.claim,
+                          .wait = opts.wait,
+                          .max_size = opts.max_size};
+    request.claim.lanes = opts.lanes && opts.claim.lanes;
+    const HeaderOpened<HeaderType> h = HeaderType::open(request);
+    if (!h) throw OpenError(h.error, h.why.empty() ? describe(h.error) : h.why);
+    const std::uint64_t ns = h.header->namespace_record(), mine = namespace_id();
     if (ns != 0 && mine != 0 && ns != mine)
       throw OpenError(Errc::namespace_mismatch,
                       "the heap was built in another PID or time namespace: its lock words would "
                       "name other processes here");
-    Talc t(static_cast<std::byte*>(base), len, *h, built);
+    Talc t(static_cast<std::byte*>(base), len, h.header, h.built);
     t.lock_wait_ = opts.lock_wait;
     return t;
   }
@@ -511,64 +531,25 @@ class Talc {
     return Errc::ok;
   }
 
+  // The slow path (face/talc_slow.hpp): the lock, growth, out of memory, damage.
   template <class F>
-  Errc resize_in_place(Meta& m, std::size_t size, F&& f) noexcept {
-    if (const Errc e = own(m); e != Errc::ok) return e;
-    Errc r = Errc::corrupted;
-    const Errc e = locked([&](auto& h) {
-      r = heap().refuse_cached(h, m.ptr(), lock_wait_);
-      if (r == Errc::ok) r = record_damage(f(h, m.ptr(), size));
-    });
-    if (e != Errc::ok) return e;
-    if (r == Errc::ok) m.size = size;
-    return r;
-  }
+  Errc resize_in_place(Meta& m, std::size_t size, F&& f) noexcept;
 
   // Runs `op` (a core request giving Result<void*>) under the lock; when it fails for want of
   // memory, grows the region (still under the lock, so one process grows it at a time) and
   // runs it again; when that fails too, asks the out-of-memory handler, outside the lock.
   // Before growing, the lanes give back what they may (LaneHeap::retry_after_drain).
   template <class Op>
-  Result<void*> growing(std::size_t size, std::size_t align, Op&& op) noexcept {
-    for (;;) {
-      Result<void*> r = Errc::corrupted;
-      const Errc e = locked([&](auto& m) {
-        r = heap().retry_after_drain(m, [&] { return op(m); });
-        if (r.error() == Errc::out_of_memory && grow_heap(*header_, m, size, align)) r = op(m);
-        r = record_damage(r);
-      });
-      if (e != Errc::ok) return e;
-      if (r.error() != Errc::out_of_memory || !on_out_of_memory_) return r;
-      bool again = false;
-      try {
-        again = on_out_of_memory_(size);
-      } catch (...) {  // a handler that fails has not freed anything
-      }
-      if (!again) return r;
-    }
-  }
+  Result<void*> growing(std::size_t size, std::size_t align, Op&& op) noexcept;
 
-  // A free under the lock (LaneHeap::free_locked): into `o`, the caller's lane, when it may go there.
-  Errc free_locked(void* p, const LaneOwner* o) noexcept {
-    Errc r = Errc::corrupted;
-    const Errc e = locked([&](auto& m) { r = record_damage(heap().free_locked(m, p, o, lock_wait_)); });
-    return e != Errc::ok ? e : r;
-  }
+  // A free under the lock (LaneHeap::free_locked): into `o`, the caller's lane, when it may go
+  // there.
+  Errc free_locked(void* p, const LaneOwner* o) noexcept;
 
   // Under the lock, before a core call on the block word `word` of `owner` names: not_allocated
   // when the owner or that block sits in a lane (LaneHeap::refuse_cached). Anything else wrong with
   // the word is left to the core call, which refuses it the same way with lanes or without.
-  Errc named_cached(TalcMeta<Bins>& m, const Meta& owner, std::size_t word) noexcept {
-    if (const Errc e = heap().refuse_cached(m, owner.ptr(), lock_wait_);
-        e == Errc::not_allocated || e == Errc::lock_timeout)
-      return e;  // the owner itself is a stale handle: its words are a lane's
-    const Result<std::size_t> usable = m.usable_size(owner.ptr());
-    if (!usable || word >= *usable / kWord) return Errc::ok;
-    const std::uint64_t value = load_word(static_cast<std::byte*>(owner.ptr()), word * kWord);
-    if (value >= size_ || value < meta_offset()) return Errc::ok;
-    const Errc e = heap().refuse_cached(m, base_ + value, lock_wait_);
-    return e == Errc::not_allocated || e == Errc::lock_timeout ? e : Errc::ok;
-  }
+  Errc named_cached(TalcMeta<Bins>& core, const Meta& owner, std::size_t word) noexcept;
 
   // Where the heap's lock word lies in the region.
   static constexpr std::uint64_t meta_lock_offset() noexcept {
@@ -580,14 +561,7 @@ class Talc {
   }
 
   template <class R>
-  R record_damage(R r) noexcept {
-    if constexpr (std::is_same_v<R, Errc>) {
-      mark_if_corrupted(*header_, r);
-    } else {
-      mark_if_corrupted(*header_, r.error());
-    }
-    return r;
-  }
+  R record_damage(R r) noexcept;
 
   // Every locked call: a corrupted verdict is recorded in the header for every opener, and a
   // recovery is reported to this process's handler.
@@ -596,32 +570,9 @@ class Talc {
   // process maps (one that opened the region without reserving its maximum). Then nothing runs,
   // and the call is refused with region_truncated instead of touching unmapped bytes.
   template <class F>
-  Errc locked(F&& f) noexcept {
-    bool recovered = false, beyond = false, torn = false;
-    const Errc e = heap().with_lock(
-        [&](auto& m) {
-          const std::uint64_t span = m.span();
-          beyond = span > size_ - meta_offset();
-          torn = !beyond && (span < kTagSize || m.heap_end() > span - kTagSize);
-          if (torn) mark_if_corrupted(*header_, Errc::corrupted);
-          if (!beyond && !torn) f(m);
-        },
-        &recovered, lock_wait_);
-    if (e == Errc::corrupted) header_->mark_corrupted();
-    if (recovered && on_recovery_) {
-      try {
-        on_recovery_();
-      } catch (...) {  // a handler's failure must not undo a good operation
-      }
-    }
-    if (e != Errc::ok) return e;
-    return beyond ? Errc::region_truncated : torn ? Errc::corrupted : Errc::ok;
-  }
+  Errc locked(F&& f) noexcept;
 
-  [[noreturn]] static void raise(Errc e) {
-    if (e == Errc::out_of_memory) throw std::bad_alloc();
-    throw OpenError(e, describe(e));
-  }
+  [[noreturn]] static void raise(Errc e);
 
   std::byte* base_;
   std::size_t size_;
@@ -635,3 +586,8 @@ class Talc {
 };
 
 }  // namespace talc
+
+// The slow path's definitions, which need the class complete.
+#define TALC_INSIDE_TALC
+#include "talc/face/talc_slow.hpp"
+#undef TALC_INSIDE_TALC

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "talc/core/errors.hpp"
+#include "talc/core/fingerprint.hpp"
 #include "talc/lanes/lane.hpp"
 #include "talc/lanes/lane_local.hpp"
 #include "talc/sync/process.hpp"
@@ -251,7 +252,7 @@ class alignas(64) LaneHeap {
   // the chunk below it is free: then, the lock being held anyway, it merges into the heap,
   // which keeps the heap whole.
   Errc free_locked(Core& core, void* p, const LaneOwner* o,
-               std::chrono::milliseconds bound = kDefaultLockWait) noexcept {
+                   std::chrono::milliseconds bound = kDefaultLockWait) noexcept {
     const Result<Chunk> c = core.live_chunk(p);
     if (!c) return c.error();
     if (has_lanes() && c->size <= LaneConfig::kMaxChunk) {
@@ -289,8 +290,9 @@ class alignas(64) LaneHeap {
     if (owner_gone(lane_load(lanes()[x].owner)))
       if (const Errc e = reclaim(core, x, Reclaim::dead_only); e != Errc::ok) return e;
     bool cached = false;
-    if (!read_still(x, bound,
-                    [&] { cached = view(x).holds(LaneConfig::class_of(c.size), u, core.heap_end()); }))
+    if (!read_still(x, bound, [&] {
+          cached = view(x).holds(LaneConfig::class_of(c.size), u, core.heap_end());
+        }))
       return Errc::lock_timeout;
     if (cached) return Errc::not_allocated;
     return core.live_chunk(core.address_of(u)).error();
@@ -469,8 +471,8 @@ class alignas(64) LaneHeap {
     const Result<void*> r = core.allocate(bytes);
     if (!r) return;
     std::memset(*r, 0, bytes);
-    Lane* l =
-        reinterpret_cast<Lane*>(static_cast<std::byte*>(core.address_of(lanes_at(core.offset_of(*r)))));
+    Lane* l = reinterpret_cast<Lane*>(
+        static_cast<std::byte*>(core.address_of(lanes_at(core.offset_of(*r)))));
     for (std::uint64_t i = 0; i < n; ++i) {
       ::new (&l[i]) Lane{};
       for (std::uint64_t cls = 0; cls < LaneConfig::kClasses; ++cls) l[i].head[cls] = kNull;

@@ -22,8 +22,8 @@
 #include <utility>
 
 #include "talc/core/errors.hpp"
-#include "talc/region/header.hpp"
 #include "talc/lanes/lane_heap.hpp"
+#include "talc/region/header.hpp"
 
 namespace talc {
 

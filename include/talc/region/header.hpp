@@ -30,9 +30,10 @@
 #include <thread>
 
 #include "talc/core/errors.hpp"
+#include "talc/core/fingerprint.hpp"
+#include "talc/core/talc_meta.hpp"
 #include "talc/sync/process.hpp"
 #include "talc/sync/region_lock.hpp"
-#include "talc/core/talc_meta.hpp"
 
 namespace talc {
 
@@ -50,16 +51,26 @@ enum class OpenRole : std::uint8_t {
   either,  // attach if there is one, build it otherwise
 };
 
-// FNV-1a over 64-bit words: stable across compilers and runs, computable at compile time.
-constexpr std::uint64_t fingerprint_of(std::initializer_list<std::uint64_t> words) noexcept {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (std::uint64_t w : words)
-    for (int i = 0; i < 8; ++i) {
-      h ^= (w >> (8 * i)) & 0xff;
-      h *= 0x100000001b3ULL;
-    }
-  return h;
-}
+// What an opener asks of a region's header (Header::open).
+struct HeaderRequest {
+  void* base = nullptr;  // where the region is mapped; 64-aligned
+  std::size_t len = 0;   // the region's bytes at `base` now
+  OpenRole role = OpenRole::either;
+  ClaimOptions claim{};                  // for a builder: how the heap is made
+  std::chrono::milliseconds wait{2000};  // how long to wait for another process still building
+  std::size_t max_size = 0;              // for a builder: the size the region may grow to
+};
+
+// What Header::open answers: the header and whether this open built the heap, or the error and
+// one line saying why (empty when the error says it all).
+template <class H>
+struct HeaderOpened {
+  Errc error = Errc::ok;
+  H* header = nullptr;
+  bool built = false;
+  std::string why;
+  explicit operator bool() const noexcept { return error == Errc::ok; }
+};
 
 template <class T>
 class alignas(64) Header {
@@ -83,12 +94,9 @@ class alignas(64) Header {
     return kBodyOffset + T::min_claim_size();
   }
 
-  // Opens the heap in [base, base + len) as `role` allows. `base` must be 64-aligned. On a
-  // refusal, `why` (when given) receives one line naming what differed.
-  // A builder records `max_size`, the size the region may grow to (at least `len`).
-  static Result<Header*> open(void* base, std::size_t len, OpenRole role, ClaimOptions opts,
-                              std::chrono::milliseconds wait, std::string* why = nullptr,
-                              bool* created = nullptr, std::size_t max_size = 0) noexcept;
+  // Opens the heap in [request.base, request.base + request.len) as the request's role
+  // allows: builds it, attaches to it, or says why not (one line naming what differed).
+  static HeaderOpened<Header> open(const HeaderRequest& request) noexcept;
 
   T& body() noexcept {
     return *std::launder(reinterpret_cast<T*>(reinterpret_cast<std::byte*>(this) + kBodyOffset));
@@ -138,6 +146,9 @@ class alignas(64) Header {
   std::uint64_t namespace_record() const noexcept { return namespace_; }
 
  private:
+  // The open protocol itself: the init state machine, building or attaching.
+  static Result<Header*> open_or_build(const HeaderRequest& request, std::string* why,
+                                       bool* created) noexcept;
   // The state word names its builder as a lock word does (RegionLock::self(): pid and start
   // tag), so that a builder's pid reused by another process is not taken for the builder:
   // the state in bits 0-7, the pid in bits 8-31, the tag in bits 32-63.
@@ -270,9 +281,24 @@ Errc Header<T>::validate(std::size_t len, std::string* why) noexcept {
 }
 
 template <class T>
-Result<Header<T>*> Header<T>::open(void* base, std::size_t len, OpenRole role, ClaimOptions opts,
-                                   std::chrono::milliseconds wait, std::string* why, bool* created,
-                                   std::size_t max_size) noexcept {
+HeaderOpened<Header<T>> Header<T>::open(const HeaderRequest& request) noexcept {
+  HeaderOpened<Header> out;
+  const Result<Header*> h = open_or_build(request, &out.why, &out.built);
+  if (h) {
+    out.header = *h;
+  } else {
+    out.error = h.error();
+  }
+  return out;
+}
+
+template <class T>
+Result<Header<T>*> Header<T>::open_or_build(const HeaderRequest& request, std::string* why,
+                                            bool* created) noexcept {
+  void* const base = request.base;
+  const std::size_t len = request.len, max_size = request.max_size;
+  const OpenRole role = request.role;
+  const ClaimOptions& opts = request.claim;
   if (base == nullptr) return Errc::null_region;
   if (reinterpret_cast<std::uintptr_t>(base) % alignof(Header) != 0) return Errc::corrupted;
   if (created != nullptr) *created = false;
@@ -282,7 +308,7 @@ Result<Header<T>*> Header<T>::open(void* base, std::size_t len, OpenRole role, C
   }
   auto* h = std::launder(reinterpret_cast<Header*>(base));
   const std::uint64_t me = RegionLock::self();
-  const auto deadline = std::chrono::steady_clock::now() + wait;
+  const auto deadline = std::chrono::steady_clock::now() + request.wait;
   for (;;) {
     std::uint64_t s = h->state_.load(std::memory_order_acquire);
     const auto state = static_cast<InitState>(s & 0xff);

@@ -22,8 +22,9 @@
 #include <new>
 
 #include "talc/core/errors.hpp"
-#include "talc/sync/region_lock.hpp"
+#include "talc/core/fingerprint.hpp"
 #include "talc/core/talc_meta.hpp"
+#include "talc/sync/region_lock.hpp"
 
 namespace talc {
 

@@ -1,0 +1,117 @@
+// Layer 8 — the face's slow path: the heap's lock, growth and out of memory, damage recorded.
+//
+// Every call of face/talc.hpp that a lane cannot serve comes here. locked() runs a core
+// operation under the heap's lock (TalckMeta::with_lock, in sync/), after checking that the
+// heap's span still lies inside what this process maps; a recovery from a dead holder is
+// reported to this process's handler, and damage found is recorded in the header for every
+// opener (record_damage, mark_if_corrupted). growing() is the out-of-memory loop: the lanes
+// drained, then the region grown (region/growth.hpp), then the user's handler asked, outside
+// the lock.
+#pragma once
+
+// A part of face/talc.hpp, which includes it once the class is complete.
+#ifndef TALC_INSIDE_TALC
+#error "include talc/face/talc.hpp, not its part files"
+#endif
+
+namespace talc {
+
+template <class Bins>
+template <class F>
+inline Errc Talc<Bins>::resize_in_place(Meta& m, std::size_t size, F&& f) noexcept {
+  if (const Errc e = own(m); e != Errc::ok) return e;
+  Errc r = Errc::corrupted;
+  const Errc e = locked([&](auto& core) {
+    r = heap().refuse_cached(core, m.ptr(), lock_wait_);
+    if (r == Errc::ok) r = record_damage(f(core, m.ptr(), size));
+  });
+  if (e != Errc::ok) return e;
+  if (r == Errc::ok) m.size = size;
+  return r;
+}
+
+template <class Bins>
+template <class Op>
+inline Result<void*> Talc<Bins>::growing(std::size_t size, std::size_t align, Op&& op) noexcept {
+  for (;;) {
+    Result<void*> r = Errc::corrupted;
+    const Errc e = locked([&](auto& core) {
+      r = heap().retry_after_drain(core, [&] { return op(core); });
+      if (r.error() == Errc::out_of_memory && grow_heap(*header_, core, size, align)) r = op(core);
+      r = record_damage(r);
+    });
+    if (e != Errc::ok) return e;
+    if (r.error() != Errc::out_of_memory || !on_out_of_memory_) return r;
+    bool again = false;
+    try {
+      again = on_out_of_memory_(size);
+    } catch (...) {  // a handler that fails has not freed anything
+    }
+    if (!again) return r;
+  }
+}
+
+template <class Bins>
+inline Errc Talc<Bins>::free_locked(void* p, const LaneOwner* o) noexcept {
+  Errc r = Errc::corrupted;
+  const Errc e =
+      locked([&](auto& core) { r = record_damage(heap().free_locked(core, p, o, lock_wait_)); });
+  return e != Errc::ok ? e : r;
+}
+
+template <class Bins>
+inline Errc Talc<Bins>::named_cached(TalcMeta<Bins>& core, const Meta& owner,
+                                     std::size_t word) noexcept {
+  if (const Errc e = heap().refuse_cached(core, owner.ptr(), lock_wait_);
+      e == Errc::not_allocated || e == Errc::lock_timeout)
+    return e;  // the owner itself is a stale handle: its words are a lane's
+  const Result<std::size_t> usable = core.usable_size(owner.ptr());
+  if (!usable || word >= *usable / kWord) return Errc::ok;
+  const std::uint64_t value = load_word(static_cast<std::byte*>(owner.ptr()), word * kWord);
+  if (value >= size_ || value < meta_offset()) return Errc::ok;
+  const Errc e = heap().refuse_cached(core, base_ + value, lock_wait_);
+  return e == Errc::not_allocated || e == Errc::lock_timeout ? e : Errc::ok;
+}
+
+template <class Bins>
+template <class R>
+inline R Talc<Bins>::record_damage(R r) noexcept {
+  if constexpr (std::is_same_v<R, Errc>) {
+    mark_if_corrupted(*header_, r);
+  } else {
+    mark_if_corrupted(*header_, r.error());
+  }
+  return r;
+}
+
+template <class Bins>
+template <class F>
+inline Errc Talc<Bins>::locked(F&& f) noexcept {
+  bool recovered = false, beyond = false, torn = false;
+  const Errc e = heap().with_lock(
+      [&](auto& core) {
+        const std::uint64_t span = core.span();
+        beyond = span > size_ - meta_offset();
+        torn = !beyond && (span < kTagSize || core.heap_end() > span - kTagSize);
+        if (torn) mark_if_corrupted(*header_, Errc::corrupted);
+        if (!beyond && !torn) f(core);
+      },
+      &recovered, lock_wait_);
+  if (e == Errc::corrupted) header_->mark_corrupted();
+  if (recovered && on_recovery_) {
+    try {
+      on_recovery_();
+    } catch (...) {  // a handler's failure must not undo a good operation
+    }
+  }
+  if (e != Errc::ok) return e;
+  return beyond ? Errc::region_truncated : torn ? Errc::corrupted : Errc::ok;
+}
+
+template <class Bins>
+inline void Talc<Bins>::raise(Errc e) {
+  if (e == Errc::out_of_memory) throw std::bad_alloc();
+  throw OpenError(e, describe(e));
+}
+
+}  // namespace talc
