@@ -302,11 +302,9 @@ talc_errc talc_get_stats(talc_heap* heap, talc_stats* out) noexcept {
   const talc::Result<talc::HeapStats> r = heap->t.try_stats();
   if (!r) return verdict("talc_get_stats", r.error());
   const talc::HeapStats& s = *r;
-  *out = talc_stats{
-      s.span_bytes,   s.live_allocations, s.live_bytes,    s.free_bytes,    s.free_chunks,
-      s.largest_free, s.overhead_bytes,   s.cached_blocks, s.cached_bytes,  s.lanes,
-      s.lanes_owned,  s.peak_live_bytes,  s.allocations,   s.deallocations, s.reallocations,
-      s.failures,     s.growths,          s.recoveries,    s.rollbacks};
+#define TALC_STATS_COPY(name) out->name = s.name;
+  TALC_HEAP_STATS(TALC_STATS_COPY)
+#undef TALC_STATS_COPY
   return TALC_OK;
 }
 

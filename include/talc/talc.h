@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "talc/core/errors_table.h"
+#include "talc/core/heap_stats_table.h"
 
 #ifdef __cplusplus
 #define TALC_NOEXCEPT noexcept /* to C++ callers: nothing is thrown */
@@ -136,28 +137,13 @@ talc_errc talc_named_find(talc_heap* heap, const char* name, void** out,
                           size_t* size) TALC_NOEXCEPT;
 talc_errc talc_named_destroy(talc_heap* heap, const char* name) TALC_NOEXCEPT;
 
-/* The heap's figures. Every byte of the span is in exactly one of live, free, cached (blocks
- * the lanes hold for their threads) and overhead. */
+/* The heap's figures: a uint64_t for each row of talc/core/heap_stats_table.h, in its order,
+ * which says what each means. Every byte of the span is in exactly one of live, free, cached
+ * (blocks the lanes hold for their threads) and overhead. */
 typedef struct talc_stats {
-  uint64_t span_bytes;
-  uint64_t live_allocations;
-  uint64_t live_bytes;
-  uint64_t free_bytes;
-  uint64_t free_chunks;
-  uint64_t largest_free;
-  uint64_t overhead_bytes;
-  uint64_t cached_blocks;
-  uint64_t cached_bytes;
-  uint64_t lanes;
-  uint64_t lanes_owned;
-  uint64_t peak_live_bytes;
-  uint64_t allocations;
-  uint64_t deallocations;
-  uint64_t reallocations;
-  uint64_t failures;
-  uint64_t growths;
-  uint64_t recoveries; /* locks taken from a dead holder, the heap found consistent */
-  uint64_t rollbacks;  /* of which rolled a half-done operation back */
+#define TALC_STATS_FIELD(name) uint64_t name;
+  TALC_HEAP_STATS(TALC_STATS_FIELD)
+#undef TALC_STATS_FIELD
 } talc_stats;
 talc_errc talc_get_stats(talc_heap* heap, talc_stats* out) TALC_NOEXCEPT;
 
