@@ -67,16 +67,12 @@ py::dict stats(Heap& h) {
   }
   if (!r) fail(r.error());
   const talc::HeapStats& s = *r;
-  return py::dict("span_bytes"_a = s.span_bytes, "live_allocations"_a = s.live_allocations,
-                  "live_bytes"_a = s.live_bytes, "free_bytes"_a = s.free_bytes,
-                  "free_chunks"_a = s.free_chunks, "largest_free"_a = s.largest_free,
-                  "overhead_bytes"_a = s.overhead_bytes, "cached_blocks"_a = s.cached_blocks,
-                  "cached_bytes"_a = s.cached_bytes, "lanes"_a = s.lanes,
-                  "lanes_owned"_a = s.lanes_owned, "peak_live_bytes"_a = s.peak_live_bytes,
-                  "allocations"_a = s.allocations, "deallocations"_a = s.deallocations,
-                  "reallocations"_a = s.reallocations, "failures"_a = s.failures,
-                  "growths"_a = s.growths, "recoveries"_a = s.recoveries,
-                  "rollbacks"_a = s.rollbacks, "fragmentation"_a = s.fragmentation());
+  py::dict d;
+#define TALC_STATS_ITEM(name) d[#name] = s.name;
+  TALC_HEAP_STATS(TALC_STATS_ITEM)
+#undef TALC_STATS_ITEM
+  d["fragmentation"] = s.fragmentation();
+  return d;
 }
 
 void check(Heap& h) {

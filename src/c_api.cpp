@@ -24,18 +24,19 @@ namespace {
 
 using talc::Errc;
 
-// C's codes are the C++ ones, value for value: a cast converts.
-static_assert(static_cast<int>(TALC_OK) == static_cast<int>(Errc::ok));
-static_assert(static_cast<int>(TALC_NOT_ALLOCATED) == static_cast<int>(Errc::not_allocated));
-static_assert(static_cast<int>(TALC_NOT_FOUND) == static_cast<int>(Errc::not_found));
-static_assert(static_cast<int>(TALC_LOCK_DAMAGED) == static_cast<int>(Errc::lock_damaged));
-static_assert(static_cast<int>(TALC_NAMESPACE_MISMATCH) ==
-              static_cast<int>(Errc::namespace_mismatch));
-static_assert(static_cast<int>(TALC_OS_ERROR) > static_cast<int>(Errc::namespace_mismatch));
-
-// Whether a C code is one of the C++ ones (a C caller may pass any int).
+// C's codes are the C++ ones, value for value (both are made from errors_table.h), so a cast
+// converts. Whether a C code is one of them: a C caller may pass any int. TALC_OS_ERROR is a
+// case too, so that no row of the table can take its value (two equal cases do not compile).
 bool is_errc(talc_errc code) noexcept {
-  return code >= TALC_OK && code <= TALC_NAMESPACE_MISMATCH;
+#define TALC_ERRC_CASE(name, NAME, value, text) case TALC_##NAME:
+  switch (code) {
+    TALC_ERRORS(TALC_ERRC_CASE)
+    return true;
+    case TALC_OS_ERROR:
+      break;
+  }
+#undef TALC_ERRC_CASE
+  return false;
 }
 
 // The calling thread's last refusal. A fixed buffer: writing it cannot throw, and a thread that
@@ -301,11 +302,9 @@ talc_errc talc_get_stats(talc_heap* heap, talc_stats* out) noexcept {
   const talc::Result<talc::HeapStats> r = heap->t.try_stats();
   if (!r) return verdict("talc_get_stats", r.error());
   const talc::HeapStats& s = *r;
-  *out = talc_stats{
-      s.span_bytes,   s.live_allocations, s.live_bytes,    s.free_bytes,    s.free_chunks,
-      s.largest_free, s.overhead_bytes,   s.cached_blocks, s.cached_bytes,  s.lanes,
-      s.lanes_owned,  s.peak_live_bytes,  s.allocations,   s.deallocations, s.reallocations,
-      s.failures,     s.growths,          s.recoveries,    s.rollbacks};
+#define TALC_STATS_COPY(name) out->name = s.name;
+  TALC_HEAP_STATS(TALC_STATS_COPY)
+#undef TALC_STATS_COPY
   return TALC_OK;
 }
 

@@ -33,6 +33,11 @@ nlohmann::json to_json(const RegionSpec& spec, const HeapFacts& f) {
                      {"blocks", l.blocks},
                      {"bytes", l.bytes},
                      {"busy", l.busy}});
+  // Every field of talc::HeapStats (heap_stats_table.h), and the fragmentation they give.
+  nlohmann::json stats = {{"fragmentation", f.stats.fragmentation()}};
+#define TALC_STATS_ITEM(name) stats[#name] = f.stats.name;
+  TALC_HEAP_STATS(TALC_STATS_ITEM)
+#undef TALC_STATS_ITEM
   char fp[19];
   std::snprintf(fp, sizeof fp, "%#018llx", static_cast<unsigned long long>(f.fingerprint));
   return {
@@ -50,36 +55,21 @@ nlohmann::json to_json(const RegionSpec& spec, const HeapFacts& f) {
       {"mapped_size", f.mapped_size},
       {"init_state", f.init_state},
       {"capacity", f.capacity},
-      {"live_bytes", f.live_bytes},
-      {"live_chunks", f.live_chunks},
-      {"free_bytes", f.free_bytes},
-      {"free_chunks", f.free_chunks},
-      {"largest_free", f.largest_free},
+      {"live_bytes", f.census.live_bytes},
+      {"live_chunks", f.census.live_chunks},
+      {"free_bytes", f.census.free_bytes},
+      {"free_chunks", f.census.free_chunks},
+      {"largest_free", f.census.largest_free},
       {"fragmentation", f.fragmentation},
-      {"cached_chunks", f.cached_chunks},
-      {"cached_bytes", f.cached_bytes},
+      {"cached_chunks", f.census.cached_chunks},
+      {"cached_bytes", f.census.cached_bytes},
       {"lane_count", f.lane_count},
       {"lane_bound", f.lane_bound},
       {"lane_table_bytes", f.lane_table_bytes},
       {"lanes", lanes},
-      {"stats",
-       {{"live_allocations", f.stats.live_allocations},
-        {"live_bytes", f.stats.live_bytes},
-        {"peak_live_bytes", f.stats.peak_live_bytes},
-        {"free_bytes", f.stats.free_bytes},
-        {"free_chunks", f.stats.free_chunks},
-        {"largest_free", f.stats.largest_free},
-        {"overhead_bytes", f.stats.overhead_bytes},
-        {"cached_blocks", f.stats.cached_blocks},
-        {"cached_bytes", f.stats.cached_bytes},
-        {"fragmentation", f.stats.fragmentation()},
-        {"allocations", f.stats.allocations},
-        {"deallocations", f.stats.deallocations},
-        {"reallocations", f.stats.reallocations},
-        {"failures", f.stats.failures},
-        {"growths", f.stats.growths}}},
-      {"recoveries", f.recoveries},
-      {"rollbacks", f.rollbacks},
+      {"stats", stats},
+      {"recoveries", f.stats.recoveries},
+      {"rollbacks", f.stats.rollbacks},
       {"journal_words", f.journal_words},
       {"boot_current", f.boot_current},
       {"locks", locks},
@@ -98,11 +88,12 @@ void print_text(const RegionSpec& spec, const HeapFacts& f) {
               u(f.current_size), u(f.region_size), u(f.max_size), u(f.mapped_size));
   std::printf("init state      %s\n", f.init_state.c_str());
   std::printf("capacity        %llu bytes\n", u(f.capacity));
-  std::printf("live            %llu bytes in %llu chunks\n", u(f.live_bytes), u(f.live_chunks));
-  std::printf("free            %llu bytes in %llu chunks\n", u(f.free_bytes), u(f.free_chunks));
-  std::printf("cached          %llu bytes in %llu chunks, in lanes\n", u(f.cached_bytes),
-              u(f.cached_chunks));
-  std::printf("largest free    %llu bytes\n", u(f.largest_free));
+  const talc::Census& c = f.census;
+  std::printf("live            %llu bytes in %llu chunks\n", u(c.live_bytes), u(c.live_chunks));
+  std::printf("free            %llu bytes in %llu chunks\n", u(c.free_bytes), u(c.free_chunks));
+  std::printf("cached          %llu bytes in %llu chunks, in lanes\n", u(c.cached_bytes),
+              u(c.cached_chunks));
+  std::printf("largest free    %llu bytes\n", u(c.largest_free));
   std::printf("fragmentation   %.4f\n", f.fragmentation);
   const talc::HeapStats& s = f.stats;
   std::printf("usable live     %llu bytes (peak %llu), overhead %llu bytes\n", u(s.live_bytes),
@@ -111,7 +102,7 @@ void print_text(const RegionSpec& spec, const HeapFacts& f) {
       "operations      %llu allocations, %llu frees, %llu reallocations, %llu refused "
       "for want of memory, %llu growths\n",
       u(s.allocations), u(s.deallocations), u(s.reallocations), u(s.failures), u(s.growths));
-  std::printf("recoveries      %llu (%llu with a roll-back)\n", u(f.recoveries), u(f.rollbacks));
+  std::printf("recoveries      %llu (%llu with a roll-back)\n", u(s.recoveries), u(s.rollbacks));
   std::printf("journal         %llu words%s\n", u(f.journal_words),
               f.journal_words != 0 ? " (an operation was interrupted; `talc check` rolls it "
                                      "back on a private copy)"

@@ -111,33 +111,15 @@ HeapFacts gather_facts(Snapshot& snap) {
   f.current_size = kCoreOffset + core.span();
   f.stats = core.stats();
   heap.subtract_lanes(f.stats);
-  f.recoveries = heap.recoveries();
-  f.rollbacks = heap.rollbacks();
+  f.stats.recoveries = heap.recoveries();
+  f.stats.rollbacks = heap.rollbacks();
   f.journal_words = core.journal_size();
   f.boot_current = snap.header().boot() == talc::boot_hash();
   f.locks = lock_facts(snap);
 
-  std::vector<std::uint64_t> counts(Bins::kBins, 0);
-  talc::Census census;
-  core.for_each_chunk([&](const talc::Chunk& chunk, bool allocated) {
-    if (allocated) {
-      ++census.live_chunks;
-      census.live_bytes += chunk.size;
-      return;
-    }
-    ++census.free_chunks;
-    census.free_bytes += chunk.size;
-    if (chunk.size > census.largest_free) census.largest_free = chunk.size;
-    ++counts[Bins::bin_of(chunk.size)];
-  });
-  heap.subtract_lanes(census);  // what the lanes hold is cached, their table overhead
-  f.live_chunks = census.live_chunks;
-  f.live_bytes = census.live_bytes;
-  f.free_chunks = census.free_chunks;
-  f.free_bytes = census.free_bytes;
-  f.largest_free = census.largest_free;
-  f.cached_chunks = census.cached_chunks;
-  f.cached_bytes = census.cached_bytes;
+  Heap::Core::BinCounts free_by_bin;
+  f.census = core.census(&free_by_bin);
+  heap.subtract_lanes(f.census);  // what the lanes hold is cached, their table overhead
   f.lane_count = heap.lane_count();
   f.lane_bound = heap.lane_bound();
   f.lane_table_bytes = heap.table_chunk();
@@ -157,11 +139,12 @@ HeapFacts gather_facts(Snapshot& snap) {
     lf.busy = talc::lane_load(l.seq) % 2 != 0;
     if (owner != 0 || lf.blocks != 0) f.lanes.push_back(lf);
   }
-  f.fragmentation = f.free_bytes == 0 ? 0.0
-                                      : 1.0 - static_cast<double>(f.largest_free) /
-                                                  static_cast<double>(f.free_bytes);
+  const talc::Census& c = f.census;
+  f.fragmentation = c.free_bytes == 0 ? 0.0
+                                      : 1.0 - static_cast<double>(c.largest_free) /
+                                                  static_cast<double>(c.free_bytes);
   for (std::uint64_t b = 0; b < Bins::kBins; ++b)
-    if (counts[b] != 0) f.free_bins.push_back({b, Bins::lower_bound(b), counts[b]});
+    if (free_by_bin[b] != 0) f.free_bins.push_back({b, Bins::lower_bound(b), free_by_bin[b]});
   return f;
 }
 

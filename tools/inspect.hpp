@@ -94,24 +94,17 @@ struct HeapFacts {
   std::uint64_t mapped_size = 0;   // as the region is now
   std::string init_state;
   std::uint64_t capacity = 0;
-  std::uint64_t live_bytes = 0;
-  std::uint64_t live_chunks = 0;
-  std::uint64_t free_bytes = 0;
-  std::uint64_t free_chunks = 0;
-  std::uint64_t largest_free = 0;
-  double fragmentation = 0;  // 1 - largest_free / free_bytes; 0 with no free bytes
-  talc::HeapStats stats;     // the heap's own counters (see talc::HeapStats)
-  std::uint64_t recoveries = 0;
-  std::uint64_t rollbacks = 0;
+  talc::Census census;       // the core's walk, what the lanes hold taken out as cached
+  double fragmentation = 0;  // the walk's: 1 - largest_free / free_bytes; 0 with no free bytes
+  talc::HeapStats stats;     // the heap's own counters, recoveries and rollbacks included
   std::uint64_t journal_words = 0;  // non-zero: an operation was interrupted
   bool boot_current = false;        // the locks belong to this boot of the machine
   std::vector<LockFacts> locks;
   std::uint64_t lane_count = 0;        // 0: a heap built without lanes
   std::uint64_t lane_bound = 0;        // bytes a lane may hold
   std::uint64_t lane_table_bytes = 0;  // the chunk of the lane table: overhead
-  std::uint64_t cached_chunks = 0, cached_bytes = 0;
-  std::vector<LaneFacts> lanes;     // the owned or non-empty ones
-  std::vector<BinCount> free_bins;  // non-empty bins only, in bin order
+  std::vector<LaneFacts> lanes;        // the owned or non-empty ones
+  std::vector<BinCount> free_bins;     // non-empty bins only, in bin order
 };
 
 // Facts of a snapshot whose header is valid. The chunk walk stops at the first tag that cannot

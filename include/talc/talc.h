@@ -20,6 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "talc/core/errors_table.h"
+#include "talc/core/heap_stats_table.h"
+
 #ifdef __cplusplus
 #define TALC_NOEXCEPT noexcept /* to C++ callers: nothing is thrown */
 extern "C" {
@@ -27,45 +30,18 @@ extern "C" {
 #define TALC_NOEXCEPT
 #endif
 
-/* Why a call was refused. The values from TALC_OK to TALC_NAMESPACE_MISMATCH are those of the
- * C++ talc::Errc, in its order; TALC_OS_ERROR is C's own. talc_strerror() gives the text. */
+/* Why a call was refused: TALC_OK, or TALC_<NAME> for a row X(name, NAME, ...) of
+ * talc/core/errors_table.h, which explains each (the C++ talc::Errc, value for value), or C's own
+ * TALC_OS_ERROR. talc_strerror() gives the text. */
 #ifdef __cplusplus
 /* Four bytes, as C's enum is here, and any value of them one C++ may hold too. */
 typedef enum talc_errc : int {
 #else
 typedef enum talc_errc {
 #endif
-  TALC_OK = 0,
-  TALC_NULL_REGION,         /* the buffer to claim is null */
-  TALC_REGION_TOO_SMALL,    /* the region cannot hold the metadata and one chunk */
-  TALC_REGION_TOO_LARGE,    /* the region is larger than offsets can describe */
-  TALC_BAD_ALIGNMENT,       /* an alignment that is not a power of two (0 means 16 here) */
-  TALC_ALIGNMENT_TOO_LARGE, /* a power of two above what the heap keeps in every process */
-  TALC_SIZE_OVERFLOW,       /* a size no block can have (0 for a named block, or too large) */
-  TALC_OUT_OF_MEMORY,       /* no free chunk is large enough, even after growing */
-  TALC_NULL_POINTER,        /* a null pointer or handle where a block was needed */
-  TALC_FOREIGN_POINTER,     /* not the start of a block of this heap */
-  TALC_NOT_ALLOCATED,       /* a block that is already free: a double free */
-  TALC_CORRUPTED,           /* the heap's metadata contradicts itself */
-  TALC_NOT_A_HEAP,          /* the region's first bytes are not a talc header */
-  TALC_VERSION_MISMATCH,    /* a heap of another format version */
-  TALC_CONFIG_MISMATCH,     /* a heap of another configuration */
-  TALC_REGION_TRUNCATED,    /* the region is smaller than its header says */
-  TALC_ALREADY_INITIALISED, /* asked to create a heap where one exists */
-  TALC_NOT_INITIALISED,     /* asked to open a heap where none was built */
-  TALC_INIT_ABANDONED,      /* the process building the heap died half-way */
-  TALC_INIT_TIMEOUT,        /* the heap was still being built when the wait ran out */
-  TALC_NOT_FOUND,           /* no named block of that name */
-  TALC_ALREADY_EXISTS,      /* a named block of that name exists */
-  TALC_TYPE_MISMATCH,       /* the name holds a typed C++ object, not a block of bytes */
-  TALC_SIZE_MISMATCH,       /* the name holds a block of another size or alignment */
-  TALC_EMPTY_NAME,          /* a name of no bytes */
-  TALC_NAME_TOO_LONG,       /* a name longer than the directory stores (88 bytes) */
-  TALC_DIRECTORY_REENTERED, /* the directory was called from inside itself */
-  TALC_LOCK_DAMAGED,        /* a lock word holds a value no holder writes (`talc repair`) */
-  TALC_LOCK_TIMEOUT,        /* a live holder kept the lock past the wait allowed */
-  TALC_SLOT_OCCUPIED,       /* talc_allocate_into on a word that already names a block */
-  TALC_NAMESPACE_MISMATCH,  /* the heap was built in another PID or time namespace */
+#define TALC_ERRC_ENUMERATOR(name, NAME, value, text) TALC_##NAME = value,
+  TALC_ERRORS(TALC_ERRC_ENUMERATOR)
+#undef TALC_ERRC_ENUMERATOR
   /* An operating-system call failed (a missing shm name, a permission, a full disk):
    * talc_last_os_error() gives its errno, talc_last_error_message() the call and object. */
   TALC_OS_ERROR = 64
@@ -161,28 +137,13 @@ talc_errc talc_named_find(talc_heap* heap, const char* name, void** out,
                           size_t* size) TALC_NOEXCEPT;
 talc_errc talc_named_destroy(talc_heap* heap, const char* name) TALC_NOEXCEPT;
 
-/* The heap's figures. Every byte of the span is in exactly one of live, free, cached (blocks
- * the lanes hold for their threads) and overhead. */
+/* The heap's figures: a uint64_t for each row of talc/core/heap_stats_table.h, in its order,
+ * which says what each means. Every byte of the span is in exactly one of live, free, cached
+ * (blocks the lanes hold for their threads) and overhead. */
 typedef struct talc_stats {
-  uint64_t span_bytes;
-  uint64_t live_allocations;
-  uint64_t live_bytes;
-  uint64_t free_bytes;
-  uint64_t free_chunks;
-  uint64_t largest_free;
-  uint64_t overhead_bytes;
-  uint64_t cached_blocks;
-  uint64_t cached_bytes;
-  uint64_t lanes;
-  uint64_t lanes_owned;
-  uint64_t peak_live_bytes;
-  uint64_t allocations;
-  uint64_t deallocations;
-  uint64_t reallocations;
-  uint64_t failures;
-  uint64_t growths;
-  uint64_t recoveries; /* locks taken from a dead holder, the heap found consistent */
-  uint64_t rollbacks;  /* of which rolled a half-done operation back */
+#define TALC_STATS_FIELD(name) uint64_t name;
+  TALC_HEAP_STATS(TALC_STATS_FIELD)
+#undef TALC_STATS_FIELD
 } talc_stats;
 talc_errc talc_get_stats(talc_heap* heap, talc_stats* out) TALC_NOEXCEPT;
 

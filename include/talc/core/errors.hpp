@@ -11,43 +11,16 @@
 #include <system_error>
 #include <utility>
 
+#include "talc/core/errors_table.h"
+
 namespace talc {
 
+// The refusals, with their values and texts, are the rows of errors_table.h, from which C's
+// talc_errc is made too.
 enum class Errc : std::uint8_t {
-  ok = 0,
-  null_region,          // the buffer to claim is null
-  region_too_small,     // the buffer cannot hold the metadata and one chunk
-  region_too_large,     // the buffer is larger than offsets can describe
-  bad_alignment,        // an alignment that is not a power of two (0 included)
-  alignment_too_large,  // a power of two above kMaxAlign
-  size_overflow,        // a size whose chunk would not fit in the offset range
-  out_of_memory,        // no free chunk is large enough
-  null_pointer,         // deallocate(nullptr) and friends
-  foreign_pointer,      // a pointer outside this heap or not at an allocation's start
-  not_allocated,        // a block that is already free: a double free
-  corrupted,            // the heap's metadata contradicts itself
-  // Opening a region (the header's refusals):
-  not_a_heap,           // the region's first bytes are not a talc header
-  version_mismatch,     // a talc heap of another format version
-  config_mismatch,      // a talc heap of another configuration (bins, word size, byte order)
-  region_truncated,     // the region is smaller than its header says
-  already_initialised,  // asked to create a heap where one exists
-  not_initialised,      // asked to open a heap where none was (or is yet) built
-  init_abandoned,       // the process that was building the heap died half-way
-  init_timeout,         // the heap was still being built when the wait ran out
-  // Named objects (named.hpp):
-  not_found,            // no object of that name
-  already_exists,       // an object of that name exists (construct without find)
-  type_mismatch,        // the name holds an object of another type
-  size_mismatch,        // the name holds an object of this type's name but another size
-  empty_name,           // a name of no bytes
-  name_too_long,        // a name longer than the directory stores
-  directory_reentered,  // a constructor or destructor run by the directory called it again
-  // Locks in the region and the atomic calls:
-  lock_damaged,        // a lock word holds a value no holder writes (talc repair resets it)
-  lock_timeout,        // a live holder kept the lock past the caller's bound on waiting
-  slot_occupied,       // allocate_into on a slot that already names a block
-  namespace_mismatch,  // the heap was built in another PID or time namespace
+#define TALC_ERRC_ENUMERATOR(name, NAME, value, text) name = value,
+  TALC_ERRORS(TALC_ERRC_ENUMERATOR)
+#undef TALC_ERRC_ENUMERATOR
 };
 
 // A fixed, static description: usable from signal handlers and after the heap is broken.

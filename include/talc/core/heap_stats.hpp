@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "talc/core/errors.hpp"
+#include "talc/core/heap_stats_table.h"
 
 namespace talc {
 
@@ -20,7 +21,7 @@ struct CheckReport {
   bool ok() const noexcept { return code == Errc::ok; }
 };
 
-// What the operations count as they go, under the lock (see HeapStats for their meaning).
+// What the operations count as they go, under the lock (heap_stats_table.h says what they mean).
 // The live and free figures follow from the chunks: check() proves them (I7), and roll_back
 // gives them back the values of the last commit (see TalcMeta::commit). The operation counts are
 // bumped just before an operation commits, so a death can lose at most the one operation it
@@ -37,34 +38,12 @@ struct HeapCounters {
   std::uint64_t growths = 0;
 };
 
-// A heap's figures at one instant, for people and monitoring. Every byte of the span is in
-// exactly one of live_bytes, free_bytes, cached_bytes and overhead_bytes.
+// A heap's figures at one instant, for people and monitoring: the fields of heap_stats_table.h,
+// which says what each means.
 struct HeapStats {
-  std::uint64_t span_bytes = 0;  // the region the heap manages, metadata included
-  std::uint64_t live_allocations = 0;
-  std::uint64_t live_bytes = 0;  // usable bytes of the live blocks
-  std::uint64_t free_bytes = 0;  // bytes of the free chunks (one tag each is not usable)
-  std::uint64_t free_chunks = 0;
-  std::uint64_t largest_free = 0;  // bytes of the largest free chunk
-  std::uint64_t overhead_bytes =
-      0;  // metadata, padding, sentinel, lane table, one tag per live block
-  // Blocks the lanes hold (lane_heap.hpp): free to users, allocated to the central heap. The
-  // bytes are whole chunks. Read without stopping the lanes, so exact only when they are still.
-  std::uint64_t cached_blocks = 0;
-  std::uint64_t cached_bytes = 0;
-  std::uint64_t lanes = 0;            // lanes the heap has (0: built without)
-  std::uint64_t lanes_owned = 0;      // of which a thread holds
-  std::uint64_t peak_live_bytes = 0;  // the most usable bytes ever live at once
-  // Operations of the central heap: with lanes, a refill or a drain counts one per block, and
-  // a block a lane hands out or takes back counts nothing.
-  std::uint64_t allocations = 0;
-  std::uint64_t deallocations = 0;
-  std::uint64_t reallocations = 0;
-  std::uint64_t failures = 0;
-  std::uint64_t growths = 0;
-  // Kept by the synchronised layer (TalckMeta); the core heap alone leaves them 0.
-  std::uint64_t recoveries = 0;
-  std::uint64_t rollbacks = 0;
+#define TALC_HEAP_STATS_FIELD(name) std::uint64_t name = 0;
+  TALC_HEAP_STATS(TALC_HEAP_STATS_FIELD)
+#undef TALC_HEAP_STATS_FIELD
 
   // How scattered the free space is: 0 when it is one chunk (or there is none), towards 1 as
   // it splits into many small ones. The share of free bytes that the largest single request

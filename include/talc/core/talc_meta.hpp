@@ -34,6 +34,7 @@
 // heap without it, for measuring what it costs.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <bit>
 #include <cstddef>
@@ -188,7 +189,10 @@ class alignas(64) TalcMeta {
   // Verifies every invariant above by a walk of every chunk and every bin. Never writes,
   // never reads outside the span, never loops forever, whatever the bytes say.
   CheckReport check() const;
-  Census census() const noexcept;
+  // The walk's figures; with `free_by_bin`, also how many free chunks each bin holds (the tool
+  // shows how free space lies).
+  using BinCounts = std::array<std::uint64_t, Bins::kBins>;
+  Census census(BinCounts* free_by_bin = nullptr) const noexcept;
   // Takes back the count of the last refusal for want of memory, which the caller then served
   // another way (it grew the heap and asked again).
   void retract_failure() noexcept {

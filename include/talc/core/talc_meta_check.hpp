@@ -118,8 +118,9 @@ CheckReport TalcMeta<Bins, Journaled>::check() const {
 }
 
 template <class Bins, bool Journaled>
-Census TalcMeta<Bins, Journaled>::census() const noexcept {
+Census TalcMeta<Bins, Journaled>::census(BinCounts* free_by_bin) const noexcept {
   Census c;
+  if (free_by_bin != nullptr) free_by_bin->fill(0);
   for_each_chunk([&](const Chunk& chunk, bool allocated) {
     if (allocated) {
       ++c.live_chunks;
@@ -128,6 +129,7 @@ Census TalcMeta<Bins, Journaled>::census() const noexcept {
       ++c.free_chunks;
       c.free_bytes += chunk.size;
       c.largest_free = std::max(c.largest_free, chunk.size);
+      if (free_by_bin != nullptr) ++(*free_by_bin)[Bins::bin_of(chunk.size)];
     }
   });
   return c;

@@ -563,7 +563,7 @@ class Talc {
   template <class R>
   R record_damage(R r) noexcept;
 
-  // Every locked call: a corrupted verdict is recorded in the header for every opener, and a
+  // Every locked call: damage found is recorded in the header for every opener, and a
   // recovery is reported to this process's handler.
   //
   // The heap's span is read from the region: another process may have grown it past what this

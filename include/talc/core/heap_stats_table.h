@@ -1,0 +1,51 @@
+/* Layer 4 — the fields of a heap's statistics, listed once.
+ *
+ * talc::HeapStats (heap_stats.hpp), C's talc_stats (talc.h), the tool's `info --json` and the
+ * Python package's Heap.stats() are all made from this list, in its order: a new figure is one
+ * row here. A row is X(name), a count of 64 bits. Plain C preprocessor, because talc.h includes
+ * it too. Every byte of the span is in exactly one of live_bytes, free_bytes, cached_bytes and
+ * overhead_bytes.
+ */
+#ifndef TALC_CORE_HEAP_STATS_TABLE_H
+#define TALC_CORE_HEAP_STATS_TABLE_H
+
+/* clang-format off */
+#define TALC_HEAP_STATS(X)                                                                         \
+  /* The region the heap manages, metadata included. */                                            \
+  X(span_bytes)                                                                                    \
+  X(live_allocations)                                                                              \
+  /* Usable bytes of the live blocks. */                                                           \
+  X(live_bytes)                                                                                    \
+  /* Bytes of the free chunks (one tag each is not usable). */                                     \
+  X(free_bytes)                                                                                    \
+  X(free_chunks)                                                                                   \
+  /* Bytes of the largest free chunk. */                                                           \
+  X(largest_free)                                                                                  \
+  /* Metadata, padding, sentinel, lane table, one tag per live block. */                           \
+  X(overhead_bytes)                                                                                \
+  /* Blocks the lanes hold (lane_heap.hpp): free to users, allocated to the central heap. The      \
+   * bytes are whole chunks. Read without stopping the lanes, so exact only when they are          \
+   * still. */                                                                                     \
+  X(cached_blocks)                                                                                 \
+  X(cached_bytes)                                                                                  \
+  /* Lanes the heap has (0: built without), and how many of them a thread holds. */                \
+  X(lanes)                                                                                         \
+  X(lanes_owned)                                                                                   \
+  /* The most usable bytes ever live at once. */                                                   \
+  X(peak_live_bytes)                                                                               \
+  /* Operations of the central heap: with lanes, a refill or a drain counts one per block, and a   \
+   * block a lane hands out or takes back counts nothing. */                                       \
+  X(allocations)                                                                                   \
+  X(deallocations)                                                                                 \
+  X(reallocations)                                                                                 \
+  /* Requests refused for want of memory. */                                                       \
+  X(failures)                                                                                      \
+  X(growths)                                                                                       \
+  /* Kept by the synchronised layer (TalckMeta); the core heap alone leaves them 0. Locks taken    \
+   * from a dead holder, the heap found consistent, and of those, the ones that rolled a half-done \
+   * operation back. */                                                                            \
+  X(recoveries)                                                                                    \
+  X(rollbacks)
+/* clang-format on */
+
+#endif /* TALC_CORE_HEAP_STATS_TABLE_H */
