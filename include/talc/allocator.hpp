@@ -48,8 +48,8 @@ class Allocator {
   using const_void_pointer = OffsetPtr<const void>;
   using size_type = std::size_t;
   using difference_type = std::ptrdiff_t;
-  // Moving or swapping containers of two heaps must take the allocator along: memory is freed
-  // only by the heap it came from.
+  /// Moving or swapping containers of two heaps must take the allocator along: memory is freed
+  /// only by the heap it came from.
   using propagate_on_container_copy_assignment = std::true_type;
   using propagate_on_container_move_assignment = std::true_type;
   using propagate_on_container_swap = std::true_type;
@@ -61,7 +61,7 @@ class Allocator {
 
   static_assert(alignof(T) <= kRegionAlign, "an alignment every mapping of a region can keep");
 
-  // No default: an allocator that names no heap could only fail.
+  /// No default: an allocator that names no heap could only fail.
   explicit Allocator(Talc<Bins>& heap) noexcept : header_(&heap.header()) {}
   explicit Allocator(HeaderType& header) noexcept : header_(&header) {}
   Allocator(const Allocator&) noexcept = default;
@@ -100,8 +100,8 @@ class Allocator {
     return pointer(static_cast<T*>(*r));
   }
 
-  // A refusal (a pointer this heap did not hand out) changes nothing and cannot be reported
-  // through the allocator interface; the heap's check() would still find the heap sound.
+  /// A refusal (a pointer this heap did not hand out) changes nothing and cannot be reported
+  /// through the allocator interface; the heap's check() would still find the heap sound.
   void deallocate(pointer p, size_type) noexcept {
     if (!p) return;
     HeaderType& h = *header_;

@@ -24,15 +24,15 @@ class MemoryResource final : public std::pmr::memory_resource {
   Talc<Bins>& heap() const noexcept { return *heap_; }
 
  private:
-  // Throws std::bad_alloc when the heap is full, OpenError for an alignment the heap cannot
-  // keep in every process or a heap marked corrupted.
+  /// Throws std::bad_alloc when the heap is full, OpenError for an alignment the heap cannot
+  /// keep in every process or a heap marked corrupted.
   void* do_allocate(std::size_t bytes, std::size_t align) override {
     return heap_->allocate(bytes, align < kGranule ? kGranule : align).ptr();
   }
-  // The interface has no way to report a refusal; the heap changes nothing on one.
+  /// The interface has no way to report a refusal; the heap changes nothing on one.
   void do_deallocate(void* p, std::size_t, std::size_t) override { (void)heap_->deallocate(p); }
-  // Two resources are interchangeable when they reach one heap through one mapping: what one
-  // hands out, the other can take back.
+  /// Two resources are interchangeable when they reach one heap through one mapping: what one
+  /// hands out, the other can take back.
   bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
     const auto* o = dynamic_cast<const MemoryResource*>(&other);
     return o != nullptr && o->heap_->base() == heap_->base();

@@ -38,11 +38,11 @@ class OffsetPtr {
   using rebind = OffsetPtr<U>;
 
   OffsetPtr() noexcept = default;
-  // From a T*, nullptr or a literal 0 (containers write `pointer p = 0;`): one constructor, so
-  // that 0 is not ambiguous between a null and a pointer overload.
+  /// From a T*, nullptr or a literal 0 (containers write `pointer p = 0;`): one constructor, so
+  /// that 0 is not ambiguous between a null and a pointer overload.
   OffsetPtr(T* p) noexcept { set(p); }  // NOLINT: implicit, like a raw pointer
 
-  // A copy points where the original points: the distance is its own.
+  /// A copy points where the original points: the distance is its own.
   OffsetPtr(const OffsetPtr& o) noexcept { set(o.get()); }
   OffsetPtr& operator=(const OffsetPtr& o) noexcept {
     set(o.get());
@@ -53,8 +53,8 @@ class OffsetPtr {
     return *this;
   }
 
-  // The conversions a raw pointer has implicitly (T* to const T*, derived to base, any to
-  // void*), and the ones it has only through a cast, explicitly.
+  /// The conversions a raw pointer has implicitly (T* to const T*, derived to base, any to
+  /// void*), and the ones it has only through a cast, explicitly.
   template <class U>
   requires std::convertible_to<U*, T*> OffsetPtr(const OffsetPtr<U>& o)
   noexcept {  // NOLINT: implicit, like a raw pointer
@@ -80,13 +80,13 @@ class OffsetPtr {
   template <class U = T>
   requires(!std::is_void_v<U>) U& operator[](difference_type i) const noexcept { return get()[i]; }
 
-  // What std::pointer_traits<OffsetPtr<T>>::pointer_to calls.
+  /// What std::pointer_traits<OffsetPtr<T>>::pointer_to calls.
   template <class U = T>
   requires(!std::is_void_v<U>) static OffsetPtr pointer_to(U& r) noexcept {
     return OffsetPtr(std::addressof(r));
   }
 
-  // Arithmetic moves the target, as on a T*; the stored distance moves by the same bytes.
+  /// Arithmetic moves the target, as on a T*; the stored distance moves by the same bytes.
   OffsetPtr& operator+=(difference_type n) noexcept requires(!std::is_void_v<T>) {
     set(get() + n);
     return *this;
@@ -124,21 +124,21 @@ class OffsetPtr {
     return a.get() - b.get();
   }
 
-  // The distance as stored, for tests and for code that inspects region bytes.
+  /// The distance as stored, for tests and for code that inspects region bytes.
   std::intptr_t raw_distance() const noexcept { return off_; }
   static constexpr std::intptr_t kNull = INTPTR_MIN;
 
  private:
   std::uintptr_t self() const noexcept { return reinterpret_cast<std::uintptr_t>(this); }
-  // The distance is computed on integers: the target and this object are often not parts of
-  // one array, where pointer subtraction would be undefined.
+  /// The distance is computed on integers: the target and this object are often not parts of
+  /// one array, where pointer subtraction would be undefined.
   void set(T* p) noexcept {
     off_ = p == nullptr ? kNull
                         : static_cast<std::intptr_t>(reinterpret_cast<std::uintptr_t>(p) - self());
   }
 
-  // Null is the most negative distance, not 0: 0 is a real target (an OffsetPtr<void> may point
-  // at itself), and no two addresses of one process are 2^63 bytes apart.
+  /// Null is the most negative distance, not 0: 0 is a real target (an OffsetPtr<void> may point
+  /// at itself), and no two addresses of one process are 2^63 bytes apart.
   std::intptr_t off_ = kNull;
 };
 
@@ -163,8 +163,8 @@ std::strong_ordering operator<=>(const OffsetPtr<T>& a, U* b) noexcept {
   return std::compare_three_way{}(a.get(), b);
 }
 
-// The casts of raw pointers, for code that converts an allocator's pointers (a container's
-// void pointer back to its node type, say).
+/// The casts of raw pointers, for code that converts an allocator's pointers (a container's
+/// void pointer back to its node type, say).
 template <class T, class U>
 OffsetPtr<T> static_pointer_cast(const OffsetPtr<U>& p) noexcept {
   return OffsetPtr<T>(static_cast<T*>(p.get()));

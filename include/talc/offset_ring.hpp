@@ -21,7 +21,7 @@ class OffsetRing {
   static_assert(N >= 2 && (N & (N - 1)) == 0, "the capacity is a power of two");
 
  public:
-  // Producer side. False when full.
+  /// Producer side. False when full.
   bool try_push(RelMeta m) noexcept {
     const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
     if (tail - head_.load(std::memory_order_acquire) == N) return false;
@@ -32,8 +32,8 @@ class OffsetRing {
     return true;
   }
 
-  // Consumer side. Empty when nothing is there. What it returns came from another process:
-  // adopt it before use.
+  /// Consumer side. Empty when nothing is there. What it returns came from another process:
+  /// adopt it before use.
   std::optional<RelMeta> try_pop() noexcept {
     const std::uint64_t head = head_.load(std::memory_order_relaxed);
     if (head == tail_.load(std::memory_order_acquire)) return std::nullopt;
@@ -51,8 +51,8 @@ class OffsetRing {
     std::uint64_t offset;
     std::uint64_t size;
   };
-  // Producer and consumer indices on their own cache lines: they are written by different
-  // processes.
+  /// Producer and consumer indices on their own cache lines: they are written by different
+  /// processes.
   alignas(64) std::atomic<std::uint64_t> head_{0};
   alignas(64) std::atomic<std::uint64_t> tail_{0};
   alignas(64) Slot slots_[N]{};

@@ -7,6 +7,7 @@
 // at the top of include/talc/ may include any of them.
 #pragma once
 
+#include "talc/core/assert.hpp"
 #include "talc/core/bin_config.hpp"
 #include "talc/core/chunk.hpp"
 #include "talc/core/errors.hpp"

@@ -15,18 +15,18 @@
 
 namespace talc {
 
-// The refusals, with their values and texts, are the rows of errors_table.h, from which C's
-// talc_errc is made too.
+/// The refusals, with their values and texts, are the rows of errors_table.h, from which C's
+/// talc_errc is made too.
 enum class Errc : std::uint8_t {
 #define TALC_ERRC_ENUMERATOR(name, NAME, value, text) name = value,
   TALC_ERRORS(TALC_ERRC_ENUMERATOR)
 #undef TALC_ERRC_ENUMERATOR
 };
 
-// A fixed, static description: usable from signal handlers and after the heap is broken.
+/// A fixed, static description: usable from signal handlers and after the heap is broken.
 const char* describe(Errc e) noexcept;
-// The enumerator's name ("not_allocated"): for the C API and the Python package, whose users
-// see the same names. "unknown" for a value that is none.
+/// The enumerator's name ("not_allocated"): for the C API and the Python package, whose users
+/// see the same names. "unknown" for a value that is none.
 const char* name_of(Errc e) noexcept;
 
 const std::error_category& talc_category() noexcept;
@@ -34,8 +34,8 @@ inline std::error_code make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), talc_category()};
 }
 
-// A value or the reason there is none. Small on purpose: the core needs only this much of
-// what std::expected (C++23) offers.
+/// A value or the reason there is none. Small on purpose: the core needs only this much of
+/// what std::expected (C++23) offers.
 template <class T>
 class Result {
  public:
@@ -45,7 +45,7 @@ class Result {
   bool ok() const noexcept { return err_ == Errc::ok; }
   explicit operator bool() const noexcept { return ok(); }
   Errc error() const noexcept { return err_; }
-  // The value; on an error, the value-initialised T (nullptr for pointers).
+  /// The value; on an error, the value-initialised T (nullptr for pointers).
   const T& value() const noexcept { return value_; }
   const T& operator*() const noexcept { return value_; }
   const T* operator->() const noexcept { return &value_; }

@@ -10,8 +10,8 @@
 
 namespace talc {
 
-// The first inconsistency check() found, or ok. `what` is a static string; `offset` is from
-// the heap base (the TalcMeta's address).
+/// The first inconsistency check() found, or ok. `what` is a static string; `offset` is from
+/// the heap base (the TalcMeta's address).
 struct CheckReport {
   Errc code = Errc::ok;
   std::uint64_t offset = 0;
@@ -21,11 +21,11 @@ struct CheckReport {
   bool ok() const noexcept { return code == Errc::ok; }
 };
 
-// What the operations count as they go, under the lock (heap_stats_table.h says what they mean).
-// The live and free figures follow from the chunks: check() proves them (I7), and roll_back
-// gives them back the values of the last commit (see TalcMeta::commit). The operation counts are
-// bumped just before an operation commits, so a death can lose at most the one operation it
-// interrupted.
+/// What the operations count as they go, under the lock (heap_stats_table.h says what they mean).
+/// The live and free figures follow from the chunks: check() proves them (I7), and roll_back
+/// gives them back the values of the last commit (see TalcMeta::commit). The operation counts are
+/// bumped just before an operation commits, so a death can lose at most the one operation it
+/// interrupted.
 struct HeapCounters {
   std::uint64_t live_chunks = 0;
   std::uint64_t live_bytes = 0;  // chunk bytes of allocated chunks, tags included
@@ -38,16 +38,16 @@ struct HeapCounters {
   std::uint64_t growths = 0;
 };
 
-// A heap's figures at one instant, for people and monitoring: the fields of heap_stats_table.h,
-// which says what each means.
+/// A heap's figures at one instant, for people and monitoring: the fields of heap_stats_table.h,
+/// which says what each means.
 struct HeapStats {
 #define TALC_HEAP_STATS_FIELD(name) std::uint64_t name = 0;
   TALC_HEAP_STATS(TALC_HEAP_STATS_FIELD)
 #undef TALC_HEAP_STATS_FIELD
 
-  // How scattered the free space is: 0 when it is one chunk (or there is none), towards 1 as
-  // it splits into many small ones. The share of free bytes that the largest single request
-  // could not use.
+  /// How scattered the free space is: 0 when it is one chunk (or there is none), towards 1 as
+  /// it splits into many small ones. The share of free bytes that the largest single request
+  /// could not use.
   double fragmentation() const noexcept {
     return free_bytes == 0
                ? 0.0
@@ -55,9 +55,9 @@ struct HeapStats {
   }
 };
 
-// What a walk of the chunks finds; only meaningful on a heap that passes check(). Through the
-// face, the blocks the lanes hold and the lane table are taken out of the live figures, and the
-// former counted as cached.
+/// What a walk of the chunks finds; only meaningful on a heap that passes check(). Through the
+/// face, the blocks the lanes hold and the lane table are taken out of the live figures, and the
+/// former counted as cached.
 struct Census {
   std::uint64_t live_chunks = 0;
   std::uint64_t live_bytes = 0;  // chunk bytes of allocated chunks, tags included

@@ -28,15 +28,15 @@ class Rel {
   static constexpr Rel from_offset(std::uint64_t off) noexcept { return Rel(off); }
   static constexpr Rel null() noexcept { return Rel(); }
 
-  // The offset of `p` from `base`; a null `p` gives a null Rel. `p` must not lie below `base`.
+  /// The offset of `p` from `base`; a null `p` gives a null Rel. `p` must not lie below `base`.
   static Rel from_ptr(const void* base, const T* p) noexcept {
     if (p == nullptr) return Rel();
     return Rel(static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p) -
                                           reinterpret_cast<std::uintptr_t>(base)));
   }
 
-  // The address this offset names in a mapping at `base`; null gives nullptr and no
-  // arithmetic at all (adding the null sentinel to a pointer would be undefined).
+  /// The address this offset names in a mapping at `base`; null gives nullptr and no
+  /// arithmetic at all (adding the null sentinel to a pointer would be undefined).
   T* to_ptr(void* base) const noexcept {
     if (is_null()) return nullptr;
     return reinterpret_cast<T*>(static_cast<std::byte*>(base) + off_);
@@ -50,7 +50,7 @@ class Rel {
   constexpr explicit operator bool() const noexcept { return !is_null(); }
   constexpr std::uint64_t offset() const noexcept { return off_; }
 
-  // Null orders after every real offset, which keeps sorted containers of Rels meaningful.
+  /// Null orders after every real offset, which keeps sorted containers of Rels meaningful.
   constexpr auto operator<=>(const Rel&) const noexcept = default;
 
  private:
@@ -58,8 +58,8 @@ class Rel {
   std::uint64_t off_ = kNull;
 };
 
-// A run of `len` elements of T starting at an offset. A null slice has a null start and no
-// elements; an empty slice may still have a real start.
+/// A run of `len` elements of T starting at an offset. A null slice has a null start and no
+/// elements; an empty slice may still have a real start.
 template <class T>
 class RelSlice {
  public:

@@ -41,6 +41,7 @@
 #include <cstdint>
 #include <new>
 
+#include "talc/core/assert.hpp"
 #include "talc/core/bin_config.hpp"
 #include "talc/core/chunk.hpp"
 #include "talc/core/errors.hpp"

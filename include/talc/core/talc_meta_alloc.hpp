@@ -61,6 +61,8 @@ void* TalcMeta<Bins, Journaled>::carve(const Fit& fit, std::uint64_t need) noexc
   const std::uint64_t rest = fit.size - fit.gap - need;
   const std::uint64_t size = rest >= kMinChunk ? need : need + rest;
   const std::uint64_t tag = Tag::make(size, true, fit.gap != 0).bits;
+  TALC_ASSERT(need % kGranule == 0 && need >= kMinChunk && fit.gap + need <= fit.size);
+  TALC_ASSERT(fit.gap == 0 || fit.gap >= kMinChunk);
   // The chunk's own tag is written first, named by put_tag: the writes below change its tail
   // and the flag above it, which a roll-back repairs around the chunks so named. The chunk's
   // node goes to the gap when there is one (it keeps the chunk's base), else to the remainder.

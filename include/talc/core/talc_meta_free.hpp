@@ -172,6 +172,7 @@ bool TalcMeta<Bins, Journaled>::release_ok(const Chunk& c) const noexcept {
 template <class Bins, bool Journaled>
 template <bool Keep, bool Split>
 void TalcMeta<Bins, Journaled>::release(const Chunk& c, const Merge& m) noexcept {
+  TALC_ASSERT(m.base <= c.base && c.end() <= m.base + m.size && m.size % kGranule == 0);
   const Tag tag = tag_at(c.base);
   const Tag up = tag_at(c.end());
   std::uint64_t old_head_tag = tag.bits;  // what the merged chunk's first word held

@@ -16,7 +16,7 @@
 
 namespace talc {
 
-// A Talc that owns the mapping of its region.
+/// A Talc that owns the mapping of its region.
 template <class Bins = DefaultBinConfig>
 class MapTalc : public Talc<Bins> {
  public:
@@ -46,24 +46,24 @@ class MapTalc : public Talc<Bins> {
                 OpenRole::either, o);
   }
 
-  // A descriptor from elsewhere (a memfd received over a socket): builds a heap if the bytes
-  // are fresh zeros, attaches otherwise, as `role` allows.
+  /// A descriptor from elsewhere (a memfd received over a socket): builds a heap if the bytes
+  /// are fresh zeros, attaches otherwise, as `role` allows.
   static MapTalc from_fd(Fd fd, OpenRole role = OpenRole::either, OpenOptions o = {}) {
     return make(MappedRegion::from_fd(std::move(fd), layout(0, o)), role, o);
   }
-  // A heap in anonymous shared memory, for this process and the children it forks. It has no
-  // source to grow, so OpenOptions::max_size does not apply.
+  /// A heap in anonymous shared memory, for this process and the children it forks. It has no
+  /// source to grow, so OpenOptions::max_size does not apply.
   static MapTalc anonymous(std::size_t size, OpenOptions o = {}) {
     o.max_size = 0;
     return make(MappedRegion::anonymous({.size = size}), OpenRole::create, o);
   }
 
   const MappedRegion& region() const noexcept { return region_; }
-  // Whether no other open of the region existed when this one was made: it then re-initialised
-  // the region's locks (see Talc::fresh_start). What `talc repair` requires.
+  /// Whether no other open of the region existed when this one was made: it then re-initialised
+  /// the region's locks (see Talc::fresh_start). What `talc repair` requires.
   bool opened_alone() const noexcept { return alone_; }
 
-  // A region this process may grow is recorded in Growers while a MapTalc holds its mapping.
+  /// A region this process may grow is recorded in Growers while a MapTalc holds its mapping.
   MapTalc(MapTalc&& o) noexcept = default;  // the mapping, and so the record's key, stay put
   MapTalc& operator=(MapTalc&& o) noexcept {
     if (this != &o) {
@@ -84,9 +84,9 @@ class MapTalc : public Talc<Bins> {
   MapTalc(MappedRegion r, Talc<Bins> t) noexcept
       : Talc<Bins>(std::move(t)), region_(std::move(r)) {}
 
-  // Opens the header over the bytes the source has now. Another process may grow the region
-  // between the measure and the header's check of it (which then finds the heap longer than the
-  // bytes measured): measured again, a few times, before that counts as a truncated region.
+  /// Opens the header over the bytes the source has now. Another process may grow the region
+  /// between the measure and the header's check of it (which then finds the heap longer than the
+  /// bytes measured): measured again, a few times, before that counts as a truncated region.
   static Talc<Bins> open_growing(const MappedRegion& r, OpenRole role, const OpenOptions& o) {
     for (int tries = 0;; ++tries) {
       const std::size_t len = r.source_size();

@@ -28,11 +28,11 @@ struct Meta {
     return static_cast<T*>(ptr());
   }
   bool is_null() const noexcept { return base == nullptr; }
-  // The form that means the same block in every process that maps the region.
+  /// The form that means the same block in every process that maps the region.
   RelMeta rel() const noexcept { return RelMeta(Rel<std::byte>::from_offset(offset), size); }
 };
 
-// Something that hands out blocks: a shared heap, or an adaptor over one.
+/// Something that hands out blocks: a shared heap, or an adaptor over one.
 template <class A>
 concept MemAlloc = requires(A& a, std::size_t size, std::size_t align) {
   { a.try_allocate(size, align) }
@@ -40,7 +40,7 @@ concept MemAlloc = requires(A& a, std::size_t size, std::size_t align) {
   { a.allocate(size, align) } -> std::same_as<Meta>;
 };
 
-// Something that takes blocks back.
+/// Something that takes blocks back.
 template <class A>
 concept MemDealloc = requires(A& a, const Meta& m) {
   { a.deallocate(m) }

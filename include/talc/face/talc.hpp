@@ -59,24 +59,24 @@ namespace talc {
 
 struct OpenOptions {
   ClaimOptions claim{};
-  // For a process that builds the heap: the size its region may grow to (0: it never grows).
+  /// For a process that builds the heap: the size its region may grow to (0: it never grows).
   std::size_t max_size = 0;
-  // How long an opener waits for another process that is still building the heap, or
-  // re-initialising its locks.
+  /// How long an opener waits for another process that is still building the heap, or
+  /// re-initialising its locks.
   std::chrono::milliseconds wait{2000};
-  // How long a call waits for a live process that holds the heap's lock (or the named
-  // directory's) before it fails with Errc::lock_timeout. A dead holder is never waited for.
+  /// How long a call waits for a live process that holds the heap's lock (or the named
+  /// directory's) before it fails with Errc::lock_timeout. A dead holder is never waited for.
   std::chrono::milliseconds lock_wait = kDefaultLockWait;
-  // For a process that creates the region: its permission bits (MapLayout::mode), e.g. 0660
-  // for a service and its clients that run as two users of one group.
+  /// For a process that creates the region: its permission bits (MapLayout::mode), e.g. 0660
+  /// for a service and its clients that run as two users of one group.
   unsigned mode = 0600;
-  // For a process that builds the heap: whether small blocks go through lanes (lane_heap.hpp),
-  // per-thread caches in the region that take no lock. The heap records the choice, and every
-  // process that opens it follows the heap.
+  /// For a process that builds the heap: whether small blocks go through lanes (lane_heap.hpp),
+  /// per-thread caches in the region that take no lock. The heap records the choice, and every
+  /// process that opens it follows the heap.
   bool lanes = true;
 };
 
-// A refusal to open a heap, or an operation on a heap marked corrupted. code() is an Errc.
+/// A refusal to open a heap, or an operation on a heap marked corrupted. code() is an Errc.
 class OpenError : public std::system_error {
  public:
   OpenError(Errc e, const std::string& detail) : std::system_error(make_error_code(e), detail) {}
@@ -95,9 +95,9 @@ class Talc {
 
   static constexpr std::size_t min_region_size() noexcept { return HeaderType::min_region_size(); }
 
-  // The heap in [base, base + len); base must be 64-aligned. `reach` is how many bytes this
-  // process maps at base (at least len): a heap that may grow past it is refused
-  // (region_truncated), since this process could not follow it there. Throws OpenError.
+  /// The heap in [base, base + len); base must be 64-aligned. `reach` is how many bytes this
+  /// process maps at base (at least len): a heap that may grow past it is refused
+  /// (region_truncated), since this process could not follow it there. Throws OpenError.
   static Talc open(void* base, std::size_t len, OpenRole role, OpenOptions opts = {},
                    std::size_t reach = 0) {
     Talc t = open_header(base, len, role, opts);
@@ -133,16 +133,16 @@ class Talc {
     if (!r) return r.error();
     return Meta{base_, offset_of(*r), size};
   }
-  // try_allocate, with the block's `size` bytes zeroed.
+  /// try_allocate, with the block's `size` bytes zeroed.
   Result<Meta> try_allocate_zeroed(std::size_t size, std::size_t align = kGranule) noexcept {
     const Result<Meta> r = try_allocate(size, align);
     if (r) std::memset(r->ptr(), 0, size);
     return r;
   }
 
-  // The block resized to `size` bytes, its first min(old, size) bytes kept: in place when the
-  // heap can, moved otherwise, in one operation under one acquisition of the lock. On a refusal
-  // `m` is untouched and still the caller's.
+  /// The block resized to `size` bytes, its first min(old, size) bytes kept: in place when the
+  /// heap can, moved otherwise, in one operation under one acquisition of the lock. On a refusal
+  /// `m` is untouched and still the caller's.
   Result<Meta> try_reallocate(const Meta& m, std::size_t size,
                               std::size_t align = kGranule) noexcept {
     if (const Errc e = own(m); e != Errc::ok) return e;
@@ -155,15 +155,15 @@ class Talc {
     if (!r) return r.error();
     return Meta{base_, offset_of(*r), size};
   }
-  // Throws std::bad_alloc when there is no room, OpenError for any other refusal.
+  /// Throws std::bad_alloc when there is no room, OpenError for any other refusal.
   Meta reallocate(const Meta& m, std::size_t size, std::size_t align = kGranule) {
     const Result<Meta> r = try_reallocate(m, size, align);
     if (!r) raise(r.error());
     return *r;
   }
-  // In place only, never moving; on success m.size becomes `size`. try_grow refuses with
-  // out_of_memory when the chunk above cannot give the bytes (it never grows the region: a
-  // caller that may move should reallocate). try_shrink gives back what a chunk can hold.
+  /// In place only, never moving; on success m.size becomes `size`. try_grow refuses with
+  /// out_of_memory when the chunk above cannot give the bytes (it never grows the region: a
+  /// caller that may move should reallocate). try_shrink gives back what a chunk can hold.
   Errc try_grow(Meta& m, std::size_t size) noexcept {
     return resize_in_place(m, size,
                            [](auto& core, void* p, std::size_t n) { return core.try_grow(p, n); });
@@ -174,14 +174,14 @@ class Talc {
         m, size, [](auto& core, void* p, std::size_t n) { return core.try_shrink(p, n); });
   }
 
-  // Called, in this process and outside the lock, when a request of `size` bytes failed for want
-  // of memory even after growing the region to its maximum. Returning true retries the request
-  // (after the handler freed something, say); false lets it fail. Like std::new_handler.
+  /// Called, in this process and outside the lock, when a request of `size` bytes failed for want
+  /// of memory even after growing the region to its maximum. Returning true retries the request
+  /// (after the handler freed something, say); false lets it fail. Like std::new_handler.
   void on_out_of_memory(std::function<bool(std::size_t)> handler) {
     on_out_of_memory_ = std::move(handler);
   }
 
-  // Throws std::bad_alloc when no chunk is large enough, OpenError for any other refusal.
+  /// Throws std::bad_alloc when no chunk is large enough, OpenError for any other refusal.
   Meta allocate(std::size_t size, std::size_t align = kGranule) {
     const Result<Meta> r = try_allocate(size, align);
     if (!r) raise(r.error());
@@ -211,11 +211,11 @@ class Talc {
     return free_locked(p, held != nullptr ? &o : nullptr);
   }
 
-  // Allocation published atomically: word `word` of the live block `owner` receives the new
-  // block's offset in the same operation, so a process killed at any instant leaves either no
-  // block and the word unchanged, or the block and the word naming it. Nothing leaks. The word
-  // must hold the null offset (Rel's kNull, what deallocate_from leaves): any other value is
-  // refused with slot_occupied, nothing written. Grows the region like try_allocate.
+  /// Allocation published atomically: word `word` of the live block `owner` receives the new
+  /// block's offset in the same operation, so a process killed at any instant leaves either no
+  /// block and the word unchanged, or the block and the word naming it. Nothing leaks. The word
+  /// must hold the null offset (Rel's kNull, what deallocate_from leaves): any other value is
+  /// refused with slot_occupied, nothing written. Grows the region like try_allocate.
   Result<Meta> try_allocate_into(const Meta& owner, std::size_t word, std::size_t size,
                                  std::size_t align = kGranule) noexcept {
     if (owner.base != base_) return Errc::foreign_pointer;
@@ -228,7 +228,7 @@ class Talc {
     if (!r) return r.error();
     return Meta{base_, offset_of(*r), size};
   }
-  // Frees the block that word `word` of `owner` names and nulls the word, atomically.
+  /// Frees the block that word `word` of `owner` names and nulls the word, atomically.
   Errc deallocate_from(const Meta& owner, std::size_t word) noexcept {
     if (owner.base != base_) return Errc::foreign_pointer;
     Errc r = Errc::corrupted;
@@ -239,9 +239,9 @@ class Talc {
     return e != Errc::ok ? e : r;
   }
 
-  // Reallocation published atomically: the block word `word` of `owner` names is resized (in
-  // place or moved, see try_reallocate) and, when it moves, the word is rewritten in the same
-  // operation, so a death at any instant leaves the word naming the one live block.
+  /// Reallocation published atomically: the block word `word` of `owner` names is resized (in
+  /// place or moved, see try_reallocate) and, when it moves, the word is rewritten in the same
+  /// operation, so a death at any instant leaves the word naming the one live block.
   Result<Meta> try_reallocate_from(const Meta& owner, std::size_t word, std::size_t size,
                                    std::size_t align = kGranule) noexcept {
     if (owner.base != base_) return Errc::foreign_pointer;
@@ -254,7 +254,7 @@ class Talc {
     return Meta{base_, offset_of(*r), size};
   }
 
-  // A T built in the heap with `args`; the block is returned if the constructor throws.
+  /// A T built in the heap with `args`; the block is returned if the constructor throws.
   template <class T, class... Args>
   T* construct(Args&&... args) {
     const Meta m = allocate(sizeof(T), alignof(T));
@@ -274,8 +274,8 @@ class Talc {
     return deallocate(p);
   }
 
-  // This process's handle for a block another process sent: refused unless it names the start
-  // of a live block at least `r.size()` bytes long.
+  /// This process's handle for a block another process sent: refused unless it names the start
+  /// of a live block at least `r.size()` bytes long.
   Result<Meta> adopt(RelMeta r) noexcept {
     if (r.is_null()) return Errc::null_pointer;
     const std::uint64_t off = r.start().offset();
@@ -296,7 +296,7 @@ class Talc {
     return e != Errc::ok ? Result<std::size_t>(e) : r;
   }
 
-  // The full integrity check, under the lock.
+  /// The full integrity check, under the lock.
   CheckReport check() {
     CheckReport rep;
     const Errc e = locked([&](auto& core) {
@@ -319,17 +319,17 @@ class Talc {
     });
     return c;
   }
-  // Gives the blocks the calling thread's lane caches back to the heap, with those of lanes
-  // whose owners are gone, as a request that finds no memory does: for a thread that is done
-  // with small blocks for a while, or before looking at how free space lies (census()).
+  /// Gives the blocks the calling thread's lane caches back to the heap, with those of lanes
+  /// whose owners are gone, as a request that finds no memory does: for a thread that is done
+  /// with small blocks for a while, or before looking at how free space lies (census()).
   Errc trim() noexcept {
     LaneOwner* o = heap().held_lane();
     return locked([&](auto& core) { (void)heap().drain_lanes(core, o); });
   }
 
-  // The heap's figures (HeapStats), read under the lock at the cost of a few words and the
-  // largest bin's list: cheap enough for a monitoring loop. try_stats says why when the lock
-  // could not be had; stats() then gives zeros.
+  /// The heap's figures (HeapStats), read under the lock at the cost of a few words and the
+  /// largest bin's list: cheap enough for a monitoring loop. try_stats says why when the lock
+  /// could not be had; stats() then gives zeros.
   Result<HeapStats> try_stats() noexcept {
     HeapStats s;
     const Errc e = locked([&](auto& core) {
@@ -342,7 +342,7 @@ class Talc {
     return s;
   }
   HeapStats stats() noexcept { return try_stats().value(); }
-  // The size the region may grow to, and the size it has now.
+  /// The size the region may grow to, and the size it has now.
   std::uint64_t max_size() const noexcept { return header_->max_size(); }
   std::uint64_t current_size() noexcept {
     std::uint64_t n = 0;
@@ -350,15 +350,15 @@ class Talc {
     return n;
   }
 
-  // Runs f(TalcMeta&) under the heap's lock, with the same recovery and reporting as every
-  // operation: for reading several things in one consistent state. `f` must not throw.
+  /// Runs f(TalcMeta&) under the heap's lock, with the same recovery and reporting as every
+  /// operation: for reading several things in one consistent state. `f` must not throw.
   template <class F>
   Errc with_lock(F&& f) noexcept {
     return locked(std::forward<F>(f));
   }
 
-  // Called, in this process, after an operation of this process took the lock from a dead
-  // holder and repaired the heap. The counters in the region tell every process.
+  /// Called, in this process, after an operation of this process took the lock from a dead
+  /// holder and repaired the heap. The counters in the region tell every process.
   void on_recovery(std::function<void()> handler) { on_recovery_ = std::move(handler); }
 
   std::uint64_t offset_of(const void* p) const noexcept {
@@ -366,15 +366,15 @@ class Talc {
   }
   void* address_of(std::uint64_t off) const noexcept { return off < size_ ? base_ + off : nullptr; }
 
-  // One offset published for every process that opens the heap (a queue, a directory).
+  /// One offset published for every process that opens the heap (a queue, a directory).
   std::uint64_t root() const noexcept { return header_->root(); }
   void set_root(std::uint64_t off) noexcept { header_->set_root(off); }
   bool exchange_root(std::uint64_t expected, std::uint64_t off) noexcept {
     return header_->exchange_root(expected, off);
   }
 
-  // Objects found by name in every process that opens the heap (named.hpp has the details).
-  // Each returns Errc::not_found, type_mismatch, size_mismatch, empty_name, name_too_long...
+  /// Objects found by name in every process that opens the heap (named.hpp has the details).
+  /// Each returns Errc::not_found, type_mismatch, size_mismatch, empty_name, name_too_long...
   template <class T, class... Args>
   Result<T*> find_or_construct(std::string_view name, Args&&... args) {
     return names().template find_or_construct<T>(name, std::forward<Args>(args)...);
@@ -387,9 +387,9 @@ class Talc {
   Errc destroy(std::string_view name) {
     return names().template destroy<T>(name);
   }
-  // Named blocks of raw bytes, for programs that share no C++ type with this one (the C API,
-  // the Python package): found or made `size` bytes long, zeroed by their maker; found whatever
-  // their size; freed with their name.
+  /// Named blocks of raw bytes, for programs that share no C++ type with this one (the C API,
+  /// the Python package): found or made `size` bytes long, zeroed by their maker; found whatever
+  /// their size; freed with their name.
   Result<Meta> find_or_allocate_named(std::string_view name, std::size_t size,
                                       std::size_t align = kGranule) {
     return names().find_or_allocate_bytes(name, size, align);
@@ -399,31 +399,31 @@ class Talc {
   auto named_objects() { return names().list(); }
   auto names() noexcept { return NamedDirectory<Bins>(*this); }
 
-  // How many times a process took the lock from a dead holder and found the heap consistent,
-  // and how many of those rolled back a half-done operation.
+  /// How many times a process took the lock from a dead holder and found the heap consistent,
+  /// and how many of those rolled back a half-done operation.
   std::uint64_t recoveries() const noexcept { return header_->body().recoveries(); }
   std::uint64_t rollbacks() const noexcept { return header_->body().rollbacks(); }
   bool corrupted() const noexcept {
     return header_->state() == InitState::corrupted || header_->body().corrupted();
   }
 
-  // Run under the lock after an operation answered `e`: when the heap's bytes were found
-  // damaged, from now on every process is refused, and every opener too. For the in-region
-  // Allocator as for Talc's own calls.
+  /// Run under the lock after an operation answered `e`: when the heap's bytes were found
+  /// damaged, from now on every process is refused, and every opener too. For the in-region
+  /// Allocator as for Talc's own calls.
   static void mark_if_corrupted(HeaderType& h, Errc e) noexcept {
     if (e != Errc::corrupted) return;
     h.body().mark_corrupted();
     h.mark_corrupted();
   }
 
-  // The bound on waiting for a live holder of the heap's lock (OpenOptions::lock_wait).
+  /// The bound on waiting for a live holder of the heap's lock (OpenOptions::lock_wait).
   std::chrono::milliseconds lock_wait() const noexcept { return lock_wait_; }
 
-  // Re-initialises the region's locks, for a process that knows no other one uses the region
-  // (it is the first to open it since the machine booted, or the only one that has it open):
-  // whatever a lock word holds then (a holder of a previous boot, a copy's holder, damage) is
-  // not a live holder. Each held or damaged lock is left abandoned, the heap's is taken at once
-  // (rolling back and checking what its holder left), and the directory's on its next use.
+  /// Re-initialises the region's locks, for a process that knows no other one uses the region
+  /// (it is the first to open it since the machine booted, or the only one that has it open):
+  /// whatever a lock word holds then (a holder of a previous boot, a copy's holder, damage) is
+  /// not a live holder. Each held or damaged lock is left abandoned, the heap's is taken at once
+  /// (rolling back and checking what its holder left), and the directory's on its next use.
   Errc fresh_start() {
     heap().lock().abandon();
     Errc lanes = Errc::ok;
@@ -433,9 +433,9 @@ class Talc {
     return names().fresh_start();
   }
 
-  // Makes sure the region's locks belong to this boot of the machine; when they do not, the
-  // one opener that wins a compare-and-swap re-initialises them (fresh_start) while the others
-  // wait, at most `wait`, then fail with init_timeout. A claimant that died is replaced.
+  /// Makes sure the region's locks belong to this boot of the machine; when they do not, the
+  /// one opener that wins a compare-and-swap re-initialises them (fresh_start) while the others
+  /// wait, at most `wait`, then fail with init_timeout. A claimant that died is replaced.
   void follow_boot(std::chrono::milliseconds wait) {
     const std::uint64_t now = boot_hash(), me = RegionLock::self();
     const auto deadline = std::chrono::steady_clock::now() + wait;
@@ -456,7 +456,7 @@ class Talc {
     }
   }
 
-  // Whether this open built the heap (exactly one opener of a region does).
+  /// Whether this open built the heap (exactly one opener of a region does).
   bool built() const noexcept { return built_; }
   std::byte* base() const noexcept { return base_; }
   std::size_t size() const noexcept { return size_; }
@@ -476,8 +476,8 @@ class Talc {
         built_(built),
         open_heap_(&h->body(), &Heap::give_back) {}
 
-  // Gives back the lanes this process's threads hold here, when this is the last Talc on this
-  // mapping: before the mapping goes (MapTalc).
+  /// Gives back the lanes this process's threads hold here, when this is the last Talc on this
+  /// mapping: before the mapping goes (MapTalc).
   void close_lanes() noexcept { open_heap_.reset(); }
 
   static Talc open_header(void* base, std::size_t len, OpenRole role, const OpenOptions& opts) {
@@ -500,8 +500,8 @@ class Talc {
     return t;
   }
 
-  // How many bytes of address space this process maps for the region (its reach): every
-  // operation stays inside it, and it must cover the most the heap may grow to.
+  /// How many bytes of address space this process maps for the region (its reach): every
+  /// operation stays inside it, and it must cover the most the heap may grow to.
   void set_reach(std::size_t mapped) {
     if (header_->max_size() > mapped)
       throw OpenError(Errc::region_truncated, "this process maps " + std::to_string(mapped) +
@@ -518,8 +518,8 @@ class Talc {
     return natural < kRegionAlign ? natural : kRegionAlign;
   }
 
-  // Alignments are checked against this mapping's base too: one above it could not hold in
-  // every process.
+  /// Alignments are checked against this mapping's base too: one above it could not hold in
+  /// every process.
   Errc align_error(std::size_t align) const noexcept {
     if (!is_power_of_two(align)) return Errc::bad_alignment;
     return align > max_align_ ? Errc::alignment_too_large : Errc::ok;
@@ -531,31 +531,31 @@ class Talc {
     return Errc::ok;
   }
 
-  // The slow path (face/talc_slow.hpp): the lock, growth, out of memory, damage.
+  /// The slow path (face/talc_slow.hpp): the lock, growth, out of memory, damage.
   template <class F>
   Errc resize_in_place(Meta& m, std::size_t size, F&& f) noexcept;
 
-  // Runs `op` (a core request giving Result<void*>) under the lock; when it fails for want of
-  // memory, grows the region (still under the lock, so one process grows it at a time) and
-  // runs it again; when that fails too, asks the out-of-memory handler, outside the lock.
-  // Before growing, the lanes give back what they may (LaneHeap::retry_after_drain).
+  /// Runs `op` (a core request giving Result<void*>) under the lock; when it fails for want of
+  /// memory, grows the region (still under the lock, so one process grows it at a time) and
+  /// runs it again; when that fails too, asks the out-of-memory handler, outside the lock.
+  /// Before growing, the lanes give back what they may (LaneHeap::retry_after_drain).
   template <class Op>
   Result<void*> growing(std::size_t size, std::size_t align, Op&& op) noexcept;
 
-  // A free under the lock (LaneHeap::free_locked): into `o`, the caller's lane, when it may go
-  // there.
+  /// A free under the lock (LaneHeap::free_locked): into `o`, the caller's lane, when it may go
+  /// there.
   Errc free_locked(void* p, const LaneOwner* o) noexcept;
 
-  // Under the lock, before a core call on the block word `word` of `owner` names: not_allocated
-  // when the owner or that block sits in a lane (LaneHeap::refuse_cached). Anything else wrong with
-  // the word is left to the core call, which refuses it the same way with lanes or without.
+  /// Under the lock, before a core call on the block word `word` of `owner` names: not_allocated
+  /// when the owner or that block sits in a lane (LaneHeap::refuse_cached). Anything else wrong with
+  /// the word is left to the core call, which refuses it the same way with lanes or without.
   Errc named_cached(TalcMeta<Bins>& core, const Meta& owner, std::size_t word) noexcept;
 
-  // Where the heap's lock word lies in the region.
+  /// Where the heap's lock word lies in the region.
   static constexpr std::uint64_t meta_lock_offset() noexcept {
     return HeaderType::kBodyOffset + Heap::kSyncOffset;
   }
-  // Where the core heap lies in the region: its offsets plus this are the region's offsets.
+  /// Where the core heap lies in the region: its offsets plus this are the region's offsets.
   static constexpr std::uint64_t meta_offset() noexcept {
     return HeaderType::kBodyOffset + Heap::kMetaOffset;
   }
@@ -563,12 +563,12 @@ class Talc {
   template <class R>
   R record_damage(R r) noexcept;
 
-  // Every locked call: damage found is recorded in the header for every opener, and a
-  // recovery is reported to this process's handler.
-  //
-  // The heap's span is read from the region: another process may have grown it past what this
-  // process maps (one that opened the region without reserving its maximum). Then nothing runs,
-  // and the call is refused with region_truncated instead of touching unmapped bytes.
+  /// Every locked call: damage found is recorded in the header for every opener, and a
+  /// recovery is reported to this process's handler.
+  ///
+  /// The heap's span is read from the region: another process may have grown it past what this
+  /// process maps (one that opened the region without reserving its maximum). Then nothing runs,
+  /// and the call is refused with region_truncated instead of touching unmapped bytes.
   template <class F>
   Errc locked(F&& f) noexcept;
 

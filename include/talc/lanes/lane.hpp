@@ -44,6 +44,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "talc/core/assert.hpp"
 #include "talc/core/chunk.hpp"
 #include "talc/core/journal.hpp"  // TALC_FAULT_POINT
 #include "talc/core/rel.hpp"
@@ -120,6 +121,7 @@ struct LaneOwner {
   template <bool Locked = false>
   [[gnu::always_inline]] std::uint64_t pop(std::uint64_t cls, std::uint64_t size,
                                            std::uint64_t end) const noexcept {
+    TALC_ASSERT(cls < LaneConfig::kClasses);
     if (!Locked && lane_load(lane->pause) != 0) return kNull;
     const std::uint64_t u = lane_load(lane->head[cls]);
     if (!ours(u, size, end)) return kNull;
@@ -154,6 +156,7 @@ struct LaneOwner {
   template <bool Locked = false>
   [[gnu::always_inline]] bool push(std::uint64_t u, std::uint64_t cls,
                                    std::uint64_t size) const noexcept {
+    TALC_ASSERT(cls < LaneConfig::kClasses && size % kGranule == 0);
     if (!Locked && lane_load(lane->pause) != 0) return false;
     const std::uint32_t n = lane_load(lane->count[cls]);
     const std::uint64_t bytes = lane_load(lane->bytes);

@@ -68,8 +68,8 @@
 
 namespace talc {
 
-// The compiler's name for T, taken from inside __PRETTY_FUNCTION__ ("... [with T = Foo; ...]"
-// from g++, "... [T = Foo]" from clang).
+/// The compiler's name for T, taken from inside __PRETTY_FUNCTION__ ("... [with T = Foo; ...]"
+/// from g++, "... [T = Foo]" from clang).
 template <class T>
 constexpr std::string_view type_name() noexcept {
   std::string_view f = __PRETTY_FUNCTION__;
@@ -81,7 +81,7 @@ constexpr std::string_view type_name() noexcept {
   return f.substr(0, end);
 }
 
-// FNV-1a over the type's name: the same in every process and every run of one build.
+/// FNV-1a over the type's name: the same in every process and every run of one build.
 template <class T>
 constexpr std::uint64_t type_key() noexcept {
   std::uint64_t h = 0xcbf29ce484222325ULL;
@@ -93,12 +93,12 @@ constexpr std::uint64_t type_key() noexcept {
 }
 
 namespace named_detail {
-// What a named block of raw bytes is recorded as (find_or_allocate_bytes): a type of its own, so
-// that a typed find on it, or a find of bytes on a typed object, is refused.
+/// What a named block of raw bytes is recorded as (find_or_allocate_bytes): a type of its own, so
+/// that a typed find on it, or a find of bytes on a typed object, is refused.
 struct Bytes;
 }  // namespace named_detail
 
-// One named object, as list() reports it. `offset` is from the region's base.
+/// One named object, as list() reports it. `offset` is from the region's base.
 struct NamedInfo {
   std::string name;
   std::uint64_t type = 0;  // type_key of the type it was built as
@@ -144,17 +144,17 @@ static_assert(offsetof(Segment, entry) % kWord == 0 && offsetof(Entry, object) =
 inline constexpr std::size_t kSegmentBytes = sizeof(Segment);
 inline constexpr std::size_t kSegmentAlign = 64;
 
-// A store that a process dying right after it must have made, in program order with what
-// comes before and after: the release keeps earlier stores before it, the fence keeps the
-// compiler from hoisting later ones (a destructor's, say) above it.
+/// A store that a process dying right after it must have made, in program order with what
+/// comes before and after: the release keeps earlier stores before it, the fence keeps the
+/// compiler from hoisting later ones (a destructor's, say) above it.
 inline void publish(std::uint32_t& word, State s) noexcept {
   std::atomic_ref<std::uint32_t>(word).store(static_cast<std::uint32_t>(s),
                                              std::memory_order_release);
   std::atomic_signal_fence(std::memory_order_seq_cst);
 }
 
-// The claim word: bit 63 set (no region offset has it, and it is not the null offset), a
-// 30-bit nonce so that a later claim by a process with a reused pid differs, and the pid.
+/// The claim word: bit 63 set (no region offset has it, and it is not the null offset), a
+/// 30-bit nonce so that a later claim by a process with a reused pid differs, and the pid.
 constexpr std::uint64_t claim_word(std::uint32_t pid, std::uint32_t nonce) noexcept {
   return (std::uint64_t{1} << 63) | (std::uint64_t{nonce & 0x3fffffffu} << 32) | pid;
 }
@@ -171,8 +171,8 @@ inline std::uint32_t fresh_nonce() noexcept {
   return static_cast<std::uint32_t>(t ^ (t >> 32)) + counter.fetch_add(0x9e3779b9u);
 }
 
-// The directories this thread holds the lock of (their claims identify them across mappings):
-// a nested call on one of them is refused instead of deadlocking.
+/// The directories this thread holds the lock of (their claims identify them across mappings):
+/// a nested call on one of them is refused instead of deadlocking.
 inline thread_local std::uint64_t held[4] = {};
 
 }  // namespace named_detail
@@ -182,18 +182,18 @@ class NamedDirectory {
  public:
   static constexpr std::size_t kMaxName = named_detail::kMaxName;
   static constexpr std::size_t kEntriesPerSegment = named_detail::kEntries;
-  // How long a caller waits for another process that is creating the directory.
+  /// How long a caller waits for another process that is creating the directory.
   static constexpr std::chrono::milliseconds kCreateWait{5000};
 
   explicit NamedDirectory(Talc<Bins>& heap) noexcept : t_(&heap) {}
 
-  // The object named `name`, of type T, built with `args` by the first caller. Exceptions of
-  // T's constructor propagate, after its block is freed and the name removed.
+  /// The object named `name`, of type T, built with `args` by the first caller. Exceptions of
+  /// T's constructor propagate, after its block is freed and the name removed.
   template <class T, class... Args>
   Result<T*> find_or_construct(std::string_view name, Args&&... args) {
     return make<T>(name, true, std::forward<Args>(args)...);
   }
-  // The same, but an existing object of that name is refused (Errc::already_exists).
+  /// The same, but an existing object of that name is refused (Errc::already_exists).
   template <class T, class... Args>
   Result<T*> construct(std::string_view name, Args&&... args) {
     return make<T>(name, false, std::forward<Args>(args)...);
@@ -204,9 +204,9 @@ class NamedDirectory {
     return with_entry<Result<T*>>(name, [&](const Place& at) { return object_of<T>(*at.entry); });
   }
 
-  // A named block of `size` raw bytes aligned to `align`, zeroed by the caller that creates it:
-  // for programs that share no C++ type (the C API, the Python package). A block of that name
-  // with another size or alignment is refused (size_mismatch), a typed object (type_mismatch).
+  /// A named block of `size` raw bytes aligned to `align`, zeroed by the caller that creates it:
+  /// for programs that share no C++ type (the C API, the Python package). A block of that name
+  /// with another size or alignment is refused (size_mismatch), a typed object (type_mismatch).
   Result<Meta> find_or_allocate_bytes(std::string_view name, std::size_t size, std::size_t align) {
     if (size == 0) return Errc::size_overflow;
     if (!is_power_of_two(align)) return Errc::bad_alignment;
@@ -215,13 +215,13 @@ class NamedDirectory {
     return make_block(name, true, Kind{type_key<named_detail::Bytes>(), size, align},
                       [](const Meta& m) { std::memset(m.ptr(), 0, m.size); });
   }
-  // The named block of bytes, whatever its size (Meta::size is the size it was made with).
+  /// The named block of bytes, whatever its size (Meta::size is the size it was made with).
   Result<Meta> find_bytes(std::string_view name) {
     return with_entry<Result<Meta>>(name, [&](const Place& at) {
       return block_of(*at.entry, Kind{type_key<named_detail::Bytes>(), 0, 0});
     });
   }
-  // Frees the named block of bytes and removes its name.
+  /// Frees the named block of bytes and removes its name.
   Errc destroy_bytes(std::string_view name) {
     return with_entry<Errc>(name, [&](const Place& at) {
       const Result<Meta> b = block_of(*at.entry, Kind{type_key<named_detail::Bytes>(), 0, 0});
@@ -235,7 +235,7 @@ class NamedDirectory {
     });
   }
 
-  // Runs ~T on the object named `name` and frees its block.
+  /// Runs ~T on the object named `name` and frees its block.
   template <class T>
   Errc destroy(std::string_view name) {
     return with_entry<Errc>(name, [&](const Place& at) {
@@ -247,7 +247,7 @@ class NamedDirectory {
     });
   }
 
-  // Every named object, in directory order.
+  /// Every named object, in directory order.
   Result<std::vector<NamedInfo>> list() {
     Result<Meta> root = open_root(false);
     if (!root) {
@@ -275,9 +275,9 @@ class NamedDirectory {
     return out;
   }
 
-  // For a process that knows no other one uses the region (Talc::fresh_start): a creator's
-  // claim is stale and reclaimed, and the directory's lock, when held or damaged, is left for
-  // its next locker to repair.
+  /// For a process that knows no other one uses the region (Talc::fresh_start): a creator's
+  /// claim is stale and reclaimed, and the directory's lock, when held or damaged, is left for
+  /// its next locker to repair.
   Errc fresh_start() {
     const std::uint64_t w = header().directory();
     if (named_detail::is_claim(w)) return reclaim(w);
@@ -287,8 +287,8 @@ class NamedDirectory {
     return Errc::ok;
   }
 
-  // The word a creator stores in Header::directory while it builds the first segment. Public
-  // so that tests can stage a creator that died at that moment.
+  /// The word a creator stores in Header::directory while it builds the first segment. Public
+  /// so that tests can stage a creator that died at that moment.
   static constexpr std::uint64_t claim_word(std::uint32_t pid, std::uint32_t nonce) noexcept {
     return named_detail::claim_word(pid, nonce);
   }
@@ -306,8 +306,8 @@ class NamedDirectory {
     Meta last;  // the last segment, to grow from
   };
 
-  // Runs f(place) on the live entry named `name`, under the directory's lock. Every refusal on
-  // the way (a bad name, no directory, a damaged one, no such entry) becomes f's result type R.
+  /// Runs f(place) on the live entry named `name`, under the directory's lock. Every refusal on
+  /// the way (a bad name, no directory, a damaged one, no such entry) becomes f's result type R.
   template <class R, class F>
   R with_entry(std::string_view name, F&& f) {
     if (const Errc e = check_name(name); e != Errc::ok) return e;
@@ -321,7 +321,7 @@ class NamedDirectory {
     return f(*at);
   }
 
-  // Holds the directory's lock for a scope; repairs first when the last holder died.
+  /// Holds the directory's lock for a scope; repairs first when the last holder died.
   struct Guard {
     Guard(NamedDirectory& d, const Meta& root) : seg(d.segment_at(root)) {
       const std::uint64_t id = seg->claim;
@@ -380,7 +380,7 @@ class NamedDirectory {
   }
   Header<LaneHeap<Bins>>& header() const noexcept { return t_->header(); }
 
-  // A segment's offset, read from the region, checked before it becomes an address.
+  /// A segment's offset, read from the region, checked before it becomes an address.
   Result<Meta> segment_meta(std::uint64_t off) const noexcept {
     if (off >= t_->size() || off % named_detail::kSegmentAlign != 0 ||
         t_->size() - off < named_detail::kSegmentBytes)
@@ -388,7 +388,7 @@ class NamedDirectory {
     return Meta{t_->base(), off, named_detail::kSegmentBytes};
   }
 
-  // The first segment, created when `create` and there is none (else Errc::not_found).
+  /// The first segment, created when `create` and there is none (else Errc::not_found).
   Result<Meta> open_root(bool create) {
     const auto deadline = std::chrono::steady_clock::now() + kCreateWait;
     for (;;) {
@@ -425,10 +425,10 @@ class NamedDirectory {
     }
   }
 
-  // Called holding the claim. Allocation, building and publication run in one critical
-  // section of the heap's lock, the lock reclaim() walks under: a reclaimer that wrongly
-  // believed this process dead can then neither free the block under the builder's hands nor
-  // clear the claim between the check and the allocation.
+  /// Called holding the claim. Allocation, building and publication run in one critical
+  /// section of the heap's lock, the lock reclaim() walks under: a reclaimer that wrongly
+  /// believed this process dead can then neither free the block under the builder's hands nor
+  /// clear the claim between the check and the allocation.
   Result<Meta> build_root(std::uint64_t claim) {
     Result<void*> r = Errc::corrupted;
     bool published = false;
@@ -456,7 +456,7 @@ class NamedDirectory {
     return Meta{t_->base(), t_->offset_of(*r), named_detail::kSegmentBytes};
   }
 
-  // A claim whose creator died: free the block it marked (if it got that far), clear the word.
+  /// A claim whose creator died: free the block it marked (if it got that far), clear the word.
   Errc reclaim(std::uint64_t claim) {
     Errc bad = Errc::ok;
     const Errc e = t_->with_lock([&](auto& m) {
@@ -482,7 +482,7 @@ class NamedDirectory {
     return e != Errc::ok ? e : bad;
   }
 
-  // Only the heap's lock holder calls this.
+  /// Only the heap's lock holder calls this.
   void mark_corrupted() noexcept {
     t_->heap().mark_corrupted();
     header().mark_corrupted();
@@ -505,8 +505,8 @@ class NamedDirectory {
     std::atomic_signal_fence(std::memory_order_seq_cst);
   }
 
-  // Calls f(segment meta, segment) for each segment until f returns true. A segment that is
-  // not initialised is damage here (repair() is the only reader that may meet one).
+  /// Calls f(segment meta, segment) for each segment until f returns true. A segment that is
+  /// not initialised is damage here (repair() is the only reader that may meet one).
   template <class F>
   Errc for_each_segment(const Meta& root, F&& f, bool repairing = false) {
     Meta m = root;
@@ -532,7 +532,7 @@ class NamedDirectory {
            kWord;
   }
 
-  // Frees an entry's block and empties it (holding the directory's lock).
+  /// Frees an entry's block and empties it (holding the directory's lock).
   Errc empty_entry(const Meta& seg, Entry& en) {
     Errc e = Errc::ok;
     if (en.object != named_detail::kNull) {
@@ -545,7 +545,7 @@ class NamedDirectory {
     return Errc::ok;
   }
 
-  // After a holder died: finish what it left half-done.
+  /// After a holder died: finish what it left half-done.
   Errc repair(const Meta& root) {
     Errc bad = Errc::ok;
     const Errc e = for_each_segment(
@@ -571,10 +571,10 @@ class NamedDirectory {
     return e != Errc::ok ? e : bad;
   }
 
-  // The live entry named `name`, and a free entry for a new one.
-  // An entry of that name left `destroying` by a live process is a destroy whose free the heap
-  // refused (its lock held past the wait) after the destructor ran: its free is finished here,
-  // and the name is free.
+  /// The live entry named `name`, and a free entry for a new one.
+  /// An entry of that name left `destroying` by a live process is a destroy whose free the heap
+  /// refused (its lock held past the wait) after the destructor ran: its free is finished here,
+  /// and the name is free.
   Result<Place> locate(const Meta& root, std::string_view name) {
     Place p;
     Errc finished = Errc::ok;
@@ -607,22 +607,22 @@ class NamedDirectory {
     return p;
   }
 
-  // The heap's refusal of a block the directory names: no live block there is damage to the
-  // directory; a lock that could not be had (or a heap refused whole) says nothing of it.
+  /// The heap's refusal of a block the directory names: no live block there is damage to the
+  /// directory; a lock that could not be had (or a heap refused whole) says nothing of it.
   static Errc damage_or(Errc e) noexcept {
     return e == Errc::foreign_pointer || e == Errc::not_allocated || e == Errc::null_pointer
                ? Errc::corrupted
                : e;
   }
 
-  // What an entry must record to be taken as the block a caller asks for: its type key, and its
-  // size and alignment (0: any, for a find of bytes).
+  /// What an entry must record to be taken as the block a caller asks for: its type key, and its
+  /// size and alignment (0: any, for a find of bytes).
   struct Kind {
     std::uint64_t type, size, align;
   };
 
-  // The block an entry names, after every check: the kind, then the recorded values (they come
-  // from the region), then that the offset names a live block of the recorded size.
+  /// The block an entry names, after every check: the kind, then the recorded values (they come
+  /// from the region), then that the offset names a live block of the recorded size.
   Result<Meta> block_of(const Entry& en, const Kind& k) {
     if (en.state != static_cast<std::uint32_t>(State::live)) return Errc::corrupted;
     if (en.type != k.type) return Errc::type_mismatch;
@@ -637,7 +637,7 @@ class NamedDirectory {
     return *m;
   }
 
-  // The object an entry names, as a T, after every check.
+  /// The object an entry names, as a T, after every check.
   template <class T>
   Result<T*> object_of(const Entry& en) {
     const Result<Meta> m = block_of(en, kind_of<T>());
@@ -660,9 +660,9 @@ class NamedDirectory {
     return std::launder(m->as<T>());
   }
 
-  // The block named `name` of kind `k`: the existing one (refused unless `or_find`), or a new
-  // one that `build(Meta)` fills. Exceptions of `build` propagate, after the block is freed and
-  // the name removed.
+  /// The block named `name` of kind `k`: the existing one (refused unless `or_find`), or a new
+  /// one that `build(Meta)` fills. Exceptions of `build` propagate, after the block is freed and
+  /// the name removed.
   template <class F>
   Result<Meta> make_block(std::string_view name, bool or_find, const Kind& k, F&& build) {
     if (const Errc e = check_name(name); e != Errc::ok) return e;
@@ -709,7 +709,7 @@ class NamedDirectory {
     return *block;
   }
 
-  // A new, empty segment after `last` (holding the directory's lock).
+  /// A new, empty segment after `last` (holding the directory's lock).
   Result<Meta> grow(const Meta& last) {
     const Result<Meta> m =
         t_->try_allocate_into(last, offsetof(Segment, next) / kWord, named_detail::kSegmentBytes,

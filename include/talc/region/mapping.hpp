@@ -19,8 +19,8 @@
 
 namespace talc {
 
-// The alignment of every region's base, in every process; also the largest alignment a
-// shared heap hands out.
+/// The alignment of every region's base, in every process; also the largest alignment a
+/// shared heap hands out.
 inline constexpr std::size_t kRegionAlign = std::size_t{2} << 20;
 
 enum class OpenMode : unsigned char {
@@ -32,21 +32,21 @@ enum class OpenMode : unsigned char {
 struct MapLayout {
   std::size_t size = 0;  // bytes to create; when opening, 0 means "whatever size it has"
   std::size_t align = kRegionAlign;
-  // Address space to map, when larger than the size: the region may then grow up to it in
-  // place (see MappedRegion::extend), every process keeping its base and its pointers.
+  /// Address space to map, when larger than the size: the region may then grow up to it in
+  /// place (see MappedRegion::extend), every process keeping its base and its pointers.
   std::size_t reserve = 0;
-  // A copy-on-write view: this process may read the region and write its own copy of the
-  // pages, and nothing it writes ever reaches the region (for tools that inspect heaps). The
-  // source is opened read-only, so reading needs no write permission; it must exist already.
+  /// A copy-on-write view: this process may read the region and write its own copy of the
+  /// pages, and nothing it writes ever reaches the region (for tools that inspect heaps). The
+  /// source is opened read-only, so reading needs no write permission; it must exist already.
   bool private_copy = false;
-  // Permission bits of a shared memory object or file this open creates, exactly (the umask
-  // does not narrow them): 0660 lets a group share the heap. Bits beyond 0777 are refused.
+  /// Permission bits of a shared memory object or file this open creates, exactly (the umask
+  /// does not narrow them): 0660 lets a group share the heap. Bits beyond 0777 are refused.
   unsigned mode = 0600;
 };
 
 class MapError : public std::system_error {
  public:
-  // what(): "<call>(<object>): <errno text>"
+  /// what(): "<call>(<object>): <errno text>"
   MapError(const char* call, const std::string& object, int err);
 };
 
@@ -81,10 +81,10 @@ class Mapping {
   Mapping& operator=(const Mapping&) = delete;
   ~Mapping();
 
-  // Maps [0, size) of `fd`, shared, read-write, at a base aligned to `align`.
+  /// Maps [0, size) of `fd`, shared, read-write, at a base aligned to `align`.
   static Mapping of_fd(const Fd& fd, std::size_t size, std::size_t align, const std::string& what,
                        bool private_copy = false);
-  // Anonymous shared memory: shared with children forked after this call.
+  /// Anonymous shared memory: shared with children forked after this call.
   static Mapping anonymous_shared(std::size_t size, std::size_t align);
 
   void* base() const noexcept { return base_; }
@@ -98,61 +98,61 @@ class Mapping {
   std::size_t size_ = 0;
 };
 
-// A region: its source (when it has one) and this process's mapping of it.
+/// A region: its source (when it has one) and this process's mapping of it.
 class MappedRegion {
  public:
   static MappedRegion shm(const std::string& name, OpenMode mode, MapLayout layout = {});
   static MappedRegion file(const std::string& path, OpenMode mode, MapLayout layout = {});
-  // Takes ownership of `fd`; maps its current size when layout.size is 0.
+  /// Takes ownership of `fd`; maps its current size when layout.size is 0.
   static MappedRegion from_fd(Fd fd, MapLayout layout = {});
   static MappedRegion anonymous(MapLayout layout);
 
-  // Removes a shared memory object's name; false if there was none. Mappings stay valid.
+  /// Removes a shared memory object's name; false if there was none. Mappings stay valid.
   static bool remove_shm(const std::string& name);
 
-  // Removes the name this region was opened by (shared memory object or file), if it has
-  // one; the mapping stays valid. Never throws: this runs on error paths.
+  /// Removes the name this region was opened by (shared memory object or file), if it has
+  /// one; the mapping stays valid. Never throws: this runs on error paths.
   void unlink_source() const noexcept;
 
-  // Another mapping of the same bytes, at another address (for a region with a source).
+  /// Another mapping of the same bytes, at another address (for a region with a source).
   Mapping map_again() const;
 
-  // Where this open stands among the opens of the same source. Each open of a region holds a
-  // shared lock on one byte of the source, far past any data (an open-file-description lock:
-  // the kernel drops it when the last descriptor of this open is closed, by a death too, and
-  // a child of fork shares it), for as long as it maps it. The lock is taken through a new
-  // open of the source (/proc/self/fd), never through a descriptor that another process may
-  // share. join() first tries the byte alone:
-  //  - alone: no other open of the source exists; this one holds the byte exclusively until
-  //    settle(), so every later opener waits for it (to re-initialise the locks, say);
-  //  - shared: another open exists;
-  //  - unknown: the source cannot tell (anonymous memory, a read-only open, a file system
-  //    without such locks).
-  // Waits at most `wait` while another opener is alone, then throws MapError (ETIMEDOUT).
+  /// Where this open stands among the opens of the same source. Each open of a region holds a
+  /// shared lock on one byte of the source, far past any data (an open-file-description lock:
+  /// the kernel drops it when the last descriptor of this open is closed, by a death too, and
+  /// a child of fork shares it), for as long as it maps it. The lock is taken through a new
+  /// open of the source (/proc/self/fd), never through a descriptor that another process may
+  /// share. join() first tries the byte alone:
+  ///  - alone: no other open of the source exists; this one holds the byte exclusively until
+  ///    settle(), so every later opener waits for it (to re-initialise the locks, say);
+  ///  - shared: another open exists;
+  ///  - unknown: the source cannot tell (anonymous memory, a read-only open, a file system
+  ///    without such locks).
+  /// Waits at most `wait` while another opener is alone, then throws MapError (ETIMEDOUT).
   enum class Company : unsigned char { alone, shared, unknown };
   Company join(std::chrono::milliseconds wait);
   void settle();
 
-  // Maps the region again with `length` bytes of address space (when that is more than now),
-  // so that it can grow to `length` without moving. The base changes: only for a region
-  // nothing points into yet. Bytes past the source's size fault until it grows.
+  /// Maps the region again with `length` bytes of address space (when that is more than now),
+  /// so that it can grow to `length` without moving. The base changes: only for a region
+  /// nothing points into yet. Bytes past the source's size fault until it grows.
   void reserve(std::size_t length);
-  // The bytes the source holds now (for anonymous memory, the mapping's size): the mapping may
-  // be longer, reserved for growth.
+  /// The bytes the source holds now (for anonymous memory, the mapping's size): the mapping may
+  /// be longer, reserved for growth.
   std::size_t source_size() const;
-  // Grows the source (shared memory object or file) from `from` to `to` bytes, with storage
-  // behind every new byte (posix_fallocate): a full file system is a clean refusal here, not
-  // a SIGBUS when the bytes are first touched. Never shrinks the source; backs the bytes even
-  // when the source is already that long (a grower that died after a bare resize). Every
-  // process's reserved mapping sees the new bytes at once. Returns 0 or an errno value; never
-  // throws, since it runs under the heap's lock.
+  /// Grows the source (shared memory object or file) from `from` to `to` bytes, with storage
+  /// behind every new byte (posix_fallocate): a full file system is a clean refusal here, not
+  /// a SIGBUS when the bytes are first touched. Never shrinks the source; backs the bytes even
+  /// when the source is already that long (a grower that died after a bare resize). Every
+  /// process's reserved mapping sees the new bytes at once. Returns 0 or an errno value; never
+  /// throws, since it runs under the heap's lock.
   static int extend(int fd, std::size_t from, std::size_t to) noexcept;
 
   void* base() const noexcept { return map_.base(); }
   std::size_t size() const noexcept { return map_.size(); }
   int fd() const noexcept { return fd_.get(); }
   const std::string& name() const noexcept { return name_; }
-  // Whether this open created the object (it was not there before).
+  /// Whether this open created the object (it was not there before).
   bool created() const noexcept { return created_; }
   std::size_t align() const noexcept { return align_; }
 
