@@ -33,11 +33,11 @@
 //                           K S A; 11 try_grow K S; 12 try_shrink K S; 13 grow X (by 16 (X + 3)
 //                           bytes, or with X >= 128 by X % 16 + 1 pages); 14 reallocate K to
 //                           its usable size + S; 15 reallocate K S
-//   15    relocate    X     copy the heap to the other arena, 64 * (X % 16) bytes in, adopt()
+//   15    relocate    X     copy the heap to the other arena, 64 * (X % 16) bytes in, attach()
 //   16    corrupt     W W X overwrite the word at (W | W << 8) / 65536 of the span (X >> 6: flip
 //                           bit X % 64; X % 64 granules; the old value + 16 * (X % 64 - 32);
 //                           all ones but bit X % 64). Only further corrupt operations run after
-//                           it, and the input ends as a recovering process would: adopt(),
+//                           it, and the input ends as a recovering process would: attach(),
 //                           check(), roll_back() if the journal has entries, check().
 //   17    resize      T K   T % 8: 0 reallocate(S, A); 1 reallocate(S); 2 try_grow(S);
 //                           3 try_shrink(S) (S, and A for 0, follow), all on live block K;
@@ -1325,7 +1325,7 @@ class Driver {
     same(heap_->heap_end(), grew ? heap_->heap_end() + talc::kTagSize : heap_->span());
   }
 
-  // The heap copied to the other arena at another 64-aligned address and adopted there: every
+  // The heap copied to the other arena at another 64-aligned address and attached there: every
   // offset means what it meant, so the model carries over unchanged.
   void Relocate(std::uint8_t x) {
     if (relocations_ >= kMaxRelocations) return;
@@ -1336,9 +1336,9 @@ class Driver {
     std::memcpy(to, Base(), span);
     Poison(g_arena[arena_], kArenaSize);
     arena_ = 1 - arena_;
-    Expect(Heap::adopt(to, span - 1).error(), Errc::region_too_small, "adopt(span - 1 bytes)");
-    const auto r = Heap::adopt(to, span);
-    if (!r || *r != reinterpret_cast<Heap*>(to)) Fail("adopt of a copy: %s", Name(r.error()));
+    Expect(Heap::attach(to, span - 1).error(), Errc::region_too_small, "attach(span - 1 bytes)");
+    const auto r = Heap::attach(to, span);
+    if (!r || *r != reinterpret_cast<Heap*>(to)) Fail("attach of a copy: %s", Name(r.error()));
     heap_ = *r;
     CheckHeap(false);
   }
@@ -1369,13 +1369,13 @@ class Driver {
   }
 
   // What a process that finds a damaged heap does (the recovering lock holder, the inspecting
-  // tool): adopt() decides whether the fields can be trusted to bound the rest, roll_back()
+  // tool): attach() decides whether the fields can be trusted to bound the rest, roll_back()
   // undoes the journal when it has entries, check() judges. Each must refuse or terminate
   // inside the span (the arena around it is poisoned), whatever the bytes say.
   void Recover() {
-    const auto r = Heap::adopt(heap_, span_);
+    const auto r = Heap::attach(heap_, span_);
     if (!r) return;
-    if (*r != heap_) Fail("adopt of a corrupted heap moved it");
+    if (*r != heap_) Fail("attach of a corrupted heap moved it");
     Inspect("of a corrupted heap");
     if (heap_->journal_size() == 0) return;
     // Only grow() journals the bounds, and undoing it only ever gives bytes back: whatever a

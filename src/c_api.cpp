@@ -49,7 +49,7 @@ talc_errc refused(const char* call, talc_errc code, const char* detail, int os =
   last_os = os;
   return code;
 }
-talc_errc verdict(const char* call, Errc e) noexcept {
+talc_errc reply(const char* call, Errc e) noexcept {
   if (e == Errc::ok) return TALC_OK;
   return refused(call, static_cast<talc_errc>(e), talc::describe(e));
 }
@@ -58,7 +58,7 @@ talc_errc verdict(const char* call, Errc e) noexcept {
 template <class F>
 talc_errc guarded(const char* call, F&& f) noexcept {
   try {
-    return verdict(call, f());
+    return reply(call, f());
   } catch (const talc::OpenError& e) {
     return refused(call, static_cast<talc_errc>(e.code().value()), e.what());
   } catch (const std::system_error& e) {  // MapError: an OS call, with its errno
@@ -89,7 +89,7 @@ talc::OpenOptions convert(const talc_options* o) noexcept {
 // Opens with `make` (a MapTalc factory) into *heap.
 template <class Make>
 talc_errc open_with(const char* call, const char* name, talc_heap** heap, Make&& make) noexcept {
-  if (name == nullptr || heap == nullptr) return verdict(call, Errc::null_pointer);
+  if (name == nullptr || heap == nullptr) return reply(call, Errc::null_pointer);
   return guarded(call, [&] {
     *heap = new talc_heap{make(std::string(name))};
     return Errc::ok;
@@ -117,7 +117,7 @@ talc::Result<talc::Meta> meta_of(const talc_heap* h, const void* p) noexcept {
 
 // Sets *out to the block of a successful result.
 talc_errc give(const char* call, const talc::Result<talc::Meta>& r, void** out) noexcept {
-  if (!r) return verdict(call, r.error());
+  if (!r) return reply(call, r.error());
   *out = r->ptr();
   return TALC_OK;
 }
@@ -165,7 +165,7 @@ talc_errc talc_open_or_create_file(const char* path, size_t size, const talc_opt
   });
 }
 talc_errc talc_open_fd(int fd, const talc_options* options, talc_heap** heap) noexcept {
-  if (heap == nullptr) return verdict("talc_open_fd", Errc::null_pointer);
+  if (heap == nullptr) return reply("talc_open_fd", Errc::null_pointer);
   const int own = ::dup(fd);
   if (own < 0) return refused("talc_open_fd", TALC_OS_ERROR, std::strerror(errno), errno);
   talc::Fd owned(own);  // closed here if the open fails before taking it
@@ -174,7 +174,7 @@ talc_errc talc_open_fd(int fd, const talc_options* options, talc_heap** heap) no
   });
 }
 talc_errc talc_remove_shm(const char* name) noexcept {
-  if (name == nullptr) return verdict("talc_remove_shm", Errc::null_pointer);
+  if (name == nullptr) return reply("talc_remove_shm", Errc::null_pointer);
   bool removed = false;
   const talc_errc e = guarded("talc_remove_shm", [&] {
     removed = talc::MapTalc<>::remove_shm(name);
@@ -188,34 +188,34 @@ void talc_close(talc_heap* heap) noexcept {
 }
 
 talc_errc talc_allocate(talc_heap* heap, size_t size, size_t align, void** out) noexcept {
-  if (heap == nullptr || out == nullptr) return verdict("talc_allocate", Errc::null_pointer);
+  if (heap == nullptr || out == nullptr) return reply("talc_allocate", Errc::null_pointer);
   return give("talc_allocate", heap->t.try_allocate(size, align_or_default(align)), out);
 }
 talc_errc talc_allocate_zeroed(talc_heap* heap, size_t size, size_t align, void** out) noexcept {
-  if (heap == nullptr || out == nullptr) return verdict("talc_allocate_zeroed", Errc::null_pointer);
+  if (heap == nullptr || out == nullptr) return reply("talc_allocate_zeroed", Errc::null_pointer);
   return give("talc_allocate_zeroed", heap->t.try_allocate_zeroed(size, align_or_default(align)),
               out);
 }
 talc_errc talc_free(talc_heap* heap, void* block) noexcept {
-  if (heap == nullptr || block == nullptr) return verdict("talc_free", Errc::null_pointer);
+  if (heap == nullptr || block == nullptr) return reply("talc_free", Errc::null_pointer);
   const talc::Result<talc::Meta> m = meta_of(heap, block);
-  return verdict("talc_free", m ? heap->t.deallocate(*m) : m.error());
+  return reply("talc_free", m ? heap->t.deallocate(*m) : m.error());
 }
 talc_errc talc_reallocate(talc_heap* heap, void* block, size_t size, size_t align,
                           void** out) noexcept {
   if (heap == nullptr || block == nullptr || out == nullptr)
-    return verdict("talc_reallocate", Errc::null_pointer);
+    return reply("talc_reallocate", Errc::null_pointer);
   const talc::Result<talc::Meta> m = meta_of(heap, block);
-  if (!m) return verdict("talc_reallocate", m.error());
+  if (!m) return reply("talc_reallocate", m.error());
   return give("talc_reallocate", heap->t.try_reallocate(*m, size, align_or_default(align)), out);
 }
 talc_errc talc_usable_size(talc_heap* heap, const void* block, size_t* out) noexcept {
   if (heap == nullptr || block == nullptr || out == nullptr)
-    return verdict("talc_usable_size", Errc::null_pointer);
+    return reply("talc_usable_size", Errc::null_pointer);
   const talc::Result<talc::Meta> m = meta_of(heap, block);
-  if (!m) return verdict("talc_usable_size", m.error());
+  if (!m) return reply("talc_usable_size", m.error());
   const talc::Result<std::size_t> r = heap->t.usable_size(m->ptr());
-  if (!r) return verdict("talc_usable_size", r.error());
+  if (!r) return reply("talc_usable_size", r.error());
   *out = *r;
   return TALC_OK;
 }
@@ -223,24 +223,23 @@ talc_errc talc_usable_size(talc_heap* heap, const void* block, size_t* out) noex
 talc_errc talc_allocate_into(talc_heap* heap, void* owner, size_t word, size_t size, size_t align,
                              void** out) noexcept {
   if (heap == nullptr || owner == nullptr || out == nullptr)
-    return verdict("talc_allocate_into", Errc::null_pointer);
+    return reply("talc_allocate_into", Errc::null_pointer);
   const talc::Result<talc::Meta> m = meta_of(heap, owner);
-  if (!m) return verdict("talc_allocate_into", m.error());
+  if (!m) return reply("talc_allocate_into", m.error());
   return give("talc_allocate_into",
               heap->t.try_allocate_into(*m, word, size, align_or_default(align)), out);
 }
 talc_errc talc_deallocate_from(talc_heap* heap, void* owner, size_t word) noexcept {
-  if (heap == nullptr || owner == nullptr)
-    return verdict("talc_deallocate_from", Errc::null_pointer);
+  if (heap == nullptr || owner == nullptr) return reply("talc_deallocate_from", Errc::null_pointer);
   const talc::Result<talc::Meta> m = meta_of(heap, owner);
-  return verdict("talc_deallocate_from", m ? heap->t.deallocate_from(*m, word) : m.error());
+  return reply("talc_deallocate_from", m ? heap->t.deallocate_from(*m, word) : m.error());
 }
 talc_errc talc_reallocate_from(talc_heap* heap, void* owner, size_t word, size_t size, size_t align,
                                void** out) noexcept {
   if (heap == nullptr || owner == nullptr || out == nullptr)
-    return verdict("talc_reallocate_from", Errc::null_pointer);
+    return reply("talc_reallocate_from", Errc::null_pointer);
   const talc::Result<talc::Meta> m = meta_of(heap, owner);
-  if (!m) return verdict("talc_reallocate_from", m.error());
+  if (!m) return reply("talc_reallocate_from", m.error());
   return give("talc_reallocate_from",
               heap->t.try_reallocate_from(*m, word, size, align_or_default(align)), out);
 }
@@ -254,7 +253,7 @@ void* talc_address_of(const talc_heap* heap, uint64_t offset) noexcept {
   return heap == nullptr ? nullptr : heap->t.address_of(offset);
 }
 talc_errc talc_adopt(talc_heap* heap, uint64_t offset, size_t size, void** out) noexcept {
-  if (heap == nullptr || out == nullptr) return verdict("talc_adopt", Errc::null_pointer);
+  if (heap == nullptr || out == nullptr) return reply("talc_adopt", Errc::null_pointer);
   return give("talc_adopt",
               heap->t.adopt(talc::RelMeta(talc::Rel<std::byte>::from_offset(offset), size)), out);
 }
@@ -272,7 +271,7 @@ int talc_exchange_root(talc_heap* heap, uint64_t expected, uint64_t offset) noex
 talc_errc talc_named_find_or_allocate(talc_heap* heap, const char* name, size_t size, size_t align,
                                       void** out) noexcept {
   if (heap == nullptr || name == nullptr || out == nullptr)
-    return verdict("talc_named_find_or_allocate", Errc::null_pointer);
+    return reply("talc_named_find_or_allocate", Errc::null_pointer);
   return guarded("talc_named_find_or_allocate", [&] {
     const talc::Result<talc::Meta> r =
         heap->t.find_or_allocate_named(name, size, align_or_default(align));
@@ -282,7 +281,7 @@ talc_errc talc_named_find_or_allocate(talc_heap* heap, const char* name, size_t 
 }
 talc_errc talc_named_find(talc_heap* heap, const char* name, void** out, size_t* size) noexcept {
   if (heap == nullptr || name == nullptr || out == nullptr)
-    return verdict("talc_named_find", Errc::null_pointer);
+    return reply("talc_named_find", Errc::null_pointer);
   return guarded("talc_named_find", [&] {
     const talc::Result<talc::Meta> r = heap->t.find_named(name);
     if (r) {
@@ -293,14 +292,14 @@ talc_errc talc_named_find(talc_heap* heap, const char* name, void** out, size_t*
   });
 }
 talc_errc talc_named_destroy(talc_heap* heap, const char* name) noexcept {
-  if (heap == nullptr || name == nullptr) return verdict("talc_named_destroy", Errc::null_pointer);
+  if (heap == nullptr || name == nullptr) return reply("talc_named_destroy", Errc::null_pointer);
   return guarded("talc_named_destroy", [&] { return heap->t.destroy_named(name); });
 }
 
 talc_errc talc_get_stats(talc_heap* heap, talc_stats* out) noexcept {
-  if (heap == nullptr || out == nullptr) return verdict("talc_get_stats", Errc::null_pointer);
+  if (heap == nullptr || out == nullptr) return reply("talc_get_stats", Errc::null_pointer);
   const talc::Result<talc::HeapStats> r = heap->t.try_stats();
-  if (!r) return verdict("talc_get_stats", r.error());
+  if (!r) return reply("talc_get_stats", r.error());
   const talc::HeapStats& s = *r;
 #define TALC_STATS_COPY(name) out->name = s.name;
   TALC_HEAP_STATS(TALC_STATS_COPY)
@@ -309,7 +308,7 @@ talc_errc talc_get_stats(talc_heap* heap, talc_stats* out) noexcept {
 }
 
 talc_errc talc_check(talc_heap* heap, talc_check_report* report) noexcept {
-  if (heap == nullptr) return verdict("talc_check", Errc::null_pointer);
+  if (heap == nullptr) return reply("talc_check", Errc::null_pointer);
   return guarded("talc_check", [&] {
     const talc::CheckReport rep = heap->t.check();
     if (report != nullptr)
@@ -318,8 +317,8 @@ talc_errc talc_check(talc_heap* heap, talc_check_report* report) noexcept {
   });
 }
 talc_errc talc_trim(talc_heap* heap) noexcept {
-  if (heap == nullptr) return verdict("talc_trim", Errc::null_pointer);
-  return verdict("talc_trim", heap->t.trim());
+  if (heap == nullptr) return reply("talc_trim", Errc::null_pointer);
+  return reply("talc_trim", heap->t.trim());
 }
 
 const char* talc_strerror(talc_errc code) noexcept {

@@ -1,4 +1,5 @@
-// Layer 8 — the face: a standard allocator whose containers live in the shared heap.
+// Public header, over the face and the named layer: a standard allocator whose containers live in
+// the shared heap.
 //
 // `Allocator<T>` hands out memory from a shared heap to allocator-aware containers (Boost's
 // vector, basic_string, map, flat_map...). Such a container is usually itself built inside the
@@ -12,9 +13,9 @@
 // with the same recovery from a dead holder and the same refusal of a heap marked corrupted.
 // (A Talc's on_recovery handler is process-local and is not called from here; the heap's
 // counters still count.) When the heap is full, a region this process opened with room to grow
-// grows, as for Talc::allocate (growth.hpp). allocate throws std::bad_alloc when the heap is full,
-// OpenError for any other refusal. Two Allocators are equal when they allocate from the same heap
-// through the same mapping.
+// grows, as for Talc::allocate (region/growth.hpp). allocate throws std::bad_alloc when the heap is
+// full, OpenError for any other refusal. Two Allocators are equal when they allocate from the same
+// heap through the same mapping.
 //
 // What is checked: the directory checks the offset of every named container it hands out, and
 // the heap checks every block given back. The OffsetPtrs inside a container (and its
@@ -30,6 +31,7 @@
 
 #include "talc/core/errors.hpp"
 #include "talc/face/face.hpp"
+#include "talc/named/named.hpp"  // Talc opens heaps and names objects through it
 #include "talc/offset_ptr.hpp"
 #include "talc/region/growth.hpp"
 #include "talc/region/header.hpp"
@@ -87,7 +89,7 @@ class Allocator {
         return o != nullptr ? heap.refill_pop(m, *o, bytes) : m.allocate(bytes, align);
       };
       r = heap.retry_after_drain(m, op);
-      // A region this process opened to grow grows for containers too (growth.hpp).
+      // A region this process opened to grow grows for containers too (region/growth.hpp).
       if (r.error() == Errc::out_of_memory && grow_heap(h, m, bytes, align)) r = op();
       Talc<Bins>::mark_if_corrupted(h, r.error());
     });

@@ -1,4 +1,4 @@
-// Layer 8 — the face: the shared heap as a std::pmr::memory_resource.
+// Public header, over the face: the shared heap as a std::pmr::memory_resource.
 //
 // `MemoryResource` lets any std::pmr container or allocator draw its memory from a shared heap.
 // It is a process-local object over a process-local Talc: a pmr container keeps a raw pointer
@@ -13,6 +13,7 @@
 #include <memory_resource>
 
 #include "talc/face/face.hpp"
+#include "talc/named/named.hpp"  // Talc opens heaps and names objects through it
 
 namespace talc {
 

@@ -1,4 +1,4 @@
-// Layer 8 — the face: a pointer that can live inside a shared region.
+// Public header, of no layer: a pointer that can live inside a shared region.
 //
 // `OffsetPtr<T>` is what containers store when their memory comes from a shared heap: it keeps
 // the distance from its own address to the object it points to, not the object's address. Two
@@ -11,7 +11,7 @@
 // It has the whole interface of a raw pointer (dereference, indexing, arithmetic, comparison,
 // the implicit conversions a T* has) plus the members std::pointer_traits and
 // std::iterator_traits look for, which is what allocator-aware containers (Boost.Container)
-// need from an allocator's `pointer`. Rel<T> (rel.hpp) is the other kind of offset: from the
+// need from an allocator's `pointer`. Rel<T> (core/rel.hpp) is the other kind of offset: from the
 // region's base, which every process must supply; an OffsetPtr needs nothing but itself.
 #pragma once
 

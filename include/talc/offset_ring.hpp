@@ -1,4 +1,5 @@
-// Layer 8 — a single-producer, single-consumer ring of block handles, to live in a shared heap.
+// Public header, over the face: a single-producer, single-consumer ring of block handles, to live
+// in a shared heap.
 //
 // The simplest way for one process to hand blocks to another: the producer allocates a block,
 // pushes its RelMeta, and the consumer pops it, turns it into its own Meta with Talc::adopt

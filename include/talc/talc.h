@@ -30,11 +30,11 @@ extern "C" {
 #define TALC_NOEXCEPT
 #endif
 
-/* Why a call was refused: TALC_OK, or TALC_<NAME> for a row X(name, NAME, ...) of
+/** Why a call was refused: TALC_OK, or TALC_<NAME> for a row X(name, NAME, ...) of
  * talc/core/errors_table.h, which explains each (the C++ talc::Errc, value for value), or C's own
  * TALC_OS_ERROR. talc_strerror() gives the text. */
 #ifdef __cplusplus
-/* Four bytes, as C's enum is here, and any value of them one C++ may hold too. */
+/** Four bytes, as C's enum is here, and any value of them one C++ may hold too. */
 typedef enum talc_errc : int {
 #else
 typedef enum talc_errc {
@@ -47,12 +47,12 @@ typedef enum talc_errc {
   TALC_OS_ERROR = 64
 } talc_errc;
 
-/* The null offset: no block. */
+/** The null offset: no block. */
 #define TALC_NULL_OFFSET UINT64_MAX
 
 typedef struct talc_heap talc_heap;
 
-/* How a heap is opened or built. Zero in a field means its default, so a zeroed struct (or one
+/** How a heap is opened or built. Zero in a field means its default, so a zeroed struct (or one
  * written `{.max_size = ...}`) asks for the defaults, as a null options pointer does.
  * talc_options_init() zeroes one: call it first if fields may be added later. */
 typedef struct talc_options {
@@ -65,7 +65,7 @@ typedef struct talc_options {
 
 void talc_options_init(talc_options* options) TALC_NOEXCEPT;
 
-/* Opening. Each sets *heap on success (and leaves it alone on a refusal). A shm name starts with
+/** Opening. Each sets *heap on success (and leaves it alone on a refusal). A shm name starts with
  * '/'. `size` is the region's first size in bytes. talc_open_fd maps a descriptor it duplicates
  * (a memfd received over a socket, say): the caller keeps its own. */
 talc_errc talc_create_shm(const char* name, size_t size, const talc_options* options,
@@ -81,13 +81,13 @@ talc_errc talc_open_file(const char* path, const talc_options* options,
 talc_errc talc_open_or_create_file(const char* path, size_t size, const talc_options* options,
                                    talc_heap** heap) TALC_NOEXCEPT;
 talc_errc talc_open_fd(int fd, const talc_options* options, talc_heap** heap) TALC_NOEXCEPT;
-/* Removes a shm name (the heap lives on for those that have it open). TALC_OS_ERROR with
+/** Removes a shm name (the heap lives on for those that have it open). TALC_OS_ERROR with
  * ENOENT when there is no such name. */
 talc_errc talc_remove_shm(const char* name) TALC_NOEXCEPT;
-/* Unmaps the heap; the handle is gone. Null is allowed. Blocks stay in the heap. */
+/** Unmaps the heap; the handle is gone. Null is allowed. Blocks stay in the heap. */
 void talc_close(talc_heap* heap) TALC_NOEXCEPT;
 
-/* Blocks. `align` is a power of two (0 means 16, the heap's granule). *out is set on success
+/** Blocks. `align` is a power of two (0 means 16, the heap's granule). *out is set on success
  * only. talc_reallocate keeps the first min(old, size) bytes, in place or moved; on a refusal
  * the block is untouched and still the caller's. Unlike free and realloc, a null block is
  * refused (TALC_NULL_POINTER) by every call here. */
@@ -97,10 +97,10 @@ talc_errc talc_allocate_zeroed(talc_heap* heap, size_t size, size_t align,
 talc_errc talc_free(talc_heap* heap, void* block) TALC_NOEXCEPT;
 talc_errc talc_reallocate(talc_heap* heap, void* block, size_t size, size_t align,
                           void** out) TALC_NOEXCEPT;
-/* The bytes the block may use (at least what was asked for). */
+/** The bytes the block may use (at least what was asked for). */
 talc_errc talc_usable_size(talc_heap* heap, const void* block, size_t* out) TALC_NOEXCEPT;
 
-/* Allocation published atomically: 64-bit word `word` of the live block `owner` receives the
+/** Allocation published atomically: 64-bit word `word` of the live block `owner` receives the
  * new block's offset in the same operation, so a process killed at any instant leaves either no
  * block and the word unchanged, or the block and the word naming it. The word must hold
  * TALC_NULL_OFFSET (else TALC_SLOT_OCCUPIED). talc_deallocate_from frees the block the word
@@ -112,7 +112,7 @@ talc_errc talc_deallocate_from(talc_heap* heap, void* owner, size_t word) TALC_N
 talc_errc talc_reallocate_from(talc_heap* heap, void* owner, size_t word, size_t size, size_t align,
                                void** out) TALC_NOEXCEPT;
 
-/* Offsets and pointers in this process. talc_offset_of gives TALC_NULL_OFFSET for a pointer
+/** Offsets and pointers in this process. talc_offset_of gives TALC_NULL_OFFSET for a pointer
  * outside the region, talc_address_of NULL for an offset outside it; neither checks that a
  * block is there. talc_adopt does: a block another process sent (offset and size), refused
  * unless the offset is the start of a live block at least `size` bytes long. */
@@ -120,13 +120,13 @@ uint64_t talc_offset_of(const talc_heap* heap, const void* p) TALC_NOEXCEPT;
 void* talc_address_of(const talc_heap* heap, uint64_t offset) TALC_NOEXCEPT;
 talc_errc talc_adopt(talc_heap* heap, uint64_t offset, size_t size, void** out) TALC_NOEXCEPT;
 
-/* One offset published for every process that opens the heap (a queue, a table), initially
+/** One offset published for every process that opens the heap (a queue, a table), initially
  * TALC_NULL_OFFSET. talc_exchange_root sets it only if it still holds `expected`: 1 if it did. */
 uint64_t talc_root(const talc_heap* heap) TALC_NOEXCEPT;
 void talc_set_root(talc_heap* heap, uint64_t offset) TALC_NOEXCEPT;
 int talc_exchange_root(talc_heap* heap, uint64_t expected, uint64_t offset) TALC_NOEXCEPT;
 
-/* Named blocks of bytes, found by name in every process that opens the heap (a NUL-terminated
+/** Named blocks of bytes, found by name in every process that opens the heap (a NUL-terminated
  * name of at most 88 bytes). find_or_allocate makes the block, zeroed, if the name is free, or
  * finds it (TALC_SIZE_MISMATCH if it was made with another size or alignment); a process killed
  * at any instant leaves the name with its whole block, or neither. find gives the block and its
@@ -137,7 +137,7 @@ talc_errc talc_named_find(talc_heap* heap, const char* name, void** out,
                           size_t* size) TALC_NOEXCEPT;
 talc_errc talc_named_destroy(talc_heap* heap, const char* name) TALC_NOEXCEPT;
 
-/* The heap's figures: a uint64_t for each row of talc/core/heap_stats_table.h, in its order,
+/** The heap's figures: a uint64_t for each row of talc/core/heap_stats_table.h, in its order,
  * which says what each means. Every byte of the span is in exactly one of live, free, cached
  * (blocks the lanes hold for their threads) and overhead. */
 typedef struct talc_stats {
@@ -147,7 +147,7 @@ typedef struct talc_stats {
 } talc_stats;
 talc_errc talc_get_stats(talc_heap* heap, talc_stats* out) TALC_NOEXCEPT;
 
-/* The full integrity check of the heap and its lanes, under the lock. Returns the verdict;
+/** The full integrity check of the heap and its lanes, under the lock. Returns the verdict;
  * `report`, when not null, receives where and what (a static text). */
 typedef struct talc_check_report {
   talc_errc code;
@@ -155,15 +155,15 @@ typedef struct talc_check_report {
   const char* what;
 } talc_check_report;
 talc_errc talc_check(talc_heap* heap, talc_check_report* report) TALC_NOEXCEPT;
-/* Gives the blocks the calling thread's lane holds back to the heap (and those of lanes whose
+/** Gives the blocks the calling thread's lane holds back to the heap (and those of lanes whose
  * owners died). */
 talc_errc talc_trim(talc_heap* heap) TALC_NOEXCEPT;
 
-/* Texts: what a code means ("the block is not allocated (double free?)"), and its name as the
+/** Texts: what a code means ("the block is not allocated (double free?)"), and its name as the
  * C++ enumerator spells it ("not_allocated"). Both static; "unknown" for a value that is none. */
 const char* talc_strerror(talc_errc code) TALC_NOEXCEPT;
 const char* talc_errc_name(talc_errc code) TALC_NOEXCEPT;
-/* The calling thread's last refusal: a text that names the call and its object, and for
+/** The calling thread's last refusal: a text that names the call and its object, and for
  * TALC_OS_ERROR the errno (0 otherwise). Valid until the thread's next call. */
 const char* talc_last_error_message(void) TALC_NOEXCEPT;
 int talc_last_os_error(void) TALC_NOEXCEPT;

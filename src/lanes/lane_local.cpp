@@ -120,7 +120,7 @@ LaneOwner* acquire(const LaneSource& src) noexcept {
   if (spare == nullptr) return nullptr;  // lanes of kHeld other heaps held already
   for (int pass = 0; pass < 2; ++pass)
     for (std::uint64_t i = 0; i < src.lanes; ++i) {
-      if (!src.take(src.heap, i, pass == 1)) continue;
+      if (!src.own_lane(src.heap, i, pass == 1)) continue;
       *spare = Held{src.heap, me, i, src.view(src.heap, i), 0};
       std::swap(*spare, tls.held[0]);
       r.threads.insert(&tls);

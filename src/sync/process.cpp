@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -25,8 +26,10 @@ std::uint64_t mix(std::uint64_t h, const void* data, std::size_t n) noexcept {
   return h;
 }
 
-// Reads a small /proc file whole; the number of bytes, or -1.
+// Reads a small /proc file whole; the number of bytes, or -1. Every read of /proc that decides
+// who is alive comes through here, and so does the tests' fault (process_testing::fail_read).
 long read_small(const char* path, char* buf, std::size_t cap) noexcept {
+  if (process_testing::fail_read != nullptr && process_testing::fail_read(path)) return -1;
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
   const long n = ::read(fd, buf, cap - 1);
@@ -76,14 +79,17 @@ bool process_alive(std::uint32_t pid) noexcept {
 }
 
 std::uint64_t boot_hash() noexcept {
-  static const std::uint64_t hash = [] {
-    char buf[64];
-    const long n = read_small("/proc/sys/kernel/random/boot_id", buf, sizeof buf);
-    if (n <= 0) return std::uint64_t{0};
-    const std::uint64_t h = mix(0xcbf29ce484222325ULL, buf, static_cast<std::size_t>(n));
-    return h != 0 ? h : 1;
-  }();
-  return hash;
+  // The boot id does not change while this process lives, so a value read is kept; a read that
+  // failed (a descriptor limit, a hidden file) is not: the next call reads again.
+  static std::atomic<std::uint64_t> known{0};
+  if (const std::uint64_t h = known.load(std::memory_order_relaxed); h != 0) return h;
+  char buf[64];
+  const long n = read_small("/proc/sys/kernel/random/boot_id", buf, sizeof buf);
+  if (n <= 0) return 0;
+  std::uint64_t h = mix(0xcbf29ce484222325ULL, buf, static_cast<std::size_t>(n));
+  h = h != 0 ? h : 1;
+  known.store(h, std::memory_order_relaxed);
+  return h;
 }
 
 namespace {
@@ -121,9 +127,12 @@ std::uint32_t process_tag(std::uint32_t pid) noexcept {
   // A killed process stays a zombie until its parent reaps it: it runs nothing any more. (A
   // leader that left with pthread_exit while other threads run is a zombie with threads.)
   if ((st.state == 'Z' || st.state == 'X') && st.threads <= 1) return kTagGone;
-  const std::uint64_t boot = boot_hash();
-  std::uint64_t h = mix(0xcbf29ce484222325ULL, &boot, sizeof boot);
-  h = mix(h, &st.start, sizeof st.start);
+  // The start time alone: both sides read it from the same file, so a tag computed by one
+  // process for another is the tag that process computed for itself, or "unknown" when the
+  // read failed; never a third value that would call a live holder dead. (The boot id once
+  // went in too: a process that could not read it computed other tags for everyone. Which
+  // boot a lock word belongs to is the region's boot record, Header::boot.)
+  std::uint64_t h = mix(0xcbf29ce484222325ULL, &st.start, sizeof st.start);
   const auto tag = static_cast<std::uint32_t>(h ^ (h >> 32));
   return tag == kTagGone || tag == kTagUnknown ? 1 : tag;
 }

@@ -85,7 +85,7 @@ void RegionLock::forget_self_after_fork() noexcept {
 std::uint64_t RegionLock::compute_self() noexcept {
   const std::uint32_t pid = current_process_id();
   const std::uint64_t w = (std::uint64_t{process_tag(pid)} << 32) | pid;
-  self_.store(w, std::memory_order_relaxed);
+  if (has_identity(w)) self_.store(w, std::memory_order_relaxed);  // a failure is not kept
   return w;
 }
 
@@ -103,13 +103,19 @@ LockOutcome RegionLock::lock_slow(std::chrono::milliseconds bound) noexcept {
   // is verified, however the sleeps in between ended (a signal, a wake-up for someone else).
   std::uint64_t holder = 0;
   Clock::time_point holder_since{}, verified{};
-  bool slept = false;
+  bool slept = false, looked = false;
   // Whether to verify the holder now: it outlasted a slice, and was not verified in the last.
   auto due = [&](Clock::time_point now) {
     const auto slice = slept ? Clock::duration(kSlice) : Clock::duration(kFirstSlice);
     if (now - holder_since < slice || now - verified < slice) return false;
     verified = now;
+    looked = true;
     return true;
+  };
+  // One compare-and-swap decides who repairs: nobody else writes a dead holder's word.
+  auto take_from_dead = [&](std::uint64_t& w) {
+    return word_.compare_exchange_strong(w, me | (w & kWaiters), std::memory_order_acquire,
+                                         std::memory_order_relaxed);
   };
   for (int tries = 0;; ++tries) {
     std::uint64_t w = word_.load(std::memory_order_relaxed);
@@ -129,10 +135,7 @@ LockOutcome RegionLock::lock_slow(std::chrono::milliseconds bound) noexcept {
       holder_since = Clock::now();
     }
     if (v == kAbandoned || (tries >= kSpins && due(Clock::now()) && holder_dead(v))) {
-      // One compare-and-swap decides who repairs: nobody else writes a dead holder's word.
-      if (word_.compare_exchange_strong(w, me | (w & kWaiters), std::memory_order_acquire,
-                                        std::memory_order_relaxed))
-        return LockOutcome::owner_died;
+      if (take_from_dead(w)) return LockOutcome::owner_died;
       continue;
     }
     if (tries < kSpins) {
@@ -140,7 +143,19 @@ LockOutcome RegionLock::lock_slow(std::chrono::milliseconds bound) noexcept {
       continue;
     }
     const auto now = Clock::now();
-    if (now >= deadline) return LockOutcome::timed_out;
+    if (now >= deadline) {
+      // A bound that ended before the first verification was due (a bound of 0, say) still
+      // looks once: it means "do not wait for a live holder", not "never look", and a dead
+      // holder must not keep every such caller out.
+      if (!looked) {
+        looked = true;
+        if (holder_dead(v)) {
+          if (take_from_dead(w)) return LockOutcome::owner_died;
+          continue;
+        }
+      }
+      return LockOutcome::timed_out;
+    }
     if ((w & kWaiters) == 0 &&
         !word_.compare_exchange_weak(w, w | kWaiters, std::memory_order_relaxed,
                                      std::memory_order_relaxed))

@@ -4,8 +4,8 @@
 // holder would and verifies: check() passes, and the heap is exactly as before the operation
 // (every byte outside the journal and the unused insides of free chunks, the census too), or,
 // after the commit, exactly as after it. The counters then equal a count of the chunks, and
-// recover_after_death, run on the same dying state, gives the same bytes and vouches for them.
-// Every point, not a sample. Built with TALC_FAULT_INJECTION, which puts the hook in put().
+// recover_after_death, run on the same dying state, gives the same bytes and its local check
+// passes. Every point, not a sample. Built with TALC_FAULT_INJECTION, which puts the hook in put().
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "support/meta_bytes.hpp"
-#include "talc/region/mapping.hpp"
 #include "talc/core/talc_meta.hpp"
+#include "talc/region/mapping.hpp"
 
 namespace {
 
@@ -411,7 +411,8 @@ TEST_P(FaultInjection, DeathAtEveryWritePointRollsBackToBeforeOrLeavesTheComplet
     EXPECT_EQ(*h.roll_back(), 0u);
     const std::vector<std::byte> rolled = Arena();
 
-    // What the next lock holder runs, on the same dying state: the same roll-back, vouched for.
+    // What the next lock holder runs, on the same dying state: the same roll-back, checked by
+    // local_check.
     SetArena(dying);
     const talc::Result<std::uint64_t> recovered = h.recover_after_death();
     ASSERT_TRUE(recovered.ok()) << "the local check refused a legitimate roll-back";

@@ -348,8 +348,8 @@ TEST(LaneDeaths, AStalePointerIntoARolledBackAlignedCarveIsNotCachedAfterTheReco
   ::munmap(out, sizeof(Out));
 }
 
-// The limit the README states: before the roll-back, while the dead holder keeps the lock, the
-// carve's tag is a live block to a free without the lock, which no free can tell from one a
+// The limit docs/guarantees.md states: before the roll-back, while the dead holder keeps the lock,
+// the carve's tag is a live block to a free without the lock, which no free can tell from one a
 // user holds. A double free of the block that lay there is then cached; the roll-back gives
 // the bytes back to the heap, and check() reports the lane's block as damage.
 TEST(LaneDeaths, ADoubleFreeRacingACarveWhoseHolderDiedIsFoundByCheck) {

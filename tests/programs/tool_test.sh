@@ -115,7 +115,7 @@ for key in "format version" "fingerprint" "LinearStages=" "BytesPerLinear=" "Log
   contains "$OUT" "$key" "info text"
 done
 expect 0 "info --json" -- "$TALC" info "file:$DIR/a.heap" --json
-json_true 'j["format_version"] == 4 and j["region_size"] == 1048576' "info --json sizes"
+json_true 'j["format_version"] == 5 and j["region_size"] == 1048576' "info --json sizes"
 json_true 'j["live_chunks"] == 0 and j["free_chunks"] == 1 and j["fragmentation"] == 0' \
   "info --json on a fresh heap"
 json_true 'j["largest_free"] == j["free_bytes"] == j["capacity"] - j["lane_table_bytes"]' "info --json free space"

@@ -98,7 +98,7 @@ TEST_F(OpenFile, AHeapOfAnotherVersionIsRefusedNamingBothVersions) {
   std::vector<char> bytes = ReadAll(path);
   bytes[8] = 7;  // the version word follows the 8-byte magic
   WriteAll(path, bytes);
-  ExpectRefused(path, Errc::version_mismatch, "version 7; this build reads version 4");
+  ExpectRefused(path, Errc::version_mismatch, "version 7; this build reads version 5");
 }
 
 TEST_F(OpenFile, ATruncatedHeapIsRefused) {

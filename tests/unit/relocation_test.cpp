@@ -3,8 +3,8 @@
 // Every link in a heap is an offset from its TalcMeta, so a copy at any 64-aligned address is
 // the same heap. These tests build a heap with live and freed blocks, copy it to places whose
 // address differs from the original's modulo the page (where an absolute address cached
-// anywhere would show), destroy the original, adopt the copy and go on using it. They also
-// prove that adopt() refuses what it cannot map safely.
+// anywhere would show), destroy the original, attach to the copy and go on using it. They also
+// prove that attach() refuses what it cannot map safely.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -168,12 +168,12 @@ void ExpectConsistent(const Heap* h) {
   ASSERT_EQ(c.live_bytes + c.free_bytes, h->capacity());
 }
 
-// Copies the heap to `to`, wipes the storage it came from, and adopts the copy.
+// Copies the heap to `to`, wipes the storage it came from, and attaches to the copy.
 Heap* Move(Heap* from, PageAligned& from_storage, std::byte* to, std::size_t available) {
   const std::uint64_t span = from->span();
   std::memcpy(to, from->address_of(0), span);
   std::memset(from_storage.data(), 0xdd, from_storage.size());
-  const talc::Result<Heap*> r = Heap::adopt(to, available);
+  const talc::Result<Heap*> r = Heap::attach(to, available);
   EXPECT_TRUE(r.ok()) << talc::describe(r.error());
   EXPECT_EQ(static_cast<void*>(*r), static_cast<void*>(to));
   return *r;
@@ -295,7 +295,7 @@ TEST(RelocationChain, SurvivesManyMovesWithWorkInBetween) {
   EXPECT_TRUE(MetaBytes(h) == fresh_meta);
 }
 
-// adopt() reads bytes that may come from anywhere: each way they can be unfit has its refusal,
+// attach() reads bytes that may come from anywhere: each way they can be unfit has its refusal,
 // and a refusal writes nothing.
 class AdoptRefusals : public ::testing::Test {
  protected:
@@ -318,11 +318,11 @@ class AdoptRefusals : public ::testing::Test {
   std::uint64_t Word(std::uint64_t off) { return talc::load_word(meta(), off); }
   void SetWord(std::uint64_t off, std::uint64_t v) { talc::store_word(meta(), off, v); }
 
-  // adopt() with the given word scribbled over the copy's TalcMeta, then the word restored.
+  // attach() with the given word scribbled over the copy's TalcMeta, then the word restored.
   Errc AdoptWith(std::uint64_t off, std::uint64_t v) {
     const std::uint64_t saved = Word(off);
     SetWord(off, v);
-    const Errc e = Heap::adopt(meta(), span_).error();
+    const Errc e = Heap::attach(meta(), span_).error();
     SetWord(off, saved);
     return e;
   }
@@ -332,7 +332,7 @@ class AdoptRefusals : public ::testing::Test {
   }
 
   PageAligned original_{kOriginalOffset + kSmall};
-  PageAligned copy_{kAt + kSmall + kPage};  // a page past the span: adopt may be told so
+  PageAligned copy_{kAt + kSmall + kPage};  // a page past the span: attach may be told so
   std::vector<std::byte> pristine_;
   Blocks blocks_{7};
   std::uint64_t span_ = 0;
@@ -340,22 +340,22 @@ class AdoptRefusals : public ::testing::Test {
 };
 
 TEST_F(AdoptRefusals, TheUntouchedCopyIsAdopted) {
-  const talc::Result<Heap*> r = Heap::adopt(meta(), span_);
+  const talc::Result<Heap*> r = Heap::attach(meta(), span_);
   ASSERT_TRUE(r.ok()) << talc::describe(r.error());
   ASSERT_NO_FATAL_FAILURE(ExpectConsistent(*r));
   ASSERT_NO_FATAL_FAILURE(blocks_.VerifyAll(*r));
-  EXPECT_TRUE(Heap::adopt(meta(), span_ + 4096).ok()) << "more than the span may be mapped";
+  EXPECT_TRUE(Heap::attach(meta(), span_ + 4096).ok()) << "more than the span may be mapped";
   EXPECT_TRUE(CopyUntouched());
 }
 
 TEST_F(AdoptRefusals, NullRegion) {
-  EXPECT_EQ(Heap::adopt(nullptr, span_).error(), Errc::null_region);
-  EXPECT_EQ(Heap::adopt(nullptr, 0).error(), Errc::null_region);
+  EXPECT_EQ(Heap::attach(nullptr, span_).error(), Errc::null_region);
+  EXPECT_EQ(Heap::attach(nullptr, 0).error(), Errc::null_region);
 }
 
 TEST_F(AdoptRefusals, MisalignedMetaIsCorrupted) {
   for (const std::size_t skew : {1, 8, 16, 32, 48, 63}) {
-    EXPECT_EQ(Heap::adopt(meta() + skew, span_).error(), Errc::corrupted) << "skew " << skew;
+    EXPECT_EQ(Heap::attach(meta() + skew, span_).error(), Errc::corrupted) << "skew " << skew;
   }
   EXPECT_TRUE(CopyUntouched());
 }
@@ -367,15 +367,15 @@ TEST_F(AdoptRefusals, IntactCopyAtAMisalignedAddressIsCorrupted) {
   for (const std::size_t skew : {8, 16, 32, 48}) {
     std::byte* const at = elsewhere.data() + skew;
     std::memcpy(at, meta(), span_);
-    EXPECT_EQ(Heap::adopt(at, span_).error(), Errc::corrupted) << "skew " << skew;
+    EXPECT_EQ(Heap::attach(at, span_).error(), Errc::corrupted) << "skew " << skew;
   }
 }
 
 TEST_F(AdoptRefusals, LessMappedThanTheSpanIsTooSmall) {
-  EXPECT_EQ(Heap::adopt(meta(), span_ - 1).error(), Errc::region_too_small);
-  EXPECT_EQ(Heap::adopt(meta(), span_ / 2).error(), Errc::region_too_small);
-  EXPECT_EQ(Heap::adopt(meta(), sizeof(Heap)).error(), Errc::region_too_small);
-  EXPECT_EQ(Heap::adopt(meta(), 0).error(), Errc::region_too_small);
+  EXPECT_EQ(Heap::attach(meta(), span_ - 1).error(), Errc::region_too_small);
+  EXPECT_EQ(Heap::attach(meta(), span_ / 2).error(), Errc::region_too_small);
+  EXPECT_EQ(Heap::attach(meta(), sizeof(Heap)).error(), Errc::region_too_small);
+  EXPECT_EQ(Heap::attach(meta(), 0).error(), Errc::region_too_small);
   // A span that claims more than is mapped is the same refusal, whoever is wrong.
   EXPECT_EQ(AdoptWith(0, span_ + kPage), Errc::region_too_small);
   EXPECT_TRUE(CopyUntouched());
@@ -407,17 +407,17 @@ TEST_F(AdoptRefusals, ScribbledFieldsAreCorrupted) {
   EXPECT_EQ(AdoptWith(24, std::uint64_t{1} << 63), Errc::corrupted) << "unknown flag";
 
   EXPECT_TRUE(CopyUntouched());
-  const talc::Result<Heap*> r = Heap::adopt(meta(), span_);
+  const talc::Result<Heap*> r = Heap::attach(meta(), span_);
   ASSERT_TRUE(r.ok()) << "restored: " << talc::describe(r.error());
   ASSERT_NO_FATAL_FAILURE(ExpectConsistent(*r));
 }
 
-// adopt() checks only what keeps it in bounds; a wrong but plausible heap end gets past it,
+// attach() checks only what keeps it in bounds; a wrong but plausible heap end gets past it,
 // and check() is what must then refuse the heap.
 TEST_F(AdoptRefusals, PlausibleButWrongHeapEndIsCaughtByCheck) {
   for (const std::uint64_t end : {heap_end_ - talc::kGranule, heap_end_ - 4 * talc::kGranule}) {
     SetWord(16, end);
-    const talc::Result<Heap*> r = Heap::adopt(meta(), span_);
+    const talc::Result<Heap*> r = Heap::attach(meta(), span_);
     if (r.ok()) {
       EXPECT_EQ((*r)->check().code, Errc::corrupted) << "heap end " << end;
     } else {

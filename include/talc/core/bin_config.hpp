@@ -64,7 +64,7 @@ struct BinConfig {
       kLinearBins + (kTopMsb - kFirstLogMsb + 1) * kDivs - kFirstLogSub;
   static constexpr std::size_t kBitmapWords = (kBins + 63) / 64;
 
-  // Where each linear stage starts: BytesPerLinear * (2^s - 1).
+  /// Where each linear stage starts: BytesPerLinear * (2^s - 1).
   static constexpr std::array<std::uint64_t, LinearStages> kStageStart = [] {
     std::array<std::uint64_t, LinearStages> a{};
     for (std::size_t s = 0; s < LinearStages; ++s)
@@ -72,8 +72,8 @@ struct BinConfig {
     return a;
   }();
 
-  // The smallest size of each bin, built by walking the classes one by one, independently of
-  // bin_of's arithmetic (the tests hold the two against each other).
+  /// The smallest size of each bin, built by walking the classes one by one, independently of
+  /// bin_of's arithmetic (the tests hold the two against each other).
   static constexpr std::array<std::uint64_t, kBins> kLowerBound = [] {
     std::array<std::uint64_t, kBins> a{};
     std::size_t n = 0;
@@ -95,9 +95,9 @@ struct BinConfig {
     return kLowerBound[bin];
   }
 
-  // The first size past bin `bin` (no size is past the last one). With lower_bound, a chunk
-  // that was carved or merged is seen to stay in its bin by one table look-up where bin_of
-  // takes a dozen instructions; it mostly does, and then keeps its place in the list.
+  /// The first size past bin `bin` (no size is past the last one). With lower_bound, a chunk
+  /// that was carved or merged is seen to stay in its bin by one table look-up where bin_of
+  /// takes a dozen instructions; it mostly does, and then keeps its place in the list.
   static constexpr std::array<std::uint64_t, kBins> kUpperBound = [] {
     std::array<std::uint64_t, kBins> a{};
     for (std::size_t b = 0; b + 1 < kBins; ++b) a[b] = kLowerBound[b + 1];
@@ -108,8 +108,8 @@ struct BinConfig {
     return kUpperBound[bin];
   }
 
-  // The linear bin of a size below kLinearEnd, by its stage's arithmetic; bin_of reads it from
-  // the table below (one load where this takes a dozen instructions, on every allocation).
+  /// The linear bin of a size below kLinearEnd, by its stage's arithmetic; bin_of reads it from
+  /// the table below (one load where this takes a dozen instructions, on every allocation).
   static constexpr std::uint64_t linear_bin(std::uint64_t size) noexcept {
     // Stage s holds sizes with 2^s <= size / BytesPerLinear + 1 < 2^(s+1).
     const unsigned s = std::bit_width(size / BytesPerLinear + 1) - 1;
@@ -117,8 +117,8 @@ struct BinConfig {
     const std::uint64_t raw = s * kBinsPerStage + idx;
     return raw < kSkipped ? 0 : raw - kSkipped;
   }
-  // One entry per granule of the linear range; configurations whose linear range is too large
-  // for a table of a few kilobytes keep the arithmetic.
+  /// One entry per granule of the linear range; configurations whose linear range is too large
+  /// for a table of a few kilobytes keep the arithmetic.
   static constexpr bool kLinearTable = kLinearEnd / kGranule <= 4096;
   static constexpr std::array<std::uint16_t, kLinearTable ? kLinearEnd / kGranule : 1> kLinearBin =
       [] {
@@ -130,10 +130,10 @@ struct BinConfig {
         return a;
       }();
 
-  // The bin of a chunk of `size` bytes (size >= kMinChunk). Sizes past the last class clamp
-  // to the last bin, so even a hostile size read from a region never indexes out of range.
-  // Class bounds are multiples of kGranule, so a size between two multiples has the bin of the
-  // lower one.
+  /// The bin of a chunk of `size` bytes (size >= kMinChunk). Sizes past the last class clamp
+  /// to the last bin, so even a hostile size read from a region never indexes out of range.
+  /// Class bounds are multiples of kGranule, so a size between two multiples has the bin of the
+  /// lower one.
   [[gnu::always_inline]] static constexpr std::uint64_t bin_of(std::uint64_t size) noexcept {
     if (size < kLinearEnd) {
       if constexpr (kLinearTable) return kLinearBin[size / kGranule];
@@ -145,7 +145,7 @@ struct BinConfig {
     return b < kBins ? b : kBins - 1;
   }
 
-  // The first bin whose every chunk is at least `size` bytes; kBins when there is none.
+  /// The first bin whose every chunk is at least `size` bytes; kBins when there is none.
   static constexpr std::uint64_t first_bin_at_least(std::uint64_t size) noexcept {
     const std::uint64_t b = bin_of(size);
     return kLowerBound[b] >= size ? b : b + 1;

@@ -54,8 +54,8 @@ inline constexpr std::uint64_t kGranule = 16;  // every chunk size is a multiple
 inline constexpr std::uint64_t kTagSize = kWord;
 inline constexpr std::uint64_t kMinChunk = 32;   // Tag + FreeNode + FreeTail
 inline constexpr std::uint64_t kChunkPhase = 8;  // chunk bases are at 8 mod kGranule
-// The largest chunk and the largest heap: offsets keep 16 bits of headroom, so no sum of two
-// checked offsets can wrap.
+/// The largest chunk and the largest heap: offsets keep 16 bits of headroom, so no sum of two
+/// checked offsets can wrap.
 inline constexpr std::uint64_t kMaxSpan = std::uint64_t{1} << 48;
 
 struct FreeHead;
@@ -64,7 +64,7 @@ struct Tag {
   static constexpr std::uint64_t kAllocated = 1;
   static constexpr std::uint64_t kBelowFree = 2;
   static constexpr std::uint64_t kFlagMask = kGranule - 1;
-  // Bit 2 and 3 are never set; a word with them set is not a tag.
+  /// Bit 2 and 3 are never set; a word with them set is not a tag.
   static constexpr std::uint64_t kKnownFlags = kAllocated | kBelowFree;
 
   std::uint64_t bits;
@@ -77,10 +77,10 @@ struct Tag {
   static constexpr Tag make(std::uint64_t size, bool allocated, bool below_free) noexcept {
     return Tag{size | (allocated ? kAllocated : 0) | (below_free ? kBelowFree : 0)};
   }
-  // The sentinel after the last chunk: "allocated", so nothing ever merges past the end.
+  /// The sentinel after the last chunk: "allocated", so nothing ever merges past the end.
   static constexpr Tag sentinel(bool below_free) noexcept { return make(0, true, below_free); }
-  // What a tag word becomes when its chunk is swallowed by a merge: no size, no flags, so a
-  // second free of the same pointer finds "not allocated" instead of a stale tag.
+  /// What a tag word becomes when its chunk is swallowed by a merge: no size, no flags, so a
+  /// second free of the same pointer finds "not allocated" instead of a stale tag.
   static constexpr Tag poison() noexcept { return Tag{0}; }
 };
 
@@ -98,7 +98,7 @@ struct FreeTail {
   std::uint64_t size;
 };
 
-// Byte offsets of the fields, relative to the chunk base (or, for the tail, the chunk end).
+/// Byte offsets of the fields, relative to the chunk base (or, for the tail, the chunk end).
 inline constexpr std::uint64_t kNextOffset = offsetof(FreeHead, node) + offsetof(FreeNode, next);
 inline constexpr std::uint64_t kPrevLinkOffset =
     offsetof(FreeHead, node) + offsetof(FreeNode, prev_link);
@@ -111,7 +111,7 @@ static_assert(kMinChunk == sizeof(FreeHead) + sizeof(FreeTail), "a free chunk mu
 static_assert(kMinChunk % kGranule == 0 && kChunkPhase + kTagSize == kGranule,
               "user pointers must land on the granule");
 
-// A chunk seen from outside: where it starts and how large it is.
+/// A chunk seen from outside: where it starts and how large it is.
 struct Chunk {
   std::uint64_t base;
   std::uint64_t size;
@@ -124,22 +124,22 @@ struct Chunk {
   }
 };
 
-// Whether `a` is a power of two. Not std::has_single_bit: without a popcount instruction in the
-// target (baseline x86-64), that compiles to a library call on every allocation.
+/// Whether `a` is a power of two. Not std::has_single_bit: without a popcount instruction in the
+/// target (baseline x86-64), that compiles to a library call on every allocation.
 constexpr bool is_power_of_two(std::uint64_t a) noexcept {
   return a != 0 && (a & (a - 1)) == 0;
 }
 
-// The chunk size that holds `n` user bytes: tag plus rounding to the granule, at least the
-// minimum. Callers check `n` against kMaxSpan first, so this cannot wrap.
+/// The chunk size that holds `n` user bytes: tag plus rounding to the granule, at least the
+/// minimum. Callers check `n` against kMaxSpan first, so this cannot wrap.
 constexpr std::uint64_t chunk_size_for(std::uint64_t n) noexcept {
   const std::uint64_t s = (n + kTagSize + kGranule - 1) & ~(kGranule - 1);
   return s < kMinChunk ? kMinChunk : s;
 }
 
-// Relaxed atomic accesses, which compile to plain moves: a lane (lanes.hpp) reads a block's tag
-// and its neighbours' without the heap's lock, while an operation under the lock may rewrite
-// them, and a plain access on either side would be a data race.
+/// Relaxed atomic accesses, which compile to plain moves: a lane (lanes.hpp) reads a block's tag
+/// and its neighbours' without the heap's lock, while an operation under the lock may rewrite
+/// them, and a plain access on either side would be a data race.
 inline std::uint64_t load_word(const std::byte* base, std::uint64_t off) noexcept {
   auto* w = std::launder(reinterpret_cast<std::uint64_t*>(const_cast<std::byte*>(base + off)));
   return std::atomic_ref<std::uint64_t>(*w).load(std::memory_order_relaxed);

@@ -71,7 +71,13 @@
   X(slot_occupied, SLOT_OCCUPIED, 29, "the slot already names a block")                            \
   X(namespace_mismatch, NAMESPACE_MISMATCH, 30,                                                    \
     "the heap was built in another PID or time namespace, whose process ids mean "                 \
-    "other processes")
+    "other processes")                                                                             \
+  /* This process cannot read its own start time (/proc/self/stat): another process could not */ \
+  /* tell it from a later one given its pid, so it takes no lock, lane or build (a later call */  \
+  /* reads again). */                                                                            \
+  X(identity_unknown, IDENTITY_UNKNOWN, 31,                                                        \
+    "this process cannot read /proc/self/stat, so no other process could tell it from a later "   \
+    "one with its pid: it takes no lock")
 /* clang-format on */
 
 #endif /* TALC_CORE_ERRORS_TABLE_H */

@@ -23,7 +23,7 @@
   X(largest_free)                                                                                  \
   /* Metadata, padding, sentinel, lane table, one tag per live block. */                           \
   X(overhead_bytes)                                                                                \
-  /* Blocks the lanes hold (lane_heap.hpp): free to users, allocated to the central heap. The      \
+  /* Blocks the lanes hold (lanes/lane_heap.hpp): free to users, allocated to the central heap. The      \
    * bytes are whole chunks. Read without stopping the lanes, so exact only when they are          \
    * still. */                                                                                     \
   X(cached_blocks)                                                                                 \

@@ -106,7 +106,8 @@ class Journal {
   // layout), and `agree()`, asked once every entry passed, whether they make sense together.
   // `settle()` runs after the words are restored and before the journal is emptied, so a death
   // inside it leaves the whole roll-back to be redone. Returns the number of words restored, or
-  // Errc::corrupted when the journal is not believable, and then writes nothing.
+  // Errc::corrupted when the journal is not consistent (journal_consistent), and then writes
+  // nothing.
   template <class MayWrite, class Agree, class Settle>
   Result<std::uint64_t> roll_back(std::byte* base, MayWrite&& may_write, Agree&& agree,
                                   Settle&& settle) noexcept {

@@ -8,7 +8,7 @@
 // (see TalcMeta::commit). So a roll-back writes a few dozen words whatever the heap's size, and
 // an empty journal (a death between operations) costs three stores.
 //
-// recover_after_death() then vouches for the result by looking at the same words and their
+// recover_after_death() then checks the result (local_check) by looking at the same words and their
 // neighbours: every named chunk's tag, its boundaries with the chunks below and above, the tails
 // and list links of the free ones among them, and every named bin's head and bitmap bit. A heap
 // damaged elsewhere is not seen here; check() walks everything, for the tools and for whoever

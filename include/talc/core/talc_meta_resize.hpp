@@ -64,7 +64,7 @@ Errc TalcMeta<Bins, Journaled>::resize_in_place(const Chunk& c, std::uint64_t ne
   return Errc::ok;
 }
 
-// After carve(fit, need), the chunks beside `c` are the ones release_ok checked, or chunks take
+// After carve(fit, need), the chunks beside `c` are the ones release_ok checked, or chunks carve
 // built itself (the remainder of a chunk carved just below `c`, the gap of one carved just above
 // it): what is left to check is the bin head of the chunk the release will link.
 template <class Bins, bool Journaled>
@@ -143,7 +143,7 @@ Result<void*> TalcMeta<Bins, Journaled>::resize(const Chunk& c, void* p, std::si
   void* q = carve(fit, need);
   const std::uint64_t keep = c.size - kTagSize;
   std::memcpy(q, p, keep < size ? keep : size);
-  release<true>(c, merge_of(c));  // checked before take, by release_after_carve_ok
+  release<true>(c, merge_of(c));  // checked before carve, by release_after_carve_ok
   return q;
 }
 

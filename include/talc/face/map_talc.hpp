@@ -129,7 +129,10 @@ class MapTalc : public Talc<Bins> {
         r.settle();
       }
       t.follow_boot(o.wait);
-      if (r.fd() >= 0 && t.max_size() > t.current_size()) {
+      // Read from the header, not under the heap's lock: an open must not wait a live holder's
+      // whole bound, and say nothing, to learn what the header already says. A heap already at
+      // its maximum is registered too; its requests find no room, as they would anyway.
+      if (r.fd() >= 0 && t.max_size() > t.header().region_size()) {
         const int fd = r.fd();  // owned by the region, which lives as long as the record
         Growers::add(r.base(), r.size(), [fd](std::size_t from, std::size_t to) {
           return MappedRegion::extend(fd, from, to);

@@ -51,6 +51,7 @@
 #include "talc/face/meta.hpp"
 #include "talc/lanes/lane_heap.hpp"
 #include "talc/lanes/lane_local.hpp"
+#include "talc/region/boot.hpp"
 #include "talc/region/growth.hpp"
 #include "talc/region/header.hpp"
 #include "talc/region/mapping.hpp"
@@ -70,9 +71,9 @@ struct OpenOptions {
   /// For a process that creates the region: its permission bits (MapLayout::mode), e.g. 0660
   /// for a service and its clients that run as two users of one group.
   unsigned mode = 0600;
-  /// For a process that builds the heap: whether small blocks go through lanes (lane_heap.hpp),
-  /// per-thread caches in the region that take no lock. The heap records the choice, and every
-  /// process that opens it follows the heap.
+  /// For a process that builds the heap: whether small blocks go through lanes
+  /// (lanes/lane_heap.hpp), per-thread caches in the region that take no lock. The heap records the
+  /// choice, and every process that opens it follows the heap.
   bool lanes = true;
 };
 
@@ -373,8 +374,9 @@ class Talc {
     return header_->exchange_root(expected, off);
   }
 
-  /// Objects found by name in every process that opens the heap (named.hpp has the details).
-  /// Each returns Errc::not_found, type_mismatch, size_mismatch, empty_name, name_too_long...
+  /// Objects found by name in every process that opens the heap (named/directory.hpp has the
+  /// details). Each returns Errc::not_found, type_mismatch, size_mismatch, empty_name,
+  /// name_too_long...
   template <class T, class... Args>
   Result<T*> find_or_construct(std::string_view name, Args&&... args) {
     return names().template find_or_construct<T>(name, std::forward<Args>(args)...);
@@ -433,27 +435,12 @@ class Talc {
     return names().fresh_start();
   }
 
-  /// Makes sure the region's locks belong to this boot of the machine; when they do not, the
-  /// one opener that wins a compare-and-swap re-initialises them (fresh_start) while the others
-  /// wait, at most `wait`, then fail with init_timeout. A claimant that died is replaced.
+  /// Makes sure the region's locks belong to this boot of the machine (region/boot.hpp): when
+  /// they do not, one opener re-initialises them (fresh_start) while the others wait, at most
+  /// `wait`, then fail with init_timeout.
   void follow_boot(std::chrono::milliseconds wait) {
-    const std::uint64_t now = boot_hash(), me = RegionLock::self();
-    const auto deadline = std::chrono::steady_clock::now() + wait;
-    // A boot that this process cannot tell, or that the record's writer could not, matches.
-    if (now == 0 || header_->boot() == 0) return;
-    while (header_->boot() != now) {
-      const std::uint64_t claim = header_->boot_claim();
-      if ((claim == 0 || RegionLock::holder_dead(claim)) &&
-          header_->exchange_boot_claim(claim, me)) {
-        if (header_->boot() != now) fresh_start();
-        header_->set_boot(now);
-        header_->exchange_boot_claim(me, 0);
-        return;
-      }
-      if (std::chrono::steady_clock::now() >= deadline)
-        throw OpenError(Errc::init_timeout, "another process is re-initialising the heap's locks");
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    if (talc::follow_boot(*header_, wait, [this] { return fresh_start(); }) != Errc::ok)
+      throw OpenError(Errc::init_timeout, "another process is re-initialising the heap's locks");
   }
 
   /// Whether this open built the heap (exactly one opener of a region does).
@@ -547,8 +534,8 @@ class Talc {
   Errc free_locked(void* p, const LaneOwner* o) noexcept;
 
   /// Under the lock, before a core call on the block word `word` of `owner` names: not_allocated
-  /// when the owner or that block sits in a lane (LaneHeap::refuse_cached). Anything else wrong with
-  /// the word is left to the core call, which refuses it the same way with lanes or without.
+  /// when the owner or that block sits in a lane (LaneHeap::refuse_cached). Anything else wrong
+  /// with the word is left to the core call, which refuses it the same way with lanes or without.
   Errc named_cached(TalcMeta<Bins>& core, const Meta& owner, std::size_t word) noexcept;
 
   /// Where the heap's lock word lies in the region.

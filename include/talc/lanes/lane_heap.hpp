@@ -55,7 +55,7 @@ class alignas(64) LaneHeap {
   static constexpr std::uint64_t kNull = Rel<std::byte>::kNull;
   static_assert(LaneConfig::kRefill <= Core::kMaxRun, "a refill is one run at most");
 
-  // The synchronised heap follows the lane words; the core heap follows its lock.
+  /// The synchronised heap follows the lane words; the core heap follows its lock.
   static constexpr std::size_t kSyncOffset = 64;
   static constexpr std::size_t kMetaOffset = kSyncOffset + Sync::kMetaOffset;
 
@@ -70,8 +70,8 @@ class alignas(64) LaneHeap {
     return kSyncOffset + Sync::min_claim_size();
   }
 
-  // Builds the heap in [at, at + len), with a lane table unless `opts` turns lanes off, the heap
-  // is checked (its frees walk the heap under the lock), or it is too small to spare one.
+  /// Builds the heap in [at, at + len), with a lane table unless `opts` turns lanes off, the heap
+  /// is checked (its frees walk the heap under the lock), or it is too small to spare one.
   static Result<LaneHeap*> claim(void* at, std::size_t len, ClaimOptions opts = {}) noexcept {
     if (at == nullptr) return Errc::null_region;
     if (reinterpret_cast<std::uintptr_t>(at) % alignof(LaneHeap) != 0) return Errc::corrupted;
@@ -83,12 +83,12 @@ class alignas(64) LaneHeap {
     return self;
   }
 
-  // The LaneHeap already built at `at`: the core's fields and the lane words in bounds.
-  static Result<LaneHeap*> adopt(void* at, std::size_t len) noexcept {
+  /// The LaneHeap already built at `at`: the core's fields and the lane words in bounds.
+  static Result<LaneHeap*> attach(void* at, std::size_t len) noexcept {
     if (at == nullptr) return Errc::null_region;
     if (reinterpret_cast<std::uintptr_t>(at) % alignof(LaneHeap) != 0) return Errc::corrupted;
     if (len < kSyncOffset) return Errc::region_too_small;
-    auto sync = Sync::adopt(static_cast<std::byte*>(at) + kSyncOffset, len - kSyncOffset);
+    auto sync = Sync::attach(static_cast<std::byte*>(at) + kSyncOffset, len - kSyncOffset);
     if (!sync) return sync.error();
     auto* self = std::launder(reinterpret_cast<LaneHeap*>(at));
     if (self->table_ != kNull) {
@@ -104,8 +104,8 @@ class alignas(64) LaneHeap {
 
   // ---- the synchronised heap ------------------------------------------------------------------
 
-  // TalckMeta::with_lock. A lock taken from a dead holder may find lanes that holder had paused
-  // (check, below); they are let go before `f` runs.
+  /// TalckMeta::with_lock. A lock taken from a dead holder may find lanes that holder had paused
+  /// (check, below); they are let go before `f` runs.
   template <class F>
   Errc with_lock(F&& f, bool* recovered = nullptr,
                  std::chrono::milliseconds bound = kDefaultLockWait) noexcept {
@@ -143,13 +143,13 @@ class alignas(64) LaneHeap {
   std::uint64_t lane_count() const noexcept { return has_lanes() ? lanes_ : 0; }
   std::uint64_t lane_bound() const noexcept { return bound_; }
   const Lane& lane(std::uint64_t i) const noexcept { return lanes()[i]; }
-  // Where lane i lies, from the core heap's base: CheckReport offsets.
+  /// Where lane i lies, from the core heap's base: CheckReport offsets.
   std::uint64_t lane_offset(std::uint64_t i) const noexcept {
     return lanes_at(table_) + i * sizeof(Lane);
   }
 
-  // The calling thread's lane in this heap, claimed at its first call; null when the heap has
-  // none, this process has not opened it through a Talc, or every lane is taken.
+  /// The calling thread's lane in this heap, claimed at its first call; null when the heap has
+  /// none, this process has not opened it through a Talc, or every lane is taken.
   [[gnu::always_inline]] LaneOwner* thread_lane() noexcept {
     lanes_local::Held& h = lanes_local::tls.held[0];
     // A heap found broken is refused to every call, and only the lock's path says so.
@@ -158,16 +158,16 @@ class alignas(64) LaneHeap {
     if (here(h)) return &h.owner;
     return has_lanes() ? acquire_lane() : nullptr;
   }
-  // The lane this thread holds here, without claiming one.
+  /// The lane this thread holds here, without claiming one.
   LaneOwner* held_lane() noexcept {
     for (lanes_local::Held& h : lanes_local::tls.held)
       if (here(h)) return &h.owner;
     return nullptr;
   }
 
-  // Under the lock: `op` (a core request), and when it fails for want of memory, again after
-  // the calling thread's lane and the lanes of dead owners are drained (drain_lanes): memory cached
-  // in a lane is not lost to a request that needs it. Before the region grows.
+  /// Under the lock: `op` (a core request), and when it fails for want of memory, again after
+  /// the calling thread's lane and the lanes of dead owners are drained (drain_lanes): memory
+  /// cached in a lane is not lost to a request that needs it. Before the region grows.
   template <class Op>
   Result<void*> retry_after_drain(Core& core, Op&& op) noexcept {
     Result<void*> r = op();
@@ -178,16 +178,16 @@ class alignas(64) LaneHeap {
     return r;
   }
 
-  // A small block from `o` without the lock: the user offset of a block of at least `size`
-  // bytes, or kNull when the lane cannot serve it that way (then ask refill_pop under the lock).
+  /// A small block from `o` without the lock: the user offset of a block of at least `size`
+  /// bytes, or kNull when the lane cannot serve it that way (then ask refill_pop under the lock).
   [[gnu::always_inline]] std::uint64_t lane_allocate(const LaneOwner& o,
                                                      std::size_t size) const noexcept {
     const std::uint64_t chunk = chunk_size_for(size);
     return o.pop(LaneConfig::class_of(chunk), chunk, meta().heap_end_unlocked());
   }
 
-  // The same for an alignment above kGranule (at most LaneConfig::kMaxAlign): kNull also when none
-  // of the blocks on top of the stack is aligned (then the heap serves it under the lock).
+  /// The same for an alignment above kGranule (at most LaneConfig::kMaxAlign): kNull also when none
+  /// of the blocks on top of the stack is aligned (then the heap serves it under the lock).
   std::uint64_t lane_allocate_aligned(const LaneOwner& o, std::size_t size,
                                       std::size_t align) const noexcept {
     const std::uint64_t chunk = chunk_size_for(size);
@@ -195,9 +195,9 @@ class alignas(64) LaneHeap {
   }
 
   enum class LaneFree : std::uint8_t { cached, double_free, ask_lock };
-  // Frees the block at `p` into `o` without the lock, when everything that proves it a live,
-  // uncached small block can be read without the lock. ask_lock when not: a large block, a
-  // lane that is full or paused, a neighbour caught mid-operation, another lane's mark.
+  /// Frees the block at `p` into `o` without the lock, when everything that proves it a live,
+  /// uncached small block can be read without the lock. ask_lock when not: a large block, a
+  /// lane that is full or paused, a neighbour caught mid-operation, another lane's mark.
   [[gnu::always_inline]] LaneFree lane_free(const LaneOwner& o, const void* p) const noexcept {
     const Result<Chunk> c = meta().template live_chunk<false>(p);
     if (!c || c->size > LaneConfig::kMaxChunk) return LaneFree::ask_lock;
@@ -210,9 +210,9 @@ class alignas(64) LaneHeap {
     return o.push(u, cls, c->size) ? LaneFree::cached : LaneFree::ask_lock;
   }
 
-  // Under the lock: a block of at least `size` (<= LaneConfig::kMaxRequest) bytes from `o`,
-  // refilling its class from the heap when it is empty. out_of_memory when the heap has no room
-  // for even one block; corrupted when the lane's stack is not what it must be.
+  /// Under the lock: a block of at least `size` (<= LaneConfig::kMaxRequest) bytes from `o`,
+  /// refilling its class from the heap when it is empty. out_of_memory when the heap has no room
+  /// for even one block; corrupted when the lane's stack is not what it must be.
   Result<void*> refill_pop(Core& core, const LaneOwner& o, std::size_t size) noexcept {
     const std::uint64_t chunk = chunk_size_for(size), cls = LaneConfig::class_of(chunk);
     Lane& l = *o.lane;
@@ -247,10 +247,10 @@ class alignas(64) LaneHeap {
     return core.address_of(u);
   }
 
-  // Under the lock: frees the block at `p` (a refusal changes nothing). A small block goes to
-  // `o` (when given), draining half its class into the heap first if the lane is full, unless
-  // the chunk below it is free: then, the lock being held anyway, it merges into the heap,
-  // which keeps the heap whole.
+  /// Under the lock: frees the block at `p` (a refusal changes nothing). A small block goes to
+  /// `o` (when given), draining half its class into the heap first if the lane is full, unless
+  /// the chunk below it is free: then, the lock being held anyway, it merges into the heap,
+  /// which keeps the heap whole.
   Errc free_locked(Core& core, void* p, const LaneOwner* o,
                    std::chrono::milliseconds bound = kDefaultLockWait) noexcept {
     const Result<Chunk> c = core.live_chunk(p);
@@ -268,11 +268,11 @@ class alignas(64) LaneHeap {
     return core.deallocate_live(*c);
   }
 
-  // Under the lock, before any core operation on the live block at `p` (a free, a resize, an
-  // adoption): not_allocated when it sits in a lane, since to its user it is free. A block
-  // whose mark names a lane is looked for there: the lane is made still first, or reclaimed
-  // when its owner is gone. lock_timeout when a live owner stays inside an operation past
-  // `bound` (it was stopped there).
+  /// Under the lock, before any core operation on the live block at `p` (a free, a resize, an
+  /// adoption): not_allocated when it sits in a lane, since to its user it is free. A block
+  /// whose mark names a lane is looked for there: the lane is made still first, or reclaimed
+  /// when its owner is gone. lock_timeout when a live owner stays inside an operation past
+  /// `bound` (it was stopped there).
   Errc refuse_cached(Core& core, const void* p,
                      std::chrono::milliseconds bound = kDefaultLockWait) noexcept {
     if (!has_lanes()) return Errc::ok;
@@ -280,7 +280,7 @@ class alignas(64) LaneHeap {
     if (!c) return c.error();
     return refuse_cached(core, *c, bound);
   }
-  // The same, for a chunk live_chunk() has just proved live.
+  /// The same, for a chunk live_chunk() has just proved live.
   Errc refuse_cached(Core& core, const Chunk& c, std::chrono::milliseconds bound) noexcept {
     if (!has_lanes() || c.size > LaneConfig::kMaxChunk) return Errc::ok;
     const std::uint64_t u = c.user(), x = load_word(core_bytes(), u + kWord) ^ secret_;
@@ -298,15 +298,15 @@ class alignas(64) LaneHeap {
     return core.live_chunk(core.address_of(u)).error();
   }
 
-  // Under the lock: whether the allocated chunk whose user pointer is `p` belongs to the lanes
-  // (their table, or a block one of them caches) rather than to a user: for walks of the chunks.
+  /// Under the lock: whether the allocated chunk whose user pointer is `p` belongs to the lanes
+  /// (their table, or a block one of them caches) rather than to a user: for walks of the chunks.
   bool in_lanes(Core& core, const void* p) noexcept {
     if (!has_lanes()) return false;
     return core.offset_of(p) == table_ || refuse_cached(core, p) == Errc::not_allocated;
   }
 
-  // Under the lock, when a request failed for want of memory: drains `mine` (the caller's lane,
-  // when it has one) and reclaims every lane with no live owner. Whether anything came back.
+  /// Under the lock, when a request failed for want of memory: drains `mine` (the caller's lane,
+  /// when it has one) and reclaims every lane with no live owner. Whether anything came back.
   bool drain_lanes(Core& core, LaneOwner* mine) noexcept {
     if (!has_lanes()) return false;
     bool freed = false;
@@ -324,9 +324,9 @@ class alignas(64) LaneHeap {
     return freed;
   }
 
-  // Under the lock, by a process that knows it is the only one using the region (Talc::
-  // fresh_start): every lane's owner is gone, whatever its word says; each is drained and freed.
-  // This process's own lanes are left to the threads that hold them.
+  /// Under the lock, by a process that knows it is the only one using the region (Talc::
+  /// fresh_start): every lane's owner is gone, whatever its word says; each is drained and freed.
+  /// This process's own lanes are left to the threads that hold them.
   Errc reset_lanes(Core& core) noexcept {
     if (!has_lanes()) return Errc::ok;
     if (!table_sane(core)) return Errc::corrupted;
@@ -336,7 +336,7 @@ class alignas(64) LaneHeap {
     return Errc::ok;
   }
 
-  // What the lanes hold, read lane by lane without stopping them: exact when they are still.
+  /// What the lanes hold, read lane by lane without stopping them: exact when they are still.
   struct Cached {
     std::uint64_t blocks = 0, bytes = 0, owned = 0;
   };
@@ -351,9 +351,9 @@ class alignas(64) LaneHeap {
     }
     return c;
   }
-  // The core's figures with the lanes taken out: the core counts cached blocks and the lane
-  // table as live; to a user the former are cached, the latter overhead. Every byte of the span
-  // stays in exactly one of live, free, cached and overhead.
+  /// The core's figures with the lanes taken out: the core counts cached blocks and the lane
+  /// table as live; to a user the former are cached, the latter overhead. Every byte of the span
+  /// stays in exactly one of live, free, cached and overhead.
   void subtract_lanes(HeapStats& s) const noexcept {
     const Cached c = cached();
     const std::uint64_t table = table_chunk();
@@ -378,15 +378,15 @@ class alignas(64) LaneHeap {
     census.live_bytes -= std::min(census.live_bytes, c.bytes + table);
   }
 
-  // The chunk bytes of the lane table (0 without lanes): overhead in the statistics.
+  /// The chunk bytes of the lane table (0 without lanes): overhead in the statistics.
   std::uint64_t table_chunk() const noexcept {
     return has_lanes() ? Tag{load_word(core_bytes(), table_ - kTagSize)}.size() : 0;
   }
 
-  // Proves N1-N4 of lane.hpp over every lane, after the core's check passed. `live`: other
-  // processes may be working the lanes (the caller holds the lock), so the lanes of dead owners
-  // are reclaimed first and the others made still while they are read; a private copy of a
-  // region (the tool) passes false and nothing is written.
+  /// Proves N1-N4 of lane.hpp over every lane, after the core's check passed. `live`: other
+  /// processes may be working the lanes (the caller holds the lock), so the lanes of dead owners
+  /// are reclaimed first and the others made still while they are read; a private copy of a
+  /// region (the tool) passes false and nothing is written.
   CheckReport check_lanes(Core& core, bool live) {
     if (!has_lanes()) return {};
     if (!table_sane(core))
@@ -407,9 +407,9 @@ class alignas(64) LaneHeap {
     return rep;
   }
 
-  // For the process-local records (lane_local.hpp): gives lane `index` of the heap at `heap`
-  // back, drained when the lock can be had (a lane given back full is drained by its next
-  // owner).
+  /// For the process-local records (lane_local.hpp): gives lane `index` of the heap at `heap`
+  /// back, drained when the lock can be had (a lane given back full is drained by its next
+  /// owner).
   static void give_back(void* heap, std::uint64_t index) noexcept {
     auto* self = static_cast<LaneHeap*>(heap);
     Lane& l = self->lanes()[index];
@@ -430,20 +430,20 @@ class alignas(64) LaneHeap {
   std::byte* core_bytes() const noexcept {
     return const_cast<std::byte*>(reinterpret_cast<const std::byte*>(&meta()));
   }
-  // The lanes start at the table's first 64-byte boundary (the core heap's base is one): each
-  // lane on cache lines of its own, and no alignment gap left free below the table.
+  /// The lanes start at the table's first 64-byte boundary (the core heap's base is one): each
+  /// lane on cache lines of its own, and no alignment gap left free below the table.
   static constexpr std::uint64_t lanes_at(std::uint64_t table) noexcept {
     return (table + 63) & ~std::uint64_t{63};
   }
   Lane* lanes() const noexcept { return reinterpret_cast<Lane*>(core_bytes() + lanes_at(table_)); }
   void* table() const noexcept { return core_bytes() + table_; }
-  // The word index, from the table's start, of lane `o`'s head of class `cls`: the slot that
-  // allocate_run and deallocate_linked rewrite.
+  /// The word index, from the table's start, of lane `o`'s head of class `cls`: the slot that
+  /// allocate_run and deallocate_linked rewrite.
   std::size_t word_of(const LaneOwner& o, std::uint64_t cls) const noexcept {
     return static_cast<std::size_t>(
         (reinterpret_cast<std::byte*>(&o.lane->head[cls]) - core_bytes() - table_) / kWord);
   }
-  // Whether record `h` is this thread's lane in this heap, taken in this process.
+  /// Whether record `h` is this thread's lane in this heap, taken in this process.
   [[gnu::always_inline]] bool here(const lanes_local::Held& h) const noexcept {
     return h.key == this && h.self == RegionLock::self() && h.owner.lane != nullptr;
   }
@@ -455,7 +455,7 @@ class alignas(64) LaneHeap {
       if (lane_load(l.head[cls]) != kNull) return false;
     return true;
   }
-  // Whether an owner word names nobody who may still work the lane: free, or a dead process.
+  /// Whether an owner word names nobody who may still work the lane: free, or a dead process.
   static bool owner_gone(std::uint64_t w) noexcept {
     return w == 0 || w == RegionLock::kAbandoned || RegionLock::holder_dead(w);
   }
@@ -487,8 +487,8 @@ class alignas(64) LaneHeap {
     table_ = core.offset_of(*r);
   }
 
-  // Claims a lane for the calling thread (lane_local.hpp keeps the record). Out of line: the
-  // first call of each thread, and each call of a thread that found none free lately.
+  /// Claims a lane for the calling thread (lane_local.hpp keeps the record). Out of line: the
+  /// first call of each thread, and each call of a thread that found none free lately.
   [[gnu::noinline]] LaneOwner* acquire_lane() noexcept {
     if (!table_sane(meta())) return nullptr;  // the lock's path then finds what is wrong
     const lanes_local::LaneSource src{
@@ -501,14 +501,18 @@ class alignas(64) LaneHeap {
     return lanes_local::acquire(src);
   }
 
-  // Tries to make lane i the calling thread's: a free one by one compare-and-swap (drained under
-  // the lock if a previous owner left blocks in it), or, with `dead_ok`, one whose owner died,
-  // by reclaiming it. Free lanes are tried first: telling a dead owner costs a look at /proc.
+  /// Tries to make lane i the calling thread's: a free one by one compare-and-swap (drained under
+  /// the lock if a previous owner left blocks in it), or, with `dead_ok`, one whose owner died,
+  /// by reclaiming it. Free lanes are tried first: telling a dead owner costs a look at /proc.
+  /// A process without an identity (RegionLock::has_identity) owns no lane: the word it would
+  /// write could outlive it as a live-looking owner once its pid is reused.
   bool own_lane(std::uint64_t i, bool dead_ok) noexcept {
     Lane& l = lanes()[i];
+    const std::uint64_t me = RegionLock::self();
+    if (!RegionLock::has_identity(me)) return false;
     std::uint64_t w = lane_load(l.owner);
     if (w != 0 && (!dead_ok || !owner_gone(w))) return false;
-    if (!std::atomic_ref<std::uint64_t>(l.owner).compare_exchange_strong(w, RegionLock::self(),
+    if (!std::atomic_ref<std::uint64_t>(l.owner).compare_exchange_strong(w, me,
                                                                          std::memory_order_acq_rel))
       return false;
     lane_store(l.thread, std::uint64_t{current_thread_id()});
@@ -520,11 +524,11 @@ class alignas(64) LaneHeap {
     return false;
   }
 
-  // Under the lock: drains lane i into the heap and leaves it still and free, or, for
-  // Reclaim::mine (the caller took it), still and the caller's. dead_only leaves a lane whose
-  // owner turns out to be alive, and takes the lane over with a compare-and-swap first, so a
-  // process claiming it at the same moment is not robbed; `any` trusts the caller that nobody
-  // else uses the region.
+  /// Under the lock: drains lane i into the heap and leaves it still and free, or, for
+  /// Reclaim::mine (the caller took it), still and the caller's. dead_only leaves a lane whose
+  /// owner turns out to be alive, and takes the lane over with a compare-and-swap first, so a
+  /// process claiming it at the same moment is not robbed; `any` trusts the caller that nobody
+  /// else uses the region.
   Errc reclaim(Core& core, std::uint64_t i, Reclaim how) noexcept {
     Lane& l = lanes()[i];
     if (how == Reclaim::dead_only) {
@@ -555,8 +559,8 @@ class alignas(64) LaneHeap {
     return Errc::ok;
   }
 
-  // Under the lock: frees up to `n` blocks of stack `cls` of `o` into the heap, one atomic
-  // operation each. Stops at an empty stack; a block the heap refuses is damage.
+  /// Under the lock: frees up to `n` blocks of stack `cls` of `o` into the heap, one atomic
+  /// operation each. Stops at an empty stack; a block the heap refuses is damage.
   Errc drain(Core& core, const LaneOwner& o, std::uint64_t cls, std::uint32_t n) noexcept {
     Lane& l = *o.lane;
     for (std::uint32_t k = 0; k < n; ++k) {
@@ -578,11 +582,11 @@ class alignas(64) LaneHeap {
 
   static constexpr std::uint64_t kAllLanes = ~std::uint64_t{0};
 
-  // Under the lock: runs `read` over lane `which` (or every lane) as a sequence lock is read
-  // (lane.hpp): with each owner outside an operation before, and the same `seq` after, else
-  // again. The lanes are paused meanwhile and let go on every way out. False when a live owner
-  // stays inside an operation past `bound` (it was stopped there); `read` has then not run to a
-  // still result.
+  /// Under the lock: runs `read` over lane `which` (or every lane) as a sequence lock is read
+  /// (lane.hpp): with each owner outside an operation before, and the same `seq` after, else
+  /// again. The lanes are paused meanwhile and let go on every way out. False when a live owner
+  /// stays inside an operation past `bound` (it was stopped there); `read` has then not run to a
+  /// still result.
   template <class Read>
   bool read_still(std::uint64_t which, std::chrono::milliseconds bound, Read&& read) noexcept {
     const std::uint64_t from = which == kAllLanes ? 0 : which;
@@ -619,10 +623,10 @@ class alignas(64) LaneHeap {
     }
   }
 
-  // Whether the lane words this process reads from the region still lie in the heap: they are
-  // another process's data too, checked when the heap was opened and again before the slow
-  // paths use them as addresses.
-  // The heap end is read as a reader without the lock reads it: it only grows.
+  /// Whether the lane words this process reads from the region still lie in the heap: they are
+  /// another process's data too, checked when the heap was opened and again before the slow
+  /// paths use them as addresses.
+  /// The heap end is read as a reader without the lock reads it: it only grows.
   bool table_sane(const Core& core) const noexcept {
     const std::uint64_t end = core.heap_end_unlocked();
     return lanes_ != 0 && lanes_ <= LaneConfig::kMaxLanes && table_ >= core.heap_start() &&
@@ -630,7 +634,7 @@ class alignas(64) LaneHeap {
            end - lanes_at(table_) >= lanes_ * sizeof(Lane);
   }
 
-  // N1-N4 over lanes that stand still.
+  /// N1-N4 over lanes that stand still.
   CheckReport walk_lanes(Core& core) {
     std::vector<std::uint64_t> seen;
     for (std::uint64_t i = 0; i < lanes_; ++i) {

@@ -43,7 +43,7 @@ using GiveBack = void (*)(void* heap, std::uint64_t index) noexcept;
 struct LaneSource {
   void* heap;
   std::uint64_t lanes;
-  bool (*take)(void* heap, std::uint64_t index, bool dead_ok) noexcept;
+  bool (*own_lane)(void* heap, std::uint64_t index, bool dead_ok) noexcept;
   LaneOwner (*view)(void* heap, std::uint64_t index) noexcept;
   GiveBack give_back;
 };

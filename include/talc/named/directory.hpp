@@ -344,6 +344,9 @@ class NamedDirectory {
         case LockOutcome::timed_out:
           error = Errc::lock_timeout;
           return;
+        case LockOutcome::no_identity:
+          error = Errc::identity_unknown;
+          return;
         case LockOutcome::owner_died:
           if (const Errc e = d.repair(root); e != Errc::ok) {
             seg->lock.abandon();  // left for the next locker to repair again (or refuse)

@@ -44,14 +44,14 @@ enum class InitState : std::uint8_t {
   corrupted = 3,
 };
 
-// What an opener may do with the region it maps.
+/// What an opener may do with the region it maps.
 enum class OpenRole : std::uint8_t {
   create,  // build a heap; refuse if one is there
   attach,  // use the heap that is there; never build one
   either,  // attach if there is one, build it otherwise
 };
 
-// What an opener asks of a region's header (Header::open).
+/// What an opener asks of a region's header (Header::open).
 struct HeaderRequest {
   void* base = nullptr;  // where the region is mapped; 64-aligned
   std::size_t len = 0;   // the region's bytes at `base` now
@@ -61,8 +61,8 @@ struct HeaderRequest {
   std::size_t max_size = 0;              // for a builder: the size the region may grow to
 };
 
-// What Header::open answers: the header and whether this open built the heap, or the error and
-// one line saying why (empty when the error says it all).
+/// What Header::open answers: the header and whether this open built the heap, or the error and
+/// one line saying why (empty when the error says it all).
 template <class H>
 struct HeaderOpened {
   Errc error = Errc::ok;
@@ -76,10 +76,11 @@ template <class T>
 class alignas(64) Header {
  public:
   static constexpr std::uint64_t kMagic = 0x5041454843'4c4154ULL;  // "TALCHEAP", little-endian
-  // 2: statistics counters in the core heap, a longer journal, the maximum size, the
-  // named-object directory word. 3: locks of our own (region_lock.hpp) and the boot record.
-  // 4: lanes (lane_heap.hpp) before the synchronised heap.
-  static constexpr std::uint32_t kVersion = 4;
+  /// 2: statistics counters in the core heap, a longer journal, the maximum size, the
+  /// named-object directory word. 3: locks of our own (sync/region_lock.hpp) and the boot record.
+  /// 4: lanes (lane_heap.hpp) before the synchronised heap. 5: a holder's tag is its start
+  /// time alone (process.hpp), so a process of version 4 would call every holder of 5 dead.
+  static constexpr std::uint32_t kVersion = 5;
   static constexpr std::size_t kBodyOffset = 128;
 
   static constexpr std::uint64_t fingerprint() noexcept {
@@ -94,8 +95,8 @@ class alignas(64) Header {
     return kBodyOffset + T::min_claim_size();
   }
 
-  // Opens the heap in [request.base, request.base + request.len) as the request's role
-  // allows: builds it, attaches to it, or says why not (one line naming what differed).
+  /// Opens the heap in [request.base, request.base + request.len) as the request's role
+  /// allows: builds it, attaches to it, or says why not (one line naming what differed).
   static HeaderOpened<Header> open(const HeaderRequest& request) noexcept;
 
   T& body() noexcept {
@@ -112,46 +113,46 @@ class alignas(64) Header {
   void mark_corrupted() noexcept {
     state_.store(static_cast<std::uint64_t>(InitState::corrupted), std::memory_order_release);
   }
-  // The size the region was built with, and the size it may grow to.
+  /// The size the region was built with, and the size it may grow to.
   std::uint64_t region_size() const noexcept { return region_size_; }
   std::uint64_t max_size() const noexcept { return max_size_; }
 
-  // One offset the user may publish for other processes to find (a queue, a directory).
+  /// One offset the user may publish for other processes to find (a queue, a directory).
   std::uint64_t root() const noexcept { return root_.load(std::memory_order_acquire); }
   void set_root(std::uint64_t off) noexcept { root_.store(off, std::memory_order_release); }
-  // Sets the root only if it is still `expected`; the way to publish exactly once.
+  /// Sets the root only if it is still `expected`; the way to publish exactly once.
   bool exchange_root(std::uint64_t expected, std::uint64_t off) noexcept {
     return root_.compare_exchange_strong(expected, off, std::memory_order_acq_rel);
   }
 
-  // The named-object directory's word (named.hpp): the null offset until first use, then a
-  // creator's claim, then the directory's offset. Heaps built before this word existed hold 0
-  // here (the header's padding), which is never a block's offset, so readers take it as null.
+  /// The named-object directory's word (named/directory.hpp): the null offset until first use, then
+  /// a creator's claim, then the directory's offset. Heaps built before this word existed hold 0
+  /// here (the header's padding), which is never a block's offset, so readers take it as null.
   std::uint64_t directory() const noexcept { return directory_.load(std::memory_order_acquire); }
   bool exchange_directory(std::uint64_t expected, std::uint64_t off) noexcept {
     return directory_.compare_exchange_strong(expected, off, std::memory_order_acq_rel);
   }
 
-  // Which boot of the machine the region's locks belong to (boot_hash() of the process that
-  // last re-initialised them), and the claim of a process re-initialising them now (its lock
-  // word, RegionLock::self(); 0 when none). See Talc::follow_boot.
+  /// Which boot of the machine the region's locks belong to (boot_hash() of the process that
+  /// last re-initialised them), and the claim of a process re-initialising them now (its lock
+  /// word, RegionLock::self(); 0 when none). See Talc::follow_boot.
   std::uint64_t boot() const noexcept { return boot_.load(std::memory_order_acquire); }
   void set_boot(std::uint64_t b) noexcept { boot_.store(b, std::memory_order_release); }
   std::uint64_t boot_claim() const noexcept { return boot_claim_.load(std::memory_order_acquire); }
   bool exchange_boot_claim(std::uint64_t expected, std::uint64_t claim) noexcept {
     return boot_claim_.compare_exchange_strong(expected, claim, std::memory_order_acq_rel);
   }
-  // The PID and time namespaces of the builder (namespace_id(); 0 when it could not tell): the
-  // process ids and start times that name lock holders mean the same processes only there.
+  /// The PID and time namespaces of the builder (namespace_id(); 0 when it could not tell): the
+  /// process ids and start times that name lock holders mean the same processes only there.
   std::uint64_t namespace_record() const noexcept { return namespace_; }
 
  private:
-  // The open protocol itself: the init state machine, building or attaching.
+  /// The open protocol itself: the init state machine, building or attaching.
   static Result<Header*> open_or_build(const HeaderRequest& request, std::string* why,
                                        bool* created) noexcept;
-  // The state word names its builder as a lock word does (RegionLock::self(): pid and start
-  // tag), so that a builder's pid reused by another process is not taken for the builder:
-  // the state in bits 0-7, the pid in bits 8-31, the tag in bits 32-63.
+  /// The state word names its builder as a lock word does (RegionLock::self(): pid and start
+  /// tag), so that a builder's pid reused by another process is not taken for the builder:
+  /// the state in bits 0-7, the pid in bits 8-31, the tag in bits 32-63.
   static constexpr std::uint64_t word(InitState s, std::uint64_t holder) noexcept {
     return static_cast<std::uint64_t>(s) | ((holder & RegionLock::kPidMask) << 8) |
            (holder & ~std::uint64_t{0xffffffff});
@@ -225,7 +226,7 @@ Errc Header<T>::build(std::size_t len, ClaimOptions opts, std::uint64_t claimed,
   boot_claim_.store(0, std::memory_order_relaxed);
   namespace_ = namespace_id();
   std::uint64_t expected = claimed;
-  // Publishes everything above; fails only if another opener declared us dead meanwhile.
+  /// Publishes everything above; fails only if another opener declared us dead meanwhile.
   if (!state_.compare_exchange_strong(expected, word(InitState::initialised, 0),
                                       std::memory_order_release))
     return Errc::init_abandoned;
@@ -260,11 +261,12 @@ Errc Header<T>::validate(std::size_t len, std::string* why) noexcept {
     say(why, "the heap's header says %llu bytes; only %llu are there", region_size_, len);
     return Errc::region_truncated;
   }
-  // A heap that grew spans more than it was built with: what must be there is what it spans now,
-  // never more than its maximum.
+  /// A heap that grew spans more than it was built with: what must be there is what it spans now,
+  /// never more than its maximum.
   const std::size_t present = len < max_size_ ? len : max_size_;
   if (const Errc e =
-          T::adopt(reinterpret_cast<std::byte*>(this) + kBodyOffset, present - kBodyOffset).error();
+          T::attach(reinterpret_cast<std::byte*>(this) + kBodyOffset, present - kBodyOffset)
+              .error();
       e != Errc::ok) {
     if (e == Errc::region_too_small) {
       say(why, "the heap has grown past the %llu bytes that are there", present);
@@ -308,6 +310,12 @@ Result<Header<T>*> Header<T>::open_or_build(const HeaderRequest& request, std::s
   }
   auto* h = std::launder(reinterpret_cast<Header*>(base));
   const std::uint64_t me = RegionLock::self();
+  if (!RegionLock::has_identity(me)) {
+    say(why,
+        "this process cannot read /proc/self/stat: no other process could tell it from a "
+        "later one with its pid");
+    return Errc::identity_unknown;
+  }
   const auto deadline = std::chrono::steady_clock::now() + request.wait;
   for (;;) {
     std::uint64_t s = h->state_.load(std::memory_order_acquire);

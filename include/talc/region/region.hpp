@@ -6,6 +6,7 @@
 // layer knows about the operating system's mapping calls.
 #pragma once
 
+#include "talc/region/boot.hpp"
 #include "talc/region/growth.hpp"
 #include "talc/region/header.hpp"
 #include "talc/region/mapping.hpp"

@@ -36,6 +36,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "talc/sync/process.hpp"
+
 namespace talc {
 
 enum class LockOutcome : std::uint8_t {
@@ -43,11 +45,15 @@ enum class LockOutcome : std::uint8_t {
   owner_died,  // acquired from a holder that died holding it: what it protects may be torn
   damaged,     // the word holds a value no holder writes; not acquired
   timed_out,   // not acquired within the caller's bound, its holders alive
+  /// Not acquired: this process cannot read its own start time (/proc/self/stat), so its word
+  /// could not be told apart from a later process given its pid. It writes no word that others
+  /// would have to judge; a later call reads again.
+  no_identity,
 };
 
-// How long a caller waits for a live holder before it gives up with timed_out. Long enough
-// for any operation of the heap, short enough that a holder stopped in a debugger or by
-// SIGSTOP shows as an error, not a hang.
+/// How long a caller waits for a live holder before it gives up with timed_out. Long enough
+/// for any operation of the heap, short enough that a holder stopped in a debugger or by
+/// SIGSTOP shows as an error, not a hang.
 inline constexpr std::chrono::milliseconds kDefaultLockWait{10000};
 
 class RegionLock {
@@ -56,17 +62,19 @@ class RegionLock {
   static constexpr std::uint64_t kPidMask = (std::uint64_t{1} << 30) - 1;
   static constexpr std::uint64_t kReserved = std::uint64_t{1} << 30;
   static constexpr std::uint64_t kPidLimit = std::uint64_t{1} << 22;  // Linux's PID_MAX_LIMIT
-  // The value a re-initialisation leaves in a lock whose holder is gone (a previous boot, a
-  // copy of the file, a word that no holder writes): the next locker takes it as from a dead
-  // holder and repairs. Pid 0 never holds a lock, so no holder writes it.
+  /// The value a re-initialisation leaves in a lock whose holder is gone (a previous boot, a
+  /// copy of the file, a word that no holder writes): the next locker takes it as from a dead
+  /// holder and repairs. Pid 0 never holds a lock, so no holder writes it.
   static constexpr std::uint64_t kAbandoned = std::uint64_t{0xa5a5a5a5} << 32;
 
-  // Builds the lock in place, free; only the process that initialises the region calls this.
+  /// Builds the lock in place, free; only the process that initialises the region calls this.
   void init() noexcept { word_.store(0, std::memory_order_release); }
 
   LockOutcome lock(std::chrono::milliseconds bound = kDefaultLockWait) noexcept {
     std::uint64_t expected = 0;
     const std::uint64_t me = self();
+    if (!has_identity(me)) [[unlikely]]
+      return LockOutcome::no_identity;
     if (word_.compare_exchange_strong(expected, me, std::memory_order_acquire,
                                       std::memory_order_relaxed))
       return LockOutcome::acquired;
@@ -77,8 +85,8 @@ class RegionLock {
     if ((word_.exchange(0, std::memory_order_release) & kWaiters) != 0) wake();
   }
 
-  // For a process that knows no other process uses the region: a lock that is held, by
-  // anyone, or damaged becomes abandoned, so that its next locker repairs; a free one stays.
+  /// For a process that knows no other process uses the region: a lock that is held, by
+  /// anyone, or damaged becomes abandoned, so that its next locker repairs; a free one stays.
   void abandon() noexcept {
     std::uint64_t w = word_.load(std::memory_order_acquire);
     while ((w & ~kWaiters) != 0 &&
@@ -88,7 +96,7 @@ class RegionLock {
   }
 
   std::uint64_t word() const noexcept { return word_.load(std::memory_order_acquire); }
-  // Whether `w` is a value some holder writes: free, abandoned, or a plausible holder.
+  /// Whether `w` is a value some holder writes: free, abandoned, or a plausible holder.
   static constexpr bool plausible(std::uint64_t w) noexcept {
     const std::uint64_t v = w & ~kWaiters;
     if (v == 0 || v == kAbandoned) return true;
@@ -96,20 +104,27 @@ class RegionLock {
     return (v & kReserved) == 0 && pid != 0 && pid < kPidLimit && (v >> 32) != 0;
   }
 
-  // This process's word as a holder (pid and tag); computed on first use and after a fork.
+  /// This process's word as a holder (pid and tag); computed on first use and after a fork.
+  /// Kept only once its tag is known: while this process cannot read its own start time, the
+  /// word carries kTagUnknown (has_identity is false) and every call reads again.
   static std::uint64_t self() noexcept {
     const std::uint64_t w = self_.load(std::memory_order_relaxed);
     return w != 0 ? w : compute_self();
   }
+  /// Whether `w`, a word self() gave, names this process well enough to be written where
+  /// other processes will judge it (a lock, a lane's owner, a builder's claim).
+  static constexpr bool has_identity(std::uint64_t w) noexcept { return (w >> 32) != kTagUnknown; }
 
-  // Whether the holder a lock word names is certainly dead: its pid is gone, or now names
-  // another process (another start time or another boot). This process is never dead.
+  /// Whether the holder a lock word names is certainly dead, from evidence only: its pid is
+  /// gone (kill says no such process), a zombie, or now names a process with another start time
+  /// (both tags read right). A read that fails proves nothing: alive, and the caller's bound
+  /// ends its wait. This process is never dead.
   static bool holder_dead(std::uint64_t w) noexcept;
 
-  // Called in the child of a fork (registered with pthread_atfork).
+  /// Called in the child of a fork (registered with pthread_atfork).
   static void forget_self_after_fork() noexcept;
 
-  // The bytes a lock takes in the region: part of the layout fingerprint.
+  /// The bytes a lock takes in the region: part of the layout fingerprint.
   static constexpr std::size_t kStorage = 56;
 
  private:
@@ -130,7 +145,7 @@ static_assert(!RegionLock::plausible(RegionLock::kReserved));
 // Test hooks, for the tests that must kill a waiter at one exact instant. Null in every
 // program that does not set them.
 namespace lock_testing {
-// Called by a waiter right after the futex woke it, before it tries to take the lock.
+/// Called by a waiter right after the futex woke it, before it tries to take the lock.
 inline void (*after_wake)() = nullptr;
 }  // namespace lock_testing
 
