@@ -74,8 +74,8 @@ def test_a_killed_worker_leaves_the_heap_consistent_for_the_others(heap, shm_nam
         np.frombuffer(block, dtype=np.uint8)[:] = i
     before = heap.stats()["live_allocations"]
     hold = 16
-    stop = spawn.Event()
-    progress = [spawn.Value("q", seed) for seed in (1, 2)]
+    stop = spawn.RawValue("b", 0)  # lock-free: see workers.churn
+    progress = [spawn.RawValue("q", seed) for seed in (1, 2)]
     victims = [spawn.Process(target=workers.churn, args=(shm_name, p, stop, hold))
                for p in progress]
     for v in victims:
@@ -95,7 +95,7 @@ def test_a_killed_worker_leaves_the_heap_consistent_for_the_others(heap, shm_nam
         time.sleep(0.01)
     assert progress[1].value >= survivor_then + 2000
     heap.check()
-    stop.set()
+    stop.value = 1
     victims[1].join(timeout=30)
     assert victims[1].exitcode == 0
 

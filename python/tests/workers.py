@@ -40,11 +40,15 @@ def fill_into_ring(name: str, ring_name: str, tag: int, count: int) -> None:
 
 
 def churn(name: str, progress, stop, hold: int) -> None:
-    """Allocates, fills, verifies and frees blocks until `stop`, holding at most `hold`."""
+    """Allocates, fills, verifies and frees blocks until `stop` is set, holding at most `hold`.
+
+    `stop` and `progress` are lock-free shared words (RawValue): a worker killed while it held
+    the lock of a shared Event or Value would leave that lock held, and every other worker
+    blocked on it for ever, which is multiprocessing's limit, not the heap's."""
     rng = random.Random(progress.value)
     with talc.Heap.open_shm(name) as heap:
         held = []
-        while not stop.is_set():
+        while not stop.value:
             size = rng.choice((16, 48, 200, 1000, 5000, 70_000))
             block = heap.allocate(size)
             memoryview(block)[:8] = size.to_bytes(8, "little")
@@ -53,8 +57,7 @@ def churn(name: str, progress, stop, hold: int) -> None:
                 old = held.pop(0)
                 assert int.from_bytes(memoryview(old)[:8], "little") == old.size
                 old.free()
-            with progress.get_lock():
-                progress.value += 1
+            progress.value += 1  # this worker alone writes it
         for block in held:
             block.free()
 
