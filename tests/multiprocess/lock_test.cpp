@@ -204,6 +204,19 @@ TEST_F(Lock, AWordNamingALiveProcessUnderAnotherTagIsADeadHolder) {
   EXPECT_FALSE(RegionLock::holder_dead((real << 32) | ppid));
 }
 
+// No process writes a word with an unknown tag (one without an identity takes no lock). Such
+// a word is damage: refused at once, which an open alone or `talc repair` clears, rather than a
+// holder believed alive for as long as another process has its pid.
+TEST_F(Lock, AWordWithAnUnknownTagIsRefusedAsDamageAtOnce) {
+  const auto ppid = static_cast<std::uint64_t>(::getppid());
+  const std::uint64_t unknown = (std::uint64_t{talc::kTagUnknown} << 32) | ppid;
+  EXPECT_FALSE(RegionLock::plausible(unknown));
+  reinterpret_cast<std::atomic<std::uint64_t>*>(&s_->lock)->store(unknown);
+  const auto t0 = Clock::now();
+  EXPECT_EQ(s_->lock.lock(std::chrono::seconds(5)), LockOutcome::damaged);
+  EXPECT_LT(MillisSince(t0), 500.0);
+}
+
 // A previous process that had our pid (a reuse, or a boot before): another tag, so dead.
 TEST_F(Lock, AWordWithOurPidAndAnotherTagIsADeadHolder) {
   const std::uint64_t me = RegionLock::self();

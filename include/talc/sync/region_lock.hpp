@@ -101,7 +101,10 @@ class RegionLock {
     const std::uint64_t v = w & ~kWaiters;
     if (v == 0 || v == kAbandoned) return true;
     const std::uint64_t pid = v & kPidMask;
-    return (v & kReserved) == 0 && pid != 0 && pid < kPidLimit && (v >> 32) != 0;
+    // No holder writes an unknown tag (a process without an identity takes no lock): such a
+    // word is damage, refused at once, not a holder believed alive while its pid lives.
+    return (v & kReserved) == 0 && pid != 0 && pid < kPidLimit && (v >> 32) != 0 &&
+           (v >> 32) != kTagUnknown;
   }
 
   /// This process's word as a holder (pid and tag); computed on first use and after a fork.
