@@ -9,6 +9,8 @@
 #   programs      whole programs run as a user runs them: the C API from C, the tool, the
 #                 examples, the benchmarks' smoke runs, the Python package
 #   fuzz          the fuzzers' short runs
+#   models        the Promela models of the protocols between processes, checked by SPIN
+#                 (models/, scripts/check-models)
 #
 #   talc_add_test_program(<program> <kind>
 #     [SOURCES <file>...]       build <program> here from these files; without them <program> is
@@ -25,7 +27,7 @@
 include_guard(GLOBAL)
 include(GoogleTest)
 
-set(TALC_TEST_KINDS unit property crash multiprocess programs fuzz)
+set(TALC_TEST_KINDS unit property crash multiprocess programs fuzz models)
 
 function(talc_add_test_program program kind)
   cmake_parse_arguments(PARSE_ARGV 2 arg "" "TEST" "SOURCES;DEFINITIONS;LIBS;DEPENDS;COMMAND")
