@@ -72,6 +72,17 @@ class FailSafe : public ::testing::Test {
     });
   }
 
+  // A child that takes the heap's lock itself, says so, and lets go once `release` comes.
+  pid_t LockHolder(const Signal& held, const Signal& release) {
+    return Spawn([&] {
+      if (heap_->heap().lock().lock() != talc::LockOutcome::acquired) return 1;
+      held.Notify();
+      release.Await();
+      heap_->heap().lock().unlock();
+      return 0;
+    });
+  }
+
   // A fresh program (the test worker), whose reads of /proc matching `fault` fail from its
   // start, asks for the lock with the bound `wait` while the holder holds it. Its exit status is
   // the Errc it got. A %d in `fault` is the holder's pid.
@@ -156,13 +167,8 @@ TEST_F(FailSafe, AProcessThatCannotReadItsOwnStatTakesNothingAndTriesAgainLater)
 // The third run: with lock_wait 0 a dead holder used to be found never, every call
 // timing out. A zero bound means "do not wait for a live holder", and still looks once.
 TEST_F(FailSafe, AZeroBoundRecoversADeadHolderWithinOneCall) {
-  Signal held;
-  const pid_t holder = Spawn([&] {
-    if (heap_->heap().lock().lock() != talc::LockOutcome::acquired) return 1;
-    held.Notify();
-    ::pause();
-    return 0;
-  });
+  Signal held, never;
+  const pid_t holder = LockHolder(held, never);  // killed holding it
   ASSERT_TRUE(held.Await());
   ::kill(holder, SIGKILL);
   EXPECT_EQ(Wait(holder), -SIGKILL);
@@ -178,13 +184,7 @@ TEST_F(FailSafe, AZeroBoundRecoversADeadHolderWithinOneCall) {
 // A zero bound on a live holder gives up at once, and takes nothing.
 TEST_F(FailSafe, AZeroBoundOnALiveHolderTimesOutAtOnce) {
   Signal held, release;
-  const pid_t holder = Spawn([&] {
-    if (heap_->heap().lock().lock() != talc::LockOutcome::acquired) return 1;
-    held.Notify();
-    release.Await();
-    heap_->heap().lock().unlock();
-    return 0;
-  });
+  const pid_t holder = LockHolder(held, release);
   ASSERT_TRUE(held.Await());
   talc::Talc<> quick = talc::Talc<>::open(heap_->base(), heap_->size(), talc::OpenRole::attach,
                                           {.lock_wait = milliseconds(0)});
@@ -200,13 +200,7 @@ TEST_F(FailSafe, AZeroBoundOnALiveHolderTimesOutAtOnce) {
 // wait a live holder's whole bound before it went on, saying nothing.
 TEST_F(FailSafe, AnOpenDoesNotWaitForTheHeapsLock) {
   Signal held, release;
-  const pid_t holder = Spawn([&] {
-    if (heap_->heap().lock().lock() != talc::LockOutcome::acquired) return 1;
-    held.Notify();
-    release.Await();
-    heap_->heap().lock().unlock();
-    return 0;
-  });
+  const pid_t holder = LockHolder(held, release);
   ASSERT_TRUE(held.Await());
   const auto t0 = Clock::now();
   {
