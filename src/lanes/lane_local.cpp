@@ -1,19 +1,19 @@
-// The process-local records of lanes (lane_local.hpp): the registry of open heaps, the
-// thread-exit hook and the fork handlers.
+// The process-local records of lanes (lane_local.hpp): the registry of open heaps and of what
+// each thread claimed, the thread-end key and the fork handlers.
 #include "talc/lanes/lane_local.hpp"
 
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include <map>
 #include <mutex>
-#include <set>
+#include <new>
 #include <utility>
-
-#include "talc/sync/region_lock.hpp"
 
 namespace talc::lanes_local {
 
 thread_local constinit ThreadLanes tls{};
+std::atomic<std::uint64_t> stamp_now{1};
 
 namespace {
 
@@ -24,11 +24,78 @@ struct Open {
   GiveBack give_back = nullptr;
 };
 
+// What one thread claimed, as the registry knows it. Written under the mutex; the thread itself
+// reads its own without it (confirm), hence atomic words.
+struct Record {
+  struct Entry {
+    std::atomic<const void*> key{nullptr};  // null: unused
+    std::atomic<std::uint64_t> index{0};
+    void set(const void* k, std::uint64_t i) noexcept {
+      index.store(i, std::memory_order_relaxed);
+      key.store(k, std::memory_order_relaxed);
+    }
+    void clear() noexcept { key.store(nullptr, std::memory_order_relaxed); }
+  } claims[kHeld];
+  Record* prev = nullptr;
+  Record* next = nullptr;
+};
+
 struct Registry {
   std::mutex mu;
   std::map<const void*, Open> open;
-  std::set<ThreadLanes*> threads;  // the threads that hold a lane of some heap
+  Record* threads = nullptr;  // one record per thread that claimed a lane and has not ended
+  Record* spare = nullptr;    // records to use again, linked by next
+  pthread_key_t key{};
+  // False once the code is being unloaded: no more claims. Read by confirm() without the mutex.
+  std::atomic<bool> has_key{false};
+
+  Registry();
+  // Records come from pages of their own, never from malloc: a claim happens inside an
+  // allocation, of a heap that may be the process's malloc. Null when no page can be had.
+  Record* take_record() noexcept {
+    if (spare == nullptr) {
+      constexpr std::size_t kPage = 64 * 1024;
+      void* m = ::mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (m == MAP_FAILED) return nullptr;
+      auto* recs = static_cast<Record*>(m);
+      for (std::size_t i = 0; i < kPage / sizeof(Record); ++i) recycle(::new (&recs[i]) Record);
+    }
+    Record* rec = spare;
+    spare = rec->next;
+    for (Record::Entry& c : rec->claims) c.clear();
+    rec->prev = nullptr;
+    rec->next = threads;
+    if (threads != nullptr) threads->prev = rec;
+    threads = rec;
+    return rec;
+  }
+  // Unlinks `rec` from the threads (when linked) and keeps it for another.
+  void recycle(Record* rec) noexcept {
+    if (rec->prev != nullptr) rec->prev->next = rec->next;
+    if (rec->next != nullptr) rec->next->prev = rec->prev;
+    if (threads == rec) threads = rec->next;
+    rec->prev = nullptr;
+    rec->next = spare;
+    spare = rec;
+  }
+  // Gives back everything `rec` claimed, and keeps the record for another thread.
+  void release(Record* rec) noexcept {
+    give_back(*rec, nullptr);
+    recycle(rec);
+  }
+  // Gives back the lanes `rec` claimed (those of `only`, or all), mutex held.
+  void give_back(Record& rec, const void* only) noexcept {
+    for (Record::Entry& c : rec.claims) {
+      const void* k = c.key.load(std::memory_order_relaxed);
+      if (k == nullptr || (only != nullptr && k != only)) continue;
+      if (const auto it = open.find(k); it != open.end())
+        it->second.give_back(const_cast<void*>(k), c.index.load(std::memory_order_relaxed));
+      c.clear();
+    }
+  }
 };
+
+std::atomic<Registry*> made{nullptr};
 
 // Never destroyed: a thread may end after static destructors ran.
 Registry& registry() {
@@ -36,31 +103,43 @@ Registry& registry() {
   return *r;
 }
 
-// Gives back the lanes `t` holds (those of `only`, or all), registry locked. A record of
-// another process's lock word came with a fork: its lane is the parent's, left alone.
-void give_back(Registry& r, ThreadLanes& t, const void* only) noexcept {
-  const std::uint64_t me = RegionLock::self();
-  for (Held& h : t.held) {
-    if (h.key == nullptr || (only != nullptr && h.key != only)) continue;
-    if (h.owner.lane != nullptr && h.self == me) {
-      const auto it = r.open.find(h.key);
-      if (it != r.open.end()) it->second.give_back(const_cast<void*>(h.key), h.index);
-    }
-    h = Held{};
-  }
+// Marks the thread inside the registry for a scope: an allocation made there (by the map, by
+// pthread_setspecific) that reaches a heap with lanes must not try to claim, and lock the mutex
+// a second time.
+class Busy {
+ public:
+  Busy() noexcept : was_(tls.busy) { tls.busy = true; }
+  ~Busy() { tls.busy = was_; }
+  Busy(const Busy&) = delete;
+  Busy& operator=(const Busy&) = delete;
+
+ private:
+  bool was_;
+};
+
+// The calling thread has given back what it claimed: its later calls are served through the
+// lock and claim nothing.
+void stop_claiming() noexcept {
+  tls.ending = true;
+  for (Held& h : tls.held) h = Held{};
 }
 
-struct ExitHook {
-  bool armed = false;
-  ~ExitHook() {
-    if (!armed) return;
-    Registry& r = registry();
+// The key's destructor: runs after the thread's thread_local destructors, in a pass of the key
+// destructors, and gives back everything the thread claimed.
+void thread_ends(void* value) noexcept {
+  Registry& r = registry();
+  {
+    const Busy b;
     const std::lock_guard<std::mutex> g(r.mu);
-    give_back(r, tls, nullptr);
-    r.threads.erase(&tls);
+    r.release(static_cast<Record*>(value));
   }
-};
-thread_local ExitHook exit_hook;
+  stop_claiming();
+}
+
+Registry::Registry() {
+  has_key = ::pthread_key_create(&key, thread_ends) == 0;
+  made.store(this, std::memory_order_release);
+}
 
 // A fork's child has one thread, and none of its parent's lanes.
 void before_fork() {
@@ -70,16 +149,77 @@ void after_fork_parent() {
   registry().mu.unlock();
 }
 void after_fork_child() {
-  registry().threads.clear();
-  registry().mu.unlock();
+  Registry& r = registry();
+  Record* mine = r.has_key ? static_cast<Record*>(::pthread_getspecific(r.key)) : nullptr;
+  for (Record* rec = r.threads; rec != nullptr;) {
+    Record* next = rec->next;
+    if (rec != mine) r.recycle(rec);
+    rec = next;
+  }
+  if (mine != nullptr)
+    for (Record::Entry& c : mine->claims) c.clear();
+  stamp_now.fetch_add(1, std::memory_order_relaxed);
+  r.mu.unlock();
 }
 [[maybe_unused]] const int registered =
     ::pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+
+// Runs when this code is unloaded (dlclose) or the process exits (main returned, or exit()):
+// threads that live on must not find a destructor in code that is gone. The calling thread gives
+// back what it holds, as if it ended. The others' lanes stay theirs: at exit they may still be
+// inside a call, and a lane given back under a working owner would have two.
+struct Unload {
+  ~Unload() {
+    Registry* r = made.load(std::memory_order_acquire);
+    if (r == nullptr) return;
+    {
+      const Busy b;
+      const std::lock_guard<std::mutex> g(r->mu);
+      if (!r->has_key) return;
+      if (auto* rec = static_cast<Record*>(::pthread_getspecific(r->key))) r->release(rec);
+      ::pthread_key_delete(r->key);
+      r->has_key = false;
+    }
+    stop_claiming();
+  }
+} unload;
+
+// Puts `h` first, where the fast path looks.
+LaneOwner* first(Held& h) noexcept {
+  std::swap(h, tls.held[0]);
+  return &tls.held[0].owner;
+}
+
+// A place in the thread's cache for the record of `heap`: the one it has, else an unused one or
+// one of another stamp (a cache: the registry still knows what that named). Null when kHeld other
+// heaps' records are current.
+Held* slot_for(const void* heap, std::uint64_t now) noexcept {
+  for (Held& h : tls.held)
+    if (h.key == heap) return &h;
+  for (Held& h : tls.held)
+    if (h.key == nullptr || h.stamp != now) return &h;
+  return nullptr;
+}
+
+// The lane `rec` says this thread holds in the heap of `src`, cached in `slot` and put first;
+// null when it holds none there.
+LaneOwner* from_record(const Record* rec, const LaneSource& src, Held& slot,
+                       std::uint64_t now) noexcept {
+  if (rec == nullptr) return nullptr;
+  for (const Record::Entry& c : rec->claims)
+    if (c.key.load(std::memory_order_relaxed) == src.heap) {
+      const std::uint64_t i = c.index.load(std::memory_order_relaxed);
+      slot = Held{src.heap, now, i, src.view(src.heap, i), 0};
+      return first(slot);
+    }
+  return nullptr;
+}
 
 }  // namespace
 
 void open(void* heap, GiveBack give_back) {
   Registry& r = registry();
+  const Busy b;
   const std::lock_guard<std::mutex> g(r.mu);
   Open& o = r.open[heap];
   ++o.refs;
@@ -88,47 +228,71 @@ void open(void* heap, GiveBack give_back) {
 
 void close(const void* heap) noexcept {
   Registry& r = registry();
+  const Busy b;
   const std::lock_guard<std::mutex> g(r.mu);
   const auto it = r.open.find(heap);
   if (it == r.open.end() || --it->second.refs != 0) return;
-  for (ThreadLanes* t : r.threads) give_back(r, *t, heap);
+  for (Record* rec = r.threads; rec != nullptr; rec = rec->next) r.give_back(*rec, heap);
   r.open.erase(it);
+  // Every thread's cached records are checked again: none names this heap any more.
+  stamp_now.fetch_add(1, std::memory_order_relaxed);
 }
 
 LaneOwner* acquire(const LaneSource& src) noexcept {
+  if (tls.ending || tls.busy) return nullptr;
   Registry& r = registry();
+  const Busy b;
   const std::lock_guard<std::mutex> g(r.mu);
-  if (r.open.find(src.heap) == r.open.end()) return nullptr;
-  const std::uint64_t me = RegionLock::self();
-  for (Held& h : tls.held)
-    if (h.key != nullptr && h.self != me) h = Held{};  // a fork's leftovers
-  Held* spare = nullptr;
-  for (Held& h : tls.held) {
-    if (h.key == src.heap) {
-      if (h.owner.lane != nullptr) {
-        std::swap(h, tls.held[0]);
-        return &tls.held[0].owner;
-      }
-      if (h.retry != 0) {
-        --h.retry;
-        return nullptr;
-      }
-      h = Held{};
+  if (!r.has_key || r.open.find(src.heap) == r.open.end()) return nullptr;
+  const std::uint64_t now = stamp();
+  Held* slot = slot_for(src.heap, now);
+  if (slot == nullptr) return nullptr;  // lanes of kHeld other heaps in use already
+  if (slot->key == src.heap && slot->stamp == now) {
+    if (slot->owner.lane != nullptr) return first(*slot);
+    if (slot->retry != 0) {
+      --slot->retry;
+      return nullptr;
     }
-    if (h.key == nullptr && spare == nullptr) spare = &h;
   }
-  if (spare == nullptr) return nullptr;  // lanes of kHeld other heaps held already
+  auto* rec = static_cast<Record*>(::pthread_getspecific(r.key));
+  if (LaneOwner* o = from_record(rec, src, *slot, now)) return o;
+
+  Record::Entry* claim = nullptr;
+  if (rec != nullptr)
+    for (Record::Entry& c : rec->claims)
+      if (claim == nullptr && c.key.load(std::memory_order_relaxed) == nullptr) claim = &c;
+  *slot = Held{src.heap, now, 0, LaneOwner{}, kRetry};
+  if (rec != nullptr && claim == nullptr) return nullptr;  // lanes of kHeld heaps held
   for (int pass = 0; pass < 2; ++pass)
     for (std::uint64_t i = 0; i < src.lanes; ++i) {
       if (!src.own_lane(src.heap, i, pass == 1)) continue;
-      *spare = Held{src.heap, me, i, src.view(src.heap, i), 0};
-      std::swap(*spare, tls.held[0]);
-      r.threads.insert(&tls);
-      exit_hook.armed = true;
-      return &tls.held[0].owner;
+      if (rec == nullptr) {
+        // The key is what gives the lane back when the thread ends: without it, no lane.
+        rec = r.take_record();
+        if (rec == nullptr || ::pthread_setspecific(r.key, rec) != 0) {
+          if (rec != nullptr) r.recycle(rec);
+          src.give_back(src.heap, i);
+          return nullptr;
+        }
+        claim = &rec->claims[0];
+      }
+      claim->set(src.heap, i);
+      *slot = Held{src.heap, now, i, src.view(src.heap, i), 0};
+      return first(*slot);
     }
-  *spare = Held{src.heap, me, 0, LaneOwner{}, kRetry};
   return nullptr;
+}
+
+LaneOwner* confirm(const LaneSource& src) noexcept {
+  if (tls.ending) return nullptr;
+  Registry* r = made.load(std::memory_order_acquire);
+  if (r == nullptr || !r->has_key.load(std::memory_order_relaxed)) return nullptr;
+  // Entries of this thread's record are added by this thread alone, and removed by another only
+  // when the heap is closed, which no call on it may overlap: read without the mutex.
+  const auto* rec = static_cast<const Record*>(::pthread_getspecific(r->key));
+  const std::uint64_t now = stamp();
+  Held* slot = slot_for(src.heap, now);
+  return slot != nullptr ? from_record(rec, src, *slot, now) : nullptr;
 }
 
 }  // namespace talc::lanes_local

@@ -158,11 +158,12 @@ class alignas(64) LaneHeap {
     if (here(h)) return &h.owner;
     return has_lanes() ? acquire_lane() : nullptr;
   }
-  /// The lane this thread holds here, without claiming one.
+  /// The lane this thread holds here, without claiming one (under the heap's lock too).
   LaneOwner* held_lane() noexcept {
     for (lanes_local::Held& h : lanes_local::tls.held)
       if (here(h)) return &h.owner;
-    return nullptr;
+    // A view is made from the table's words, which are region bytes: only from a sane table.
+    return has_lanes() && table_sane(meta()) ? lanes_local::confirm(lane_source()) : nullptr;
   }
 
   /// Under the lock: `op` (a core request), and when it fails for want of memory, again after
@@ -445,7 +446,7 @@ class alignas(64) LaneHeap {
   }
   /// Whether record `h` is this thread's lane in this heap, taken in this process.
   [[gnu::always_inline]] bool here(const lanes_local::Held& h) const noexcept {
-    return h.key == this && h.self == RegionLock::self() && h.owner.lane != nullptr;
+    return h.key == this && h.stamp == lanes_local::stamp() && h.owner.lane != nullptr;
   }
   LaneOwner view(std::uint64_t i) const noexcept {
     return LaneOwner{&lanes()[i], core_bytes(), secret_ ^ i, bound_, meta().heap_start()};
@@ -491,14 +492,16 @@ class alignas(64) LaneHeap {
   /// first call of each thread, and each call of a thread that found none free lately.
   [[gnu::noinline]] LaneOwner* acquire_lane() noexcept {
     if (!table_sane(meta())) return nullptr;  // the lock's path then finds what is wrong
-    const lanes_local::LaneSource src{
+    return lanes_local::acquire(lane_source());
+  }
+  lanes_local::LaneSource lane_source() noexcept {
+    return lanes_local::LaneSource{
         this, lanes_,
         [](void* h, std::uint64_t i, bool dead_ok) noexcept {
           return static_cast<LaneHeap*>(h)->own_lane(i, dead_ok);
         },
         [](void* h, std::uint64_t i) noexcept { return static_cast<LaneHeap*>(h)->view(i); },
         &LaneHeap::give_back};
-    return lanes_local::acquire(src);
   }
 
   /// Tries to make lane i the calling thread's: a free one by one compare-and-swap (drained under

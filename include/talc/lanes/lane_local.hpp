@@ -3,17 +3,39 @@
 //
 // A thread keeps, in thread-local storage, one record per heap whose lane it holds (up to
 // kHeld heaps at once; beyond that it goes through the lock). The first record is the one the
-// fast path looks at: the heap's address in this process, the lock word of the process that
-// took the lane (a fork's child sees another RegionLock::self() and drops the record without
-// touching the lane, which is its parent's), and the lane as its owner works it.
+// fast path looks at: the heap's address in this process, the stamp under which it was made,
+// and the lane as its owner works it. That storage is only a cache. What a thread holds is
+// written in the process's registry, in a claim record the registry owns (never in the
+// thread's own memory), so closing a heap, forking and unloading never read memory of a thread
+// that may have ended.
 //
-// A lane is given back, drained, when its thread ends (a thread-exit hook) or when the process
-// closes the heap (the last Talc on that mapping goes), whichever comes first; a process that
-// dies gives nothing back, and its lanes are reclaimed by the others (lane_heap.hpp). The
-// registry of open heaps is what keeps a thread's exit from reaching into a mapping that is
-// gone. Its mutex is taken before the heap's lock, never after.
+// The stamp is a process-wide number that changes when a fork's child starts and when a heap
+// is closed: a cached record of another stamp is checked against the registry before it is
+// used again. So a heap closed and another mapped at the same address is never taken for the
+// first, and a fork's child never works its parent's lanes, without any thread writing into
+// another's storage.
+//
+// When a thread gives back what it holds. Its end may run user code that calls the heap long
+// after its last ordinary call: thread_local destructors first, then pthread key destructors
+// (glibc repeats their passes while values are set again), then the C library's own clean-up.
+// A thread_local destructor would run too early for the later ones, and would never run for a
+// thread whose first call comes after the thread_local pass. So a claim sets a pthread key
+// whose destructor gives every lane back; a claim made during the key passes sets it again, and
+// glibc runs the destructor in a later pass. Once it has run, the thread is marked ending in
+// trivially destructible storage: its later calls go through the heap's lock and claim
+// nothing. The one claim no destructor sees is a thread's very first one made in the last key
+// pass (PTHREAD_DESTRUCTOR_ITERATIONS); its record stays in the registry and its lane is given
+// back when the heap is closed in this process, or reclaimed by others when the process dies.
+//
+// A lane is also given back when the process closes the heap (the last Talc on that mapping
+// goes), whichever comes first; a process that dies gives nothing back, and its lanes are
+// reclaimed by the others (lane_heap.hpp). A library holding this code that is unloaded
+// (dlclose) deletes the key first, so no thread calls into code that is gone; heaps it left
+// open keep their lanes until the process ends. The registry's mutex is taken before the
+// heap's lock, never after.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "talc/lanes/lane.hpp"
@@ -22,7 +44,7 @@ namespace talc::lanes_local {
 
 struct Held {
   const void* key = nullptr;  // the heap (its LaneHeap) in this process; null: unused
-  std::uint64_t self = 0;     // RegionLock::self() of the process that took the lane
+  std::uint64_t stamp = 0;    // stamp() when the record was made or last confirmed
   std::uint64_t index = 0;
   LaneOwner owner;          // owner.lane null: no lane to be had lately
   std::uint32_t retry = 0;  // calls before such a thread asks again
@@ -32,10 +54,19 @@ inline constexpr int kHeld = 4;
 
 struct ThreadLanes {
   Held held[kHeld];
+  bool ending = false;    // the thread's end gave its lanes back: claim nothing more
+  bool busy = false;      // inside the registry: a call made on the way claims nothing
 };
 
-// Constant-initialised and trivially destructible: the fast path reads it with no guard.
+// Constant-initialised and trivially destructible: the fast path reads it with no guard, and it
+// stays readable during every destructor pass of the thread's end.
 extern thread_local constinit ThreadLanes tls;
+
+// See above; read with no lock on the fast path.
+extern std::atomic<std::uint64_t> stamp_now;
+[[gnu::always_inline]] inline std::uint64_t stamp() noexcept {
+  return stamp_now.load(std::memory_order_relaxed);
+}
 
 using GiveBack = void (*)(void* heap, std::uint64_t index) noexcept;
 
@@ -54,8 +85,14 @@ void open(void* heap, GiveBack give_back);
 void close(const void* heap) noexcept;
 
 // The slow path of a thread with no usable record for the heap: finds or claims its lane and
-// puts the record first. Null when the heap is not open here, or no lane is free.
+// puts the record first. Null when the heap is not open here, no lane is free, or the thread
+// is ending.
 LaneOwner* acquire(const LaneSource& src) noexcept;
+
+// The lane the calling thread holds in the heap, as its claim record says (its cached record
+// may be of another stamp, or gone); null when it holds none. Claims nothing and takes no mutex:
+// for callers that hold the heap's lock, which is taken after the registry's mutex, never before.
+LaneOwner* confirm(const LaneSource& src) noexcept;
 
 // Keeps a heap open in this process for as long as it lives (Talc holds one).
 class OpenHeap {
