@@ -3,10 +3,16 @@
 //
 //   talc_test_worker SHM_NAME ID N OPS SEED
 //   talc_test_worker wait-lock SHM_NAME FAULT WAIT_MS
+//   talc_test_worker lanes-owned SHM_NAME
 //
 // wait-lock: a fresh process, every read of /proc whose path holds FAULT failing from its start
 // (nothing it reads is inherited from a parent), asks for the heap's lock with that bound and
 // writes its pattern (support/hold_log.hpp); the exit status is the Errc it got.
+//
+// lanes-owned: opens the heap and exits with the number of its lanes that have an owner (at
+// most 100): what a program finds that another program of the same process (before an exec)
+// left.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -38,6 +44,10 @@ int main(int argc, char** argv) {
   try {
     if (argc == 5 && std::string_view(argv[1]) == "wait-lock")
       return WaitLock(argv[2], argv[3], std::strtol(argv[4], nullptr, 10));
+    if (argc == 3 && std::string_view(argv[1]) == "lanes-owned") {
+      auto heap = talc::MapTalc<>::open_shm(argv[2]);
+      return static_cast<int>(std::min<std::uint64_t>(heap.stats().lanes_owned, 100));
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "worker: %s\n", e.what());
     return 100;
