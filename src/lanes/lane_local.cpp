@@ -5,7 +5,6 @@
 #include <pthread.h>
 #include <sys/mman.h>
 
-#include <map>
 #include <mutex>
 #include <new>
 #include <utility>
@@ -19,9 +18,41 @@ namespace {
 
 constexpr std::uint32_t kRetry = 1024;  // calls of a thread without a lane between two asks
 
+// Nodes of the registry come from pages of their own, never from malloc: a claim happens inside
+// an allocation, of a heap that may be the process's malloc, and an unloaded library leaves
+// nothing of the registry on the C++ heap. Pages are never given back: a thread may end after
+// static destructors ran. take() is null when no page can be had.
+template <class T>
+class Pool {
+ public:
+  T* take() noexcept {
+    if (spare_ == nullptr) {
+      constexpr std::size_t kPage = 64 * 1024;
+      void* m = ::mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (m == MAP_FAILED) return nullptr;
+      for (std::size_t i = 0; i < kPage / sizeof(T); ++i) put(::new (static_cast<T*>(m) + i) T);
+    }
+    T* t = spare_;
+    spare_ = t->next;
+    t->reset();
+    return t;
+  }
+  void put(T* t) noexcept {
+    t->next = spare_;
+    spare_ = t;
+  }
+
+ private:
+  T* spare_ = nullptr;
+};
+
+// A heap open in this process: how many Talc hold it, and how its lanes are given back.
 struct Open {
+  const void* heap = nullptr;
   std::uint64_t refs = 0;
   GiveBack give_back = nullptr;
+  Open* next = nullptr;
+  void reset() noexcept { refs = 0; }
 };
 
 // What one thread claimed, as the registry knows it. Written under the mutex; the thread itself
@@ -38,45 +69,51 @@ struct Record {
   } claims[kHeld];
   Record* prev = nullptr;
   Record* next = nullptr;
+  void reset() noexcept {
+    for (Entry& c : claims) c.clear();
+    prev = next = nullptr;
+  }
 };
 
 struct Registry {
   std::mutex mu;
-  std::map<const void*, Open> open;
+  Open* open = nullptr;       // the heaps open in this process
   Record* threads = nullptr;  // one record per thread that claimed a lane and has not ended
-  Record* spare = nullptr;    // records to use again, linked by next
+  Pool<Open> opens;
+  Pool<Record> records;
   pthread_key_t key{};
   // False once the code is being unloaded: no more claims. Read by confirm() without the mutex.
   std::atomic<bool> has_key{false};
 
   Registry();
-  // Records come from pages of their own, never from malloc: a claim happens inside an
-  // allocation, of a heap that may be the process's malloc. Null when no page can be had.
+  Open* find(const void* heap) const noexcept {
+    for (Open* o = open; o != nullptr; o = o->next)
+      if (o->heap == heap) return o;
+    return nullptr;
+  }
+  void forget(Open* gone) noexcept {
+    for (Open** o = &open; *o != nullptr; o = &(*o)->next)
+      if (*o == gone) {
+        *o = gone->next;
+        opens.put(gone);
+        return;
+      }
+  }
+  // A record for the calling thread, linked among the threads'; null when none can be had.
   Record* take_record() noexcept {
-    if (spare == nullptr) {
-      constexpr std::size_t kPage = 64 * 1024;
-      void* m = ::mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (m == MAP_FAILED) return nullptr;
-      auto* recs = static_cast<Record*>(m);
-      for (std::size_t i = 0; i < kPage / sizeof(Record); ++i) recycle(::new (&recs[i]) Record);
-    }
-    Record* rec = spare;
-    spare = rec->next;
-    for (Record::Entry& c : rec->claims) c.clear();
-    rec->prev = nullptr;
+    Record* rec = records.take();
+    if (rec == nullptr) return nullptr;
     rec->next = threads;
     if (threads != nullptr) threads->prev = rec;
     threads = rec;
     return rec;
   }
-  // Unlinks `rec` from the threads (when linked) and keeps it for another.
+  // Unlinks `rec` from the threads and keeps it for another.
   void recycle(Record* rec) noexcept {
     if (rec->prev != nullptr) rec->prev->next = rec->next;
     if (rec->next != nullptr) rec->next->prev = rec->prev;
     if (threads == rec) threads = rec->next;
-    rec->prev = nullptr;
-    rec->next = spare;
-    spare = rec;
+    records.put(rec);
   }
   // Gives back everything `rec` claimed, and keeps the record for another thread.
   void release(Record* rec) noexcept {
@@ -88,8 +125,8 @@ struct Registry {
     for (Record::Entry& c : rec.claims) {
       const void* k = c.key.load(std::memory_order_relaxed);
       if (k == nullptr || (only != nullptr && k != only)) continue;
-      if (const auto it = open.find(k); it != open.end())
-        it->second.give_back(const_cast<void*>(k), c.index.load(std::memory_order_relaxed));
+      if (const Open* o = find(k))
+        o->give_back(const_cast<void*>(k), c.index.load(std::memory_order_relaxed));
       c.clear();
     }
   }
@@ -97,15 +134,16 @@ struct Registry {
 
 std::atomic<Registry*> made{nullptr};
 
-// Never destroyed: a thread may end after static destructors ran.
+// In static storage and never destroyed: a thread may end after static destructors ran.
 Registry& registry() {
-  static Registry* r = new Registry;
+  alignas(Registry) static unsigned char storage[sizeof(Registry)];
+  static Registry* r = ::new (storage) Registry;
   return *r;
 }
 
-// Marks the thread inside the registry for a scope: an allocation made there (by the map, by
-// pthread_setspecific) that reaches a heap with lanes must not try to claim, and lock the mutex
-// a second time.
+// Marks the thread inside the registry for a scope: an allocation made there (by
+// pthread_setspecific, or by a callback of a heap's lock) that reaches a heap with lanes must not
+// try to claim, and lock the mutex a second time.
 class Busy {
  public:
   Busy() noexcept : was_(tls.busy) { tls.busy = true; }
@@ -217,23 +255,30 @@ LaneOwner* from_record(const Record* rec, const LaneSource& src, Held& slot,
 
 }  // namespace
 
-void open(void* heap, GiveBack give_back) {
+void open(void* heap, GiveBack give_back) noexcept {
   Registry& r = registry();
   const Busy b;
   const std::lock_guard<std::mutex> g(r.mu);
-  Open& o = r.open[heap];
-  ++o.refs;
-  o.give_back = give_back;
+  Open* o = r.find(heap);
+  if (o == nullptr) {
+    o = r.opens.take();
+    if (o == nullptr) return;  // no page for the entry: the heap serves this process without lanes
+    o->heap = heap;
+    o->next = r.open;
+    r.open = o;
+  }
+  ++o->refs;
+  o->give_back = give_back;
 }
 
 void close(const void* heap) noexcept {
   Registry& r = registry();
   const Busy b;
   const std::lock_guard<std::mutex> g(r.mu);
-  const auto it = r.open.find(heap);
-  if (it == r.open.end() || --it->second.refs != 0) return;
+  Open* o = r.find(heap);
+  if (o == nullptr || --o->refs != 0) return;
   for (Record* rec = r.threads; rec != nullptr; rec = rec->next) r.give_back(*rec, heap);
-  r.open.erase(it);
+  r.forget(o);
   // Every thread's cached records are checked again: none names this heap any more.
   stamp_now.fetch_add(1, std::memory_order_relaxed);
 }
@@ -243,7 +288,7 @@ LaneOwner* acquire(const LaneSource& src) noexcept {
   Registry& r = registry();
   const Busy b;
   const std::lock_guard<std::mutex> g(r.mu);
-  if (!r.has_key || r.open.find(src.heap) == r.open.end()) return nullptr;
+  if (!r.has_key || r.find(src.heap) == nullptr) return nullptr;
   const std::uint64_t now = stamp();
   Held* slot = slot_for(src.heap, now);
   if (slot == nullptr) return nullptr;  // lanes of kHeld other heaps in use already

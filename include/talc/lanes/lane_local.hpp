@@ -80,7 +80,8 @@ struct LaneSource {
 };
 
 // A Talc on the heap at `heap` exists in this process (counted: copies and several opens).
-void open(void* heap, GiveBack give_back);
+// Should the registry find no memory for it, the heap serves this process without lanes.
+void open(void* heap, GiveBack give_back) noexcept;
 // One fewer; the last gives back every lane this process's threads hold there.
 void close(const void* heap) noexcept;
 
