@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -96,6 +97,24 @@ TEST(LaneEdges, APauseLeftBehindIsNotTakenForDamage) {
   const talc::Result<talc::Meta> m = heap.try_allocate(64);
   EXPECT_TRUE(m.ok()) << talc::describe(m.error());
   EXPECT_FALSE(heap.heap().corrupted());
+}
+
+// check() waits for a lane's owner inside an operation no longer than the heap's lock_wait: the
+// owner here is this live thread, left with an odd `seq` as if stopped mid-operation.
+TEST(LaneEdges, CheckWaitsForABusyOwnerNoLongerThanLockWait) {
+  auto heap = MapTalc<>::anonymous(4 << 20, {.lock_wait = std::chrono::milliseconds(200)});
+  heap.deallocate(heap.allocate(64));
+  auto* lane = const_cast<talc::Lane*>(heap.heap().held_lane()->lane);
+  const std::uint64_t seq = talc::lane_load(lane->seq);
+  talc::lane_store(lane->seq, seq + 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  const talc::CheckReport rep = heap.check();
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  talc::lane_store(lane->seq, seq);
+  EXPECT_EQ(rep.code, Errc::lock_timeout);
+  EXPECT_GE(waited, std::chrono::milliseconds(200));
+  EXPECT_LT(waited, std::chrono::seconds(5));
+  EXPECT_TRUE(heap.check().ok());
 }
 
 // (E) The pause/seq handshake: the owner reads `pause` before it makes `seq` odd and never

@@ -294,6 +294,27 @@ TEST(Lanes, CachedBlocksAreGivenBackBeforeARequestFails) {
   ExpectAccounted(heap);
 }
 
+// A request no size of the region could hold is refused without draining a lane: the core
+// alone refuses it (and counts it), with the error it gives, and nothing cached moves.
+TEST(Lanes, AHopelessRequestIsRefusedWithoutDrainingAnything) {
+  auto heap = Anonymous(256 << 10);
+  for (int i = 0; i < 64; ++i) heap.deallocate(heap.allocate(64 + 16 * (i % 8)));
+  const talc::Meta small = heap.allocate(2048);  // above the lanes: resized under the lock
+  const talc::HeapStats before = heap.stats();
+  ASSERT_GT(before.cached_blocks, 0u);
+  for (const std::size_t size : {heap.size(), 2 * heap.size(), std::size_t{1} << 62}) {
+    const Errc e = size > heap.size() * 2 ? Errc::size_overflow : Errc::out_of_memory;
+    EXPECT_EQ(heap.try_allocate(size).error(), e);
+    EXPECT_EQ(heap.try_reallocate(small, size).error(), e);
+  }
+  const talc::HeapStats after = heap.stats();
+  EXPECT_EQ(after.cached_blocks, before.cached_blocks);
+  EXPECT_EQ(after.cached_bytes, before.cached_bytes);
+  EXPECT_EQ(after.deallocations, before.deallocations) << "a drain frees blocks into the heap";
+  EXPECT_EQ(after.free_chunks, before.free_chunks);
+  EXPECT_EQ(heap.deallocate(small), Errc::ok);
+}
+
 TEST(Lanes, CanBeTurnedOffAndEveryProcessFollowsTheHeap) {
   const std::string name = talc_test::UniqueShmName("lanes");
   auto heap = MapTalc<>::create_shm(name, kHeap, talc::OpenOptions{.lanes = false});

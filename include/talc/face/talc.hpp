@@ -303,7 +303,7 @@ class Talc {
     const Errc e = locked([&](auto& core) {
       try {
         rep = core.check();
-        if (rep.ok()) rep = heap().check_lanes(core, true);
+        if (rep.ok()) rep = heap().check_lanes(core, true, lock_wait_);
       } catch (const std::bad_alloc&) {
         rep = CheckReport{Errc::out_of_memory, 0, "not enough process memory to check"};
       }
@@ -525,7 +525,8 @@ class Talc {
   /// Runs `op` (a core request giving Result<void*>) under the lock; when it fails for want of
   /// memory, grows the region (still under the lock, so one process grows it at a time) and
   /// runs it again; when that fails too, asks the out-of-memory handler, outside the lock.
-  /// Before growing, the lanes give back what they may (LaneHeap::retry_after_drain).
+  /// Before growing, the lanes give back what they may (LaneHeap::retry_after_drain); not for a
+  /// request no size of the region could hold, which the core alone refuses.
   template <class Op>
   Result<void*> growing(std::size_t size, std::size_t align, Op&& op) noexcept;
 

@@ -33,9 +33,16 @@ inline Errc Talc<Bins>::resize_in_place(Meta& m, std::size_t size, F&& f) noexce
 template <class Bins>
 template <class Op>
 inline Result<void*> Talc<Bins>::growing(std::size_t size, std::size_t align, Op&& op) noexcept {
+  // A request no size of the region could hold goes to the core alone, which refuses (and
+  // counts) it: draining the lanes or growing the region would change bytes for nothing.
+  const bool hopeless = size >= std::max<std::uint64_t>(header_->max_size(), size_);
   for (;;) {
     Result<void*> r = Errc::corrupted;
     const Errc e = locked([&](auto& core) {
+      if (hopeless) {
+        r = record_damage(op(core));
+        return;
+      }
       r = heap().retry_after_drain(core, [&] { return op(core); });
       if (r.error() == Errc::out_of_memory && grow_heap(*header_, core, size, align)) r = op(core);
       r = record_damage(r);

@@ -386,9 +386,11 @@ class alignas(64) LaneHeap {
 
   /// Proves N1-N4 of lane.hpp over every lane, after the core's check passed. `live`: other
   /// processes may be working the lanes (the caller holds the lock), so the lanes of dead owners
-  /// are reclaimed first and the others made still while they are read; a private copy of a
-  /// region (the tool) passes false and nothing is written.
-  CheckReport check_lanes(Core& core, bool live) {
+  /// are reclaimed first and the others made still while they are read, waiting at most `bound`
+  /// for an owner inside an operation; a private copy of a region (the tool) passes false and
+  /// nothing is written.
+  CheckReport check_lanes(Core& core, bool live,
+                          std::chrono::milliseconds bound = kDefaultLockWait) {
     if (!has_lanes()) return {};
     if (!table_sane(core))
       return CheckReport{Errc::corrupted, table_, "the lane table lies outside the heap"};
@@ -403,7 +405,7 @@ class alignas(64) LaneHeap {
           return CheckReport{e, lane_offset(i), "a dead owner's lane could not be drained"};
     }
     CheckReport rep;
-    if (!read_still(kAllLanes, kDefaultLockWait, [&] { rep = walk_lanes(core); }))
+    if (!read_still(kAllLanes, bound, [&] { rep = walk_lanes(core); }))
       return CheckReport{Errc::lock_timeout, 0, "a lane's owner stays inside an operation"};
     return rep;
   }
