@@ -109,7 +109,7 @@ class Allocator {
     HeaderType& h = *header_;
     auto& heap = h.body();
     void* raw = const_cast<std::remove_cv_t<T>*>(p.get());
-    LaneOwner* o = heap.thread_lane();
+    LaneOwner* o = heap.free_lane();
     if (o != nullptr && heap.lane_free(*o, raw) != LaneHeap<Bins>::LaneFree::ask_lock) return;
     const Errc e = heap.with_lock(
         [&](auto& m) { Talc<Bins>::mark_if_corrupted(h, heap.free_locked(m, raw, o)); });

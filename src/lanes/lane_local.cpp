@@ -3,8 +3,11 @@
 #include "talc/lanes/lane_local.hpp"
 
 #include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <mutex>
 #include <new>
 #include <utility>
@@ -67,11 +70,18 @@ struct Record {
     }
     void clear() noexcept { key.store(nullptr, std::memory_order_relaxed); }
   } claims[kHeld];
+  pid_t tid = 0;  // the thread's id: a record whose thread is gone can be told (sweep_ended)
   Record* prev = nullptr;
   Record* next = nullptr;
   void reset() noexcept {
     for (Entry& c : claims) c.clear();
+    tid = 0;
     prev = next = nullptr;
+  }
+  bool holds_any() const noexcept {
+    for (const Entry& c : claims)
+      if (c.key.load(std::memory_order_relaxed) != nullptr) return true;
+    return false;
   }
 };
 
@@ -103,6 +113,7 @@ struct Registry {
   Record* take_record() noexcept {
     Record* rec = records.take();
     if (rec == nullptr) return nullptr;
+    rec->tid = ::gettid();
     rec->next = threads;
     if (threads != nullptr) threads->prev = rec;
     threads = rec;
@@ -119,6 +130,19 @@ struct Registry {
   void release(Record* rec) noexcept {
     give_back(*rec, nullptr);
     recycle(rec);
+  }
+  // Gives back what threads that are gone still hold: a thread whose first claim came after its
+  // key destructors ran (the last pass, or a call made by the C library as the thread ends).
+  // The kernel tells a thread id that names no thread of the process; an id reused by a new
+  // thread leaves the record alone, which errs on the side of keeping. One system call per
+  // record that holds a lane; run when lanes run short and when the process exits.
+  void sweep_ended() noexcept {
+    const pid_t me = ::getpid();
+    for (Record* rec = threads; rec != nullptr;) {
+      Record* next = rec->next;
+      if (rec->holds_any() && ::tgkill(me, rec->tid, 0) != 0 && errno == ESRCH) release(rec);
+      rec = next;
+    }
   }
   // Gives back the lanes `rec` claimed (those of `only`, or all), mutex held.
   void give_back(Record& rec, const void* only) noexcept {
@@ -165,13 +189,11 @@ void stop_claiming() noexcept {
 // The key's destructor: runs after the thread's thread_local destructors, in a pass of the key
 // destructors, and gives back everything the thread claimed.
 void thread_ends(void* value) noexcept {
+  stop_claiming();  // first: nothing done on the way may use a lane being given back
   Registry& r = registry();
-  {
-    const Busy b;
-    const std::lock_guard<std::mutex> g(r.mu);
-    r.release(static_cast<Record*>(value));
-  }
-  stop_claiming();
+  const Busy b;
+  const std::lock_guard<std::mutex> g(r.mu);
+  r.release(static_cast<Record*>(value));
 }
 
 Registry::Registry() {
@@ -179,11 +201,15 @@ Registry::Registry() {
   made.store(this, std::memory_order_release);
 }
 
-// A fork's child has one thread, and none of its parent's lanes.
+// A fork's child has one thread, and none of its parent's lanes. Between the handlers the
+// forking thread holds the mutex: a handler registered beside these that calls a heap must not
+// ask for it again.
 void before_fork() {
   registry().mu.lock();
+  tls.busy = true;
 }
 void after_fork_parent() {
+  tls.busy = false;
   registry().mu.unlock();
 }
 void after_fork_child() {
@@ -194,9 +220,12 @@ void after_fork_child() {
     if (rec != mine) r.recycle(rec);
     rec = next;
   }
-  if (mine != nullptr)
+  if (mine != nullptr) {
     for (Record::Entry& c : mine->claims) c.clear();
+    mine->tid = ::gettid();
+  }
   stamp_now.fetch_add(1, std::memory_order_relaxed);
+  tls.busy = false;
   r.mu.unlock();
 }
 [[maybe_unused]] const int registered =
@@ -204,21 +233,22 @@ void after_fork_child() {
 
 // Runs when this code is unloaded (dlclose) or the process exits (main returned, or exit()):
 // threads that live on must not find a destructor in code that is gone. The calling thread gives
-// back what it holds, as if it ended. The others' lanes stay theirs: at exit they may still be
-// inside a call, and a lane given back under a working owner would have two.
+// back what it holds, as if it ended, and so does every thread already gone. The others' lanes
+// stay theirs: at exit they may still be inside a call, and a lane given back under a working
+// owner would have two. (A thread that ends while the library is being unloaded may still be
+// inside the key's destructor: unload it while none of its threads ends.)
 struct Unload {
   ~Unload() {
     Registry* r = made.load(std::memory_order_acquire);
     if (r == nullptr) return;
-    {
-      const Busy b;
-      const std::lock_guard<std::mutex> g(r->mu);
-      if (!r->has_key) return;
-      if (auto* rec = static_cast<Record*>(::pthread_getspecific(r->key))) r->release(rec);
-      ::pthread_key_delete(r->key);
-      r->has_key = false;
-    }
     stop_claiming();
+    const Busy b;
+    const std::lock_guard<std::mutex> g(r->mu);
+    if (!r->has_key) return;
+    if (auto* rec = static_cast<Record*>(::pthread_getspecific(r->key))) r->release(rec);
+    r->sweep_ended();
+    ::pthread_key_delete(r->key);
+    r->has_key = false;
   }
 } unload;
 
@@ -255,20 +285,21 @@ LaneOwner* from_record(const Record* rec, const LaneSource& src, Held& slot,
 
 }  // namespace
 
-void open(void* heap, GiveBack give_back) noexcept {
+bool open(void* heap, GiveBack give_back) noexcept {
   Registry& r = registry();
   const Busy b;
   const std::lock_guard<std::mutex> g(r.mu);
   Open* o = r.find(heap);
   if (o == nullptr) {
     o = r.opens.take();
-    if (o == nullptr) return;  // no page for the entry: the heap serves this process without lanes
+    if (o == nullptr) return false;
     o->heap = heap;
     o->next = r.open;
     r.open = o;
   }
   ++o->refs;
   o->give_back = give_back;
+  return true;
 }
 
 void close(const void* heap) noexcept {
@@ -308,9 +339,12 @@ LaneOwner* acquire(const LaneSource& src) noexcept {
       if (claim == nullptr && c.key.load(std::memory_order_relaxed) == nullptr) claim = &c;
   *slot = Held{src.heap, now, 0, LaneOwner{}, kRetry};
   if (rec != nullptr && claim == nullptr) return nullptr;  // lanes of kHeld heaps held
-  for (int pass = 0; pass < 2; ++pass)
+  // Free lanes first; then, once threads that are gone gave theirs back, free lanes again; then
+  // the lanes of dead processes.
+  for (int pass = 0; pass < 3; ++pass) {
+    if (pass == 1) r.sweep_ended();
     for (std::uint64_t i = 0; i < src.lanes; ++i) {
-      if (!src.own_lane(src.heap, i, pass == 1)) continue;
+      if (!src.own_lane(src.heap, i, pass == 2)) continue;
       if (rec == nullptr) {
         // The key is what gives the lane back when the thread ends: without it, no lane.
         rec = r.take_record();
@@ -325,6 +359,7 @@ LaneOwner* acquire(const LaneSource& src) noexcept {
       *slot = Held{src.heap, now, i, src.view(src.heap, i), 0};
       return first(*slot);
     }
+  }
   return nullptr;
 }
 

@@ -197,7 +197,7 @@ class Talc {
     return deallocate(base_ + m.offset);
   }
   Errc deallocate(void* p) noexcept {
-    const LaneOwner* held = heap().thread_lane();
+    const LaneOwner* held = heap().free_lane();
     const LaneOwner o = held != nullptr ? *held : LaneOwner{};
     if (held != nullptr) {
       switch (heap().lane_free(o, p)) {

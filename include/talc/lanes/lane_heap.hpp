@@ -158,8 +158,17 @@ class alignas(64) LaneHeap {
     if (here(h)) return &h.owner;
     return has_lanes() ? acquire_lane() : nullptr;
   }
+  /// The lane of this thread for a free: the one it holds, never a new claim (lane_local.hpp:
+  /// the C library's frees at a thread's end must not claim).
+  [[gnu::always_inline]] LaneOwner* free_lane() noexcept {
+    lanes_local::Held& h = lanes_local::tls.held[0];
+    if (corrupted()) [[unlikely]]
+      return nullptr;
+    if (here(h)) return &h.owner;
+    return held_lane();
+  }
   /// The lane this thread holds here, without claiming one (under the heap's lock too).
-  LaneOwner* held_lane() noexcept {
+  [[gnu::noinline]] LaneOwner* held_lane() noexcept {
     for (lanes_local::Held& h : lanes_local::tls.held)
       if (here(h)) return &h.owner;
     // A view is made from the table's words, which are region bytes: only from a sane table.

@@ -23,9 +23,12 @@
 // whose destructor gives every lane back; a claim made during the key passes sets it again, and
 // glibc runs the destructor in a later pass. Once it has run, the thread is marked ending in
 // trivially destructible storage: its later calls go through the heap's lock and claim
-// nothing. The one claim no destructor sees is a thread's very first one made in the last key
-// pass (PTHREAD_DESTRUCTOR_ITERATIONS); its record stays in the registry and its lane is given
-// back when the heap is closed in this process, or reclaimed by others when the process dies.
+// nothing. A free never makes a thread's first claim: after the key passes the C library frees
+// what it kept for threads (a detached thread trims the cache of stacks), often from a thread
+// that never called the heap. What no destructor sees (a thread's very first claim made in the
+// last key pass, PTHREAD_DESTRUCTOR_ITERATIONS) is given back when lanes run short or the
+// process exits: the registry keeps each claiming thread's id, and the kernel tells one that
+// names no thread any more.
 //
 // A lane is also given back when the process closes the heap (the last Talc on that mapping
 // goes), whichever comes first; a process that dies gives nothing back, and its lanes are
@@ -80,29 +83,31 @@ struct LaneSource {
 };
 
 // A Talc on the heap at `heap` exists in this process (counted: copies and several opens).
-// Should the registry find no memory for it, the heap serves this process without lanes.
-void open(void* heap, GiveBack give_back) noexcept;
+// False when the registry finds no memory for it: the heap then serves this process without
+// lanes, and this open is not counted (nor closed).
+bool open(void* heap, GiveBack give_back) noexcept;
 // One fewer; the last gives back every lane this process's threads hold there.
 void close(const void* heap) noexcept;
 
-// The slow path of a thread with no usable record for the heap: finds or claims its lane and
-// puts the record first. Null when the heap is not open here, no lane is free, or the thread
-// is ending.
+// The slow path of an allocation by a thread with no usable record for the heap: finds or claims
+// its lane and puts the record first. Null when the heap is not open here, no lane is free, or
+// the thread is ending.
 LaneOwner* acquire(const LaneSource& src) noexcept;
 
 // The lane the calling thread holds in the heap, as its claim record says (its cached record
 // may be of another stamp, or gone); null when it holds none. Claims nothing and takes no mutex:
-// for callers that hold the heap's lock, which is taken after the registry's mutex, never before.
+// for frees, and for callers that hold the heap's lock, which is taken after the registry's
+// mutex, never before.
 LaneOwner* confirm(const LaneSource& src) noexcept;
 
 // Keeps a heap open in this process for as long as it lives (Talc holds one).
 class OpenHeap {
  public:
   OpenHeap() noexcept = default;
-  OpenHeap(void* heap, GiveBack give_back) : heap_(heap), give_back_(give_back) {
-    if (heap_ != nullptr) open(heap_, give_back_);
+  OpenHeap(void* heap, GiveBack give_back) noexcept : heap_(heap), give_back_(give_back) {
+    if (heap_ != nullptr && !open(heap_, give_back_)) heap_ = nullptr;
   }
-  OpenHeap(const OpenHeap& o) : OpenHeap(o.heap_, o.give_back_) {}
+  OpenHeap(const OpenHeap& o) noexcept : OpenHeap(o.heap_, o.give_back_) {}
   OpenHeap(OpenHeap&& o) noexcept : heap_(o.heap_), give_back_(o.give_back_) { o.heap_ = nullptr; }
   OpenHeap& operator=(OpenHeap o) noexcept {
     reset();
