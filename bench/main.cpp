@@ -24,6 +24,7 @@
 
 #include "bench.hpp"
 #include "report.hpp"
+#include "talc/sync/region_lock.hpp"
 
 namespace {
 
@@ -333,10 +334,16 @@ Contention best_of(std::size_t rounds, Run run) {
     if (again.seconds < c.seconds) {
       c.seconds = again.seconds;
       c.ops = again.ops;
+      c.lock_share = again.lock_share;
     }
   }
   return c;
 }
+
+// The lock share's table (workers.hpp), printed where this build times each hold.
+constexpr const char* kLockShareUnit =
+    "% of each worker's time holding the heap's lock (1 / share bounds the speed-up of adding "
+    "workers)";
 
 void warn_unless_ok(const Contention& c, const char* mode, const Bench& b) {
   if (!c.ok)
@@ -347,19 +354,21 @@ void warn_unless_ok(const Contention& c, const char* mode, const Bench& b) {
 void contention_all(const Options& o, const std::vector<Bench*>& all, const Clock& clk) {
   const std::vector<Bench*> mt = with(&PeerInfo::threads, all);
   if (mt.empty()) return skipped("contention", "may be called from several threads");
-  Csv csv(o.out + "/contention.csv", {"mode", "workers", "allocator", "shared", "ops", "seconds",
-                                      "ops_per_s", "p50_ns", "p99_ns", "p999_ns", "max_ns"});
+  Csv csv(o.out + "/contention.csv",
+          {"mode", "workers", "allocator", "shared", "ops", "seconds", "ops_per_s", "p50_ns",
+           "p99_ns", "p999_ns", "max_ns", "lock_share"});
   for (const bool processes : {false, true}) {
     const char* mode = processes ? "processes" : "threads";
     Table rate(std::string("random actions, max ") + std::to_string(o.contention_max) + ", " + mode,
                "workers", names(mt), true);
     Table tail(std::string("random actions, p99.9 per operation, ") + mode, "workers", names(mt),
                false);
+    Table share(std::string("random actions, lock share, ") + mode, "workers", names(mt), false);
     for (const std::size_t w : worker_counts(o.procs)) {
       std::vector<std::vector<Action>> seqs;
       for (std::size_t i = 0; i < w; ++i)
         seqs.push_back(random_actions(o.contention_ops, o.contention_max, 7000 + i));
-      std::vector<double> r, t;
+      std::vector<double> r, t, l;
       for (Bench* b : mt) {
         const Contention c = best_of(o.rounds, [&] { return b->contention(processes, seqs, clk); });
         const double ops_s = static_cast<double>(c.ops) / c.seconds;
@@ -367,16 +376,20 @@ void contention_all(const Options& o, const std::vector<Bench*>& all, const Cloc
           return static_cast<double>(c.ticks.quantile(q)) * clk.ns_per_tick;
         };
         csv.row(mode, w, b->info().name, b->info().shared ? 1 : 0, c.ops, c.seconds, ops_s, ns(0.5),
-                ns(0.99), ns(0.999), static_cast<double>(c.ticks.max()) * clk.ns_per_tick);
+                ns(0.99), ns(0.999), static_cast<double>(c.ticks.max()) * clk.ns_per_tick,
+                c.lock_share);
         warn_unless_ok(c, mode, *b);
         r.push_back(ops_s / 1e6);
         t.push_back(ns(0.999));
+        l.push_back(100 * c.lock_share);
       }
       rate.row(std::to_string(w), r);
       tail.row(std::to_string(w), t);
+      share.row(std::to_string(w), l);
     }
     rate.print("million operations per second, all workers, higher is better");
     tail.print("ns, lower is better");
+    if (talc::RegionLock::kTimesHolds) share.print(kLockShareUnit);
   }
   std::printf("%s\n", kSharing);
 }
@@ -396,7 +409,7 @@ void pattern_all(const Options& o, const std::vector<Bench*>& all, Pattern patte
   if (pairs)
     for (std::size_t& w : counts) w *= 2;
   Csv csv(o.out + "/" + name + ".csv",
-          {"mode", "workers", "allocator", "shared", "ops", "seconds", "ops_per_s"});
+          {"mode", "workers", "allocator", "shared", "ops", "seconds", "ops_per_s", "lock_share"});
   for (const bool processes : {false, true}) {
     const char* mode = processes ? "processes" : "threads";
     const std::vector<Bench*> peers = processes && pairs ? with(&PeerInfo::shared, mt) : mt;
@@ -406,20 +419,25 @@ void pattern_all(const Options& o, const std::vector<Bench*>& all, Pattern patte
       continue;
     }
     Table rate(std::string(name) + ", " + mode, "workers", names(peers), true);
+    Table share(std::string(name) + ", lock share, " + mode, "workers", names(peers), false);
     for (const std::size_t w : counts) {
-      std::vector<double> r;
+      std::vector<double> r, l;
       for (Bench* b : peers) {
         const Contention c = best_of(o.rounds, [&] {
           return b->pattern({pattern, processes, w, o.mp_ops});
         });
         const double ops_s = static_cast<double>(c.ops) / c.seconds;
-        csv.row(mode, w, b->info().name, b->info().shared ? 1 : 0, c.ops, c.seconds, ops_s);
+        csv.row(mode, w, b->info().name, b->info().shared ? 1 : 0, c.ops, c.seconds, ops_s,
+                c.lock_share);
         warn_unless_ok(c, mode, *b);
         r.push_back(ops_s / 1e6);
+        l.push_back(100 * c.lock_share);
       }
       rate.row(std::to_string(w), r);
+      share.row(std::to_string(w), l);
     }
     rate.print("million allocations and frees per second, all workers, higher is better");
+    if (talc::RegionLock::kTimesHolds) share.print(kLockShareUnit);
   }
   std::printf("%s\n", kSharing);
   if (pattern == Pattern::larson)

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "latency.hpp"
+#include "talc/sync/region_lock.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -34,6 +35,9 @@ struct Contention {
   double seconds = 0;
   Histogram ticks;  // per operation, overhead subtracted; empty where nothing is timed alone
   bool ok = true;   // every worker ran to its end and found what it expected
+  // The workers' time holding a region lock over their time, all workers together: measured
+  // where talc::RegionLock::kTimesHolds (the lockshare preset), 0 otherwise.
+  double lock_share = 0;
 };
 
 // `n` objects in anonymous shared memory, made before the workers start: a forked worker
@@ -84,6 +88,7 @@ struct alignas(64) Slot {
   std::uint64_t ops = 0;
   double end = 0;
   std::uint32_t done = 0;
+  std::uint64_t own_ticks = 0, held_ticks = 0;  // the worker's timed part, and its lock holds
 };
 struct alignas(64) Board {
   std::atomic<std::uint32_t> ready{0};
@@ -98,13 +103,17 @@ Contention gather(Board& board, Slot* slots, std::size_t n, F&& wait_for_all) {
   wait_for_all();
   Contention c;
   double end = t0;
+  std::uint64_t own = 0, held = 0;
   for (std::size_t i = 0; i < n; ++i) {
     c.ok = c.ok && slots[i].done == 1;
     c.ops += slots[i].ops;
     c.ticks.merge(slots[i].hist);
     end = std::max(end, slots[i].end);
+    own += slots[i].own_ticks;
+    held += slots[i].held_ticks;
   }
   c.seconds = end - t0;
+  if (own != 0) c.lock_share = static_cast<double>(held) / static_cast<double>(own);
   return c;
 }
 
@@ -121,9 +130,13 @@ struct Worker {
   void start() noexcept {
     board.ready.fetch_add(1);
     wait_until([&] { return board.go.load(std::memory_order_acquire) != 0; });
+    slot.held_ticks = talc::RegionLock::held_ticks_by_this_thread();
+    slot.own_ticks = talc::RegionLock::ticks();
   }
   Histogram& hist() noexcept { return slot.hist; }
   void finish(std::uint64_t ops, bool as_expected = true) noexcept {
+    slot.own_ticks = talc::RegionLock::ticks() - slot.own_ticks;
+    slot.held_ticks = talc::RegionLock::held_ticks_by_this_thread() - slot.held_ticks;
     slot.ops = ops;
     slot.end = now_seconds();
     slot.done = as_expected ? 1 : 2;

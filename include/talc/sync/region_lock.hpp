@@ -36,6 +36,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
+
 #include "talc/sync/process.hpp"
 
 namespace talc {
@@ -77,15 +81,16 @@ class RegionLock {
       return LockOutcome::no_identity;
     if (word_.compare_exchange_strong(expected, me, std::memory_order_acquire,
                                       std::memory_order_relaxed)) {
-      ++taken_by_thread_;
+      counted_hold();
       return LockOutcome::acquired;
     }
     const LockOutcome o = lock_slow(bound);
-    if (o == LockOutcome::acquired || o == LockOutcome::owner_died) ++taken_by_thread_;
+    if (o == LockOutcome::acquired || o == LockOutcome::owner_died) counted_hold();
     return o;
   }
 
   void unlock() noexcept {
+    counted_release();
     if ((word_.exchange(0, std::memory_order_release) & kWaiters) != 0) wake();
   }
 
@@ -134,7 +139,26 @@ class RegionLock {
   /// How many RegionLocks (of any region) the calling thread has taken so far: read before and
   /// after a call, it tells whether that call reached a lock, which is how the share of calls
   /// served without one is measured. One increment of thread-local storage per acquisition.
-  static std::uint64_t taken_by_this_thread() noexcept { return taken_by_thread_; }
+  static std::uint64_t taken_by_this_thread() noexcept { return counts_.taken; }
+
+  /// Whether this build times each hold (the CMake option TALC_LOCK_TIMING, for the benchmarks'
+  /// lock share; off in every other build, where a hold costs no clock read).
+#if defined(TALC_LOCK_TIMING)
+  static constexpr bool kTimesHolds = true;
+#else
+  static constexpr bool kTimesHolds = false;
+#endif
+  /// The clock holds are timed with: the time-stamp counter where there is one.
+  static std::uint64_t ticks() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    return __rdtsc();
+#else
+    return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+#endif
+  }
+  /// The ticks the calling thread has held RegionLocks so far (the outermost of nested holds);
+  /// 0 where kTimesHolds is false.
+  static std::uint64_t held_ticks_by_this_thread() noexcept { return counts_.held; }
 
   /// The bytes a lock takes in the region: part of the layout fingerprint.
   static constexpr std::size_t kStorage = 56;
@@ -144,9 +168,23 @@ class RegionLock {
   void wake() noexcept;
   static std::uint64_t compute_self() noexcept;
 
+  // The calling thread's counts. Constant-initialised, so that reading them needs no guard.
+  struct Counts {  // zeroed by counts_'s initialiser
+    std::uint64_t taken;
+    std::uint64_t depth, since, held;  // with kTimesHolds only
+  };
+  static inline thread_local constinit Counts counts_{};
+  static void counted_hold() noexcept {
+    ++counts_.taken;
+    if constexpr (kTimesHolds)
+      if (counts_.depth++ == 0) counts_.since = ticks();
+  }
+  static void counted_release() noexcept {
+    if constexpr (kTimesHolds)
+      if (counts_.depth != 0 && --counts_.depth == 0) counts_.held += ticks() - counts_.since;
+  }
+
   static std::atomic<std::uint64_t> self_;
-  // Constant-initialised, so that reading it needs no guard.
-  static inline thread_local constinit std::uint64_t taken_by_thread_ = 0;
 
   std::atomic<std::uint64_t> word_;
   [[maybe_unused]] std::byte reserved_[kStorage - sizeof(std::uint64_t)];  // the layout's room
