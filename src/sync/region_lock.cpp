@@ -105,8 +105,10 @@ LockOutcome RegionLock::lock_slow(std::chrono::milliseconds bound) noexcept {
   Clock::time_point holder_since{}, verified{};
   bool slept = false, looked = false;
   // Whether to verify the holder now: it outlasted a slice, and was not verified in the last.
+  // The first verification is due after the first slice (a holder is seldom there that long),
+  // the later ones a slice apart.
   auto due = [&](Clock::time_point now) {
-    const auto slice = slept ? Clock::duration(kSlice) : Clock::duration(kFirstSlice);
+    const auto slice = looked ? Clock::duration(kSlice) : Clock::duration(kFirstSlice);
     if (now - holder_since < slice || now - verified < slice) return false;
     verified = now;
     looked = true;
