@@ -116,6 +116,19 @@ def test_opening_a_missing_name_or_creating_an_existing_one(heap, shm_name):
     heap.check()  # the existing heap is untouched
 
 
+def test_a_failed_create_leaves_nothing_behind(tmp_path):
+    name = unique_name("failed")
+    with pytest.raises(OSError):
+        talc.Heap.create_shm(name, 1 << 50)  # no address space holds it
+    with talc.Heap.create_shm(name, 1 << 20) as heap:  # not FileExistsError
+        heap.check()
+    talc.remove_shm(name)
+    path = tmp_path / "heap"
+    with pytest.raises(OSError):
+        talc.Heap.create_file(str(path), 1 << 20, max_size=1 << 50)
+    assert not path.exists()
+
+
 def test_bad_names_for_a_ring(heap):
     refused(heap, "empty_name", lambda: heap.ring(""))
     refused(heap, "name_too_long", lambda: heap.ring("x" * 4096))

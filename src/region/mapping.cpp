@@ -112,6 +112,20 @@ std::pair<Fd, bool> open_sized(OpenFn open_fn, UnlinkFn unlink_fn, const char* c
   return {std::move(fd), false};
 }
 
+// Runs `map` (which maps what open_sized gave): an object this call created and could not map
+// (a size or a maximum larger than the address space, say) is removed, not left behind to make
+// the next create fail with EEXIST.
+template <class UnlinkFn, class Map>
+MappedRegion removed_unless_mapped(bool created, UnlinkFn unlink_fn, const std::string& name,
+                                   Map&& map) {
+  try {
+    return map();
+  } catch (...) {
+    if (created) unlink_fn(name.c_str());
+    throw;
+  }
+}
+
 }  // namespace
 
 MapError::MapError(const char* call, const std::string& object, int err)
@@ -162,20 +176,24 @@ Mapping Mapping::anonymous_shared(std::size_t size, std::size_t align) {
 
 MappedRegion MappedRegion::shm(const std::string& name, OpenMode mode, MapLayout layout) {
   auto [fd, created] = open_sized(::shm_open, ::shm_unlink, "shm_open", name, mode, layout);
-  const std::size_t size = created ? layout.size : wait_for_size(fd, name);
-  Mapping map =
-      Mapping::of_fd(fd, std::max(size, layout.reserve), layout.align, name, layout.private_copy);
-  return MappedRegion(Source::shm, std::move(fd), std::move(map), name, created, layout.align);
+  return removed_unless_mapped(created, ::shm_unlink, name, [&, &fd = fd, created = created] {
+    const std::size_t size = created ? layout.size : wait_for_size(fd, name);
+    Mapping map =
+        Mapping::of_fd(fd, std::max(size, layout.reserve), layout.align, name, layout.private_copy);
+    return MappedRegion(Source::shm, std::move(fd), std::move(map), name, created, layout.align);
+  });
 }
 
 MappedRegion MappedRegion::file(const std::string& path, OpenMode mode, MapLayout layout) {
   auto open_file = [](const char* p, int flags, mode_t m) { return ::open(p, flags, m); };
   auto [fd, created] = open_sized(open_file, ::unlink, "open", path, mode, layout);
-  const std::size_t size = created ? layout.size : size_of(fd, path);
-  if (size == 0) throw MapError("mmap", path + ": the file is empty", EINVAL);
-  Mapping map =
-      Mapping::of_fd(fd, std::max(size, layout.reserve), layout.align, path, layout.private_copy);
-  return MappedRegion(Source::file, std::move(fd), std::move(map), path, created, layout.align);
+  return removed_unless_mapped(created, ::unlink, path, [&, &fd = fd, created = created] {
+    const std::size_t size = created ? layout.size : size_of(fd, path);
+    if (size == 0) throw MapError("mmap", path + ": the file is empty", EINVAL);
+    Mapping map =
+        Mapping::of_fd(fd, std::max(size, layout.reserve), layout.align, path, layout.private_copy);
+    return MappedRegion(Source::file, std::move(fd), std::move(map), path, created, layout.align);
+  });
 }
 
 MappedRegion MappedRegion::from_fd(Fd fd, MapLayout layout) {

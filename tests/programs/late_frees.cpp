@@ -29,7 +29,9 @@ double pair_ns() {
   return ns;
 }
 
-std::uint64_t owned() { return heap->stats().lanes_owned; }
+std::uint64_t owned() {
+  return heap->stats().lanes_owned;
+}
 
 }  // namespace
 
@@ -47,9 +49,10 @@ int main() {
   for (std::thread& t : ts) t.join();
   const std::uint64_t after_threads = owned();
   const double after = pair_ns();
-  std::printf("after 100 threads freed from a key destructor: lanes owned %llu/%llu, pair %.1f ns\n",
-              static_cast<unsigned long long>(after_threads),
-              static_cast<unsigned long long>(lanes), after);
+  std::printf(
+      "after 100 threads freed from a key destructor: lanes owned %llu/%llu, pair %.1f ns\n",
+      static_cast<unsigned long long>(after_threads), static_cast<unsigned long long>(lanes),
+      after);
   const bool consistent = heap->check().ok();
   heap.reset();
   std::printf("closed\n");

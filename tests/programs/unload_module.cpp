@@ -8,7 +8,7 @@ namespace {
 // A pointer, not an object with a static destructor: module_close closes it, and a module
 // unloaded without that call leaves it open, as a library that leaks its heap does.
 talc::MapTalc<>* heap = nullptr;
-}
+}  // namespace
 
 extern "C" {
 
@@ -29,8 +29,12 @@ int module_pair() {
   return m && heap->deallocate(m->ptr()) == talc::Errc::ok ? 0 : 1;
 }
 
-long module_lanes_owned() { return static_cast<long>(heap->stats().lanes_owned); }
-int module_check() { return heap->check().ok() ? 0 : 1; }
+long module_lanes_owned() {
+  return static_cast<long>(heap->stats().lanes_owned);
+}
+int module_check() {
+  return heap->check().ok() ? 0 : 1;
+}
 void module_close() {
   delete heap;
   heap = nullptr;

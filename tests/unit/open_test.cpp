@@ -69,6 +69,26 @@ TEST_F(OpenFile, AHeapFileIsReopenedWithItsBlocks) {
   EXPECT_TRUE(heap.check().ok());
 }
 
+// A create that fails after it made the object (a size or a maximum no address space holds)
+// removes it: the same create with a size that fits then succeeds, not EEXIST.
+TEST_F(OpenFile, AFailedCreateLeavesNothingBehind) {
+  const fs::path path = dir_ / "heap";
+  EXPECT_ANY_THROW(
+      MapTalc<>::create_file(path.string(), 1 << 20, {.max_size = std::size_t{1} << 50}));
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_ANY_THROW(MapTalc<>::create_file(path.string(), std::size_t{1} << 50));
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_NO_THROW(MapTalc<>::create_file(path.string(), 1 << 20));
+
+  const std::string name = talc_test::UniqueShmName("failed-create");
+  EXPECT_ANY_THROW(MapTalc<>::create_shm(name, std::size_t{1} << 50));
+  EXPECT_FALSE(MapTalc<>::remove_shm(name)) << "the object was left behind";
+  EXPECT_ANY_THROW(MapTalc<>::create_shm(name, 1 << 20, {.max_size = std::size_t{1} << 50}));
+  EXPECT_FALSE(MapTalc<>::remove_shm(name)) << "the object was left behind";
+  EXPECT_NO_THROW(MapTalc<>::create_shm(name, 1 << 20));
+  EXPECT_TRUE(MapTalc<>::remove_shm(name));
+}
+
 TEST_F(OpenFile, AFileThatIsNotAHeapIsRefused) {
   const fs::path path = dir_ / "random";
   std::vector<char> noise(1 << 20);

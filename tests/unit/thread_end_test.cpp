@@ -46,7 +46,8 @@ void AllocateAndFree(void* p) {
 // `p` is no block: the thread's first call to the heap is made here.
 void FirstCallHere(void*) {
   const auto m = g_heap->try_allocate(64);
-  if (!m) ++g_refused;
+  if (!m)
+    ++g_refused;
   else
     Free(m->ptr());
 }
@@ -399,8 +400,7 @@ TEST_F(ThreadEnd, CloseWhileThreadsHoldLanes) {
 // process's, for the next process that looks); quick_exit() runs no destructor and gives back
 // nothing. Either way the survivor reclaims them and finds the heap consistent. (The survivor
 // keeps the heap open meanwhile: a process that opens a region alone resets every lane.)
-void ProcessEnds(Heap& survivor, const std::string& path, bool quick,
-                 std::uint64_t expect_owned) {
+void ProcessEnds(Heap& survivor, const std::string& path, bool quick, std::uint64_t expect_owned) {
   const pid_t pid = talc_test::Spawn([&] {
     Heap h = Heap::open_file(path);
     g_heap = &h;

@@ -57,8 +57,8 @@ inline constexpr int kHeld = 4;
 
 struct ThreadLanes {
   Held held[kHeld];
-  bool ending = false;    // the thread's end gave its lanes back: claim nothing more
-  bool busy = false;      // inside the registry: a call made on the way claims nothing
+  bool ending = false;  // the thread's end gave its lanes back: claim nothing more
+  bool busy = false;    // inside the registry: a call made on the way claims nothing
 };
 
 // Constant-initialised and trivially destructible: the fast path reads it with no guard, and it

@@ -158,7 +158,9 @@ class RegionLock {
   }
   /// The ticks the calling thread has held RegionLocks so far (the outermost of nested holds);
   /// 0 where kTimesHolds is false.
-  static std::uint64_t held_ticks_by_this_thread() noexcept { return counts_.held; }
+  static std::uint64_t held_ticks_by_this_thread() noexcept {
+    return counts_.held;
+  }
 
   /// The bytes a lock takes in the region: part of the layout fingerprint.
   static constexpr std::size_t kStorage = 56;
