@@ -169,7 +169,16 @@ void bind_heap(py::module_& m) {
   c.def_property_readonly("closed", &Heap::closed);
   c.def("close", &Heap::close);
   c.def("__enter__", [](const HeapPtr& h) { return h; });
-  c.def("__exit__", [](Heap& h, const py::args&) { h.close(); });
+  // An exception leaving the block must reach the caller as it is: when a buffer over a block
+  // still keeps the heap open, the heap stays open (it closes when the last reference goes)
+  // instead of a BufferError taking the exception's place.
+  c.def("__exit__", [](Heap& h, const py::object& type, const py::object&, const py::object&) {
+    if (type.is_none()) return h.close();
+    try {
+      h.close();
+    } catch (const py::buffer_error&) {
+    }
+  });
 }
 
 void bind_block(py::module_& m) {

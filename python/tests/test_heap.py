@@ -104,6 +104,26 @@ def test_open_or_create_shm_builds_once():
     assert not talc.remove_shm(name)
 
 
+def test_an_exception_leaving_a_with_is_not_replaced(shm_name):
+    # With a view still alive the heap cannot close: it stays open, and the exception that left
+    # the block is the one the caller sees.
+    with pytest.raises(KeyError, match="mine"):
+        with talc.Heap.create_shm(shm_name, 4 << 20) as h:
+            arr = np.frombuffer(h.allocate(64), dtype=np.uint8)
+            raise KeyError("mine")
+    assert not h.closed
+    arr[:] = 1  # still mapped
+    del arr
+    h.close()
+    assert h.closed
+    # Without an exception, a view alive at the end of the block is still a BufferError.
+    with pytest.raises(BufferError):
+        with talc.Heap.open_shm(shm_name) as h2:
+            arr = np.frombuffer(h2.allocate(64), dtype=np.uint8)
+    del arr
+    h2.close()
+
+
 def test_close_unmaps_once_no_buffer_is_held(shm_name):
     h = talc.Heap.create_shm(shm_name, 4 << 20)
     block = h.allocate(64)
