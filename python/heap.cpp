@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 
 #include "errors.hpp"
+#include "gil.hpp"
 
 namespace py = pybind11;
 
@@ -38,11 +39,12 @@ void Heap::close() {
   // From here no new call and no new buffer is let in (use() refuses), with the GIL still held:
   // what runs already finishes before the mapping goes.
   closing_.store(true, std::memory_order_release);
-  std::optional<MapTalc> gone;
-  py::gil_scoped_release nogil;
-  std::unique_lock lock(mu_);
-  gone.swap(talc_);
-  gone.reset();  // gives the lanes back and unmaps, without the GIL
+  without_gil([&] {
+    std::optional<MapTalc> gone;
+    std::unique_lock lock(mu_);
+    gone.swap(talc_);
+    gone.reset();  // gives the lanes back and unmaps, without the GIL
+  });
 }
 
 bool Heap::closed() {
@@ -142,8 +144,7 @@ talc::Errc while_busy(BlockState& s, BlockState::State after, Op&& op) {
   s.state = BlockState::State::busy;
   talc::Errc e = talc::Errc::corrupted;
   try {
-    py::gil_scoped_release nogil;
-    e = op();
+    e = without_gil(op);
   } catch (...) {
     s.state = BlockState::State::live;
     throw;
@@ -188,15 +189,30 @@ void Block::reallocate(std::size_t size, std::size_t align) {
 
 Block allocate(const std::shared_ptr<Heap>& h, std::size_t size, std::size_t align, bool zeroed) {
   if (size == 0) throw py::value_error("a block of 0 bytes");
-  talc::Result<talc::Meta> r = talc::Errc::corrupted;
-  {
-    py::gil_scoped_release nogil;
-    r = h->use([&](MapTalc& t) {
+  // A thread ended as it takes the GIL back (a daemon thread while the interpreter finalises,
+  // gil.hpp) never makes its Block: the block goes back to the heap, or nothing would name it.
+  struct InFlight {
+    Heap& heap;
+    std::optional<talc::Meta> block;
+    ~InFlight() {
+      if (!block) return;
+      try {
+        (void)heap.use([&](MapTalc& t) { return t.deallocate(*block); });
+      } catch (...) {  // the heap closed meanwhile: its mapping, and the block, are gone
+      }
+    }
+  } in_flight{*h, std::nullopt};
+  const talc::Result<talc::Meta> r = without_gil([&] {
+    talc::Result<talc::Meta> got = h->use([&](MapTalc& t) {
       return zeroed ? t.try_allocate_zeroed(size, align) : t.try_allocate(size, align);
     });
-  }
+    if (got) in_flight.block = *got;
+    return got;
+  });
   if (!r) fail(r.error());
-  return Block(h, h->state_of(r->offset, size, size, false, true));
+  Block made(h, h->state_of(r->offset, size, size, false, true));
+  in_flight.block.reset();
+  return made;
 }
 
 namespace {
@@ -214,11 +230,7 @@ template <class Look>
 Block settled(const std::shared_ptr<Heap>& h, bool named, Look&& look) {
   for (int tries = 0;; ++tries) {
     const std::uint64_t seen = h->goings();
-    talc::Result<Found> r = talc::Errc::corrupted;
-    {
-      py::gil_scoped_release nogil;
-      r = h->use(look);
-    }
+    const talc::Result<Found> r = without_gil([&] { return h->use(look); });
     if (!r) fail(r.error());
     if (h->goings() == seen)
       return Block(h, h->state_of(r->offset, r->size, r->usable, named, false));
@@ -248,15 +260,13 @@ Block adopt(const std::shared_ptr<Heap>& h, std::uint64_t offset,
 }
 
 Ring ring(const std::shared_ptr<Heap>& h, const std::string& name) {
-  talc::Result<std::uint64_t> r = talc::Errc::corrupted;
-  {
-    py::gil_scoped_release nogil;
-    r = h->use([&](MapTalc& t) -> talc::Result<std::uint64_t> {
+  const talc::Result<std::uint64_t> r = without_gil([&] {
+    return h->use([&](MapTalc& t) -> talc::Result<std::uint64_t> {
       const talc::Result<OffsetRing*> found = t.find_or_construct<OffsetRing>(name);
       if (!found) return found.error();
       return t.offset_of(*found);
     });
-  }
+  });
   if (!r) fail(r.error());
   return Ring(h, *r);
 }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "errors.hpp"
+#include "gil.hpp"
 #include "heap.hpp"
 
 namespace py = pybind11;
@@ -47,8 +48,7 @@ void release_buffer(PyObject* self, Py_buffer*) {
 // its heap, so the open_* calls take none.
 template <class F>
 HeapPtr open(F&& f) {
-  py::gil_scoped_release nogil;
-  return std::make_shared<Heap>(f());
+  return without_gil([&] { return std::make_shared<Heap>(f()); });
 }
 
 talc::OpenOptions options(std::size_t max_size, unsigned mode, bool lanes) {
@@ -60,11 +60,8 @@ talc::OpenOptions options(std::size_t max_size, unsigned mode, bool lanes) {
 }
 
 py::dict stats(Heap& h) {
-  talc::Result<talc::HeapStats> r = talc::Errc::corrupted;
-  {
-    py::gil_scoped_release nogil;
-    r = h.use([](MapTalc& t) { return t.try_stats(); });
-  }
+  const talc::Result<talc::HeapStats> r =
+      without_gil([&] { return h.use([](MapTalc& t) { return t.try_stats(); }); });
   if (!r) fail(r.error());
   const talc::HeapStats& s = *r;
   py::dict d;
@@ -76,22 +73,15 @@ py::dict stats(Heap& h) {
 }
 
 void check(Heap& h) {
-  talc::CheckReport rep;
-  {
-    py::gil_scoped_release nogil;
-    rep = h.use([](MapTalc& t) { return t.check(); });
-  }
+  const talc::CheckReport rep =
+      without_gil([&] { return h.use([](MapTalc& t) { return t.check(); }); });
   if (!rep.ok())
     fail(rep.code, std::string(rep.what) + " (heap offset " + std::to_string(rep.offset) +
                        ", value " + std::to_string(rep.detail) + ")");
 }
 
 void trim(Heap& h) {
-  talc::Errc e;
-  {
-    py::gil_scoped_release nogil;
-    e = h.use([](MapTalc& t) { return t.trim(); });
-  }
+  const talc::Errc e = without_gil([&] { return h.use([](MapTalc& t) { return t.trim(); }); });
   if (e != talc::Errc::ok) fail(e);
 }
 
@@ -159,8 +149,7 @@ void bind_heap(py::module_& m) {
   c.def("check", &check, "The full integrity check: None, or talc.Error naming what is wrong.");
   c.def("trim", &trim, "Gives the blocks the calling thread's lane caches back to the heap.");
   c.def_property_readonly("size", [](Heap& h) {
-    py::gil_scoped_release nogil;
-    return h.use([](MapTalc& t) { return t.current_size(); });
+    return without_gil([&] { return h.use([](MapTalc& t) { return t.current_size(); }); });
   });
   c.def_property_readonly("max_size",
                           [](Heap& h) { return h.use([](MapTalc& t) { return t.max_size(); }); });

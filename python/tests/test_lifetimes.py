@@ -8,6 +8,8 @@ import subprocess
 import sys
 import textwrap
 
+import talc
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -180,3 +182,24 @@ def test_an_adoption_racing_a_free_in_another_thread_never_gives_a_live_block():
         h.check()
         """)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_the_interpreter_exits_cleanly_with_daemon_threads_inside_calls(tmp_path):
+    # Daemon threads inside talc calls as the interpreter finalises are ended by CPython as they
+    # take the GIL back; that must not abort the process, nor leave the heap inconsistent.
+    path = str(tmp_path / "heap")
+    talc.Heap.create_file(path, 16 << 20).close()
+    for _ in range(5):
+        r = run(f"""
+            h = talc.Heap.open_file({path!r})
+            def work():
+                while True:
+                    h.stats()
+                    h.allocate(64).free()
+            for _ in range(4):
+                threading.Thread(target=work, daemon=True).start()
+            time.sleep(0.1)
+            """)
+        assert r.returncode == 0, r.stderr
+    with talc.Heap.open_file(path) as h:
+        h.check()
