@@ -163,8 +163,13 @@ talc_errc talc_trim(talc_heap* heap) TALC_NOEXCEPT;
  * C++ enumerator spells it ("not_allocated"). Both static; "unknown" for a value that is none. */
 const char* talc_strerror(talc_errc code) TALC_NOEXCEPT;
 const char* talc_errc_name(talc_errc code) TALC_NOEXCEPT;
-/** The calling thread's last refusal: a text that names the call and its object, and for
- * TALC_OS_ERROR the errno (0 otherwise). Valid until the thread's next call. */
+/** The outcome of the calling thread's last call that returned a talc_errc. After a refusal:
+ * a text that names the call and its object, and for TALC_OS_ERROR the errno (0 otherwise).
+ * After a success: "" and 0. So read them right after the refused call, as errno: the next call
+ * that returns a talc_errc replaces them, whatever it returns. The calls that return none
+ * (talc_close, talc_offset_of, talc_root, the texts, these two...) leave them as they are. The
+ * text is the thread's own: its pointer stays valid while the thread lives, its contents until
+ * that next call. */
 const char* talc_last_error_message(void) TALC_NOEXCEPT;
 int talc_last_os_error(void) TALC_NOEXCEPT;
 
