@@ -11,10 +11,23 @@
 #include <exception>
 #include <new>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 #include "talc/talc.h"
 #include "talc/talc.hpp"
+
+// The project's version, from CMake's project() (CMakeLists.txt), and talc.h's macros: one.
+#ifndef TALC_PROJECT_VERSION
+#error "TALC_PROJECT_VERSION: the build defines it from project(talc VERSION ...)"
+#endif
+#define TALC_STRINGIFY_(x) #x
+#define TALC_STRINGIFY(x) TALC_STRINGIFY_(x)
+#define TALC_HEADER_VERSION          \
+  TALC_STRINGIFY(TALC_VERSION_MAJOR) \
+  "." TALC_STRINGIFY(TALC_VERSION_MINOR) "." TALC_STRINGIFY(TALC_VERSION_PATCH)
+static_assert(std::string_view(TALC_PROJECT_VERSION) == TALC_HEADER_VERSION,
+              "talc.h's TALC_VERSION_* macros disagree with project(talc VERSION ...)");
 
 struct talc_heap {
   talc::MapTalc<> t;
@@ -326,6 +339,10 @@ talc_errc talc_check(talc_heap* heap, talc_check_report* report) noexcept {
 talc_errc talc_trim(talc_heap* heap) noexcept {
   if (heap == nullptr) return reply("talc_trim", Errc::null_pointer);
   return reply("talc_trim", heap->t.trim());
+}
+
+const char* talc_version(void) noexcept {
+  return TALC_PROJECT_VERSION;
 }
 
 const char* talc_strerror(talc_errc code) noexcept {

@@ -47,6 +47,13 @@ typedef enum talc_errc {
   TALC_OS_ERROR = 64
 } talc_errc;
 
+/** The version of this header, which is the project's (CMake's project(talc VERSION ...); the
+ * library's build refuses a header that disagrees). talc_version() gives the library's as
+ * "MAJOR.MINOR.PATCH": a program loading a shared libtalc compares the two. */
+#define TALC_VERSION_MAJOR 0
+#define TALC_VERSION_MINOR 1
+#define TALC_VERSION_PATCH 0
+
 /** The null offset: no block. */
 #define TALC_NULL_OFFSET UINT64_MAX
 
@@ -158,6 +165,9 @@ talc_errc talc_check(talc_heap* heap, talc_check_report* report) TALC_NOEXCEPT;
 /** Gives the blocks the calling thread's lane holds back to the heap (and those of lanes whose
  * owners died). */
 talc_errc talc_trim(talc_heap* heap) TALC_NOEXCEPT;
+
+/** The library's version, "MAJOR.MINOR.PATCH" (static). */
+const char* talc_version(void) TALC_NOEXCEPT;
 
 /** Texts: what a code means ("the block is not allocated (double free?)"), and its name as the
  * C++ enumerator spells it ("not_allocated"). Both static; "unknown" for a value that is none. */

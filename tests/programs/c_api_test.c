@@ -57,6 +57,11 @@ static int zeros(const unsigned char* p, size_t n) {
 }
 
 static void texts(void) {
+  /* The library's version is the header's, the project's. */
+  char version[32];
+  snprintf(version, sizeof version, "%d.%d.%d", TALC_VERSION_MAJOR, TALC_VERSION_MINOR,
+           TALC_VERSION_PATCH);
+  CHECK(strcmp(talc_version(), version) == 0);
   CHECK(strcmp(talc_errc_name(TALC_NOT_ALLOCATED), "not_allocated") == 0);
   CHECK(strcmp(talc_errc_name(TALC_NAMESPACE_MISMATCH), "namespace_mismatch") == 0);
   CHECK(strcmp(talc_errc_name(TALC_OS_ERROR), "os_error") == 0);
