@@ -11,10 +11,23 @@
 #include <exception>
 #include <new>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 #include "talc/talc.h"
 #include "talc/talc.hpp"
+
+// The project's version, from CMake's project() (CMakeLists.txt), and talc.h's macros: one.
+#ifndef TALC_PROJECT_VERSION
+#error "TALC_PROJECT_VERSION: the build defines it from project(talc VERSION ...)"
+#endif
+#define TALC_STRINGIFY_(x) #x
+#define TALC_STRINGIFY(x) TALC_STRINGIFY_(x)
+#define TALC_HEADER_VERSION          \
+  TALC_STRINGIFY(TALC_VERSION_MAJOR) \
+  "." TALC_STRINGIFY(TALC_VERSION_MINOR) "." TALC_STRINGIFY(TALC_VERSION_PATCH)
+static_assert(std::string_view(TALC_PROJECT_VERSION) == TALC_HEADER_VERSION,
+              "talc.h's TALC_VERSION_* macros disagree with project(talc VERSION ...)");
 
 struct talc_heap {
   talc::MapTalc<> t;
@@ -39,8 +52,9 @@ bool is_errc(talc_errc code) noexcept {
   return false;
 }
 
-// The calling thread's last refusal. A fixed buffer: writing it cannot throw, and a thread that
-// never fails pays nothing.
+// The outcome of the calling thread's last call that returned a talc_errc (talc.h): a refusal's
+// text and errno, or "" and 0 after a success. A fixed buffer: writing it cannot throw, and a
+// success costs two stores.
 thread_local char last_message[256];
 thread_local int last_os = 0;
 
@@ -49,8 +63,14 @@ talc_errc refused(const char* call, talc_errc code, const char* detail, int os =
   last_os = os;
   return code;
 }
+// Every success of a call that returns a talc_errc ends here.
+talc_errc succeeded() noexcept {
+  last_message[0] = '\0';
+  last_os = 0;
+  return TALC_OK;
+}
 talc_errc reply(const char* call, Errc e) noexcept {
-  if (e == Errc::ok) return TALC_OK;
+  if (e == Errc::ok) return succeeded();
   return refused(call, static_cast<talc_errc>(e), talc::describe(e));
 }
 
@@ -119,7 +139,7 @@ talc::Result<talc::Meta> meta_of(const talc_heap* h, const void* p) noexcept {
 talc_errc give(const char* call, const talc::Result<talc::Meta>& r, void** out) noexcept {
   if (!r) return reply(call, r.error());
   *out = r->ptr();
-  return TALC_OK;
+  return succeeded();
 }
 
 }  // namespace
@@ -217,7 +237,7 @@ talc_errc talc_usable_size(talc_heap* heap, const void* block, size_t* out) noex
   const talc::Result<std::size_t> r = heap->t.usable_size(m->ptr());
   if (!r) return reply("talc_usable_size", r.error());
   *out = *r;
-  return TALC_OK;
+  return succeeded();
 }
 
 talc_errc talc_allocate_into(talc_heap* heap, void* owner, size_t word, size_t size, size_t align,
@@ -304,7 +324,7 @@ talc_errc talc_get_stats(talc_heap* heap, talc_stats* out) noexcept {
 #define TALC_STATS_COPY(name) out->name = s.name;
   TALC_HEAP_STATS(TALC_STATS_COPY)
 #undef TALC_STATS_COPY
-  return TALC_OK;
+  return succeeded();
 }
 
 talc_errc talc_check(talc_heap* heap, talc_check_report* report) noexcept {
@@ -319,6 +339,10 @@ talc_errc talc_check(talc_heap* heap, talc_check_report* report) noexcept {
 talc_errc talc_trim(talc_heap* heap) noexcept {
   if (heap == nullptr) return reply("talc_trim", Errc::null_pointer);
   return reply("talc_trim", heap->t.trim());
+}
+
+const char* talc_version(void) noexcept {
+  return TALC_PROJECT_VERSION;
 }
 
 const char* talc_strerror(talc_errc code) noexcept {

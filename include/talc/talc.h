@@ -47,6 +47,13 @@ typedef enum talc_errc {
   TALC_OS_ERROR = 64
 } talc_errc;
 
+/** The version of this header, which is the project's (CMake's project(talc VERSION ...); the
+ * library's build refuses a header that disagrees). talc_version() gives the library's as
+ * "MAJOR.MINOR.PATCH": a program loading a shared libtalc compares the two. */
+#define TALC_VERSION_MAJOR 0
+#define TALC_VERSION_MINOR 1
+#define TALC_VERSION_PATCH 0
+
 /** The null offset: no block. */
 #define TALC_NULL_OFFSET UINT64_MAX
 
@@ -159,12 +166,20 @@ talc_errc talc_check(talc_heap* heap, talc_check_report* report) TALC_NOEXCEPT;
  * owners died). */
 talc_errc talc_trim(talc_heap* heap) TALC_NOEXCEPT;
 
+/** The library's version, "MAJOR.MINOR.PATCH" (static). */
+const char* talc_version(void) TALC_NOEXCEPT;
+
 /** Texts: what a code means ("the block is not allocated (double free?)"), and its name as the
  * C++ enumerator spells it ("not_allocated"). Both static; "unknown" for a value that is none. */
 const char* talc_strerror(talc_errc code) TALC_NOEXCEPT;
 const char* talc_errc_name(talc_errc code) TALC_NOEXCEPT;
-/** The calling thread's last refusal: a text that names the call and its object, and for
- * TALC_OS_ERROR the errno (0 otherwise). Valid until the thread's next call. */
+/** The outcome of the calling thread's last call that returned a talc_errc. After a refusal:
+ * a text that names the call and its object, and for TALC_OS_ERROR the errno (0 otherwise).
+ * After a success: "" and 0. So read them right after the refused call, as errno: the next call
+ * that returns a talc_errc replaces them, whatever it returns. The calls that return none
+ * (talc_close, talc_offset_of, talc_root, the texts, these two...) leave them as they are. The
+ * text is the thread's own: its pointer stays valid while the thread lives, its contents until
+ * that next call. */
 const char* talc_last_error_message(void) TALC_NOEXCEPT;
 int talc_last_os_error(void) TALC_NOEXCEPT;
 

@@ -57,6 +57,11 @@ static int zeros(const unsigned char* p, size_t n) {
 }
 
 static void texts(void) {
+  /* The library's version is the header's, the project's. */
+  char version[32];
+  snprintf(version, sizeof version, "%d.%d.%d", TALC_VERSION_MAJOR, TALC_VERSION_MINOR,
+           TALC_VERSION_PATCH);
+  CHECK(strcmp(talc_version(), version) == 0);
   CHECK(strcmp(talc_errc_name(TALC_NOT_ALLOCATED), "not_allocated") == 0);
   CHECK(strcmp(talc_errc_name(TALC_NAMESPACE_MISMATCH), "namespace_mismatch") == 0);
   CHECK(strcmp(talc_errc_name(TALC_OS_ERROR), "os_error") == 0);
@@ -213,6 +218,73 @@ static void shared(talc_heap* h, const char* name) {
   talc_set_root(h, TALC_NULL_OFFSET);
 }
 
+/* The thread's last error: every call that returns a talc_errc sets it, a refusal to its text
+ * (and talc_last_os_error to its errno, 0 when it has none), a success to "" and 0; the calls
+ * that return no talc_errc leave it alone. */
+#define REFUSE_FIRST() CHECK(talc_free(h, NULL) == TALC_NULL_POINTER && *talc_last_error_message())
+#define CLEARS(call)                                                                   \
+  do {                                                                                 \
+    REFUSE_FIRST();                                                                    \
+    OK(call);                                                                          \
+    if (*talc_last_error_message() != '\0' || talc_last_os_error() != 0) {             \
+      fprintf(stderr, "%s:%d: %s left \"%s\" (errno %d)\n", __FILE__, __LINE__, #call, \
+              talc_last_error_message(), talc_last_os_error());                        \
+      ++failures;                                                                      \
+    }                                                                                  \
+  } while (0)
+static void last_error(talc_heap* h, const char* name) {
+  CHECK(talc_open_shm("/talc-c-api-no-such-name", NULL, &(talc_heap*){NULL}) == TALC_OS_ERROR);
+  CHECK(talc_last_os_error() == ENOENT);
+  CHECK(strstr(talc_last_error_message(), "talc_open_shm") != NULL);
+  /* A refusal without an errno resets it, and names its own call. */
+  CHECK(talc_allocate(h, 64, 24, &(void*){NULL}) == TALC_BAD_ALIGNMENT);
+  CHECK(talc_last_os_error() == 0 && strstr(talc_last_error_message(), "talc_allocate") != NULL);
+  /* Calls that return no talc_errc, and reading it, leave it. */
+  const char* const kept = talc_last_error_message();
+  (void)talc_offset_of(h, NULL);
+  (void)talc_address_of(h, (uint64_t)1 << 60);
+  (void)talc_root(h);
+  (void)talc_strerror(TALC_NOT_FOUND);
+  (void)talc_errc_name(TALC_NOT_FOUND);
+  talc_options o;
+  talc_options_init(&o);
+  CHECK(talc_last_error_message() == kept && strstr(kept, "talc_allocate") != NULL);
+
+  /* Every kind of success clears it. */
+  void *p = NULL, *q = NULL;
+  CLEARS(talc_allocate(h, 64, 0, &p));
+  CLEARS(talc_allocate_zeroed(h, 64, 0, &q));
+  CLEARS(talc_reallocate(h, q, 128, 0, &q));
+  size_t n = 0;
+  CLEARS(talc_usable_size(h, p, &n));
+  CLEARS(talc_adopt(h, talc_offset_of(h, p), 64, &(void*){NULL}));
+  uint64_t* owner = p;
+  owner[0] = TALC_NULL_OFFSET;
+  void* b = NULL;
+  CLEARS(talc_allocate_into(h, owner, 0, 32, 0, &b));
+  CLEARS(talc_reallocate_from(h, owner, 0, 4000, 0, &b));
+  CLEARS(talc_deallocate_from(h, owner, 0));
+  CLEARS(talc_named_find_or_allocate(h, "last-error", 16, 0, &b));
+  CLEARS(talc_named_find(h, "last-error", &b, NULL));
+  CLEARS(talc_named_destroy(h, "last-error"));
+  talc_stats s;
+  CLEARS(talc_get_stats(h, &s));
+  CLEARS(talc_check(h, NULL));
+  CLEARS(talc_trim(h));
+  CLEARS(talc_free(h, q));
+  CLEARS(talc_free(h, p));
+  talc_heap* again = NULL;
+  CLEARS(talc_open_shm(name, NULL, &again));
+  talc_close(again);
+  /* After an OS refusal too: its errno goes with it. */
+  CHECK(talc_remove_shm("/talc-c-api-no-such-name") == TALC_OS_ERROR);
+  CHECK(talc_last_os_error() == ENOENT);
+  CHECK(talc_get_stats(h, &s) == TALC_OK);
+  CHECK(talc_last_os_error() == 0 && *talc_last_error_message() == '\0');
+}
+#undef CLEARS
+#undef REFUSE_FIRST
+
 /* Opening: refusals with their codes and errno, then a heap in a file and one in a memfd, each
  * open twice at two addresses. */
 static void opening(const char* name) {
@@ -284,6 +356,7 @@ int main(void) {
   blocks(h);
   slots(h);
   shared(h, name);
+  last_error(h, name);
   opening(name);
   talc_check_report rep;
   CHECK(talc_check(h, &rep) == TALC_OK && rep.code == TALC_OK && rep.what != NULL);
