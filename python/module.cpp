@@ -7,11 +7,14 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "errors.hpp"
 #include "gil.hpp"
 #include "heap.hpp"
+#include "sizes.hpp"
 
 namespace py = pybind11;
 using namespace py::literals;
@@ -95,9 +98,12 @@ void bind_heap(py::module_& m) {
                               "A heap in a shared memory object or a file, mapped by this "
                               "process. Also a context manager that closes it.");
   const auto create_args = [](auto make) {
-    return [make](const std::string& where, std::size_t size, std::size_t max_size, unsigned mode,
+    return [make](const std::string& where, const Int& size, const Int& max_size, unsigned mode,
                   bool lanes) {
-      return open([&] { return make(where, size, options(max_size, mode, lanes)); });
+      const std::size_t n = to_size(size, "size");
+      if (n == 0) throw py::value_error("size must be positive: a heap of 0 bytes");
+      const talc::OpenOptions o = options(to_size(max_size, "max_size"), mode, lanes);
+      return open([&] { return make(where, n, o); });
     };
   };
   c.def_static("create_shm", create_args(&MapTalc::create_shm), "name"_a, "size"_a,
@@ -117,21 +123,38 @@ void bind_heap(py::module_& m) {
       [](const std::string& path) { return open([&] { return MapTalc::open_file(path); }); },
       "path"_a);
 
-  c.def("allocate", &allocate, "size"_a, "align"_a = talc::kGranule, "zeroed"_a = false,
+  c.def(
+      "allocate",
+      [](const HeapPtr& h, const Int& size, const Int& align, bool zeroed) {
+        return allocate(h, to_size(size, "size"), to_size(align, "align"), zeroed);
+      },
+      "size"_a, "align"_a = talc::kGranule, "zeroed"_a = false,
         "A new Block of `size` bytes, aligned to `align` (a power of two).");
-  c.def("block", &adopt, "offset"_a, "size"_a = py::none(),
+  c.def(
+      "block",
+      [](const HeapPtr& h, const Int& offset, const std::optional<Int>& size) {
+        std::optional<std::uint64_t> n;
+        if (size) n = to_size(*size, "size");
+        return adopt(h, to_size(offset, "offset"), n);
+      },
+      "offset"_a, "size"_a = py::none(),
         "This process's Block for an offset another process sent: refused unless it is the "
         "start of a live block at least `size` bytes long (its usable size by default).");
   c.def(
       "free", [](Heap& h, Block& b) { same_heap(h, b).free(); }, "block"_a);
   c.def(
       "reallocate",
-      [](Heap& h, Block& b, std::size_t size, std::size_t align) {
-        same_heap(h, b).reallocate(size, align);
+      [](Heap& h, Block& b, const Int& size, const Int& align) {
+        same_heap(h, b).reallocate(to_size(size, "size"), to_size(align, "align"));
       },
       "block"_a, "size"_a, "align"_a = talc::kGranule,
       "Resizes the block in place, or moves it; the Block follows it.");
-  c.def("named", &find_or_allocate_named, "name"_a, "size"_a, "align"_a = talc::kGranule,
+  c.def(
+      "named",
+      [](const HeapPtr& h, const std::string& name, const Int& size, const Int& align) {
+        return find_or_allocate_named(h, name, to_size(size, "size"), to_size(align, "align"));
+      },
+      "name"_a, "size"_a, "align"_a = talc::kGranule,
         "The named block of bytes `name`, made `size` bytes long and zeroed by the first caller "
         "in any process, found by every later one that asks for the same size and alignment "
         "(talc.Error size_mismatch otherwise).");
@@ -143,7 +166,10 @@ void bind_heap(py::module_& m) {
                           [](Heap& h) { return h.use([](MapTalc& t) { return t.root(); }); });
   c.def(
       "set_root",
-      [](Heap& h, std::uint64_t offset) { h.use([&](MapTalc& t) { t.set_root(offset); }); },
+      [](Heap& h, const Int& offset) {
+        const std::uint64_t off = to_size(offset, "offset");
+        h.use([&](MapTalc& t) { t.set_root(off); });
+      },
       "offset"_a);
   c.def("stats", &stats, "The heap's figures (HeapStats) as a dict.");
   c.def("check", &check, "The full integrity check: None, or talc.Error naming what is wrong.");

@@ -1,0 +1,66 @@
+"""The package follows Python's conventions: its errors, argument types, values and reprs."""
+
+import numpy as np
+import pytest
+
+import talc
+from conftest import unique_name
+
+
+def test_negative_sizes_raise_value_error_and_too_large_overflow_error(heap, tmp_path):
+    block = heap.allocate(64)
+    calls = {
+        "allocate size": lambda n: heap.allocate(n),
+        "allocate align": lambda n: heap.allocate(64, n),
+        "block offset": lambda n: heap.block(n),
+        "block size": lambda n: heap.block(block.offset, n),
+        "reallocate size": lambda n: heap.reallocate(block, n),
+        "reallocate align": lambda n: heap.reallocate(block, 128, n),
+        "named size": lambda n: heap.named("n", n),
+        "named align": lambda n: heap.named("n", 64, n),
+        "set_root": lambda n: heap.set_root(n),
+        "create_shm size": lambda n: talc.Heap.create_shm(unique_name(), n),
+        "create_shm max_size": lambda n: talc.Heap.create_shm(unique_name(), 1 << 20, n),
+        "open_or_create_shm size": lambda n: talc.Heap.open_or_create_shm(unique_name(), n),
+        "create_file size": lambda n: talc.Heap.create_file(str(tmp_path / "f"), n),
+        "open_or_create_file size": lambda n: talc.Heap.open_or_create_file(str(tmp_path / "g"), n),
+    }
+    for what, call in calls.items():
+        with pytest.raises(ValueError, match="negative") as info:
+            call(-1)
+        assert "\n" not in str(info.value), what
+        with pytest.raises(OverflowError):
+            call(2**64)
+        with pytest.raises(OverflowError):
+            call(2**200)
+        with pytest.raises(TypeError, match="cannot be interpreted as an integer"):
+            call(1.5)
+    assert block.live and block.size == 64
+    assert not list(tmp_path.iterdir())  # no create got as far as making its file
+    heap.check()
+
+
+def test_a_zero_size_raises_value_error_everywhere(heap, tmp_path):
+    name = unique_name()
+    for call in (lambda: talc.Heap.create_shm(name, 0),
+                 lambda: talc.Heap.open_or_create_shm(name, 0),
+                 lambda: talc.Heap.create_file(str(tmp_path / "f"), 0),
+                 lambda: talc.Heap.open_or_create_file(str(tmp_path / "f"), 0),
+                 lambda: heap.allocate(0),
+                 lambda: heap.reallocate(heap.allocate(16), 0),
+                 lambda: heap.named("zero", 0),
+                 lambda: heap.block(heap.allocate(16).offset, 0)):
+        with pytest.raises(ValueError):
+            call()
+    assert not talc.remove_shm(name)
+    assert not list(tmp_path.iterdir())
+
+
+def test_sizes_take_any_integer(heap):
+    block = heap.allocate(np.int64(100), align=np.uint32(64))
+    assert block.size == 100 and block.offset % 64 == 0
+    assert heap.block(np.uint64(block.offset), np.int16(100)).live
+    heap.reallocate(block, np.int32(300))
+    assert block.size == 300
+    heap.set_root(np.uint64(block.offset))
+    assert heap.root == block.offset
