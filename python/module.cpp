@@ -6,10 +6,13 @@
 // the GIL inside heap.cpp; what they return is turned into Python objects after.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "errors.hpp"
 #include "gil.hpp"
@@ -97,22 +100,26 @@ void bind_heap(py::module_& m) {
   py::class_<Heap, HeapPtr> c(m, "Heap",
                               "A heap in a shared memory object or a file, mapped by this "
                               "process. Also a context manager that closes it.");
-  const auto create_args = [](auto make) {
-    return [make](const std::string& where, const Int& size, const Int& max_size, unsigned mode,
+  // A shared memory object is named by a str; a file by a str, bytes or os.PathLike.
+  const auto create_args = [](auto make, auto where_type) {
+    using Where = typename decltype(where_type)::type;
+    return [make](const Where& where, const Int& size, const Int& max_size, unsigned mode,
                   bool lanes) {
       const std::size_t n = to_size(size, "size");
       if (n == 0) throw py::value_error("size must be positive: a heap of 0 bytes");
       const talc::OpenOptions o = options(to_size(max_size, "max_size"), mode, lanes);
-      return open([&] { return make(where, n, o); });
+      return open([&] { return make(std::string(where), n, o); });
     };
   };
-  c.def_static("create_shm", create_args(&MapTalc::create_shm), "name"_a, "size"_a,
+  const std::type_identity<std::string> shm;
+  const std::type_identity<std::filesystem::path> file;
+  c.def_static("create_shm", create_args(&MapTalc::create_shm, shm), "name"_a, "size"_a,
                "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
-  c.def_static("open_or_create_shm", create_args(&MapTalc::open_or_create_shm), "name"_a, "size"_a,
+  c.def_static("open_or_create_shm", create_args(&MapTalc::open_or_create_shm, shm), "name"_a,
+               "size"_a, "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
+  c.def_static("create_file", create_args(&MapTalc::create_file, file), "path"_a, "size"_a,
                "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
-  c.def_static("create_file", create_args(&MapTalc::create_file), "path"_a, "size"_a,
-               "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
-  c.def_static("open_or_create_file", create_args(&MapTalc::open_or_create_file), "path"_a,
+  c.def_static("open_or_create_file", create_args(&MapTalc::open_or_create_file, file), "path"_a,
                "size"_a, "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
   c.def_static(
       "open_shm",
@@ -120,7 +127,9 @@ void bind_heap(py::module_& m) {
       "name"_a);
   c.def_static(
       "open_file",
-      [](const std::string& path) { return open([&] { return MapTalc::open_file(path); }); },
+      [](const std::filesystem::path& path) {
+        return open([&] { return MapTalc::open_file(path.string()); });
+      },
       "path"_a);
 
   c.def(

@@ -64,3 +64,31 @@ def test_sizes_take_any_integer(heap):
     assert block.size == 300
     heap.set_root(np.uint64(block.offset))
     assert heap.root == block.offset
+
+
+class _PathLike:
+    """An os.PathLike that is not a pathlib.Path."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __fspath__(self):
+        return str(self.path)
+
+
+def test_file_paths_take_path_like_objects(tmp_path):
+    made = tmp_path / "made"
+    with talc.Heap.create_file(made, 1 << 20) as h:
+        h.named("mark", 8)
+    for path in (made, _PathLike(made), str(made), bytes(made)):
+        with talc.Heap.open_file(path) as h:
+            assert h.find("mark").size == 8
+        with talc.Heap.open_or_create_file(path, 1 << 20) as h:
+            assert h.find("mark").size == 8
+    with talc.Heap.open_or_create_file(_PathLike(tmp_path / "other"), 1 << 20) as h:
+        assert h.size == 1 << 20
+    assert (tmp_path / "other").exists()
+    with pytest.raises(FileExistsError):
+        talc.Heap.create_file(_PathLike(made), 1 << 20)
+    with pytest.raises(FileNotFoundError):
+        talc.Heap.open_file(tmp_path / "missing")
