@@ -27,6 +27,9 @@ namespace {
 
 using HeapPtr = std::shared_ptr<Heap>;
 
+// The null offset: what the root holds while none is set.
+constexpr std::uint64_t kNullOffset = talc::Rel<std::byte>::kNull;
+
 int get_buffer(PyObject* self, Py_buffer* view, int flags) {
   try {
     Block& b = py::handle(self).cast<Block&>();
@@ -171,15 +174,26 @@ void bind_heap(py::module_& m) {
   c.def("destroy", &destroy_named, "name"_a, "Frees the named block `name` and its name.");
   c.def("ring", &ring, "name"_a,
         "The ring of that name (an OffsetRing of 1024 slots), built on first use.");
-  c.def_property_readonly("root",
-                          [](Heap& h) { return h.use([](MapTalc& t) { return t.root(); }); });
-  c.def(
-      "set_root",
-      [](Heap& h, const Int& offset) {
-        const std::uint64_t off = to_size(offset, "offset");
-        h.use([&](MapTalc& t) { t.set_root(off); });
-      },
-      "offset"_a);
+  // The root: an offset, or None for the null offset (Rel's kNull) a new heap holds.
+  const auto get_root = [](Heap& h) -> std::optional<std::uint64_t> {
+    const std::uint64_t off = h.use([](MapTalc& t) { return t.root(); });
+    if (off == kNullOffset) return std::nullopt;
+    return off;
+  };
+  const auto set_root = [](Heap& h, const std::optional<Int>& offset) {
+    std::uint64_t off = kNullOffset;
+    if (offset) {
+      off = to_size(*offset, "offset");
+      if (off == kNullOffset)
+        throw py::value_error("the null offset: clear the root with None instead");
+    }
+    h.use([&](MapTalc& t) { t.set_root(off); });
+  };
+  c.def_property("root", get_root, set_root,
+                 "The offset every process finds the heap's data from (set_root publishes it); "
+                 "None while none is set, and setting None clears it.");
+  c.def("set_root", set_root, "offset"_a,
+        "Publishes `offset` as the heap's root, to every process; None clears it.");
   c.def("stats", &stats, "The heap's figures (HeapStats) as a dict.");
   c.def("check", &check, "The full integrity check: None, or talc.Error naming what is wrong.");
   c.def("trim", &trim, "Gives the blocks the calling thread's lane caches back to the heap.");

@@ -92,3 +92,25 @@ def test_file_paths_take_path_like_objects(tmp_path):
         talc.Heap.create_file(_PathLike(made), 1 << 20)
     with pytest.raises(FileNotFoundError):
         talc.Heap.open_file(tmp_path / "missing")
+
+
+def test_the_root_is_none_until_set_and_none_clears_it(heap, shm_name):
+    assert heap.root is None  # a new heap's root is the null offset
+    block = heap.allocate(64)
+    heap.root = block.offset
+    assert heap.root == block.offset
+    with talc.Heap.open_shm(shm_name) as other:  # the same word, in another mapping
+        assert other.root == block.offset
+        other.root = None
+    assert heap.root is None
+    heap.set_root(block.offset)
+    assert heap.root == block.offset
+    heap.set_root(None)
+    assert heap.root is None
+    heap.root = 0  # offset 0 is an offset like any other, not None
+    assert heap.root == 0
+    with pytest.raises(ValueError, match="None"):
+        heap.root = 2**64 - 1  # the null offset itself is spelled None
+    assert heap.root == 0
+    with pytest.raises(ValueError):
+        heap.root = -1
