@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "errors.hpp"
 #include "gil.hpp"
@@ -56,8 +57,8 @@ void release_buffer(PyObject* self, Py_buffer*) {
 // Every way to open a region takes the same options; those of a region that exists come from
 // its heap, so the open_* calls take none.
 template <class F>
-HeapPtr open(F&& f) {
-  return without_gil([&] { return std::make_shared<Heap>(f()); });
+HeapPtr open(F&& f, const char* kind, const std::string& source) {
+  return without_gil([&] { return std::make_shared<Heap>(f(), kind, source); });
 }
 
 talc::OpenOptions options(std::size_t max_size, unsigned mode, bool lanes) {
@@ -99,39 +100,91 @@ Block& same_heap(Heap& h, Block& b) {
   return b;
 }
 
+// A name or path as Python writes it: quoted, its bytes decoded as os.fsdecode does.
+std::string quoted(const std::string& s) {
+  const py::object str =
+      py::reinterpret_steal<py::object>(PyUnicode_DecodeFSDefaultAndSize(s.data(), s.size()));
+  if (!str) throw py::error_already_set();
+  return py::repr(str).cast<std::string>();
+}
+
+std::string heap_repr(Heap& h) {
+  std::string r = "<talc.Heap " + h.kind() + " " + quoted(h.source());
+  if (h.closed()) return r + " closed>";
+  try {
+    const auto [size, max_size] = without_gil([&] {
+      return h.use([](MapTalc& t) { return std::pair(t.current_size(), t.max_size()); });
+    });
+    r += " size=" + std::to_string(size);
+    if (max_size != size) r += " max_size=" + std::to_string(max_size);
+    return r + ">";
+  } catch (const py::value_error&) {  // closing meanwhile
+    return r + " closed>";
+  }
+}
+
+const char* state_name(BlockState::State s) {
+  switch (s) {
+    case BlockState::State::live:
+      return "live";
+    case BlockState::State::busy:
+      return "busy";
+    case BlockState::State::freed:
+      return "freed";
+    case BlockState::State::handed_over:
+      return "handed_over";
+  }
+  return "?";
+}
+
+std::string ring_repr(Ring& r) {
+  std::string s = "<talc.Ring " + quoted(r.name()) + " offset=" + std::to_string(r.offset());
+  if (r.heap()->closed()) return s + " closed>";
+  try {
+    s += " len=" + std::to_string(r.size());
+  } catch (const py::value_error&) {
+    return s + " closed>";
+  }
+  return s + " capacity=" + std::to_string(kRingCapacity) + ">";
+}
+
 void bind_heap(py::module_& m) {
   py::class_<Heap, HeapPtr> c(m, "Heap",
                               "A heap in a shared memory object or a file, mapped by this "
                               "process. Also a context manager that closes it.");
   // A shared memory object is named by a str; a file by a str, bytes or os.PathLike.
-  const auto create_args = [](auto make, auto where_type) {
+  const auto create_args = [](auto make, auto where_type, const char* kind) {
     using Where = typename decltype(where_type)::type;
-    return [make](const Where& where, const Int& size, const Int& max_size, unsigned mode,
-                  bool lanes) {
+    return [make, kind](const Where& where, const Int& size, const Int& max_size, unsigned mode,
+                        bool lanes) {
       const std::size_t n = to_size(size, "size");
       if (n == 0) throw py::value_error("size must be positive: a heap of 0 bytes");
       const talc::OpenOptions o = options(to_size(max_size, "max_size"), mode, lanes);
-      return open([&] { return make(std::string(where), n, o); });
+      const std::string source(where);
+      return open([&] { return make(source, n, o); }, kind, source);
     };
   };
   const std::type_identity<std::string> shm;
   const std::type_identity<std::filesystem::path> file;
-  c.def_static("create_shm", create_args(&MapTalc::create_shm, shm), "name"_a, "size"_a,
+  c.def_static("create_shm", create_args(&MapTalc::create_shm, shm, "shm"), "name"_a, "size"_a,
                "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
-  c.def_static("open_or_create_shm", create_args(&MapTalc::open_or_create_shm, shm), "name"_a,
-               "size"_a, "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
-  c.def_static("create_file", create_args(&MapTalc::create_file, file), "path"_a, "size"_a,
+  c.def_static("open_or_create_shm", create_args(&MapTalc::open_or_create_shm, shm, "shm"),
+               "name"_a, "size"_a, "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
+  c.def_static("create_file", create_args(&MapTalc::create_file, file, "file"), "path"_a, "size"_a,
                "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
-  c.def_static("open_or_create_file", create_args(&MapTalc::open_or_create_file, file), "path"_a,
-               "size"_a, "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
+  c.def_static("open_or_create_file", create_args(&MapTalc::open_or_create_file, file, "file"),
+               "path"_a, "size"_a, "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
   c.def_static(
       "open_shm",
-      [](const std::string& name) { return open([&] { return MapTalc::open_shm(name); }); },
+      [](const std::string& name) {
+        return open([&] { return MapTalc::open_shm(name); }, "shm", name);
+      },
       "name"_a);
   c.def_static(
       "open_file",
       [](const std::filesystem::path& path) {
-        return open([&] { return MapTalc::open_file(path.string()); });
+        const std::string source = path.string();
+        return open([&] { return MapTalc::open_file(source); }, "file", source);
       },
       "path"_a);
 
@@ -141,7 +194,7 @@ void bind_heap(py::module_& m) {
         return allocate(h, to_size(size, "size"), to_size(align, "align"), zeroed);
       },
       "size"_a, "align"_a = talc::kGranule, "zeroed"_a = false,
-        "A new Block of `size` bytes, aligned to `align` (a power of two).");
+      "A new Block of `size` bytes, aligned to `align` (a power of two).");
   c.def(
       "block",
       [](const HeapPtr& h, const Int& offset, const std::optional<Int>& size) {
@@ -150,8 +203,8 @@ void bind_heap(py::module_& m) {
         return adopt(h, to_size(offset, "offset"), n);
       },
       "offset"_a, "size"_a = py::none(),
-        "This process's Block for an offset another process sent: refused unless it is the "
-        "start of a live block at least `size` bytes long (its usable size by default).");
+      "This process's Block for an offset another process sent: refused unless it is the "
+      "start of a live block at least `size` bytes long (its usable size by default).");
   c.def(
       "free", [](Heap& h, Block& b) { same_heap(h, b).free(); }, "block"_a);
   c.def(
@@ -167,9 +220,9 @@ void bind_heap(py::module_& m) {
         return find_or_allocate_named(h, name, to_size(size, "size"), to_size(align, "align"));
       },
       "name"_a, "size"_a, "align"_a = talc::kGranule,
-        "The named block of bytes `name`, made `size` bytes long and zeroed by the first caller "
-        "in any process, found by every later one that asks for the same size and alignment "
-        "(talc.Error size_mismatch otherwise).");
+      "The named block of bytes `name`, made `size` bytes long and zeroed by the first caller "
+      "in any process, found by every later one that asks for the same size and alignment "
+      "(talc.Error size_mismatch otherwise).");
   c.def("find", &find_named, "name"_a, "The named block `name`; talc.Error not_found if none.");
   c.def("destroy", &destroy_named, "name"_a, "Frees the named block `name` and its name.");
   c.def("ring", &ring, "name"_a,
@@ -205,6 +258,7 @@ void bind_heap(py::module_& m) {
   c.def_property_readonly("built",
                           [](Heap& h) { return h.use([](MapTalc& t) { return t.built(); }); });
   c.def_property_readonly("closed", &Heap::closed);
+  c.def("__repr__", &heap_repr);
   c.def("close", &Heap::close);
   c.def("__enter__", [](const HeapPtr& h) { return h; });
   // An exception leaving the block must reach the caller as it is: when a buffer over a block
@@ -233,9 +287,10 @@ void bind_block(py::module_& m) {
   c.def_property_readonly("named", &Block::named, "Made by Heap.named: freed by Heap.destroy.");
   c.def("__len__", &Block::size);
   c.def("free", &Block::free);
-  c.def("__repr__", [](const Block& b) {
+  c.def("__repr__", [](Block& b) {
     return "<talc.Block offset=" + std::to_string(b.offset()) +
-           " size=" + std::to_string(b.size()) + (b.live() ? "" : " gone") + ">";
+           " size=" + std::to_string(b.size()) + " " + state_name(b.state().state) +
+           (b.named() ? " named" : "") + ">";
   });
 }
 
@@ -247,6 +302,7 @@ void bind_ring(py::module_& m) {
   c.def("pop", &Ring::pop, "(offset, size) of the next block, or None; open it with Heap.block.");
   c.def("__len__", &Ring::size);
   c.def_property_readonly("offset", &Ring::offset);
+  c.def("__repr__", &ring_repr);
 }
 
 }  // namespace
@@ -261,4 +317,5 @@ PYBIND11_MODULE(talc, m) {
   m.def("remove_shm", &talc_py::MapTalc::remove_shm, "name"_a,
         "Removes the shared memory object's name; False when there was none.");
   m.attr("RING_CAPACITY") = talc_py::kRingCapacity;
+  m.attr("__version__") = TALC_VERSION;  // the project's, from CMake
 }

@@ -114,3 +114,34 @@ def test_the_root_is_none_until_set_and_none_clears_it(heap, shm_name):
     assert heap.root == 0
     with pytest.raises(ValueError):
         heap.root = -1
+
+
+def test_the_version_is_the_projects():
+    import pathlib
+    import re
+    cmake = pathlib.Path(__file__).resolve().parents[2] / "CMakeLists.txt"
+    version = re.search(r"project\(talc VERSION ([0-9.]+)", cmake.read_text()).group(1)
+    assert talc.__version__ == version
+
+
+def test_reprs_say_what_each_object_is(heap, shm_name, tmp_path):
+    assert repr(heap) == f"<talc.Heap shm {shm_name!r} size={16 << 20}>"
+    with talc.Heap.create_file(tmp_path / "f", 1 << 20, max_size=4 << 20) as f:
+        assert repr(f) == f"<talc.Heap file {str(tmp_path / 'f')!r} size={1 << 20} max_size={4 << 20}>"
+    assert repr(f) == f"<talc.Heap file {str(tmp_path / 'f')!r} closed>"
+
+    block = heap.allocate(100)
+    assert repr(block) == f"<talc.Block offset={block.offset} size=100 live>"
+    ring = heap.ring("arrays")
+    assert repr(ring) == f"<talc.Ring 'arrays' offset={ring.offset} len=0 capacity=1024>"
+    assert ring.push(block)
+    assert repr(block) == f"<talc.Block offset={block.offset} size=100 handed_over>"
+    assert repr(ring) == f"<talc.Ring 'arrays' offset={ring.offset} len=1 capacity=1024>"
+    other = heap.allocate(8)
+    other.free()
+    assert repr(other) == f"<talc.Block offset={other.offset} size=8 freed>"
+    named = heap.named("cfg", 16)
+    assert repr(named) == f"<talc.Block offset={named.offset} size=16 live named>"
+    heap.close()
+    assert repr(heap) == f"<talc.Heap shm {shm_name!r} closed>"
+    assert repr(ring) == f"<talc.Ring 'arrays' offset={ring.offset} closed>"
