@@ -164,29 +164,41 @@ void bind_heap(py::module_& m) {
       return open([&] { return make(source, n, o); }, kind, source);
     };
   };
+  const py::arg_v mode("mode", 0600u, "0o600");
   const std::type_identity<std::string> shm;
   const std::type_identity<std::filesystem::path> file;
-  c.def_static("create_shm", create_args(&MapTalc::create_shm, shm, "shm"), "name"_a, "size"_a,
-               "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
+  c.def_static(
+      "create_shm", create_args(&MapTalc::create_shm, shm, "shm"), "name"_a, "size"_a,
+      "max_size"_a = 0, mode, "lanes"_a = true,
+      "Creates the shared memory object `name` (\"/name\") of `size` bytes and builds a heap "
+      "in it; FileExistsError if it exists. The heap may grow to `max_size` (0: never); "
+      "`mode` is the object's permissions; `lanes` gives each thread a cache of blocks.");
   c.def_static("open_or_create_shm", create_args(&MapTalc::open_or_create_shm, shm, "shm"),
-               "name"_a, "size"_a, "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
+               "name"_a, "size"_a, "max_size"_a = 0, mode, "lanes"_a = true,
+               "Opens the shared memory object `name` if it exists (its heap's own options hold "
+               "then), or creates it as create_shm does; the first of several racing processes "
+               "builds the heap.");
   c.def_static("create_file", create_args(&MapTalc::create_file, file, "file"), "path"_a, "size"_a,
-               "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
+               "max_size"_a = 0, mode, "lanes"_a = true,
+               "Creates the file `path` (str, bytes or os.PathLike) of `size` bytes and builds a "
+               "heap in it; FileExistsError if it exists. Options as for create_shm.");
   c.def_static("open_or_create_file", create_args(&MapTalc::open_or_create_file, file, "file"),
-               "path"_a, "size"_a, "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
+               "path"_a, "size"_a, "max_size"_a = 0, mode, "lanes"_a = true,
+               "Opens the file `path` if it exists, or creates it as create_file does.");
   c.def_static(
       "open_shm",
       [](const std::string& name) {
         return open([&] { return MapTalc::open_shm(name); }, "shm", name);
       },
-      "name"_a);
+      "name"_a,
+      "Opens the heap of the shared memory object `name`; FileNotFoundError if there is none.");
   c.def_static(
       "open_file",
       [](const std::filesystem::path& path) {
         const std::string source = path.string();
         return open([&] { return MapTalc::open_file(source); }, "file", source);
       },
-      "path"_a);
+      "path"_a, "Opens the heap of the file `path`; FileNotFoundError if there is none.");
 
   c.def(
       "allocate",
@@ -206,7 +218,8 @@ void bind_heap(py::module_& m) {
       "This process's Block for an offset another process sent: refused unless it is the "
       "start of a live block at least `size` bytes long (its usable size by default).");
   c.def(
-      "free", [](Heap& h, Block& b) { same_heap(h, b).free(); }, "block"_a);
+      "free", [](Heap& h, Block& b) { same_heap(h, b).free(); }, "block"_a,
+      "Frees the block (as block.free()); every Block of it is then unusable.");
   c.def(
       "reallocate",
       [](Heap& h, Block& b, const Int& size, const Int& align) {
@@ -250,27 +263,40 @@ void bind_heap(py::module_& m) {
   c.def("stats", &stats, "The heap's figures (HeapStats) as a dict.");
   c.def("check", &check, "The full integrity check: None, or talc.Error naming what is wrong.");
   c.def("trim", &trim, "Gives the blocks the calling thread's lane caches back to the heap.");
-  c.def_property_readonly("size", [](Heap& h) {
-    return without_gil([&] { return h.use([](MapTalc& t) { return t.current_size(); }); });
-  });
-  c.def_property_readonly("max_size",
-                          [](Heap& h) { return h.use([](MapTalc& t) { return t.max_size(); }); });
-  c.def_property_readonly("built",
-                          [](Heap& h) { return h.use([](MapTalc& t) { return t.built(); }); });
-  c.def_property_readonly("closed", &Heap::closed);
+  c.def_property_readonly(
+      "size",
+      [](Heap& h) {
+        return without_gil([&] { return h.use([](MapTalc& t) { return t.current_size(); }); });
+      },
+      "The region's size in bytes now (it grows up to max_size).");
+  c.def_property_readonly(
+      "max_size", [](Heap& h) { return h.use([](MapTalc& t) { return t.max_size(); }); },
+      "The size in bytes the region may grow to.");
+  c.def_property_readonly(
+      "built", [](Heap& h) { return h.use([](MapTalc& t) { return t.built(); }); },
+      "Whether this open built the heap (exactly one opener of a region does).");
+  c.def_property_readonly("closed", &Heap::closed, "Whether close() unmapped the region.");
   c.def("__repr__", &heap_repr);
-  c.def("close", &Heap::close);
-  c.def("__enter__", [](const HeapPtr& h) { return h; });
+  c.def("close", &Heap::close,
+        "Unmaps the region; BufferError while a buffer over one of its blocks is held. Every "
+        "later use raises ValueError; a second close does nothing.");
+  c.def(
+      "__enter__", [](const HeapPtr& h) { return h; }, "The heap itself.");
   // An exception leaving the block must reach the caller as it is: when a buffer over a block
   // still keeps the heap open, the heap stays open (it closes when the last reference goes)
   // instead of a BufferError taking the exception's place.
-  c.def("__exit__", [](Heap& h, const py::object& type, const py::object&, const py::object&) {
-    if (type.is_none()) return h.close();
-    try {
-      h.close();
-    } catch (const py::buffer_error&) {
-    }
-  });
+  c.def(
+      "__exit__",
+      [](Heap& h, const py::object& type, const py::object&, const py::object&) {
+        if (type.is_none()) return h.close();
+        try {
+          h.close();
+        } catch (const py::buffer_error&) {
+        }
+      },
+      "exc_type"_a, "exc_value"_a, "traceback"_a,
+      "Closes the heap. With an exception leaving the block, a heap a buffer keeps open stays "
+      "open, and the exception passes unchanged.");
 }
 
 void bind_block(py::module_& m) {
@@ -282,11 +308,15 @@ void bind_block(py::module_& m) {
                       "A block of a Heap: a writable buffer (memoryview, numpy.frombuffer).");
   c.def_property_readonly("offset", &Block::offset,
                           "From the region's base: the same in every process.");
-  c.def_property_readonly("size", &Block::size);
-  c.def_property_readonly("live", &Block::live);
+  c.def_property_readonly("size", &Block::size, "The bytes a buffer over it shows.");
+  c.def_property_readonly(
+      "live", &Block::live,
+      "False once freed, destroyed or handed over (through any of its Blocks).");
   c.def_property_readonly("named", &Block::named, "Made by Heap.named: freed by Heap.destroy.");
-  c.def("__len__", &Block::size);
-  c.def("free", &Block::free);
+  c.def("__len__", &Block::size, "The block's size in bytes.");
+  c.def("free", &Block::free,
+        "Gives the block back to its heap; every Block of it is then unusable. A named block is "
+        "freed by Heap.destroy.");
   c.def("__repr__", [](Block& b) {
     return "<talc.Block offset=" + std::to_string(b.offset()) +
            " size=" + std::to_string(b.size()) + " " + state_name(b.state().state) +
@@ -300,8 +330,8 @@ void bind_ring(py::module_& m) {
   c.def("push", &Ring::push, "block"_a,
         "Hands the block over: True, and the Block is no longer usable here; False when full.");
   c.def("pop", &Ring::pop, "(offset, size) of the next block, or None; open it with Heap.block.");
-  c.def("__len__", &Ring::size);
-  c.def_property_readonly("offset", &Ring::offset);
+  c.def("__len__", &Ring::size, "How many blocks wait in the ring.");
+  c.def_property_readonly("offset", &Ring::offset, "The ring's offset in the region.");
   c.def("__repr__", &ring_repr);
 }
 
@@ -311,9 +341,10 @@ void bind_ring(py::module_& m) {
 PYBIND11_MODULE(talc, m) {
   m.doc() = "A heap that several processes share inside one memory region, by offsets.";
   talc_py::register_errors(m);
-  talc_py::bind_heap(m);
+  // Block and Ring first: Heap's signatures then name them as Python does (-> Block).
   talc_py::bind_block(m);
   talc_py::bind_ring(m);
+  talc_py::bind_heap(m);
   m.def("remove_shm", &talc_py::MapTalc::remove_shm, "name"_a,
         "Removes the shared memory object's name; False when there was none.");
   m.attr("RING_CAPACITY") = talc_py::kRingCapacity;

@@ -145,3 +145,26 @@ def test_reprs_say_what_each_object_is(heap, shm_name, tmp_path):
     heap.close()
     assert repr(heap) == f"<talc.Heap shm {shm_name!r} closed>"
     assert repr(ring) == f"<talc.Ring 'arrays' offset={ring.offset} closed>"
+
+
+def _public_calls():
+    """(qualified name, docstring) of every public call, property and dunder the package defines."""
+    yield "talc.remove_shm", talc.remove_shm.__doc__
+    for cls in (talc.Heap, talc.Block, talc.Ring):
+        for name, attr in vars(cls).items():
+            if name.startswith("_") and name not in ("__enter__", "__exit__", "__len__"):
+                continue
+            doc = attr.__doc__ if isinstance(attr, property) else getattr(cls, name).__doc__
+            yield f"{cls.__name__}.{name}", doc
+
+
+def test_every_public_call_has_a_docstring_and_python_types():
+    for name, doc in _public_calls():
+        assert doc, name
+        lines = [line for line in doc.strip().splitlines() if line.strip()]
+        if lines[0].startswith(name.split(".")[-1] + "("):  # a signature, then the text
+            lines = lines[1:]
+        assert lines and not lines[0].startswith("(arg0"), f"{name} has no docstring"
+        assert "talc_py" not in doc and "::" not in doc, f"{name}: {doc.splitlines()[0]}"
+    assert "-> talc.Block" in talc.Heap.allocate.__doc__
+    assert "mode: int = 0o600" in talc.Heap.create_shm.__doc__
