@@ -268,7 +268,7 @@ Ring ring(const std::shared_ptr<Heap>& h, const std::string& name) {
     });
   });
   if (!r) fail(r.error());
-  return Ring(h, *r);
+  return Ring(h, *r, name);
 }
 
 Block find_or_allocate_named(const std::shared_ptr<Heap>& h, const std::string& name,

@@ -58,7 +58,9 @@ struct BlockState {
 
 class Heap {
  public:
-  explicit Heap(MapTalc t) : talc_(std::move(t)) {}
+  // `kind` ("shm" or "file") and `source` (its name or path) only describe it (repr).
+  Heap(MapTalc t, std::string kind, std::string source)
+      : talc_(std::move(t)), kind_(std::move(kind)), source_(std::move(source)) {}
   // The last reference went: unmaps, without the GIL when this thread holds it.
   ~Heap();
   Heap(const Heap&) = delete;
@@ -74,6 +76,8 @@ class Heap {
   // Unmaps the region, once no buffer over a block is held. A second close does nothing.
   void close();
   bool closed();
+  const std::string& kind() const noexcept { return kind_; }
+  const std::string& source() const noexcept { return source_; }
 
   // The state every Block of the live block at `offset` shares: the one they have, or a new one.
   // `usable` is the block's usable size as the heap just told it: a state that contradicts it
@@ -108,6 +112,7 @@ class Heap {
 
   std::shared_mutex mu_;
   std::optional<MapTalc> talc_;
+  std::string kind_, source_;
   std::atomic<bool> closing_{false};  // set with the GIL held, read by calls without it
   std::unordered_map<std::uint64_t, std::weak_ptr<BlockState>> blocks_;
   std::size_t views_ = 0;  // buffers open over all its blocks
@@ -150,8 +155,8 @@ class Block {
 
 class Ring {
  public:
-  Ring(std::shared_ptr<Heap> heap, std::uint64_t offset)
-      : heap_(std::move(heap)), offset_(offset) {}
+  Ring(std::shared_ptr<Heap> heap, std::uint64_t offset, std::string name)
+      : heap_(std::move(heap)), offset_(offset), name_(std::move(name)) {}
 
   // Producer side: false when the ring is full, and then the block stays the caller's.
   bool push(Block& b);
@@ -159,6 +164,8 @@ class Ring {
   std::optional<std::pair<std::uint64_t, std::uint64_t>> pop();
   std::uint64_t size();
   std::uint64_t offset() const noexcept { return offset_; }
+  const std::string& name() const noexcept { return name_; }
+  const std::shared_ptr<Heap>& heap() const noexcept { return heap_; }
 
  private:
   OffsetRing& at(MapTalc& t) const noexcept {
@@ -166,6 +173,7 @@ class Ring {
   }
   std::shared_ptr<Heap> heap_;
   std::uint64_t offset_;
+  std::string name_;
 };
 
 // The calls that make Blocks and Rings. Each releases the GIL while it may wait on the heap.

@@ -6,12 +6,19 @@
 // the GIL inside heap.cpp; what they return is turned into Python objects after.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
 
+#include <cstdint>
+#include <filesystem>
+#include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "errors.hpp"
 #include "gil.hpp"
 #include "heap.hpp"
+#include "sizes.hpp"
 
 namespace py = pybind11;
 using namespace py::literals;
@@ -20,6 +27,9 @@ namespace talc_py {
 namespace {
 
 using HeapPtr = std::shared_ptr<Heap>;
+
+// The null offset: what the root holds while none is set.
+constexpr std::uint64_t kNullOffset = talc::Rel<std::byte>::kNull;
 
 int get_buffer(PyObject* self, Py_buffer* view, int flags) {
   try {
@@ -47,8 +57,8 @@ void release_buffer(PyObject* self, Py_buffer*) {
 // Every way to open a region takes the same options; those of a region that exists come from
 // its heap, so the open_* calls take none.
 template <class F>
-HeapPtr open(F&& f) {
-  return without_gil([&] { return std::make_shared<Heap>(f()); });
+HeapPtr open(F&& f, const char* kind, const std::string& source) {
+  return without_gil([&] { return std::make_shared<Heap>(f(), kind, source); });
 }
 
 talc::OpenOptions options(std::size_t max_size, unsigned mode, bool lanes) {
@@ -90,84 +100,203 @@ Block& same_heap(Heap& h, Block& b) {
   return b;
 }
 
+// A name or path as Python writes it: quoted, its bytes decoded as os.fsdecode does.
+std::string quoted(const std::string& s) {
+  const py::object str =
+      py::reinterpret_steal<py::object>(PyUnicode_DecodeFSDefaultAndSize(s.data(), s.size()));
+  if (!str) throw py::error_already_set();
+  return py::repr(str).cast<std::string>();
+}
+
+std::string heap_repr(Heap& h) {
+  std::string r = "<talc.Heap " + h.kind() + " " + quoted(h.source());
+  if (h.closed()) return r + " closed>";
+  try {
+    const auto [size, max_size] = without_gil([&] {
+      return h.use([](MapTalc& t) { return std::pair(t.current_size(), t.max_size()); });
+    });
+    r += " size=" + std::to_string(size);
+    if (max_size != size) r += " max_size=" + std::to_string(max_size);
+    return r + ">";
+  } catch (const py::value_error&) {  // closing meanwhile
+    return r + " closed>";
+  }
+}
+
+const char* state_name(BlockState::State s) {
+  switch (s) {
+    case BlockState::State::live:
+      return "live";
+    case BlockState::State::busy:
+      return "busy";
+    case BlockState::State::freed:
+      return "freed";
+    case BlockState::State::handed_over:
+      return "handed_over";
+  }
+  return "?";
+}
+
+std::string ring_repr(Ring& r) {
+  std::string s = "<talc.Ring " + quoted(r.name()) + " offset=" + std::to_string(r.offset());
+  if (r.heap()->closed()) return s + " closed>";
+  try {
+    s += " len=" + std::to_string(r.size());
+  } catch (const py::value_error&) {
+    return s + " closed>";
+  }
+  return s + " capacity=" + std::to_string(kRingCapacity) + ">";
+}
+
 void bind_heap(py::module_& m) {
   py::class_<Heap, HeapPtr> c(m, "Heap",
                               "A heap in a shared memory object or a file, mapped by this "
                               "process. Also a context manager that closes it.");
-  const auto create_args = [](auto make) {
-    return [make](const std::string& where, std::size_t size, std::size_t max_size, unsigned mode,
-                  bool lanes) {
-      return open([&] { return make(where, size, options(max_size, mode, lanes)); });
+  // A shared memory object is named by a str; a file by a str, bytes or os.PathLike.
+  const auto create_args = [](auto make, auto where_type, const char* kind) {
+    using Where = typename decltype(where_type)::type;
+    return [make, kind](const Where& where, const Int& size, const Int& max_size, unsigned mode,
+                        bool lanes) {
+      const std::size_t n = to_size(size, "size");
+      if (n == 0) throw py::value_error("size must be positive: a heap of 0 bytes");
+      const talc::OpenOptions o = options(to_size(max_size, "max_size"), mode, lanes);
+      const std::string source(where);
+      return open([&] { return make(source, n, o); }, kind, source);
     };
   };
-  c.def_static("create_shm", create_args(&MapTalc::create_shm), "name"_a, "size"_a,
-               "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
-  c.def_static("open_or_create_shm", create_args(&MapTalc::open_or_create_shm), "name"_a, "size"_a,
-               "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
-  c.def_static("create_file", create_args(&MapTalc::create_file), "path"_a, "size"_a,
-               "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
-  c.def_static("open_or_create_file", create_args(&MapTalc::open_or_create_file), "path"_a,
-               "size"_a, "max_size"_a = 0, "mode"_a = 0600, "lanes"_a = true);
+  const py::arg_v mode("mode", 0600u, "0o600");
+  const std::type_identity<std::string> shm;
+  const std::type_identity<std::filesystem::path> file;
+  c.def_static(
+      "create_shm", create_args(&MapTalc::create_shm, shm, "shm"), "name"_a, "size"_a,
+      "max_size"_a = 0, mode, "lanes"_a = true,
+      "Creates the shared memory object `name` (\"/name\") of `size` bytes and builds a heap "
+      "in it; FileExistsError if it exists. The heap may grow to `max_size` (0: never); "
+      "`mode` is the object's permissions; `lanes` gives each thread a cache of blocks.");
+  c.def_static("open_or_create_shm", create_args(&MapTalc::open_or_create_shm, shm, "shm"),
+               "name"_a, "size"_a, "max_size"_a = 0, mode, "lanes"_a = true,
+               "Opens the shared memory object `name` if it exists (its heap's own options hold "
+               "then), or creates it as create_shm does; the first of several racing processes "
+               "builds the heap.");
+  c.def_static("create_file", create_args(&MapTalc::create_file, file, "file"), "path"_a, "size"_a,
+               "max_size"_a = 0, mode, "lanes"_a = true,
+               "Creates the file `path` (str, bytes or os.PathLike) of `size` bytes and builds a "
+               "heap in it; FileExistsError if it exists. Options as for create_shm.");
+  c.def_static("open_or_create_file", create_args(&MapTalc::open_or_create_file, file, "file"),
+               "path"_a, "size"_a, "max_size"_a = 0, mode, "lanes"_a = true,
+               "Opens the file `path` if it exists, or creates it as create_file does.");
   c.def_static(
       "open_shm",
-      [](const std::string& name) { return open([&] { return MapTalc::open_shm(name); }); },
-      "name"_a);
+      [](const std::string& name) {
+        return open([&] { return MapTalc::open_shm(name); }, "shm", name);
+      },
+      "name"_a,
+      "Opens the heap of the shared memory object `name`; FileNotFoundError if there is none.");
   c.def_static(
       "open_file",
-      [](const std::string& path) { return open([&] { return MapTalc::open_file(path); }); },
-      "path"_a);
+      [](const std::filesystem::path& path) {
+        const std::string source = path.string();
+        return open([&] { return MapTalc::open_file(source); }, "file", source);
+      },
+      "path"_a, "Opens the heap of the file `path`; FileNotFoundError if there is none.");
 
-  c.def("allocate", &allocate, "size"_a, "align"_a = talc::kGranule, "zeroed"_a = false,
-        "A new Block of `size` bytes, aligned to `align` (a power of two).");
-  c.def("block", &adopt, "offset"_a, "size"_a = py::none(),
-        "This process's Block for an offset another process sent: refused unless it is the "
-        "start of a live block at least `size` bytes long (its usable size by default).");
   c.def(
-      "free", [](Heap& h, Block& b) { same_heap(h, b).free(); }, "block"_a);
+      "allocate",
+      [](const HeapPtr& h, const Int& size, const Int& align, bool zeroed) {
+        return allocate(h, to_size(size, "size"), to_size(align, "align"), zeroed);
+      },
+      "size"_a, "align"_a = talc::kGranule, "zeroed"_a = false,
+      "A new Block of `size` bytes, aligned to `align` (a power of two).");
+  c.def(
+      "block",
+      [](const HeapPtr& h, const Int& offset, const std::optional<Int>& size) {
+        std::optional<std::uint64_t> n;
+        if (size) n = to_size(*size, "size");
+        return adopt(h, to_size(offset, "offset"), n);
+      },
+      "offset"_a, "size"_a = py::none(),
+      "This process's Block for an offset another process sent: refused unless it is the "
+      "start of a live block at least `size` bytes long (its usable size by default).");
+  c.def(
+      "free", [](Heap& h, Block& b) { same_heap(h, b).free(); }, "block"_a,
+      "Frees the block (as block.free()); every Block of it is then unusable.");
   c.def(
       "reallocate",
-      [](Heap& h, Block& b, std::size_t size, std::size_t align) {
-        same_heap(h, b).reallocate(size, align);
+      [](Heap& h, Block& b, const Int& size, const Int& align) {
+        same_heap(h, b).reallocate(to_size(size, "size"), to_size(align, "align"));
       },
       "block"_a, "size"_a, "align"_a = talc::kGranule,
       "Resizes the block in place, or moves it; the Block follows it.");
-  c.def("named", &find_or_allocate_named, "name"_a, "size"_a, "align"_a = talc::kGranule,
-        "The named block of bytes `name`, made `size` bytes long and zeroed by the first caller "
-        "in any process, found by every later one that asks for the same size and alignment "
-        "(talc.Error size_mismatch otherwise).");
+  c.def(
+      "named",
+      [](const HeapPtr& h, const std::string& name, const Int& size, const Int& align) {
+        return find_or_allocate_named(h, name, to_size(size, "size"), to_size(align, "align"));
+      },
+      "name"_a, "size"_a, "align"_a = talc::kGranule,
+      "The named block of bytes `name`, made `size` bytes long and zeroed by the first caller "
+      "in any process, found by every later one that asks for the same size and alignment "
+      "(talc.Error size_mismatch otherwise).");
   c.def("find", &find_named, "name"_a, "The named block `name`; talc.Error not_found if none.");
   c.def("destroy", &destroy_named, "name"_a, "Frees the named block `name` and its name.");
   c.def("ring", &ring, "name"_a,
         "The ring of that name (an OffsetRing of 1024 slots), built on first use.");
-  c.def_property_readonly("root",
-                          [](Heap& h) { return h.use([](MapTalc& t) { return t.root(); }); });
-  c.def(
-      "set_root",
-      [](Heap& h, std::uint64_t offset) { h.use([&](MapTalc& t) { t.set_root(offset); }); },
-      "offset"_a);
+  // The root: an offset, or None for the null offset (Rel's kNull) a new heap holds.
+  const auto get_root = [](Heap& h) -> std::optional<std::uint64_t> {
+    const std::uint64_t off = h.use([](MapTalc& t) { return t.root(); });
+    if (off == kNullOffset) return std::nullopt;
+    return off;
+  };
+  const auto set_root = [](Heap& h, const std::optional<Int>& offset) {
+    std::uint64_t off = kNullOffset;
+    if (offset) {
+      off = to_size(*offset, "offset");
+      if (off == kNullOffset)
+        throw py::value_error("the null offset: clear the root with None instead");
+    }
+    h.use([&](MapTalc& t) { t.set_root(off); });
+  };
+  c.def_property("root", get_root, set_root,
+                 "The offset every process finds the heap's data from (set_root publishes it); "
+                 "None while none is set, and setting None clears it.");
+  c.def("set_root", set_root, "offset"_a,
+        "Publishes `offset` as the heap's root, to every process; None clears it.");
   c.def("stats", &stats, "The heap's figures (HeapStats) as a dict.");
   c.def("check", &check, "The full integrity check: None, or talc.Error naming what is wrong.");
   c.def("trim", &trim, "Gives the blocks the calling thread's lane caches back to the heap.");
-  c.def_property_readonly("size", [](Heap& h) {
-    return without_gil([&] { return h.use([](MapTalc& t) { return t.current_size(); }); });
-  });
-  c.def_property_readonly("max_size",
-                          [](Heap& h) { return h.use([](MapTalc& t) { return t.max_size(); }); });
-  c.def_property_readonly("built",
-                          [](Heap& h) { return h.use([](MapTalc& t) { return t.built(); }); });
-  c.def_property_readonly("closed", &Heap::closed);
-  c.def("close", &Heap::close);
-  c.def("__enter__", [](const HeapPtr& h) { return h; });
+  c.def_property_readonly(
+      "size",
+      [](Heap& h) {
+        return without_gil([&] { return h.use([](MapTalc& t) { return t.current_size(); }); });
+      },
+      "The region's size in bytes now (it grows up to max_size).");
+  c.def_property_readonly(
+      "max_size", [](Heap& h) { return h.use([](MapTalc& t) { return t.max_size(); }); },
+      "The size in bytes the region may grow to.");
+  c.def_property_readonly(
+      "built", [](Heap& h) { return h.use([](MapTalc& t) { return t.built(); }); },
+      "Whether this open built the heap (exactly one opener of a region does).");
+  c.def_property_readonly("closed", &Heap::closed, "Whether close() unmapped the region.");
+  c.def("__repr__", &heap_repr);
+  c.def("close", &Heap::close,
+        "Unmaps the region; BufferError while a buffer over one of its blocks is held. Every "
+        "later use raises ValueError; a second close does nothing.");
+  c.def(
+      "__enter__", [](const HeapPtr& h) { return h; }, "The heap itself.");
   // An exception leaving the block must reach the caller as it is: when a buffer over a block
   // still keeps the heap open, the heap stays open (it closes when the last reference goes)
   // instead of a BufferError taking the exception's place.
-  c.def("__exit__", [](Heap& h, const py::object& type, const py::object&, const py::object&) {
-    if (type.is_none()) return h.close();
-    try {
-      h.close();
-    } catch (const py::buffer_error&) {
-    }
-  });
+  c.def(
+      "__exit__",
+      [](Heap& h, const py::object& type, const py::object&, const py::object&) {
+        if (type.is_none()) return h.close();
+        try {
+          h.close();
+        } catch (const py::buffer_error&) {
+        }
+      },
+      "exc_type"_a, "exc_value"_a, "traceback"_a,
+      "Closes the heap. With an exception leaving the block, a heap a buffer keeps open stays "
+      "open, and the exception passes unchanged.");
 }
 
 void bind_block(py::module_& m) {
@@ -179,14 +308,19 @@ void bind_block(py::module_& m) {
                       "A block of a Heap: a writable buffer (memoryview, numpy.frombuffer).");
   c.def_property_readonly("offset", &Block::offset,
                           "From the region's base: the same in every process.");
-  c.def_property_readonly("size", &Block::size);
-  c.def_property_readonly("live", &Block::live);
+  c.def_property_readonly("size", &Block::size, "The bytes a buffer over it shows.");
+  c.def_property_readonly(
+      "live", &Block::live,
+      "False once freed, destroyed or handed over (through any of its Blocks).");
   c.def_property_readonly("named", &Block::named, "Made by Heap.named: freed by Heap.destroy.");
-  c.def("__len__", &Block::size);
-  c.def("free", &Block::free);
-  c.def("__repr__", [](const Block& b) {
+  c.def("__len__", &Block::size, "The block's size in bytes.");
+  c.def("free", &Block::free,
+        "Gives the block back to its heap; every Block of it is then unusable. A named block is "
+        "freed by Heap.destroy.");
+  c.def("__repr__", [](Block& b) {
     return "<talc.Block offset=" + std::to_string(b.offset()) +
-           " size=" + std::to_string(b.size()) + (b.live() ? "" : " gone") + ">";
+           " size=" + std::to_string(b.size()) + " " + state_name(b.state().state) +
+           (b.named() ? " named" : "") + ">";
   });
 }
 
@@ -196,8 +330,9 @@ void bind_ring(py::module_& m) {
   c.def("push", &Ring::push, "block"_a,
         "Hands the block over: True, and the Block is no longer usable here; False when full.");
   c.def("pop", &Ring::pop, "(offset, size) of the next block, or None; open it with Heap.block.");
-  c.def("__len__", &Ring::size);
-  c.def_property_readonly("offset", &Ring::offset);
+  c.def("__len__", &Ring::size, "How many blocks wait in the ring.");
+  c.def_property_readonly("offset", &Ring::offset, "The ring's offset in the region.");
+  c.def("__repr__", &ring_repr);
 }
 
 }  // namespace
@@ -206,10 +341,12 @@ void bind_ring(py::module_& m) {
 PYBIND11_MODULE(talc, m) {
   m.doc() = "A heap that several processes share inside one memory region, by offsets.";
   talc_py::register_errors(m);
-  talc_py::bind_heap(m);
+  // Block and Ring first: Heap's signatures then name them as Python does (-> Block).
   talc_py::bind_block(m);
   talc_py::bind_ring(m);
+  talc_py::bind_heap(m);
   m.def("remove_shm", &talc_py::MapTalc::remove_shm, "name"_a,
         "Removes the shared memory object's name; False when there was none.");
   m.attr("RING_CAPACITY") = talc_py::kRingCapacity;
+  m.attr("__version__") = TALC_VERSION;  // the project's, from CMake
 }
