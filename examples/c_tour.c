@@ -74,7 +74,8 @@ int main(int argc, char** argv) {
     e = talc_adopt(heap, board[i], 1, &text); /* the slot's offset, checked */
     if (e != TALC_OK) return fail("adopt a greeting", e);
     size_t room = 0;
-    talc_usable_size(heap, text, &room);
+    e = talc_usable_size(heap, text, &room);
+    if (e != TALC_OK) return fail("size a greeting", e);
     printf("slot %d, offset %" PRIu64 ": %.*s\n", i, board[i], (int)strnlen(text, room),
            (const char*)text);
     e = talc_deallocate_from(heap, board, (size_t)i);
@@ -87,7 +88,8 @@ int main(int argc, char** argv) {
   talc_stats stats;
   e = talc_check(heap, &report);
   if (e != TALC_OK) return fail(report.what, e);
-  talc_get_stats(heap, &stats);
+  e = talc_get_stats(heap, &stats);
+  if (e != TALC_OK) return fail("read the statistics", e);
   printf("check: %s; live blocks %" PRIu64 " (the name directory), free bytes %" PRIu64 "\n",
          report.what, stats.live_allocations, stats.free_bytes);
   talc_close(heap);

@@ -30,6 +30,16 @@ extern "C" {
 #define TALC_NOEXCEPT
 #endif
 
+/* On the calls whose result says whether their out-parameter was written (or the block is still
+ * the caller's): ignoring it is a warning where the compiler can say so. */
+#if defined(__cplusplus) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 202311L)
+#define TALC_NODISCARD [[nodiscard]]
+#elif defined(__GNUC__)
+#define TALC_NODISCARD __attribute__((warn_unused_result))
+#else
+#define TALC_NODISCARD
+#endif
+
 /** Why a call was refused: TALC_OK, or TALC_<NAME> for a row X(name, NAME, ...) of
  * talc/core/errors_table.h, which explains each (the C++ talc::Errc, value for value), or C's own
  * TALC_OS_ERROR. talc_strerror() gives the text. */
@@ -75,19 +85,23 @@ void talc_options_init(talc_options* options) TALC_NOEXCEPT;
 /** Opening. Each sets *heap on success (and leaves it alone on a refusal). A shm name starts with
  * '/'. `size` is the region's first size in bytes. talc_open_fd maps a descriptor it duplicates
  * (a memfd received over a socket, say): the caller keeps its own. */
-talc_errc talc_create_shm(const char* name, size_t size, const talc_options* options,
-                          talc_heap** heap) TALC_NOEXCEPT;
-talc_errc talc_open_shm(const char* name, const talc_options* options,
-                        talc_heap** heap) TALC_NOEXCEPT;
-talc_errc talc_open_or_create_shm(const char* name, size_t size, const talc_options* options,
-                                  talc_heap** heap) TALC_NOEXCEPT;
-talc_errc talc_create_file(const char* path, size_t size, const talc_options* options,
-                           talc_heap** heap) TALC_NOEXCEPT;
-talc_errc talc_open_file(const char* path, const talc_options* options,
-                         talc_heap** heap) TALC_NOEXCEPT;
-talc_errc talc_open_or_create_file(const char* path, size_t size, const talc_options* options,
-                                   talc_heap** heap) TALC_NOEXCEPT;
-talc_errc talc_open_fd(int fd, const talc_options* options, talc_heap** heap) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_create_shm(const char* name, size_t size, const talc_options* options,
+                                         talc_heap** heap) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_open_shm(const char* name, const talc_options* options,
+                                       talc_heap** heap) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_open_or_create_shm(const char* name, size_t size,
+                                                 const talc_options* options,
+                                                 talc_heap** heap) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_create_file(const char* path, size_t size,
+                                          const talc_options* options,
+                                          talc_heap** heap) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_open_file(const char* path, const talc_options* options,
+                                        talc_heap** heap) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_open_or_create_file(const char* path, size_t size,
+                                                  const talc_options* options,
+                                                  talc_heap** heap) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_open_fd(int fd, const talc_options* options,
+                                      talc_heap** heap) TALC_NOEXCEPT;
 /** Removes a shm name (the heap lives on for those that have it open). TALC_OS_ERROR with
  * ENOENT when there is no such name. */
 talc_errc talc_remove_shm(const char* name) TALC_NOEXCEPT;
@@ -98,14 +112,16 @@ void talc_close(talc_heap* heap) TALC_NOEXCEPT;
  * only. talc_reallocate keeps the first min(old, size) bytes, in place or moved; on a refusal
  * the block is untouched and still the caller's. Unlike free and realloc, a null block is
  * refused (TALC_NULL_POINTER) by every call here. */
-talc_errc talc_allocate(talc_heap* heap, size_t size, size_t align, void** out) TALC_NOEXCEPT;
-talc_errc talc_allocate_zeroed(talc_heap* heap, size_t size, size_t align,
-                               void** out) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_allocate(talc_heap* heap, size_t size, size_t align,
+                                       void** out) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_allocate_zeroed(talc_heap* heap, size_t size, size_t align,
+                                              void** out) TALC_NOEXCEPT;
 talc_errc talc_free(talc_heap* heap, void* block) TALC_NOEXCEPT;
-talc_errc talc_reallocate(talc_heap* heap, void* block, size_t size, size_t align,
-                          void** out) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_reallocate(talc_heap* heap, void* block, size_t size, size_t align,
+                                         void** out) TALC_NOEXCEPT;
 /** The bytes the block may use (at least what was asked for). */
-talc_errc talc_usable_size(talc_heap* heap, const void* block, size_t* out) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_usable_size(talc_heap* heap, const void* block,
+                                          size_t* out) TALC_NOEXCEPT;
 
 /** Allocation published atomically: 64-bit word `word` of the live block `owner` receives the
  * new block's offset in the same operation, so a process killed at any instant leaves either no
@@ -113,11 +129,11 @@ talc_errc talc_usable_size(talc_heap* heap, const void* block, size_t* out) TALC
  * TALC_NULL_OFFSET (else TALC_SLOT_OCCUPIED). talc_deallocate_from frees the block the word
  * names and sets it to TALC_NULL_OFFSET (TALC_NULL_POINTER when it names none);
  * talc_reallocate_from resizes it and rewrites the word when it moves, atomically too. */
-talc_errc talc_allocate_into(talc_heap* heap, void* owner, size_t word, size_t size, size_t align,
-                             void** out) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_allocate_into(talc_heap* heap, void* owner, size_t word, size_t size,
+                                            size_t align, void** out) TALC_NOEXCEPT;
 talc_errc talc_deallocate_from(talc_heap* heap, void* owner, size_t word) TALC_NOEXCEPT;
-talc_errc talc_reallocate_from(talc_heap* heap, void* owner, size_t word, size_t size, size_t align,
-                               void** out) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_reallocate_from(talc_heap* heap, void* owner, size_t word,
+                                              size_t size, size_t align, void** out) TALC_NOEXCEPT;
 
 /** Offsets and pointers in this process. talc_offset_of gives TALC_NULL_OFFSET for a pointer
  * outside the region, talc_address_of NULL for an offset outside it; neither checks that a
@@ -125,23 +141,25 @@ talc_errc talc_reallocate_from(talc_heap* heap, void* owner, size_t word, size_t
  * unless the offset is the start of a live block at least `size` bytes long. */
 uint64_t talc_offset_of(const talc_heap* heap, const void* p) TALC_NOEXCEPT;
 void* talc_address_of(const talc_heap* heap, uint64_t offset) TALC_NOEXCEPT;
-talc_errc talc_adopt(talc_heap* heap, uint64_t offset, size_t size, void** out) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_adopt(talc_heap* heap, uint64_t offset, size_t size,
+                                    void** out) TALC_NOEXCEPT;
 
 /** One offset published for every process that opens the heap (a queue, a table), initially
  * TALC_NULL_OFFSET. talc_exchange_root sets it only if it still holds `expected`: 1 if it did. */
 uint64_t talc_root(const talc_heap* heap) TALC_NOEXCEPT;
 void talc_set_root(talc_heap* heap, uint64_t offset) TALC_NOEXCEPT;
-int talc_exchange_root(talc_heap* heap, uint64_t expected, uint64_t offset) TALC_NOEXCEPT;
+TALC_NODISCARD int talc_exchange_root(talc_heap* heap, uint64_t expected,
+                                      uint64_t offset) TALC_NOEXCEPT;
 
 /** Named blocks of bytes, found by name in every process that opens the heap (a NUL-terminated
  * name of at most 88 bytes). find_or_allocate makes the block, zeroed, if the name is free, or
  * finds it (TALC_SIZE_MISMATCH if it was made with another size or alignment); a process killed
  * at any instant leaves the name with its whole block, or neither. find gives the block and its
  * size (`size` may be null); destroy frees it and frees the name. */
-talc_errc talc_named_find_or_allocate(talc_heap* heap, const char* name, size_t size, size_t align,
-                                      void** out) TALC_NOEXCEPT;
-talc_errc talc_named_find(talc_heap* heap, const char* name, void** out,
-                          size_t* size) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_named_find_or_allocate(talc_heap* heap, const char* name, size_t size,
+                                                     size_t align, void** out) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_named_find(talc_heap* heap, const char* name, void** out,
+                                         size_t* size) TALC_NOEXCEPT;
 talc_errc talc_named_destroy(talc_heap* heap, const char* name) TALC_NOEXCEPT;
 
 /** The heap's figures: a uint64_t for each row of talc/core/heap_stats_table.h, in its order,
@@ -152,7 +170,7 @@ typedef struct talc_stats {
   TALC_HEAP_STATS(TALC_STATS_FIELD)
 #undef TALC_STATS_FIELD
 } talc_stats;
-talc_errc talc_get_stats(talc_heap* heap, talc_stats* out) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_get_stats(talc_heap* heap, talc_stats* out) TALC_NOEXCEPT;
 
 /** The full integrity check of the heap and its lanes, under the lock. Returns the verdict;
  * `report`, when not null, receives where and what (a static text). */
@@ -161,7 +179,7 @@ typedef struct talc_check_report {
   uint64_t offset;
   const char* what;
 } talc_check_report;
-talc_errc talc_check(talc_heap* heap, talc_check_report* report) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_check(talc_heap* heap, talc_check_report* report) TALC_NOEXCEPT;
 /** Gives the blocks the calling thread's lane holds back to the heap (and those of lanes whose
  * owners died). */
 talc_errc talc_trim(talc_heap* heap) TALC_NOEXCEPT;
