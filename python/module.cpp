@@ -14,6 +14,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "errors.hpp"
 #include "gil.hpp"
@@ -238,6 +239,18 @@ void bind_heap(py::module_& m) {
       "(talc.Error size_mismatch otherwise).");
   c.def("find", &find_named, "name"_a, "The named block `name`; talc.Error not_found if none.");
   c.def("destroy", &destroy_named, "name"_a, "Frees the named block `name` and its name.");
+  c.def(
+      "names",
+      [](Heap& h) {
+        const talc::Result<std::vector<talc::NamedInfo>> r =
+            without_gil([&] { return h.use([](MapTalc& t) { return t.named_objects(); }); });
+        if (!r) fail(r.error());
+        py::list out;
+        for (const talc::NamedInfo& n : *r) out.append(py::make_tuple(n.name, n.offset, n.size));
+        return out;
+      },
+      "Every name in the heap, in no particular order, as (name, offset, size) tuples: the named "
+      "blocks of any process, from Python, C or C++ (heap.find(name) gives a Block of one).");
   c.def("ring", &ring, "name"_a,
         "The ring of that name (an OffsetRing of 1024 slots), built on first use.");
   // The root: an offset, or None for the null offset (Rel's kNull) a new heap holds.

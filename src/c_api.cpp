@@ -316,6 +316,17 @@ talc_errc talc_named_destroy(talc_heap* heap, const char* name) noexcept {
   return guarded("talc_named_destroy", [&] { return heap->t.destroy_named(name); });
 }
 
+talc_errc talc_named_each(talc_heap* heap, talc_named_visit visit, void* context) noexcept {
+  if (heap == nullptr || visit == nullptr) return reply("talc_named_each", Errc::null_pointer);
+  return guarded("talc_named_each", [&] {
+    const auto names = heap->t.named_objects();  // read whole, so that visit may call the heap
+    if (!names) return names.error();
+    for (const talc::NamedInfo& n : *names)
+      if (visit(n.name.c_str(), n.offset, n.size, n.type, context) != 0) break;
+    return Errc::ok;
+  });
+}
+
 talc_errc talc_get_stats(talc_heap* heap, talc_stats* out) noexcept {
   if (heap == nullptr || out == nullptr) return reply("talc_get_stats", Errc::null_pointer);
   const talc::Result<talc::HeapStats> r = heap->t.try_stats();

@@ -162,6 +162,17 @@ TALC_NODISCARD talc_errc talc_named_find(talc_heap* heap, const char* name, void
                                          size_t* size) TALC_NOEXCEPT;
 talc_errc talc_named_destroy(talc_heap* heap, const char* name) TALC_NOEXCEPT;
 
+/** What talc_named_each gives for each named block or object: its name, the offset of its block
+ * (talc_address_of turns it into this process's pointer), its size and its type key (one key
+ * for every byte block of talc_named_find_or_allocate, another for each C++ type that
+ * find_or_construct<T> built). Returning nonzero stops the walk. */
+typedef int (*talc_named_visit)(const char* name, uint64_t offset, uint64_t size, uint64_t type,
+                                void* context);
+/** Calls `visit` for every name in the heap, in no particular order, with no lock held: the list
+ * is read first, so `visit` may call the heap (a name made or destroyed meanwhile may or may not
+ * be seen). */
+talc_errc talc_named_each(talc_heap* heap, talc_named_visit visit, void* context) TALC_NOEXCEPT;
+
 /** The heap's figures: a uint64_t for each row of talc/core/heap_stats_table.h, in its order,
  * which says what each means. Every byte of the span is in exactly one of live, free, cached
  * (blocks the lanes hold for their threads) and overhead. */

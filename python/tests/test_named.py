@@ -73,3 +73,14 @@ def test_named_refusals(heap):
         assert live_state(heap) == before
     with pytest.raises(ValueError):
         heap.named("zero", 0)
+
+
+def test_names_lists_every_named_block(heap):
+    assert heap.names() == []
+    a = heap.named("alpha", 100)
+    heap.named("beta", 24)
+    got = sorted(heap.names())
+    assert [n for n, _, _ in got] == ["alpha", "beta"]
+    assert got[0][1] == a.offset and got[0][2] == 100
+    heap.destroy("beta")
+    assert [n for n, _, _ in heap.names()] == ["alpha"]

@@ -159,6 +159,28 @@ static void slots(talc_heap* h) {
   CHECK(live(h) == base_live);
 }
 
+/* What talc_named_each saw: how many names, and the block named "mailbox". */
+struct seen {
+  int names;
+  uint64_t mailbox_offset, mailbox_size, bytes_type;
+};
+static int see(const char* name, uint64_t offset, uint64_t size, uint64_t type, void* context) {
+  struct seen* s = context;
+  ++s->names;
+  if (strcmp(name, "mailbox") == 0) {
+    s->mailbox_offset = offset;
+    s->mailbox_size = size;
+    s->bytes_type = type;
+  }
+  return 0;
+}
+static int stop_at_first(const char* name, uint64_t offset, uint64_t size, uint64_t type,
+                         void* context) {
+  (void)name, (void)offset, (void)size, (void)type;
+  ++*(int*)context;
+  return 1;
+}
+
 /* The root, named blocks, and a forked process that opens the heap by name, reads the parent's
  * block in place, frees it, and leaves a block of its own for the parent. */
 static void shared(talc_heap* h, const char* name) {
@@ -175,6 +197,21 @@ static void shared(talc_heap* h, const char* name) {
   CHECK(talc_named_find_or_allocate(h, "mailbox", 8, 64, &same) == TALC_SIZE_MISMATCH);
   CHECK(talc_named_find_or_allocate(h, "", 8, 0, &same) == TALC_EMPTY_NAME);
   CHECK(talc_named_find_or_allocate(h, "zero", 0, 0, &same) == TALC_SIZE_OVERFLOW);
+
+  void* note = NULL;
+  OK(talc_named_find_or_allocate(h, "note", 100, 0, &note));
+  struct seen s = {0, 0, 0, 0};
+  OK(talc_named_each(h, see, &s));
+  CHECK(s.names == 2 && s.mailbox_offset == talc_offset_of(h, mailbox) &&
+        s.mailbox_size == 4 * sizeof(uint64_t) && s.bytes_type != 0);
+  int visits = 0;
+  OK(talc_named_each(h, stop_at_first, &visits));
+  CHECK(visits == 1);
+  CHECK(talc_named_each(h, NULL, NULL) == TALC_NULL_POINTER);
+  OK(talc_named_destroy(h, "note"));
+  s.names = 0;
+  OK(talc_named_each(h, see, &s));
+  CHECK(s.names == 1);
 
   void* msg = NULL;
   OK(talc_allocate(h, 777, 0, &msg));
