@@ -19,13 +19,17 @@
 #   python3-pytest              the Python package's tests
 #   python3-numpy               the Python package's tests, example and benchmark read blocks
 #                               in place as numpy arrays
+#   python3-venv python3-pip    `pip install --no-build-isolation .` (pyproject.toml, setup.py)
+#   python3-setuptools          and `python3 -m build --wheel --no-isolation`, tested in a fresh
+#   python3-wheel python3-build virtual environment (tests/programs/python_install.sh)
 #   spin                        the Promela models of the lock, journal and lane protocols
 #                               (models/, checked by scripts/check-models)
 set -euo pipefail
 
 packages=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libboost-dev libcli11-dev
           nlohmann-json3-dev doxygen pkg-config python3 libmimalloc-dev libjemalloc-dev gnuplot-nox
-          python3-dev pybind11-dev python3-pybind11 python3-pytest python3-numpy spin)
+          python3-dev pybind11-dev python3-pybind11 python3-pytest python3-numpy
+          python3-venv python3-pip python3-setuptools python3-wheel python3-build spin)
 
 missing=()
 for p in "${packages[@]}"; do

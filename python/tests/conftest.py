@@ -2,12 +2,20 @@
 
 import itertools
 import os
+import pathlib
 
 import pytest
 
 import talc
 
 _counter = itertools.count()
+
+# tests/programs/python_install.sh runs these tests against the copy pip installed in a virtual
+# environment and names that environment here: a module found elsewhere would prove nothing.
+_installed_in = os.environ.get("TALC_EXPECT_INSTALLED_IN")
+if _installed_in and not pathlib.Path(talc.__file__).resolve().is_relative_to(
+        pathlib.Path(_installed_in).resolve()):
+    raise pytest.UsageError(f"talc was imported from {talc.__file__}, not from {_installed_in}")
 
 
 def unique_name(tag: str = "py") -> str:
