@@ -13,17 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "support/c_check.h"
 #include "talc/talc.h"
 
-static int failures = 0;
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                              \
-    }                                                                          \
-  } while (0)
 /* A call that must succeed; its code and the thread's message when it does not. */
 #define OK(call)                                                                                \
   do {                                                                                          \

@@ -8,17 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "support/c_check.h"
 #include "talc/talc.h" /* the types and macros only: every call goes through dlsym */
-
-static int failures = 0;
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                              \
-    }                                                                          \
-  } while (0)
 
 /* A pointer of each call's own type, found by name in the library (memcpy: ISO C converts no
  * object pointer to a function pointer). */
