@@ -83,8 +83,11 @@ Errc TalcMeta<Bins, Journaled>::deallocate(void* p) noexcept {
   return deallocate_live(*live);
 }
 
+// Inlined into deallocate() and the lanes' free: as a call of its own it cost a free 20
+// instructions (talc_op_cost talc_core pair64: 468 against 448 per operation).
 template <class Bins, bool Journaled>
-Errc TalcMeta<Bins, Journaled>::deallocate_live(const Chunk& live) noexcept {
+[[gnu::always_inline]] inline Errc TalcMeta<Bins, Journaled>::deallocate_live(
+    const Chunk& live) noexcept {
   const Merge m = merge_of(live);
   if (!m.ok) return Errc::corrupted;
   release(live, m);
