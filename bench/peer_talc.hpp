@@ -17,15 +17,23 @@
 
 namespace talc_bench {
 
-template <bool Lanes>
+// Where the face's small blocks come from: the calling thread's lane (the default), pages that
+// lane owns, or nowhere but the core under the lock: the sides of the small-block layer, in one
+// run.
+enum class SmallBlocks { lanes, pages, none };
+
+template <SmallBlocks Small>
 class BasicTalcFacePeer {
  public:
-  // With lanes (the default), small blocks come from the calling thread's lane; without, every
-  // call takes the heap's lock: the two sides of the lane layer, in one run.
-  static constexpr PeerInfo kInfo{Lanes ? "talc" : "talc_nolanes", true, true, true};
+  static constexpr PeerInfo kInfo{Small == SmallBlocks::lanes   ? "talc"
+                                  : Small == SmallBlocks::pages ? "talc_pages"
+                                                                : "talc_nolanes",
+                                  true, true, true};
 
   explicit BasicTalcFacePeer(std::size_t arena)
-      : heap_(talc::MapTalc<>::anonymous(arena, talc::OpenOptions{.lanes = Lanes})) {}
+      : heap_(talc::MapTalc<>::anonymous(
+            arena, talc::OpenOptions{.lanes = Small != SmallBlocks::none,
+                                     .pages = Small == SmallBlocks::pages})) {}
 
   void* allocate(std::size_t size, std::size_t align) noexcept {
     const talc::Result<talc::Meta> r = heap_.try_allocate(size, align);
@@ -48,7 +56,7 @@ class BasicTalcFacePeer {
   }
   talc::MapTalc<> heap_;
 };
-using TalcFacePeer = BasicTalcFacePeer<true>;
+using TalcFacePeer = BasicTalcFacePeer<SmallBlocks::lanes>;
 static_assert(TalcFacePeer::kInfo.name == kReference);
 
 // The core heap alone, on an anonymous mapping. Unjournaled, it is the same heap built without

@@ -109,6 +109,7 @@ class Allocator {
     HeaderType& h = *header_;
     auto& heap = h.body();
     void* raw = const_cast<std::remove_cv_t<T>*>(p.get());
+    if (heap.page_free(raw)) return;
     LaneOwner* o = heap.free_lane();
     if (o != nullptr && heap.lane_free(*o, raw) != LaneHeap<Bins>::LaneFree::ask_lock) return;
     const Errc e = heap.with_lock(

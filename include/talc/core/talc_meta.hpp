@@ -62,6 +62,9 @@ struct ClaimOptions {
   bool checked = false;
   /// For a heap with lanes (lanes/lane_heap.hpp): whether it has them. The core heap ignores it.
   bool lanes = true;
+  /// For a heap with lanes: whether its small blocks live in pages (pages/page_table.hpp), which
+  /// any thread gives a block back to without the lock. The core heap ignores it.
+  bool pages = false;
 };
 
 template <class Bins = DefaultBinConfig, bool Journaled = true>

@@ -1,5 +1,5 @@
 // face/ (layer 8): Talc, MapTalc and the handles users hold.
-// May include: core, sync, lanes, region.
+// May include: core, sync, pages, lanes, region.
 //
 // Start at face/talc.hpp: the calls users make and their fast path, top-down.
 //

@@ -75,6 +75,10 @@ struct OpenOptions {
   /// (lanes/lane_heap.hpp), per-thread caches in the region that take no lock. The heap records the
   /// choice, and every process that opens it follows the heap.
   bool lanes = true;
+  /// For a process that builds the heap with lanes: whether its small blocks live in pages
+  /// (pages/page_table.hpp), which any thread, of any process, gives a block back to without
+  /// the heap's lock. Recorded in the heap like `lanes`.
+  bool pages = false;
 };
 
 /// A refusal to open a heap, or an operation on a heap marked corrupted. code() is an Errc.
@@ -148,6 +152,8 @@ class Talc {
                               std::size_t align = kGranule) noexcept {
     if (const Errc e = own(m); e != Errc::ok) return e;
     if (const Errc e = align_error(align); e != Errc::ok) return e;
+    if (const std::optional<Result<std::size_t>> usable = heap().page_usable(m.ptr()))
+      return reallocate_page(m, *usable, size, align);
     void* p = m.ptr();
     const Result<void*> r = growing(size, align, [&](auto& core) -> Result<void*> {
       if (const Errc e = heap().refuse_cached(core, p, lock_wait_); e != Errc::ok) return e;
@@ -197,6 +203,8 @@ class Talc {
     return deallocate(base_ + m.offset);
   }
   Errc deallocate(void* p) noexcept {
+    // A page's block goes back to its page from any thread, without a lane or the lock.
+    if (const std::optional<Errc> r = heap().page_free(p)) return *r;
     const LaneOwner* held = heap().free_lane();
     const LaneOwner o = held != nullptr ? *held : LaneOwner{};
     if (held != nullptr) {
@@ -288,6 +296,7 @@ class Talc {
   }
 
   Result<std::size_t> usable_size(const void* p) noexcept {
+    if (const std::optional<Result<std::size_t>> usable = heap().page_usable(p)) return *usable;
     Result<std::size_t> r = Errc::corrupted;
     const Errc e = locked([&](auto& core) {
       r = core.usable_size(p);
@@ -475,6 +484,7 @@ class Talc {
                           .wait = opts.wait,
                           .max_size = opts.max_size};
     request.claim.lanes = opts.lanes && opts.claim.lanes;
+    request.claim.pages = request.claim.lanes && (opts.pages || opts.claim.pages);
     const HeaderOpened<HeaderType> h = HeaderType::open(request);
     if (!h) throw OpenError(h.error, h.why.empty() ? describe(h.error) : h.why);
     const std::uint64_t ns = h.header->namespace_record(), mine = namespace_id();
@@ -521,6 +531,8 @@ class Talc {
   /// The slow path (face/talc_slow.hpp): the lock, growth, out of memory, damage.
   template <class F>
   Errc resize_in_place(Meta& m, std::size_t size, F&& f) noexcept;
+  Result<Meta> reallocate_page(const Meta& m, Result<std::size_t> usable, std::size_t size,
+                               std::size_t align) noexcept;
 
   /// Runs `op` (a core request giving Result<void*>) under the lock; when it fails for want of
   /// memory, grows the region (still under the lock, so one process grows it at a time) and

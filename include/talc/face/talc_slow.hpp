@@ -20,6 +20,13 @@ template <class Bins>
 template <class F>
 inline Errc Talc<Bins>::resize_in_place(Meta& m, std::size_t size, F&& f) noexcept {
   if (const Errc e = own(m); e != Errc::ok) return e;
+  // A page's block has the size of its class: it grows in place up to that, and never shrinks.
+  if (const std::optional<Result<std::size_t>> usable = heap().page_usable(m.ptr())) {
+    if (!*usable) return usable->error();
+    if (size > **usable) return Errc::out_of_memory;
+    m.size = size;
+    return Errc::ok;
+  }
   Errc r = Errc::corrupted;
   const Errc e = locked([&](auto& core) {
     r = heap().refuse_cached(core, m.ptr(), lock_wait_);
@@ -27,6 +34,20 @@ inline Errc Talc<Bins>::resize_in_place(Meta& m, std::size_t size, F&& f) noexce
   });
   if (e != Errc::ok) return e;
   if (r == Errc::ok) m.size = size;
+  return r;
+}
+
+template <class Bins>
+inline Result<Meta> Talc<Bins>::reallocate_page(const Meta& m, Result<std::size_t> usable,
+                                                std::size_t size, std::size_t align) noexcept {
+  if (!usable) return usable.error();
+  if (size != 0 && size <= *usable && align <= kGranule) return Meta{base_, m.offset, size};
+  // Moved, as the core moves a block it cannot resize in place: the new block first, so that a
+  // refusal leaves the old one the caller's.
+  const Result<Meta> r = try_allocate(size, align);
+  if (!r) return r.error();
+  std::memcpy(r->ptr(), m.ptr(), std::min(*usable, size));
+  (void)deallocate(m.ptr());
   return r;
 }
 

@@ -111,6 +111,7 @@ struct LaneOwner {
   std::uint64_t mark = 0;     // this lane's mark (LaneHeap's secret XOR its index)
   std::uint64_t bound = 0;    // bytes the lane may hold
   std::uint64_t heap_start = 0;
+  std::uint64_t index = 0;  // the lane's, in the table
 
   // A cached block of chunk size `size`, class `cls`, taken off its stack: its user offset, or
   // kNull when the stack is empty, the lane is paused, or the head does not look like one of

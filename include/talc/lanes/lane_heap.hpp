@@ -41,6 +41,7 @@
 #include "talc/core/fingerprint.hpp"
 #include "talc/lanes/lane.hpp"
 #include "talc/lanes/lane_local.hpp"
+#include "talc/pages/page_table.hpp"
 #include "talc/sync/process.hpp"
 #include "talc/sync/region_lock.hpp"
 #include "talc/sync/talck_meta.hpp"
@@ -64,7 +65,9 @@ class alignas(64) LaneHeap {
 
   static constexpr std::uint64_t layout_fingerprint() noexcept {
     return fingerprint_of({Sync::layout_fingerprint(), kSyncOffset, LaneConfig::kClasses,
-                           LaneConfig::kClassCap, LaneConfig::kMaxLanes, sizeof(Lane)});
+                           LaneConfig::kClassCap, LaneConfig::kMaxLanes, sizeof(Lane),
+                           PageConfig::kMaxBytes, PageConfig::kIdent, sizeof(PageHeader),
+                           PageTable::kHeadWords});
   }
   static constexpr std::size_t min_claim_size() noexcept {
     return kSyncOffset + Sync::min_claim_size();
@@ -80,6 +83,9 @@ class alignas(64) LaneHeap {
     if (!sync) return sync.error();
     auto* self = ::new (at) LaneHeap();
     if (opts.lanes && !opts.checked) self->build_table();
+    if (opts.pages && self->has_lanes() && self->pages_.build(self->meta()))
+      for (std::uint64_t i = 0; i < self->lanes_; ++i)  // no page lists yet (page_table.hpp)
+        std::fill(std::begin(self->lanes()[i].head), std::end(self->lanes()[i].head), 0);
     return self;
   }
 
@@ -99,6 +105,10 @@ class alignas(64) LaneHeap {
           core.heap_end() - lanes_at(self->table_) < self->lanes_ * sizeof(Lane))
         return Errc::corrupted;
     }
+    if (self->pages_.present() &&
+        (self->table_ == kNull ||
+         !self->pages_.sane(self->meta().heap_start(), self->meta().heap_end())))
+      return Errc::corrupted;
     return self;
   }
 
@@ -112,9 +122,11 @@ class alignas(64) LaneHeap {
     bool rec = false;
     const Errc e = sync().with_lock(
         [&](Core& core) {
-          if (rec)  // a pause its dead holder left
+          if (rec) {  // a pause its dead holder left, a page it was making or giving back
             for (std::uint64_t i = 0; i < lane_count(); ++i)
               lane_store(lanes()[i].pause, std::uint64_t{0});
+            if (has_pages() && pages_sane(core)) (void)pages_.sweep(core, lanes_, all_lists());
+          }
           f(core);
         },
         &rec, bound);
@@ -140,6 +152,9 @@ class alignas(64) LaneHeap {
   // ---- lanes ------------------------------------------------------------------------------------
 
   bool has_lanes() const noexcept { return table_ != kNull; }
+  /// Whether small blocks live in pages (pages/page_table.hpp) rather than the lanes' stacks.
+  bool has_pages() const noexcept { return pages_.present(); }
+  const PageTable& pages() const noexcept { return pages_; }
   std::uint64_t lane_count() const noexcept { return has_lanes() ? lanes_ : 0; }
   std::uint64_t lane_bound() const noexcept { return bound_; }
   const Lane& lane(std::uint64_t i) const noexcept { return lanes()[i]; }
@@ -193,6 +208,10 @@ class alignas(64) LaneHeap {
   [[gnu::always_inline]] std::uint64_t lane_allocate(const LaneOwner& o,
                                                      std::size_t size) const noexcept {
     const std::uint64_t chunk = chunk_size_for(size);
+    if (has_pages())
+      return pages_.allocate(core_bytes(), meta().heap_end_unlocked(),
+                             PageLists{o.lane->head, o.lane->count}, o.index,
+                             PageConfig::class_of(chunk));
     return o.pop(LaneConfig::class_of(chunk), chunk, meta().heap_end_unlocked());
   }
 
@@ -200,8 +219,33 @@ class alignas(64) LaneHeap {
   /// of the blocks on top of the stack is aligned (then the heap serves it under the lock).
   std::uint64_t lane_allocate_aligned(const LaneOwner& o, std::size_t size,
                                       std::size_t align) const noexcept {
+    if (has_pages()) return kNull;  // a page's blocks are 16-aligned: the heap carves one
     const std::uint64_t chunk = chunk_size_for(size);
     return o.pop_aligned(LaneConfig::class_of(chunk), chunk, meta().heap_end_unlocked(), align);
+  }
+
+  /// Gives the page block at `p` back, from any thread, without the lock (PageTable::free): what
+  /// the free answers, or nullopt when `p` is no page's block (or the heap is marked broken,
+  /// which only the lock's path reports).
+  [[gnu::always_inline]] std::optional<Errc> page_free(const void* p) const noexcept {
+    if (!has_pages() || corrupted()) [[unlikely]]
+      return std::nullopt;
+    const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p),
+                         b = reinterpret_cast<std::uintptr_t>(core_bytes());
+    if (a < b) return std::nullopt;
+    return pages_.free(core_bytes(), meta().heap_start(), meta().heap_end_unlocked(), a - b);
+  }
+  /// The usable bytes of the page block at `p`, or nullopt when it is no page's block.
+  std::optional<Result<std::size_t>> page_usable(const void* p) const noexcept {
+    if (!has_pages()) return std::nullopt;
+    const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p),
+                         b = reinterpret_cast<std::uintptr_t>(core_bytes());
+    if (a < b) return std::nullopt;
+    const std::uint64_t u = a - b;
+    const PageTable::Block k =
+        pages_.find(core_bytes(), meta().heap_start(), meta().heap_end_unlocked(), u);
+    if (k.found == PageTable::Found::not_page) return std::nullopt;
+    return pages_.usable(core_bytes(), meta().heap_start(), meta().heap_end_unlocked(), u);
   }
 
   enum class LaneFree : std::uint8_t { cached, double_free, ask_lock };
@@ -209,6 +253,7 @@ class alignas(64) LaneHeap {
   /// uncached small block can be read without the lock. ask_lock when not: a large block, a
   /// lane that is full or paused, a neighbour caught mid-operation, another lane's mark.
   [[gnu::always_inline]] LaneFree lane_free(const LaneOwner& o, const void* p) const noexcept {
+    if (has_pages()) return LaneFree::ask_lock;  // a core block: the lanes keep no stacks then
     const Result<Chunk> c = meta().template live_chunk<false>(p);
     if (!c || c->size > LaneConfig::kMaxChunk) return LaneFree::ask_lock;
     const std::uint64_t u = c->user(), cls = LaneConfig::class_of(c->size);
@@ -225,6 +270,15 @@ class alignas(64) LaneHeap {
   /// for even one block; corrupted when the lane's stack is not what it must be.
   Result<void*> refill_pop(Core& core, const LaneOwner& o, std::size_t size) noexcept {
     const std::uint64_t chunk = chunk_size_for(size), cls = LaneConfig::class_of(chunk);
+    if (has_pages()) {
+      // A heap with no room for a page may still have room for the block.
+      const Result<std::uint64_t> u = pages_sane(core)
+                                          ? pages_.refill(core, lists(o.index), o.index, cls)
+                                          : Result<std::uint64_t>(Errc::corrupted);
+      if (u) return core.address_of(*u);
+      if (u.error() != Errc::out_of_memory) return u.error();
+      return core.allocate(size, kGranule);
+    }
     Lane& l = *o.lane;
     if (lane_load(l.head[cls]) == kNull) {
       // Each operation carves blocks side by side out of the chunk that a request for one block
@@ -263,6 +317,10 @@ class alignas(64) LaneHeap {
   /// which keeps the heap whole.
   Errc free_locked(Core& core, void* p, const LaneOwner* o,
                    std::chrono::milliseconds bound = kDefaultLockWait) noexcept {
+    if (has_pages()) {
+      if (const std::optional<Errc> r = page_free(p)) return *r;
+      o = nullptr;  // the lanes' stacks are not used: a small core block goes back to the core
+    }
     const Result<Chunk> c = core.live_chunk(p);
     if (!c) return c.error();
     if (has_lanes() && c->size <= LaneConfig::kMaxChunk) {
@@ -292,7 +350,7 @@ class alignas(64) LaneHeap {
   }
   /// The same, for a chunk live_chunk() has just proved live.
   Errc refuse_cached(Core& core, const Chunk& c, std::chrono::milliseconds bound) noexcept {
-    if (!has_lanes() || c.size > LaneConfig::kMaxChunk) return Errc::ok;
+    if (!has_lanes() || has_pages() || c.size > LaneConfig::kMaxChunk) return Errc::ok;
     const std::uint64_t u = c.user(), x = load_word(core_bytes(), u + kWord) ^ secret_;
     if (x >= lanes_) return Errc::ok;
     if (!table_sane(core)) return Errc::corrupted;
@@ -312,13 +370,16 @@ class alignas(64) LaneHeap {
   /// (their table, or a block one of them caches) rather than to a user: for walks of the chunks.
   bool in_lanes(Core& core, const void* p) noexcept {
     if (!has_lanes()) return false;
-    return core.offset_of(p) == table_ || refuse_cached(core, p) == Errc::not_allocated;
+    const std::uint64_t u = core.offset_of(p);
+    if (u == table_ || (has_pages() && (u == pages_.table || is_page(core, u)))) return true;
+    return refuse_cached(core, p) == Errc::not_allocated;
   }
 
   /// Under the lock, when a request failed for want of memory: drains `mine` (the caller's lane,
   /// when it has one) and reclaims every lane with no live owner. Whether anything came back.
   bool drain_lanes(Core& core, LaneOwner* mine) noexcept {
     if (!has_lanes()) return false;
+    if (has_pages()) return release_pages(core, mine);
     bool freed = false;
     if (mine != nullptr && lane_load(mine->lane->bytes) != 0) {
       for (std::uint64_t cls = 0; cls < LaneConfig::kClasses; ++cls)
@@ -354,6 +415,10 @@ class alignas(64) LaneHeap {
     Cached c;
     for (std::uint64_t i = 0; i < lane_count(); ++i) {
       const Lane& l = lanes()[i];
+      if (has_pages()) {  // a lane's words are page lists then: what is cached is in pages
+        c.owned += lane_load(l.owner) != 0;
+        continue;
+      }
       for (std::uint64_t cls = 0; cls < LaneConfig::kClasses; ++cls)
         c.blocks += lane_load(l.count[cls]);
       c.bytes += lane_load(l.bytes);
@@ -365,6 +430,7 @@ class alignas(64) LaneHeap {
   /// table as live; to a user the former are cached, the latter overhead. Every byte of the span
   /// stays in exactly one of live, free, cached and overhead.
   void subtract_lanes(HeapStats& s) const noexcept {
+    if (has_pages()) return subtract_pages(s);
     const Cached c = cached();
     const std::uint64_t table = table_chunk();
     const std::uint64_t blocks = c.blocks + (table != 0 ? 1 : 0);
@@ -380,12 +446,31 @@ class alignas(64) LaneHeap {
     if (table != 0 && s.allocations != 0) --s.allocations;  // the table's, when the heap was built
   }
   void subtract_lanes(Census& census) const noexcept {
+    if (has_pages()) {
+      // The pages and the two tables are one live chunk each to the core; to a user the free
+      // blocks in pages are cached, the rest overhead.
+      const PageTable::Counts pc = pages_.counts(core_bytes(), meta().heap_end_unlocked());
+      const std::uint64_t chunks = pc.pages + 2,
+                          bytes = pc.chunk_bytes + table_chunk() + page_table_chunk();
+      census.cached_chunks = pc.free;
+      census.cached_bytes = pc.free_bytes;
+      census.live_chunks -= std::min(census.live_chunks, chunks);
+      census.live_chunks += pc.held;
+      census.live_bytes -= std::min(census.live_bytes, bytes);
+      census.live_bytes += pc.held_bytes + pc.held * kTagSize;
+      return;
+    }
     const Cached c = cached();
     const std::uint64_t table = table_chunk();
     census.cached_chunks = c.blocks;
     census.cached_bytes = c.bytes;
     census.live_chunks -= std::min(census.live_chunks, c.blocks + (table != 0 ? 1 : 0));
     census.live_bytes -= std::min(census.live_bytes, c.bytes + table);
+  }
+
+  /// The chunk bytes of the page table (0 without pages): overhead in the statistics.
+  std::uint64_t page_table_chunk() const noexcept {
+    return has_pages() ? Tag{load_word(core_bytes(), pages_.table - kTagSize)}.size() : 0;
   }
 
   /// The chunk bytes of the lane table (0 without lanes): overhead in the statistics.
@@ -406,6 +491,9 @@ class alignas(64) LaneHeap {
     const Result<Chunk> t = core.live_chunk(table());
     if (!t || t->end() < lane_offset(lanes_))
       return CheckReport{Errc::corrupted, table_, "the lane table is not a live block"};
+    if (has_pages()) {
+      if (const CheckReport r = pages_.check(core, lanes_, all_lists()); !r.ok()) return r;
+    }
     if (!live) return walk_lanes(core);
     for (std::uint64_t i = 0; i < lanes_; ++i) {
       const std::uint64_t w = lane_load(lanes()[i].owner);
@@ -429,6 +517,9 @@ class alignas(64) LaneHeap {
     (void)self->with_lock([&](Core& core) {
       for (std::uint64_t cls = 0; cls < LaneConfig::kClasses; ++cls)
         (void)self->drain(core, o, cls, LaneConfig::kClassCap);
+      // Pages with blocks held stay on the lane: its next owner serves from them.
+      if (self->has_pages() && self->pages_sane(core))
+        (void)self->pages_.release_empty(core, self->lists(index), index, false);
     });
     lane_store(l.thread, std::uint64_t{0});
     lane_store(l.owner, std::uint64_t{0}, std::memory_order_release);
@@ -460,9 +551,10 @@ class alignas(64) LaneHeap {
     return h.key == this && h.stamp == lanes_local::stamp() && h.owner.lane != nullptr;
   }
   LaneOwner view(std::uint64_t i) const noexcept {
-    return LaneOwner{&lanes()[i], core_bytes(), secret_ ^ i, bound_, meta().heap_start()};
+    return LaneOwner{&lanes()[i], core_bytes(), secret_ ^ i, bound_, meta().heap_start(), i};
   }
-  static bool empty(const Lane& l) noexcept {
+  bool empty(const Lane& l) const noexcept {
+    if (has_pages()) return true;  // its words are page lists, which stay with the lane
     for (std::uint64_t cls = 0; cls < LaneConfig::kClasses; ++cls)
       if (lane_load(l.head[cls]) != kNull) return false;
     return true;
@@ -470,6 +562,66 @@ class alignas(64) LaneHeap {
   /// Whether an owner word names nobody who may still work the lane: free, or a dead process.
   static bool owner_gone(std::uint64_t w) noexcept {
     return w == 0 || w == RegionLock::kAbandoned || RegionLock::holder_dead(w);
+  }
+
+  bool pages_sane(const Core& core) const noexcept {
+    return table_sane(core) && pages_.sane(core.heap_start(), core.heap_end_unlocked());
+  }
+  /// Lane i's page lists: in a heap with pages its `head` words hold the first page of each
+  /// class, its `count` words the current one (page_table.hpp).
+  PageLists lists(std::uint64_t i) const noexcept {
+    return PageLists{lanes()[i].head, lanes()[i].count};
+  }
+  auto all_lists() const noexcept {
+    return [this](std::uint64_t i) { return lists(i); };
+  }
+  /// Whether user offset `u` is a page's (pages_.page_at names it).
+  bool is_page(Core& core, std::uint64_t u) const noexcept {
+    if (!pages_sane(core) || u < kWord) return false;
+    const std::uint64_t i = load_word(core_bytes(), u) & ~PageConfig::kIdent;
+    return (load_word(core_bytes(), u) & PageConfig::kIdent) == PageConfig::kIdent &&
+           pages_.page_at(core_bytes(), core.heap_end(), i) == u;
+  }
+
+  /// Under the lock, when a request found no memory: gives back the pages without a held block
+  /// of `mine` (the caller's lane) and of every lane nobody owns, each taken over for the while
+  /// as reclaim() takes a lane. Whether any page went back.
+  bool release_pages(Core& core, LaneOwner* mine) noexcept {
+    if (!pages_sane(core)) return false;
+    std::uint64_t n = 0;
+    if (mine != nullptr) n += pages_.release_empty(core, lists(mine->index), mine->index, false);
+    for (std::uint64_t i = 0; i < lanes_; ++i) {
+      Lane& l = lanes()[i];
+      if (const std::uint64_t w = lane_load(l.owner); w != 0 && owner_gone(w))
+        (void)reclaim(core, i, Reclaim::dead_only);  // now free, unless it is damaged
+      std::uint64_t w = 0;
+      if (!std::atomic_ref<std::uint64_t>(l.owner).compare_exchange_strong(
+              w, RegionLock::self(), std::memory_order_acq_rel))
+        continue;
+      n += pages_.release_empty(core, lists(i), i, false);
+      lane_store(l.owner, std::uint64_t{0}, std::memory_order_release);
+    }
+    return n != 0;
+  }
+
+  /// HeapStats with the pages taken out (subtract_lanes): the core counts each page, and the two
+  /// tables, as one live block; to a user a page's held blocks are live, its free blocks cached
+  /// (including those given back and not yet collected), the rest overhead.
+  void subtract_pages(HeapStats& s) const noexcept {
+    const PageTable::Counts pc = pages_.counts(core_bytes(), meta().heap_end_unlocked());
+    const std::uint64_t tables = table_chunk() + page_table_chunk();
+    const std::uint64_t blocks = pc.pages + 2;
+    const std::uint64_t usable = pc.chunk_bytes - pc.pages * kTagSize + tables - 2 * kTagSize;
+    s.live_allocations -= std::min(blocks, s.live_allocations);
+    s.live_allocations += pc.held;
+    s.live_bytes -= std::min(usable, s.live_bytes);
+    s.live_bytes += pc.held_bytes;
+    s.cached_blocks = pc.free;
+    s.cached_bytes = pc.free_bytes;
+    s.overhead_bytes = s.span_bytes - s.live_bytes - s.free_bytes - s.cached_bytes;
+    s.lanes = lane_count();
+    s.lanes_owned = cached().owned;
+    if (s.allocations >= 2) s.allocations -= 2;  // the tables', made with the heap
   }
 
   void build_table() noexcept {
@@ -553,7 +705,8 @@ class alignas(64) LaneHeap {
         return Errc::ok;
     }
     const LaneOwner o = view(i);
-    for (std::uint64_t cls = 0; cls < LaneConfig::kClasses; ++cls) {
+    // A lane's pages stay on its lists (page_table.hpp): only stacks are drained.
+    for (std::uint64_t cls = 0; cls < LaneConfig::kClasses && !has_pages(); ++cls) {
       // The counts may be off by the operation a dead owner left: the stack decides.
       Errc e = drain(core, o, cls, LaneConfig::kClassCap + 1);
       if (e == Errc::ok && lane_load(l.head[cls]) != kNull) e = Errc::corrupted;  // too long
@@ -576,6 +729,7 @@ class alignas(64) LaneHeap {
   /// Under the lock: frees up to `n` blocks of stack `cls` of `o` into the heap, one atomic
   /// operation each. Stops at an empty stack; a block the heap refuses is damage.
   Errc drain(Core& core, const LaneOwner& o, std::uint64_t cls, std::uint32_t n) noexcept {
+    if (has_pages()) return Errc::ok;  // no stacks
     Lane& l = *o.lane;
     for (std::uint32_t k = 0; k < n; ++k) {
       const std::uint64_t u = lane_load(l.head[cls]);
@@ -661,6 +815,7 @@ class alignas(64) LaneHeap {
       // reclaimed (a copy the tool reads never is): only its stacks are proved then.
       const bool odd = lane_load(l.seq) % 2 != 0;
       const bool settled = !odd && (owner == 0 || !owner_gone(owner));
+      if (has_pages()) continue;  // its words are page lists, which the page table's check proves
       std::uint64_t bytes = 0;
       for (std::uint64_t cls = 0; cls < LaneConfig::kClasses; ++cls) {
         const std::uint64_t chunk = LaneConfig::chunk_of(cls);
@@ -699,6 +854,7 @@ class alignas(64) LaneHeap {
   std::uint64_t lanes_ = 0;
   std::uint64_t secret_ = 0;  // a lane's mark is this XOR its index
   std::uint64_t bound_ = 0;   // chunk bytes a lane may hold
+  PageTable pages_;           // the heap's pages, when it has them
 };
 
 static_assert(sizeof(LaneHeap<>) <= LaneHeap<>::kSyncOffset);

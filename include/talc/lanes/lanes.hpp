@@ -1,5 +1,5 @@
 // lanes/ (layer 5b): small blocks in per-thread caches that live in the region.
-// May include: core, sync.
+// May include: core, sync, pages.
 //
 // A lane serves a thread's small requests without the heap's lock; LaneHeap is the synchronised
 // heap with its lanes, and lane_local.hpp says which lane each thread of this process holds.

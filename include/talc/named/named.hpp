@@ -1,5 +1,5 @@
 // named/: objects found by name in every process, above the face.
-// May include: core, sync, lanes, region, face.
+// May include: core, sync, pages, lanes, region, face.
 //
 // NamedDirectory keeps objects and raw blocks under names; Talc's find_or_construct, find,
 // destroy and the named blocks delegate to it, so a program that calls them includes this layer

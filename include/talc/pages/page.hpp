@@ -1,0 +1,230 @@
+// Layer 5b — a page: a run of small blocks of one size class, carved from the core heap in one
+// operation, served by one owner and given back to by anyone, without the heap's lock.
+//
+// A page is one allocated chunk of the core heap, 1 << `PageGeometry::shift` bytes long (a power of
+// two, 4 to 64 KiB, chosen per heap). From its user offset u:
+//   u                 PageHeader (64 bytes)
+//   u + 64            live:  one bit per block, 1 while the block is handed out
+//   u + 64 + M        freed: one bit per block, 1 once the block was given back
+//   u + 64 + 2M + 8   block 0's word, then its bytes, then block 1's word...
+// (M is a map's bytes, rounded up to a cache line, so that the owner's map and the one every
+// freer writes lie on lines of their own.) Each block is `chunk` bytes like a core chunk of its
+// size: an 8-byte word, then the user's bytes, 16-aligned. The word says "block b of page i"
+// with a flag the core's tags never carry (kBlockFlag), so a free finds the page in O(1), and
+// the core, handed such a block, refuses it as not one of its chunks.
+//
+// A block's state is its two bits, and every move is one store or one atomic read-modify-write:
+//   live freed
+//    0    0    free: the owner may hand it out
+//    1    0    handed out: held by a user
+//    1    1    given back, not yet collected by the owner
+//    0    1    being collected (the owner cleared live, then clears freed)
+// Allocation (the owner only): collect a word's freed bits (live &= ~freed, then freed &= ~that
+// with one fetch_and: the others may be setting more), then set a 0-0 block's live bit with one
+// store. Free (anyone, the owner too): the block must be live, then one fetch_or of its freed
+// bit; finding the bit already set is a double free, refused with nothing changed, so of two
+// racing frees of one block exactly one succeeds. A process killed at any instant therefore
+// leaves every block in one of the four states: nothing to roll back. A block whose live bit the
+// owner set just before it died was in its hands, as the kill torture's audit counts it.
+//
+// Invariants (PageTable::check proves them):
+//   P1  the header names the page's own index and a size class; the owner is a lane or none.
+//   P2  no bit is set at or past the page's block count, in either map.
+//   P3  the page lies inside one live chunk of the core heap of exactly `bytes` bytes.
+#pragma once
+
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+#include "talc/core/chunk.hpp"
+#include "talc/core/journal.hpp"  // TALC_FAULT_POINT
+#include "talc/core/rel.hpp"
+
+namespace talc {
+
+struct PageConfig {
+  // Classes of chunk sizes 32, 48, ... 1040 bytes: requests of up to 1032 bytes.
+  static constexpr std::uint64_t kClasses = 64;
+  static constexpr std::uint64_t kMaxChunk = kMinChunk + (kClasses - 1) * kGranule;
+  static constexpr std::uint64_t kMaxRequest = kMaxChunk - kTagSize;
+  // Page sizes: a 64 KiB page holds 62 blocks of the largest class and 2029 of the smallest; a
+  // small heap gets smaller pages, so that the pages its threads have begun strand little.
+  static constexpr std::uint64_t kMinBytes = 4096;
+  static constexpr std::uint64_t kMaxBytes = 65536;
+  static constexpr std::uint64_t kHeader = 64;
+  // A block's word: kBlockFlag | block << kBlockShift | page index << kIndexShift.
+  static constexpr std::uint64_t kBlockFlag = 4;
+  static constexpr std::uint64_t kBlockShift = 4;
+  static constexpr std::uint64_t kIndexShift = 20;
+  static constexpr std::uint64_t kMaxPages = std::uint64_t{1} << 24;
+  // A page's header names its own index with this above it, written last when the page is made
+  // and cleared first when it is given back: a half-made or returned page is never served.
+  static constexpr std::uint64_t kIdent = std::uint64_t{0x7061676555} << 32;  // "Upage"
+
+  static constexpr std::uint64_t class_of(std::uint64_t chunk) noexcept {
+    return (chunk - kMinChunk) / kGranule;
+  }
+  static constexpr std::uint64_t chunk_of(std::uint64_t cls) noexcept {
+    return kMinChunk + cls * kGranule;
+  }
+  static constexpr std::uint64_t block_word(std::uint64_t index, std::uint64_t b) noexcept {
+    return kBlockFlag | b << kBlockShift | index << kIndexShift;
+  }
+};
+static_assert((PageConfig::kBlockFlag & Tag::kKnownFlags) == 0 &&
+                  PageConfig::kBlockFlag < Tag::kFlagMask + 1,
+              "a block's word must be a tag the core refuses");
+static_assert(PageConfig::kMaxBytes / kMinChunk <
+              (std::uint64_t{1} << (PageConfig::kIndexShift - PageConfig::kBlockShift)));
+
+struct alignas(64) PageHeader {
+  std::uint64_t ident;   // kIdent | the page's index in the table; 0 while made or given back
+  std::uint64_t cls;     // its size class
+  std::uint64_t lane;    // the owning lane's index + 1; 0: none
+  std::uint64_t next;    // the next page of the owner's list for this class: index + 1, or 0
+  std::uint64_t cursor;  // the owner's: the map word its last block came from
+  std::uint64_t hint;    // nonzero: a block was freed since the owner last looked
+  std::uint64_t reserved[2];
+};
+static_assert(sizeof(PageHeader) == PageConfig::kHeader);
+
+// Every word of a page is shared with other processes: read and written whole, atomically.
+inline std::atomic_ref<std::uint64_t> page_word(std::byte* core, std::uint64_t off) noexcept {
+  return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(core + off));
+}
+
+// Where things lie in a page of a heap: a table made at compile time for each page size, indexed
+// by the size's logarithm, never read from a page, so a damaged header cannot move them and the
+// hot paths divide by nothing.
+struct PageShape {
+  std::uint64_t words;       // map words (one bit per block of the smallest class)
+  std::uint64_t map_bytes;   // a map's bytes: on cache lines of its own once it fills one
+  std::uint64_t first_user;  // block 0's user offset from the page's; its word lies 8 below
+  std::uint16_t blocks[PageConfig::kClasses];  // blocks of each class
+
+  static constexpr PageShape of(std::uint64_t bytes) noexcept {
+    PageShape s{};
+    s.words = bytes / kMinChunk / 64;
+    s.map_bytes = s.words >= 8 ? (s.words * kWord + 63) & ~std::uint64_t{63} : s.words * kWord;
+    s.first_user = PageConfig::kHeader + 2 * s.map_bytes + kGranule;
+    for (std::uint64_t cls = 0; cls < PageConfig::kClasses; ++cls) {
+      // Block n - 1 ends at most where the page's chunk does, 8 bytes below u + bytes.
+      const std::uint64_t n = (bytes - s.first_user) / PageConfig::chunk_of(cls);
+      s.blocks[cls] = static_cast<std::uint16_t>(n < s.words * 64 ? n : s.words * 64);
+    }
+    return s;
+  }
+};
+
+struct PageGeometry {
+  static constexpr std::uint64_t kMinShift = std::countr_zero(PageConfig::kMinBytes);
+  static constexpr std::uint64_t kMaxShift = std::countr_zero(PageConfig::kMaxBytes);
+
+  std::uint64_t shift = 0;  // a page's chunk bytes are 1 << shift
+
+  static constexpr PageGeometry for_capacity(std::uint64_t capacity) noexcept {
+    // A page at most 1/64 of the heap: four threads that each began a page of a class strand a
+    // few percent of it at worst, and a page's header and maps take 1.3% of 16 KiB.
+    std::uint64_t s = kMaxShift;
+    while (s > kMinShift && (std::uint64_t{64} << s) > capacity) --s;
+    return PageGeometry{s};
+  }
+  /// Only for a shift that PageTable::sane accepted.
+  const PageShape& shape() const noexcept { return kShapes[shift - kMinShift]; }
+
+  static constexpr std::uint64_t mask(std::uint64_t n, std::uint64_t w) noexcept {
+    const std::uint64_t rest = n - w * 64;
+    return rest >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << rest) - 1;
+  }
+
+ private:
+  static constexpr PageShape kShapes[] = {PageShape::of(4096), PageShape::of(8192),
+                                          PageShape::of(16384), PageShape::of(32768),
+                                          PageShape::of(65536)};
+  static_assert(std::size(kShapes) == kMaxShift - kMinShift + 1);
+};
+
+// One page as this process sees it: the core heap's base here, the page's user offset, and the
+// shape of the heap's pages.
+struct Page {
+  std::byte* core;
+  std::uint64_t u;
+  const PageShape* s;
+
+  PageHeader& header() const noexcept { return *reinterpret_cast<PageHeader*>(core + u); }
+  std::atomic_ref<std::uint64_t> field(std::uint64_t& f) const noexcept {
+    return std::atomic_ref<std::uint64_t>(f);
+  }
+  std::atomic_ref<std::uint64_t> live(std::uint64_t w) const noexcept {
+    return page_word(core, u + PageConfig::kHeader + w * kWord);
+  }
+  std::atomic_ref<std::uint64_t> freed(std::uint64_t w) const noexcept {
+    return page_word(core, u + PageConfig::kHeader + s->map_bytes + w * kWord);
+  }
+  std::uint64_t user_of(std::uint64_t cls, std::uint64_t b) const noexcept {
+    return u + s->first_user + b * PageConfig::chunk_of(cls);
+  }
+
+  /// The owner's: a free block of the page (class `cls`, index `index`), handed out; its user
+  /// offset, or kNull when every block is handed out or given back uncollected-and-racing.
+  [[gnu::always_inline]] std::uint64_t take(std::uint64_t cls, std::uint64_t index) const noexcept {
+    const std::uint64_t n = s->blocks[cls], words = (n + 63) / 64;
+    std::uint64_t w = field(header().cursor).load(std::memory_order_relaxed);
+    if (w >= words) w = 0;
+    for (std::uint64_t k = 0; k < words; ++k, w = w + 1 == words ? 0 : w + 1) {
+      std::uint64_t l = live(w).load(std::memory_order_relaxed);
+      if (const std::uint64_t f = freed(w).load(std::memory_order_acquire); f != 0) [[unlikely]]
+        l = collect(w, l, f);
+      const std::uint64_t m = ~l & PageGeometry::mask(n, w);
+      if (m == 0) continue;
+      const std::uint64_t b = w * 64 + static_cast<std::uint64_t>(std::countr_zero(m));
+      live(w).store(l | std::uint64_t{1} << (b % 64), std::memory_order_relaxed);
+      TALC_FAULT_POINT();
+      const std::uint64_t user = user_of(cls, b);
+      page_word(core, user - kTagSize)
+          .store(PageConfig::block_word(index, b), std::memory_order_relaxed);
+      if (k != 0) field(header().cursor).store(w, std::memory_order_relaxed);
+      return user;
+    }
+    return Rel<std::byte>::kNull;
+  }
+
+  /// The owner's: takes back the blocks of word `w` that were given back (`f`, `l` the live word
+  /// as read); the live word after.
+  std::uint64_t collect(std::uint64_t w, std::uint64_t l, std::uint64_t f) const noexcept {
+    l &= ~f;
+    live(w).store(l, std::memory_order_relaxed);
+    TALC_FAULT_POINT();
+    freed(w).fetch_and(~f, std::memory_order_acq_rel);
+    TALC_FAULT_POINT();
+    return l;
+  }
+
+  /// Anyone's: gives block `b` back. not_allocated (nothing changed) when it is not handed out.
+  [[gnu::always_inline]] Errc give_back(std::uint64_t b) const noexcept {
+    const std::uint64_t bit = std::uint64_t{1} << (b % 64);
+    if ((live(b / 64).load(std::memory_order_relaxed) & bit) == 0) return Errc::not_allocated;
+    if ((freed(b / 64).fetch_or(bit, std::memory_order_acq_rel) & bit) != 0)
+      return Errc::not_allocated;
+    TALC_FAULT_POINT();
+    // Tells the owner that this page has blocks again, when nobody has since it last looked.
+    if (field(header().hint).load(std::memory_order_relaxed) == 0)
+      field(header().hint).store(1, std::memory_order_relaxed);
+    return Errc::ok;
+  }
+
+  /// Blocks handed out and not given back, read without stopping anyone.
+  std::uint64_t held(std::uint64_t cls) const noexcept {
+    const std::uint64_t n = s->blocks[cls];
+    std::uint64_t k = 0;
+    for (std::uint64_t w = 0; w < (n + 63) / 64; ++w)
+      k += static_cast<std::uint64_t>(std::popcount(live(w).load(std::memory_order_relaxed) &
+                                                    ~freed(w).load(std::memory_order_relaxed) &
+                                                    PageGeometry::mask(n, w)));
+    return k;
+  }
+};
+
+}  // namespace talc

@@ -1,0 +1,276 @@
+// Pages (pages/page_table.hpp): small blocks a lane serves from pages and any thread or process
+// gives back without the heap's lock; exact refusals through every path, hostile bytes refused,
+// accounting, check(), and memory that is not stranded.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "support/process.hpp"
+#include "talc/talc.hpp"
+
+namespace {
+
+using talc::Errc;
+using talc::MapTalc;
+
+constexpr std::size_t kHeap = 4 << 20;
+
+MapTalc<> Paged(std::size_t size = kHeap, talc::OpenOptions o = {}) {
+  o.pages = true;
+  return MapTalc<>::anonymous(size, o);
+}
+
+// Every byte of the span is live, free, cached or overhead, and check() agrees.
+void ExpectAccounted(MapTalc<>& heap) {
+  const talc::HeapStats s = heap.stats();
+  EXPECT_EQ(s.live_bytes + s.free_bytes + s.cached_bytes + s.overhead_bytes, s.span_bytes);
+  const talc::CheckReport rep = heap.check();
+  EXPECT_TRUE(rep.ok()) << rep.what << " at " << rep.offset << " (" << rep.detail << ")";
+}
+
+// Another process that takes the heap's lock and keeps it until `done`.
+pid_t HoldTheLock(MapTalc<>& heap, talc_test::Signal& holding, talc_test::Signal& done) {
+  return talc_test::Spawn([&] {
+    if (heap.heap().lock().lock() != talc::LockOutcome::acquired) return 1;
+    holding.Notify();
+    done.Await();
+    heap.heap().lock().unlock();
+    return 0;
+  });
+}
+
+TEST(Pages, ServeSmallBlocksAndCountThemExactly) {
+  auto heap = Paged();
+  ASSERT_TRUE(heap.heap().has_pages());
+  std::vector<talc::Meta> held;
+  for (int i = 0; i < 1000; ++i) held.push_back(heap.allocate(40));
+  talc::HeapStats s = heap.stats();
+  EXPECT_EQ(s.live_allocations, 1000u);
+  EXPECT_EQ(s.live_bytes, 1000u * 40u) << "a 40-byte request gets a 48-byte block: 40 usable";
+  std::set<std::uint64_t> offsets;
+  for (const talc::Meta& m : held) {
+    EXPECT_EQ(m.offset % 16, 0u);
+    EXPECT_TRUE(offsets.insert(m.offset).second) << "handed out twice";
+    std::memset(m.ptr(), 0xab, m.size);
+  }
+  ExpectAccounted(heap);
+  for (const talc::Meta& m : held) ASSERT_EQ(heap.deallocate(m), Errc::ok);
+  s = heap.stats();
+  EXPECT_EQ(s.live_allocations, 0u);
+  EXPECT_EQ(s.live_bytes, 0u);
+  EXPECT_GE(s.cached_blocks, 1000u) << "the blocks stay in their pages, free";
+  ExpectAccounted(heap);
+}
+
+// The proof that neither a block's owner nor anyone who gives a block back takes the lock:
+// another process holds it all along, and a third gives back what this one allocated.
+TEST(Pages, BlocksComeAndGoAcrossProcessesWhileAnotherHoldsTheLock) {
+  auto heap = Paged(kHeap, talc::OpenOptions{.lock_wait = std::chrono::milliseconds(200)});
+  std::vector<talc::Meta> warm;
+  for (int i = 0; i < 8; ++i) warm.push_back(heap.allocate(64));
+  for (const talc::Meta& m : warm) ASSERT_EQ(heap.deallocate(m), Errc::ok);
+  talc_test::Signal holding, done;
+  const pid_t holder = HoldTheLock(heap, holding, done);
+  ASSERT_TRUE(holding.Await());
+  for (int round = 0; round < 20; ++round) {
+    std::vector<talc::Meta> batch;
+    for (int i = 0; i < 50; ++i) {
+      const talc::Result<talc::Meta> m = heap.try_allocate(64);
+      ASSERT_TRUE(m.ok()) << "round " << round << ": " << talc::describe(m.error());
+      batch.push_back(*m);
+    }
+    const pid_t freer = talc_test::Spawn([&] {
+      for (const talc::Meta& m : batch)
+        if (heap.deallocate(m) != Errc::ok) return 1;
+      return 0;
+    });
+    ASSERT_EQ(talc_test::Wait(freer), 0) << "another process gives the blocks back";
+  }
+  EXPECT_EQ(heap.try_allocate(4096).error(), Errc::lock_timeout) << "a large one needs the lock";
+  done.Notify();
+  EXPECT_EQ(talc_test::Wait(holder), 0);
+  EXPECT_EQ(heap.stats().live_allocations, 0u);
+  ExpectAccounted(heap);
+}
+
+TEST(Pages, RefuseADoubleFreeAnInteriorPointerAndAHeaderWithNothingChanged) {
+  auto heap = Paged();
+  const talc::Meta a = heap.allocate(64), b = heap.allocate(64);
+  std::memset(a.ptr(), 0, a.size);
+  const talc::HeapStats before = heap.stats();
+  // Inside a block the word below a pointer is the user's: the answer is the core's own for the
+  // same bytes, and nothing changes.
+  EXPECT_EQ(heap.deallocate(heap.base() + a.offset + 8), Errc::foreign_pointer) << "misaligned";
+  for (const std::uint64_t in : {16u, 32u})
+    EXPECT_EQ(heap.deallocate(heap.base() + a.offset + in), Errc::not_allocated) << in;
+  std::memcpy(static_cast<char*>(a.ptr()) + 8, "\x07\x01\x00\x00\x00\x00\x00\x00",
+              8);  // a flag no tag has
+  EXPECT_EQ(heap.deallocate(heap.base() + a.offset + 16), Errc::foreign_pointer);
+  EXPECT_EQ(heap.stats().live_allocations, before.live_allocations);
+  ASSERT_EQ(heap.deallocate(a), Errc::ok);
+  EXPECT_EQ(heap.deallocate(a), Errc::not_allocated) << "the same answer as the core's";
+  std::thread other([&] { EXPECT_EQ(heap.deallocate(a), Errc::not_allocated); });
+  other.join();
+  EXPECT_EQ(heap.usable_size(a.ptr()).error(), Errc::not_allocated);
+  EXPECT_EQ(heap.adopt(a.rel()).error(), Errc::not_allocated);
+  EXPECT_EQ(heap.usable_size(b.ptr()).value(), 72u);
+  ASSERT_EQ(heap.deallocate(b), Errc::ok);
+  ExpectAccounted(heap);
+}
+
+TEST(Pages, OfTwoRacingFreesOfOneBlockExactlyOneSucceeds) {
+  auto heap = Paged();
+  for (int round = 0; round < 2000; ++round) {
+    const talc::Meta m = heap.allocate(32);
+    std::atomic<int> go{0}, ok{0};
+    auto race = [&] {
+      go.fetch_add(1);
+      while (go.load() < 2) {
+      }
+      if (heap.deallocate(m.ptr()) == Errc::ok) ok.fetch_add(1);
+    };
+    std::thread t1(race), t2(race);
+    t1.join();
+    t2.join();
+    ASSERT_EQ(ok.load(), 1) << "round " << round;
+  }
+  ExpectAccounted(heap);
+}
+
+TEST(Pages, ResizeInPlaceUpToTheClassAndMoveBeyondIt) {
+  auto heap = Paged();
+  talc::Meta m = heap.allocate(20);  // a 32-byte block: 24 usable
+  std::memcpy(m.ptr(), "0123456789abcdefghijklm", 24);
+  EXPECT_EQ(heap.try_grow(m, 24), Errc::ok);
+  EXPECT_EQ(m.size, 24u);
+  EXPECT_EQ(heap.try_grow(m, 25), Errc::out_of_memory);
+  EXPECT_EQ(heap.try_shrink(m, 8), Errc::ok);
+  const talc::Meta same = heap.reallocate(m, 16);
+  EXPECT_EQ(same.offset, m.offset);
+  const talc::Meta moved = heap.reallocate(same, 5000);
+  EXPECT_NE(moved.offset, m.offset);
+  EXPECT_EQ(std::memcmp(moved.ptr(), "0123456789abcdefghijklm", 24), 0);
+  EXPECT_EQ(heap.deallocate(m), Errc::not_allocated) << "the old block went back";
+  const talc::Meta small = heap.reallocate(moved, 100);
+  EXPECT_EQ(std::memcmp(small.ptr(), "0123456789abcdefghijklm", 24), 0);
+  ASSERT_EQ(heap.deallocate(small), Errc::ok);
+  EXPECT_EQ(heap.stats().live_allocations, 0u);
+  ExpectAccounted(heap);
+}
+
+// A page is one chunk of the core heap; the core, handed one of its blocks, refuses it as not
+// one of its chunks, and the atomic calls do the same rather than misread it.
+TEST(Pages, BlocksAreRefusedByTheCoresOwnCallsNotMisread) {
+  auto heap = Paged();
+  const talc::Meta m = heap.allocate(64);
+  Errc e = Errc::ok;
+  heap.with_lock([&](auto& core) { e = core.deallocate(m.ptr()); });
+  EXPECT_EQ(e, Errc::foreign_pointer);
+  ASSERT_EQ(heap.deallocate(m), Errc::ok);
+  ExpectAccounted(heap);
+}
+
+// Hostile bytes: a block's word rewritten (by a write below a block) is refused by a free with
+// nothing changed; a page's header or maps rewritten are damage, which the owner's next refill
+// reports and check() names, and nothing is followed out of the page.
+TEST(Pages, AForgedBlockWordIsRefused) {
+  auto heap = Paged();
+  const talc::Meta a = heap.allocate(64);
+  auto* word = reinterpret_cast<std::uint64_t*>(a.ptr()) - 1;
+  const std::uint64_t saved = *word;
+  for (const std::uint64_t forged :
+       {talc::PageConfig::block_word(12345, 0), talc::PageConfig::block_word(0, 4000),
+        talc::PageConfig::block_word(~std::uint64_t{0} >> 21, 3), saved + 16}) {
+    *word = forged;
+    EXPECT_EQ(heap.deallocate(a), Errc::foreign_pointer) << std::hex << forged;
+    EXPECT_EQ(heap.usable_size(a.ptr()).error(), Errc::foreign_pointer);
+  }
+  *word = saved;
+  EXPECT_EQ(heap.deallocate(a), Errc::ok);
+  ExpectAccounted(heap);
+}
+
+std::uint64_t* PageOf(MapTalc<>& heap, const talc::Meta& m) {
+  const std::uint64_t word = reinterpret_cast<std::uint64_t*>(m.ptr())[-1];
+  auto* core = reinterpret_cast<std::byte*>(&heap.heap().meta());
+  const std::uint64_t page =
+      heap.heap().pages().entry(core, word >> talc::PageConfig::kIndexShift).load();
+  return reinterpret_cast<std::uint64_t*>(core + page);
+}
+
+TEST(Pages, ADamagedHeaderIsReportedNotFollowed) {
+  auto heap = Paged();
+  const talc::Meta a = heap.allocate(64);  // its page is the lane's current one
+  std::uint64_t* header = PageOf(heap, a);
+  header[0] ^= 1;  // no longer names its own index
+  EXPECT_EQ(heap.deallocate(a), Errc::foreign_pointer);
+  const talc::Result<talc::Meta> again = heap.try_allocate(64);
+  EXPECT_EQ(again.error(), Errc::corrupted) << "a list that names no page is damage";
+  EXPECT_EQ(heap.check().code, Errc::corrupted);
+  EXPECT_TRUE(heap.corrupted()) << "and every process is told";
+}
+
+TEST(Pages, AMapBitPastTheBlocksIsDamage) {
+  auto heap = Paged();
+  const talc::Meta a = heap.allocate(1000);
+  std::uint64_t* header = PageOf(heap, a);
+  const std::uint64_t words = heap.heap().pages().geometry().shape().words;
+  header[talc::PageConfig::kHeader / 8 + words - 1] |= std::uint64_t{1} << 63;
+  const talc::CheckReport rep = heap.check();
+  EXPECT_EQ(rep.code, Errc::corrupted);
+  EXPECT_STREQ(rep.what, "a page marks a block it does not have");
+}
+
+// Memory is not stranded: pages whose blocks all came back go back to the heap before a request
+// fails, whoever gave the blocks back.
+TEST(Pages, EmptyPagesGoBackBeforeARequestFails) {
+  auto heap = Paged(1 << 20);
+  std::vector<talc::Meta> held;
+  for (;;) {
+    const talc::Result<talc::Meta> m = heap.try_allocate(64);
+    if (!m) {
+      EXPECT_EQ(m.error(), Errc::out_of_memory);
+      break;
+    }
+    held.push_back(*m);
+  }
+  const talc::HeapStats full = heap.stats();
+  // Blocks of 80 bytes (64 and a word, in granules) fill at least 95% of the span.
+  const double served = double(held.size() * 80) / double(full.span_bytes);
+  EXPECT_GE(served, 0.95) << held.size() << " blocks of 64 bytes in " << full.span_bytes;
+  std::thread freer([&] {
+    for (const talc::Meta& m : held) ASSERT_EQ(heap.deallocate(m), Errc::ok);
+  });
+  freer.join();
+  const talc::Result<talc::Meta> big = heap.try_allocate(full.span_bytes / 2);
+  ASSERT_TRUE(big.ok()) << talc::describe(big.error());
+  ASSERT_EQ(heap.deallocate(*big), Errc::ok);
+  ExpectAccounted(heap);
+}
+
+// A thread's end gives back its lane's pages that hold nothing; the next owner of the lane
+// serves from the others.
+TEST(Pages, AThreadsEndGivesBackItsEmptyPages) {
+  auto heap = Paged();
+  std::vector<talc::Meta> kept;
+  std::thread t([&] {
+    std::vector<talc::Meta> gone;
+    for (int i = 0; i < 3000; ++i) gone.push_back(heap.allocate(128));
+    for (int i = 0; i < 10; ++i) kept.push_back(heap.allocate(512));
+    for (const talc::Meta& m : gone) ASSERT_EQ(heap.deallocate(m), Errc::ok);
+  });
+  t.join();
+  const talc::HeapStats s = heap.stats();
+  EXPECT_EQ(s.live_allocations, 10u);
+  EXPECT_EQ(s.lanes_owned, 0u);
+  EXPECT_LT(s.cached_bytes, 64u << 10) << "only the page with the 512-byte blocks stays";
+  for (const talc::Meta& m : kept) ASSERT_EQ(heap.deallocate(m), Errc::ok);
+  ExpectAccounted(heap);
+}
+
+}  // namespace
