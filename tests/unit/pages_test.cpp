@@ -98,6 +98,28 @@ TEST(Pages, BlocksComeAndGoAcrossProcessesWhileAnotherHoldsTheLock) {
   ExpectAccounted(heap);
 }
 
+// An aligned request takes a block of a class whose chunks are multiples of the alignment: every
+// block of such a class is aligned, so it needs no lock either.
+TEST(Pages, ServeAlignedBlocksWithoutTheLock) {
+  auto heap = Paged(kHeap, talc::OpenOptions{.lock_wait = std::chrono::milliseconds(200)});
+  std::vector<talc::Meta> warm;
+  for (std::size_t align : {32, 64, 128, 256}) warm.push_back(heap.allocate(100, align));
+  for (const talc::Meta& m : warm) ASSERT_EQ(heap.deallocate(m), Errc::ok);
+  talc_test::Signal holding, done;
+  const pid_t holder = HoldTheLock(heap, holding, done);
+  ASSERT_TRUE(holding.Await());
+  for (int round = 0; round < 100; ++round)
+    for (std::size_t align : {32, 64, 128, 256}) {
+      const talc::Result<talc::Meta> m = heap.try_allocate(100, align);
+      ASSERT_TRUE(m.ok()) << align << ": " << talc::describe(m.error());
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(m->ptr()) % align, 0u) << align;
+      ASSERT_EQ(heap.deallocate(*m), Errc::ok);
+    }
+  done.Notify();
+  EXPECT_EQ(talc_test::Wait(holder), 0);
+  ExpectAccounted(heap);
+}
+
 TEST(Pages, RefuseADoubleFreeAnInteriorPointerAndAHeaderWithNothingChanged) {
   auto heap = Paged();
   const talc::Meta a = heap.allocate(64), b = heap.allocate(64);

@@ -127,9 +127,14 @@ class Talc {
           if (!r) return r.error();
           return Meta{base_, offset_of(*r), size};
         }
-        // A lane may hold an aligned block of the class; if not, the heap carves one.
-        const std::uint64_t u = heap().lane_allocate_aligned(o, size, align);
-        if (u != Heap::kNull) return Meta{base_, meta_offset() + u, size};
+        if (heap().has_pages()) {
+          if (const std::optional<Result<Meta>> r = allocate_aligned_page(o, size, align))
+            return *r;
+        } else {
+          // A lane may hold an aligned block of the class; if not, the heap carves one.
+          const std::uint64_t u = heap().lane_allocate_aligned(o, size, align);
+          if (u != Heap::kNull) return Meta{base_, meta_offset() + u, size};
+        }
       }
     }
     if (const Errc e = align_error(align); e != Errc::ok) return e;
@@ -533,6 +538,8 @@ class Talc {
   Errc resize_in_place(Meta& m, std::size_t size, F&& f) noexcept;
   Result<Meta> reallocate_page(const Meta& m, Result<std::size_t> usable, std::size_t size,
                                std::size_t align) noexcept;
+  std::optional<Result<Meta>> allocate_aligned_page(const LaneOwner& o, std::size_t size,
+                                                    std::size_t align) noexcept;
 
   /// Runs `op` (a core request giving Result<void*>) under the lock; when it fails for want of
   /// memory, grows the region (still under the lock, so one process grows it at a time) and

@@ -51,6 +51,30 @@ inline Result<Meta> Talc<Bins>::reallocate_page(const Meta& m, Result<std::size_
   return r;
 }
 
+// An aligned request from a page: every block of a class whose chunk size is a multiple of the
+// alignment is aligned (page.hpp), so the request takes such a class's block, from the page or,
+// when the lane's pages have none, through the lock. nullopt when no class serves it so (it is
+// then the core's); the address is checked, since a region's base may be less aligned here.
+template <class Bins>
+inline std::optional<Result<Meta>> Talc<Bins>::allocate_aligned_page(const LaneOwner& o,
+                                                                     std::size_t size,
+                                                                     std::size_t align) noexcept {
+  if (align_error(align) != Errc::ok) return std::nullopt;
+  const std::size_t s = heap().page_request(size, align);
+  if (s == 0) return std::nullopt;
+  std::uint64_t u = heap().lane_allocate(o, s);
+  if (u == Heap::kNull) {
+    const Result<void*> r =
+        growing(s, align, [&](auto& core) { return heap().refill_pop(core, o, s); });
+    if (!r) return Result<Meta>(r.error());
+    u = offset_of(*r) - meta_offset();
+  }
+  const Meta m{base_, meta_offset() + u, size};
+  if (reinterpret_cast<std::uintptr_t>(m.ptr()) % align == 0) return Result<Meta>(m);
+  (void)deallocate(m.ptr());
+  return std::nullopt;
+}
+
 template <class Bins>
 template <class Op>
 inline Result<void*> Talc<Bins>::growing(std::size_t size, std::size_t align, Op&& op) noexcept {

@@ -215,6 +215,14 @@ class alignas(64) LaneHeap {
     return o.pop(LaneConfig::class_of(chunk), chunk, meta().heap_end_unlocked());
   }
 
+  /// For a heap with pages and an alignment above kGranule: the request size whose class's blocks
+  /// are all `align`-aligned (its chunk a multiple of `align`, page.hpp), or 0 when no class is.
+  std::size_t page_request(std::size_t size, std::size_t align) const noexcept {
+    if (align > pages_.geometry().shape().align || size > PageConfig::kMaxRequest) return 0;
+    const std::uint64_t chunk = (size + kTagSize + align - 1) & ~(std::uint64_t{align} - 1);
+    return chunk <= PageConfig::kMaxChunk ? chunk - kTagSize : 0;
+  }
+
   /// The same for an alignment above kGranule (at most LaneConfig::kMaxAlign): kNull also when none
   /// of the blocks on top of the stack is aligned (then the heap serves it under the lock).
   std::uint64_t lane_allocate_aligned(const LaneOwner& o, std::size_t size,

@@ -102,13 +102,19 @@ struct PageShape {
   std::uint64_t words;       // map words (one bit per block of the smallest class)
   std::uint64_t map_bytes;   // a map's bytes: on cache lines of its own once it fills one
   std::uint64_t first_user;  // block 0's user offset from the page's; its word lies 8 below
+  std::uint64_t align;       // of the page and of block 0: a class of chunks k * a has a-aligned
+                             // blocks, for any a up to this
   std::uint16_t blocks[PageConfig::kClasses];  // blocks of each class
 
   static constexpr PageShape of(std::uint64_t bytes) noexcept {
     PageShape s{};
     s.words = bytes / kMinChunk / 64;
     s.map_bytes = s.words >= 8 ? (s.words * kWord + 63) & ~std::uint64_t{63} : s.words * kWord;
-    s.first_user = PageConfig::kHeader + 2 * s.map_bytes + kGranule;
+    // Aligned requests up to 256 bytes for pages of 16 KiB or more (the padding costs 0.3% of
+    // them), 64 for smaller ones.
+    s.align = bytes >= 16384 ? 256 : 64;
+    s.first_user =
+        (PageConfig::kHeader + 2 * s.map_bytes + kGranule + s.align - 1) & ~(s.align - 1);
     for (std::uint64_t cls = 0; cls < PageConfig::kClasses; ++cls) {
       // Block n - 1 ends at most where the page's chunk does, 8 bytes below u + bytes.
       const std::uint64_t n = (bytes - s.first_user) / PageConfig::chunk_of(cls);

@@ -404,11 +404,11 @@ struct PageTable {
       i = i + 1 == cap ? 0 : i + 1;
     }
     if (tried == cap) return Errc::out_of_memory;
+    const PageShape& g = geometry().shape();
     const Result<void*> r =
-        core.allocate_into(base + table, kHeadWords + i, bytes() - kTagSize, kGranule);
+        core.allocate_into(base + table, kHeadWords + i, bytes() - kTagSize, g.align);
     if (!r) return r.error();
     std::atomic_ref<std::uint64_t>(hint).store(i + 1);
-    const PageShape& g = geometry().shape();
     const std::uint64_t u = core.offset_of(*r);
     // The maps and header first; the index last, which makes the page one (page_at).
     std::memset(base + u + PageConfig::kHeader, 0, 2 * g.map_bytes);
