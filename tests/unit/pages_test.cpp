@@ -185,6 +185,46 @@ TEST(Pages, ResizeInPlaceUpToTheClassAndMoveBeyondIt) {
   ExpectAccounted(heap);
 }
 
+// The atomic calls: a page's block may own the slot, and a slot may name a page's block; either
+// way the slot and the block change together, and a refusal changes neither.
+TEST(Pages, SlotCallsTakePageBlocksAsOwnersAndAsTheBlocksTheyName) {
+  auto heap = Paged();
+  const talc::Meta owner = heap.allocate(64);  // a page's block, 8 slots
+  auto* slots = static_cast<std::uint64_t*>(owner.ptr());
+  for (int i = 0; i < 8; ++i) slots[i] = talc::Rel<std::byte>::kNull;
+  const talc::Meta a = heap.try_allocate_into(owner, 0, 500).value();
+  EXPECT_EQ(slots[0], a.offset);
+  EXPECT_EQ(heap.try_allocate_into(owner, 9, 16).error(), Errc::foreign_pointer) << "past it";
+  EXPECT_EQ(heap.try_allocate_into(owner, 0, 16).error(), Errc::slot_occupied);
+  // A slot that names a page's block, put there by hand.
+  const talc::Meta small = heap.allocate(100);
+  std::memcpy(small.ptr(), "payload", 8);
+  slots[1] = small.offset;
+  EXPECT_EQ(heap.try_reallocate_from(owner, 1, 90)->offset, small.offset) << "in place";
+  const talc::Meta moved = heap.try_reallocate_from(owner, 1, 3000).value();
+  EXPECT_NE(moved.offset, small.offset);
+  EXPECT_EQ(slots[1], moved.offset);
+  EXPECT_STREQ(static_cast<const char*>(moved.ptr()), "payload");
+  EXPECT_EQ(heap.deallocate(small), Errc::not_allocated) << "the old block went back";
+  const talc::Meta other = heap.allocate(48);
+  slots[2] = other.offset;
+  EXPECT_EQ(heap.deallocate_from(owner, 2), Errc::ok);
+  EXPECT_EQ(slots[2], talc::Rel<std::byte>::kNull);
+  EXPECT_EQ(heap.deallocate(other), Errc::not_allocated);
+  // Refusals: a slot naming a block already given back, a slot inside the block it names.
+  slots[3] = other.offset;
+  EXPECT_EQ(heap.deallocate_from(owner, 3), Errc::not_allocated);
+  EXPECT_EQ(slots[3], other.offset) << "a refusal changes nothing";
+  slots[3] = owner.offset;
+  EXPECT_EQ(heap.deallocate_from(owner, 3), Errc::foreign_pointer);
+  slots[3] = talc::Rel<std::byte>::kNull;
+  EXPECT_EQ(heap.deallocate_from(owner, 0), Errc::ok);
+  EXPECT_EQ(heap.deallocate_from(owner, 1), Errc::ok);
+  EXPECT_EQ(heap.deallocate(owner), Errc::ok);
+  EXPECT_EQ(heap.stats().live_allocations, 0u);
+  ExpectAccounted(heap);
+}
+
 // A page is one chunk of the core heap; the core, handed one of its blocks, refuses it as not
 // one of its chunks, and the atomic calls do the same rather than misread it.
 TEST(Pages, BlocksAreRefusedByTheCoresOwnCallsNotMisread) {
@@ -221,7 +261,7 @@ std::uint64_t* PageOf(MapTalc<>& heap, const talc::Meta& m) {
   const std::uint64_t word = reinterpret_cast<std::uint64_t*>(m.ptr())[-1];
   auto* core = reinterpret_cast<std::byte*>(&heap.heap().meta());
   const std::uint64_t page =
-      heap.heap().pages().entry(core, word >> talc::PageConfig::kIndexShift).load();
+      heap.heap().pages().entry(core, talc::PageConfig::index_of(word)).load();
   return reinterpret_cast<std::uint64_t*>(core + page);
 }
 

@@ -163,6 +163,17 @@ class alignas(64) TalcMeta {
                                      std::uint32_t n, std::uint64_t link,
                                      std::uint64_t mark) noexcept;
   Errc deallocate_linked(const void* owner, std::size_t word) noexcept;
+  /// The three slot calls on a slot the caller found itself: `slot` is the word's offset from
+  /// this heap's base, inside a block the caller proved live and not the core's own (a page's
+  /// block, pages/page_table.hpp). slot_of() is how the core finds one in its own chunks.
+  Result<void*> allocate_at(std::uint64_t slot, std::size_t size, std::size_t align = kGranule,
+                            std::uint64_t bias = 0) noexcept;
+  Errc deallocate_at(std::uint64_t slot, std::uint64_t bias = 0) noexcept;
+  Result<void*> reallocate_at(std::uint64_t slot, std::size_t size, std::size_t align = kGranule,
+                              std::uint64_t bias = 0) noexcept;
+  /// The offset of word `word` of the live chunk `owner`: not_allocated, foreign_pointer... when
+  /// there is no such word.
+  Result<std::uint64_t> slot_of(const void* owner, std::size_t word) const noexcept;
   /// Blocks a run carves at most: its journal takes one entry a block and seven more.
   static constexpr std::uint32_t kMaxRun = 16;
   /// An allocation whose first word holds `mark` in the same atomic operation, for a block that
@@ -405,9 +416,8 @@ class alignas(64) TalcMeta {
   template <bool Keep = false, bool Split = false>
   TALC_HOT void release(const Chunk& c, const Merge& m) noexcept;
   TALC_HOT Merge merge_of(const Chunk& c) const noexcept;
-  Result<std::uint64_t> slot_of(const void* owner, std::size_t word) const noexcept;
-  /// deallocate_from, or with `linked` deallocate_linked.
-  Errc release_named(const void* owner, std::size_t word, std::uint64_t bias, bool linked) noexcept;
+  /// deallocate_at, or with `linked` what deallocate_linked does to its slot.
+  Errc release_named(std::uint64_t slot, std::uint64_t bias, bool linked) noexcept;
 
   /// Links a free chunk into `bin` (the bin of its size); `fresh` when its node words are unused
   /// interior. Unlinks one from the bin it is listed in.

@@ -175,12 +175,19 @@ Result<void*> TalcMeta<Bins, Journaled>::allocate_into(const void* owner, std::s
                                                        std::uint64_t bias) noexcept {
   const Result<std::uint64_t> slot = slot_of(owner, word);
   if (!slot) return slot.error();
-  if (get(*slot) != Rel<FreeHead>::kNull) return Errc::slot_occupied;
+  return allocate_at(*slot, size, align, bias);
+}
+
+template <class Bins, bool Journaled>
+Result<void*> TalcMeta<Bins, Journaled>::allocate_at(std::uint64_t slot, std::size_t size,
+                                                     std::size_t align,
+                                                     std::uint64_t bias) noexcept {
+  if (get(slot) != Rel<FreeHead>::kNull) return Errc::slot_occupied;
   Errc why;
   const Fit fit = plan(size, align, why);
   if (why != Errc::ok) return refused(why);
   void* p = carve(fit, chunk_size_for(size));
-  put(*slot, offset_of(p) + bias);
+  put(slot, offset_of(p) + bias);
   count(&HeapCounters::allocations);
   commit();
   return p;

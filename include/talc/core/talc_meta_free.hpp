@@ -99,25 +99,32 @@ template <class Bins, bool Journaled>
 template <class Bins, bool Journaled>
 Errc TalcMeta<Bins, Journaled>::deallocate_from(const void* owner, std::size_t word,
                                                 std::uint64_t bias) noexcept {
-  return release_named(owner, word, bias, false);
+  const Result<std::uint64_t> slot = slot_of(owner, word);
+  if (!slot) return slot.error();
+  return release_named(*slot, bias, false);
 }
 
 template <class Bins, bool Journaled>
 Errc TalcMeta<Bins, Journaled>::deallocate_linked(const void* owner, std::size_t word) noexcept {
-  return release_named(owner, word, 0, true);
+  const Result<std::uint64_t> slot = slot_of(owner, word);
+  if (!slot) return slot.error();
+  return release_named(*slot, 0, true);
 }
 
 template <class Bins, bool Journaled>
-Errc TalcMeta<Bins, Journaled>::release_named(const void* owner, std::size_t word,
-                                              std::uint64_t bias, bool linked) noexcept {
-  const Result<std::uint64_t> slot = slot_of(owner, word);
-  if (!slot) return slot.error();
-  const std::uint64_t value = get(*slot);
+Errc TalcMeta<Bins, Journaled>::deallocate_at(std::uint64_t slot, std::uint64_t bias) noexcept {
+  return release_named(slot, bias, false);
+}
+
+template <class Bins, bool Journaled>
+Errc TalcMeta<Bins, Journaled>::release_named(std::uint64_t slot, std::uint64_t bias,
+                                              bool linked) noexcept {
+  const std::uint64_t value = get(slot);
   if (value == Rel<FreeHead>::kNull) return Errc::null_pointer;
   if (value < bias || value - bias >= span_) return Errc::foreign_pointer;
   const Result<Chunk> target = live_chunk(address_of(value - bias));
   if (!target) return target.error();
-  if (*slot >= target->base && *slot < target->end()) return Errc::foreign_pointer;
+  if (slot >= target->base && slot < target->end()) return Errc::foreign_pointer;
   // The block's first word, read before the release reuses it: what the slot takes over.
   const std::uint64_t next = linked ? get(target->user()) : Rel<FreeHead>::kNull;
   const Merge m = merge_of(*target);
@@ -128,7 +135,7 @@ Errc TalcMeta<Bins, Journaled>::release_named(const void* owner, std::size_t wor
     release<true>(*target, m);
   else
     release(*target, m);
-  put(*slot, next);
+  put(slot, next);
   ++counters_.deallocations;  // a free never raises the peak
   commit();
   return Errc::ok;

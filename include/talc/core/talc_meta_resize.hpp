@@ -106,16 +106,24 @@ Result<void*> TalcMeta<Bins, Journaled>::reallocate_from(const void* owner, std:
   if (const Errc e = request_error(size, align); e != Errc::ok) return e;
   const Result<std::uint64_t> slot = slot_of(owner, word);
   if (!slot) return slot.error();
-  const std::uint64_t value = get(*slot);
+  return reallocate_at(*slot, size, align, bias);
+}
+
+template <class Bins, bool Journaled>
+Result<void*> TalcMeta<Bins, Journaled>::reallocate_at(std::uint64_t slot, std::size_t size,
+                                                       std::size_t align,
+                                                       std::uint64_t bias) noexcept {
+  if (const Errc e = request_error(size, align); e != Errc::ok) return e;
+  const std::uint64_t value = get(slot);
   if (value == Rel<FreeHead>::kNull) return Errc::null_pointer;
   if (value < bias || value - bias >= span_) return Errc::foreign_pointer;
   void* p = address_of(value - bias);
   const Result<Chunk> target = live_chunk(p);
   if (!target) return target.error();
-  if (*slot >= target->base && *slot < target->end()) return Errc::foreign_pointer;
+  if (slot >= target->base && slot < target->end()) return Errc::foreign_pointer;
   const Result<void*> q = resize(*target, p, size, align);
   if (!q) return q;
-  if (*q != p) put(*slot, value, offset_of(*q) + bias);
+  if (*q != p) put(slot, value, offset_of(*q) + bias);
   count(&HeapCounters::reallocations);
   commit();
   return q;

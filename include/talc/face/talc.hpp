@@ -237,7 +237,7 @@ class Talc {
     const Result<void*> r = growing(size, align, [&](auto& core) -> Result<void*> {
       if (const Errc e = heap().refuse_cached(core, owner.ptr(), lock_wait_); e != Errc::ok)
         return e;
-      return core.allocate_into(owner.ptr(), word, size, align, meta_offset());
+      return heap().allocate_into(core, owner.ptr(), word, size, align, meta_offset());
     });
     if (!r) return r.error();
     return Meta{base_, offset_of(*r), size};
@@ -248,7 +248,8 @@ class Talc {
     Errc r = Errc::corrupted;
     const Errc e = locked([&](auto& core) {
       r = named_cached(core, owner, word);
-      if (r == Errc::ok) r = record_damage(core.deallocate_from(owner.ptr(), word, meta_offset()));
+      if (r == Errc::ok)
+        r = record_damage(heap().deallocate_from(core, owner.ptr(), word, meta_offset()));
     });
     return e != Errc::ok ? e : r;
   }
@@ -262,7 +263,7 @@ class Talc {
     if (const Errc e = align_error(align); e != Errc::ok) return e;
     const Result<void*> r = growing(size, align, [&](auto& core) -> Result<void*> {
       if (const Errc e = named_cached(core, owner, word); e != Errc::ok) return e;
-      return core.reallocate_from(owner.ptr(), word, size, align, meta_offset());
+      return heap().reallocate_from(core, owner.ptr(), word, size, align, meta_offset());
     });
     if (!r) return r.error();
     return Meta{base_, offset_of(*r), size};

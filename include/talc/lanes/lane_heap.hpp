@@ -125,7 +125,10 @@ class alignas(64) LaneHeap {
           if (rec) {  // a pause its dead holder left, a page it was making or giving back
             for (std::uint64_t i = 0; i < lane_count(); ++i)
               lane_store(lanes()[i].pause, std::uint64_t{0});
-            if (has_pages() && pages_sane(core)) (void)pages_.sweep(core, lanes_, all_lists());
+            if (has_pages() && pages_sane(core)) {
+              pages_.finish(core);
+              (void)pages_.sweep(core, lanes_, all_lists());
+            }
           }
           f(core);
         },
@@ -319,6 +322,50 @@ class alignas(64) LaneHeap {
     return core.address_of(u);
   }
 
+  /// Under the lock, the core's slot calls (TalcMeta::allocate_into, deallocate_from,
+  /// reallocate_from) for a heap whose blocks may be a page's: the owner of the slot, and the
+  /// block a slot names. A page's block leaves a slot as one operation (PageTable::replace).
+  Result<void*> allocate_into(Core& core, const void* owner, std::size_t word, std::size_t size,
+                              std::size_t align, std::uint64_t bias) noexcept {
+    const Result<std::uint64_t> slot = slot_in(core, owner, word);
+    if (!slot) return slot.error();
+    return core.allocate_at(*slot, size, align, bias);
+  }
+  Errc deallocate_from(Core& core, const void* owner, std::size_t word,
+                       std::uint64_t bias) noexcept {
+    const Result<std::uint64_t> slot = slot_in(core, owner, word);
+    if (!slot) return slot.error();
+    const std::uint64_t value = load_word(core_bytes(), *slot);
+    const Result<std::uint64_t> x = page_named(core, *slot, value, bias);
+    if (!x) return x.error();
+    if (*x == kNull) return core.deallocate_at(*slot, bias);
+    return pages_.replace(core, *slot, *x, value, kNull);
+  }
+  Result<void*> reallocate_from(Core& core, const void* owner, std::size_t word, std::size_t size,
+                                std::size_t align, std::uint64_t bias) noexcept {
+    const Result<std::uint64_t> slot = slot_in(core, owner, word);
+    if (!slot) return slot.error();
+    const std::uint64_t value = load_word(core_bytes(), *slot);
+    const Result<std::uint64_t> x = page_named(core, *slot, value, bias);
+    if (!x) return x.error();
+    if (*x == kNull) return core.reallocate_at(*slot, size, align, bias);
+    const std::uint64_t usable =
+        PageConfig::chunk_of(
+            pages_.find(core_bytes(), core.heap_start(), core.heap_end(), *x).cls) -
+        kTagSize;
+    void* p = core.address_of(*x);
+    if (size != 0 && size <= usable && reinterpret_cast<std::uintptr_t>(p) % align == 0) return p;
+    // Moved: the new block is named by the table's record until the slot takes it.
+    const Result<void*> n =
+        core.allocate_into(core.address_of(pages_.table), PageTable::kMoved, size, align);
+    if (!n) return n;
+    std::memcpy(*n, p, std::min<std::uint64_t>(usable, size));
+    if (const Errc e = pages_.replace(core, *slot, *x, value, core.offset_of(*n) + bias);
+        e != Errc::ok)
+      return e;
+    return n;
+  }
+
   /// Under the lock: frees the block at `p` (a refusal changes nothing). A small block goes to
   /// `o` (when given), draining half its class into the heap first if the lane is full, unless
   /// the chunk below it is free: then, the lock being held anyway, it merges into the heap,
@@ -352,6 +399,8 @@ class alignas(64) LaneHeap {
   Errc refuse_cached(Core& core, const void* p,
                      std::chrono::milliseconds bound = kDefaultLockWait) noexcept {
     if (!has_lanes()) return Errc::ok;
+    if (const std::optional<Result<std::size_t>> usable = page_usable(p))
+      return usable->error();  // a page's block: never cached, and live unless it says not
     const Result<Chunk> c = core.live_chunk(p);
     if (!c) return c.error();
     return refuse_cached(core, *c, bound);
@@ -570,6 +619,33 @@ class alignas(64) LaneHeap {
   /// Whether an owner word names nobody who may still work the lane: free, or a dead process.
   static bool owner_gone(std::uint64_t w) noexcept {
     return w == 0 || w == RegionLock::kAbandoned || RegionLock::holder_dead(w);
+  }
+
+  /// The slot `word` of the live block `owner`, a page's or the core's: its offset.
+  Result<std::uint64_t> slot_in(Core& core, const void* owner, std::size_t word) noexcept {
+    if (const std::optional<Result<std::size_t>> usable = page_usable(owner)) {
+      if (!*usable) return usable->error();
+      if (word >= **usable / kWord) return Errc::foreign_pointer;
+      return core.offset_of(owner) + word * kWord;
+    }
+    return core.slot_of(owner, word);
+  }
+  /// The page block that the slot at `slot` names by `value`: its user offset; kNull when the
+  /// value names none (the core then answers for it); an error when it names one that is not
+  /// handed out, or the slot lies in that very block.
+  Result<std::uint64_t> page_named(Core& core, std::uint64_t slot, std::uint64_t value,
+                                   std::uint64_t bias) noexcept {
+    if (!has_pages() || value == kNull || value < bias || value - bias >= core.heap_end())
+      return kNull;
+    const std::uint64_t x = value - bias;
+    if (pages_.find(core_bytes(), core.heap_start(), core.heap_end(), x).found !=
+        PageTable::Found::block)
+      return kNull;
+    const Result<std::size_t> usable =
+        pages_.usable(core_bytes(), core.heap_start(), core.heap_end(), x);
+    if (!usable) return usable.error();
+    if (slot + kTagSize >= x && slot < x + *usable) return Errc::foreign_pointer;
+    return x;
   }
 
   bool pages_sane(const Core& core) const noexcept {

@@ -54,11 +54,14 @@ struct PageConfig {
   static constexpr std::uint64_t kMinBytes = 4096;
   static constexpr std::uint64_t kMaxBytes = 65536;
   static constexpr std::uint64_t kHeader = 64;
-  // A block's word: kBlockFlag | block << kBlockShift | page index << kIndexShift.
+  // A block's word: kBlockFlag | block << kBlockShift | page index << kIndexShift, and above
+  // them a count of the block's hand-outs (mod 2^24), which tells a block handed out again from
+  // one that was not (PageTable::finish).
   static constexpr std::uint64_t kBlockFlag = 4;
   static constexpr std::uint64_t kBlockShift = 4;
-  static constexpr std::uint64_t kIndexShift = 20;
+  static constexpr std::uint64_t kIndexShift = 16;
   static constexpr std::uint64_t kMaxPages = std::uint64_t{1} << 24;
+  static constexpr std::uint64_t kGenShift = kIndexShift + 24;
   // A page's header names its own index with this above it, written last when the page is made
   // and cleared first when it is given back: a half-made or returned page is never served.
   static constexpr std::uint64_t kIdent = std::uint64_t{0x7061676555} << 32;  // "Upage"
@@ -69,8 +72,12 @@ struct PageConfig {
   static constexpr std::uint64_t chunk_of(std::uint64_t cls) noexcept {
     return kMinChunk + cls * kGranule;
   }
-  static constexpr std::uint64_t block_word(std::uint64_t index, std::uint64_t b) noexcept {
-    return kBlockFlag | b << kBlockShift | index << kIndexShift;
+  static constexpr std::uint64_t block_word(std::uint64_t index, std::uint64_t b,
+                                            std::uint64_t gen = 0) noexcept {
+    return kBlockFlag | b << kBlockShift | index << kIndexShift | gen << kGenShift;
+  }
+  static constexpr std::uint64_t index_of(std::uint64_t word) noexcept {
+    return (word >> kIndexShift) & (kMaxPages - 1);
   }
 };
 static_assert((PageConfig::kBlockFlag & Tag::kKnownFlags) == 0 &&
@@ -189,8 +196,11 @@ struct Page {
       live(w).store(l | std::uint64_t{1} << (b % 64), std::memory_order_relaxed);
       TALC_FAULT_POINT();
       const std::uint64_t user = user_of(cls, b);
+      const std::uint64_t gen = (page_word(core, user - kTagSize).load(std::memory_order_relaxed) >>
+                                 PageConfig::kGenShift) +
+                                1;
       page_word(core, user - kTagSize)
-          .store(PageConfig::block_word(index, b), std::memory_order_relaxed);
+          .store(PageConfig::block_word(index, b, gen), std::memory_order_relaxed);
       if (k != 0) field(header().cursor).store(w, std::memory_order_relaxed);
       return user;
     }

@@ -51,8 +51,12 @@ struct PageLists {
 
 struct PageTable {
   static constexpr std::uint64_t kNull = Rel<std::byte>::kNull;
-  // The table's header words: a hint of where a free entry may be.
+  // The table's header words: a hint of where a free entry may be, and the record of a slot call
+  // on a page's block (replace): the block (nonzero while the call is under way), the slot, its
+  // value before and after, the block's word before, and the slot of a block it moved to.
   static constexpr std::uint64_t kHeadWords = 8;
+  static constexpr std::uint64_t kHint = 0, kArmed = 1, kSlot = 2, kOld = 3, kNew = 4,
+                                 kWordBefore = 5, kMoved = 6;
 
   std::uint64_t table = kNull;  // user offset of the table's block, from the core heap's base
   std::uint64_t cap = 0;        // entries
@@ -77,6 +81,7 @@ struct PageTable {
     if (!r) return false;
     std::memset(*r, 0, size);
     auto* words = static_cast<std::uint64_t*>(*r);
+    words[kMoved] = kNull;
     for (std::uint64_t i = 0; i < n; ++i) words[kHeadWords + i] = kNull;
     table = core.offset_of(*r);
     cap = n;
@@ -148,7 +153,7 @@ struct PageTable {
     const std::uint64_t w = page_word(core, u - kTagSize).load(std::memory_order_relaxed);
     if ((w & Tag::kFlagMask) != PageConfig::kBlockFlag) return {};
     Block k{Found::foreign};
-    k.index = w >> PageConfig::kIndexShift;
+    k.index = PageConfig::index_of(w);
     k.b = (w >> PageConfig::kBlockShift) &
           ((std::uint64_t{1} << (PageConfig::kIndexShift - PageConfig::kBlockShift)) - 1);
     k.page = page_at(core, end, k.index);
@@ -191,6 +196,54 @@ struct PageTable {
   }
 
   // ---- under the heap's lock ------------------------------------------------------------------
+
+  /// The slot at offset `slot` from the core's base names the handed-out page block at `x` (its
+  /// value is `old`): the slot takes `value` and the block goes back to its page, as one
+  /// operation. `value` is the null offset (deallocate_from), or a block that the kMoved word
+  /// names (reallocate_from moved the bytes there, allocate_into made it). The record is written
+  /// first and armed last; a death at any instant is finished or undone by the next holder of
+  /// the lock (finish).
+  template <class Core>
+  Errc replace(Core& core, std::uint64_t slot, std::uint64_t x, std::uint64_t old,
+               std::uint64_t value) noexcept {
+    std::byte* base = bytes_of(core);
+    head(base, kSlot).store(slot);
+    head(base, kOld).store(old);
+    head(base, kNew).store(value);
+    head(base, kWordBefore).store(page_word(base, x - kTagSize).load());
+    head(base, kArmed).store(x, std::memory_order_release);
+    TALC_FAULT_POINT();
+    page_word(base, slot).store(value, std::memory_order_release);
+    TALC_FAULT_POINT();
+    const std::optional<Errc> e = free(base, core.heap_start(), core.heap_end(), x);
+    TALC_FAULT_POINT();
+    head(base, kMoved).store(kNull);  // the block moved to is the slot's now
+    TALC_FAULT_POINT();
+    head(base, kArmed).store(0, std::memory_order_release);
+    return e.value_or(Errc::corrupted);
+  }
+
+  /// After a holder of the lock died (and the core rolled its operation back): finishes or undoes
+  /// the replace() it left. The slot not yet rewritten: undone, the moved-to block freed. The
+  /// slot rewritten: the block goes back unless it already did; its word tells a block handed
+  /// out again since (whose owner must keep it) from one the call had not yet given back.
+  template <class Core>
+  void finish(Core& core) noexcept {
+    std::byte* base = bytes_of(core);
+    const std::uint64_t x = head(base, kArmed).load(std::memory_order_acquire);
+    const std::uint64_t slot = head(base, kSlot).load();
+    const bool in_heap = x % kGranule == 0 && x >= core.heap_start() + kTagSize &&
+                         x < core.heap_end() && slot % kWord == 0 && slot >= core.heap_start() &&
+                         slot < core.heap_end();
+    if (x != 0 && in_heap && page_word(base, slot).load() != head(base, kOld).load()) {
+      if (page_word(base, x - kTagSize).load() == head(base, kWordBefore).load())
+        (void)free(base, core.heap_start(), core.heap_end(), x);  // not_allocated: it went back
+      head(base, kMoved).store(kNull);
+    } else if (head(base, kMoved).load() != kNull) {
+      (void)core.deallocate_from(base + table, kMoved);
+    }
+    head(base, kArmed).store(0, std::memory_order_release);
+  }
 
   /// For lane `l`'s owner, when allocate() found nothing: a block from any page of its list for
   /// `cls` (collecting every page's given-back blocks), else from a new page. out_of_memory when
@@ -350,6 +403,9 @@ struct PageTable {
   static std::byte* bytes_of(Core& core) noexcept {
     return reinterpret_cast<std::byte*>(&core);
   }
+  std::atomic_ref<std::uint64_t> head(std::byte* core, std::uint64_t w) const noexcept {
+    return page_word(core, table + w * kWord);
+  }
 
   /// Page `i` when it is one of lane `l`'s pages of class `cls`; else kNull.
   [[gnu::always_inline]] std::uint64_t owned(std::byte* core, std::uint64_t end, std::uint64_t i,
@@ -395,8 +451,7 @@ struct PageTable {
   Result<std::uint64_t> make(Core& core, PageLists pl, std::uint64_t l,
                              std::uint64_t cls) noexcept {
     std::byte* base = bytes_of(core);
-    std::uint64_t& hint = *reinterpret_cast<std::uint64_t*>(base + table);
-    std::uint64_t i = std::atomic_ref<std::uint64_t>(hint).load();
+    std::uint64_t i = head(base, kHint).load();
     if (i >= cap) i = 0;
     std::uint64_t tried = 0;
     while (tried < cap && entry(base, i).load() != kNull) {
@@ -408,7 +463,7 @@ struct PageTable {
     const Result<void*> r =
         core.allocate_into(base + table, kHeadWords + i, bytes() - kTagSize, g.align);
     if (!r) return r.error();
-    std::atomic_ref<std::uint64_t>(hint).store(i + 1);
+    head(base, kHint).store(i + 1);
     const std::uint64_t u = core.offset_of(*r);
     // The maps and header first; the index last, which makes the page one (page_at).
     std::memset(base + u + PageConfig::kHeader, 0, 2 * g.map_bytes);
