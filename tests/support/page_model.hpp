@@ -224,7 +224,7 @@ class PageModel {
     if (!r) return Refused(r.error());
     const std::size_t kept = std::min(b.size, size);
     if (FirstMismatch(r->ptr(), kept, b.id) != kept) return "reallocate lost the block's bytes";
-    if (b.page && size <= b.usable && r->offset != off)
+    if (b.page && size != 0 && size <= b.usable && r->offset != off)
       return "a page block moved for a size it holds";
     Remove(off);
     if (r->offset != off) {
@@ -234,7 +234,12 @@ class PageModel {
     // A core block stays one, whatever its new size; a page block that moved is a new request.
     if (!b.page && r->offset != off && IsPageBlock(r->offset))
       return "a core block moved to a page";
-    if (b.page && r->offset == off) return AddAs(*r, size, b.usable, true);
+    if (b.page && r->offset == off) {
+      // Resized to no bytes, a page block moves to a new one of the smallest class, as a request
+      // for no bytes gets.
+      if (size == 0) return "a page block resized to nothing stayed in place";
+      return AddAs(*r, size, b.usable, true);
+    }
     if (!b.page) {
       const std::size_t usable = CoreUsable(r->offset);
       if (usable < size) return "a block smaller than asked";
@@ -511,10 +516,10 @@ class PageModel {
 
   // The usable bytes a page block for `size` at `align` has, or 0 when pages do not serve it.
   std::size_t PageUsable(std::size_t size, std::size_t align) {
-    if (size == 0 || size > talc::PageConfig::kMaxRequest) return 0;
-    const std::size_t s = align <= talc::kGranule ? size : heap_.heap().page_request(size, align);
-    if (s == 0) return 0;
-    return talc::chunk_size_for(s) - talc::kTagSize;
+    if (size > talc::PageConfig::kMaxRequest) return 0;
+    if (align <= talc::kGranule) return talc::chunk_size_for(size) - talc::kTagSize;
+    const std::size_t s = heap_.heap().page_request(size, align);
+    return s == 0 ? 0 : talc::chunk_size_for(s) - talc::kTagSize;
   }
 
   // A block just handed out: aligned and in the heap (Add proves it overlaps no live block).
