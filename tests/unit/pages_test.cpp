@@ -237,6 +237,39 @@ TEST(Pages, BlocksAreRefusedByTheCoresOwnCallsNotMisread) {
   ExpectAccounted(heap);
 }
 
+// A handle that names a page, the page table or the lane table names no user's block: every call
+// refuses it with nothing changed. Freed, a page would go back to the core under its blocks.
+TEST(Pages, HandlesToTheHeapsOwnBlocksAreRefused) {
+  auto heap = Paged();
+  const talc::Meta a = heap.allocate(64);
+  std::memset(a.ptr(), 0x11, a.size);
+  auto* core = reinterpret_cast<std::byte*>(&heap.heap().meta());
+  const std::uint64_t word = reinterpret_cast<std::uint64_t*>(a.ptr())[-1];
+  const std::uint64_t page =
+      heap.heap().pages().entry(core, word >> talc::PageConfig::kIndexShift).load();
+  // The lane table starts at most 48 bytes below its first lane (lanes_at), on a granule.
+  std::uint64_t lanes = heap.heap().lane_offset(0);
+  while (!heap.heap().meta().live_chunk(core + lanes).ok()) lanes -= 16;
+  const talc::HeapStats before = heap.stats();
+  for (const std::uint64_t u : {page, heap.heap().pages().table, lanes}) {
+    ASSERT_TRUE(heap.heap().meta().live_chunk(core + u).ok()) << u;
+    const std::uint64_t off = heap.offset_of(core + u);
+    talc::Meta m{heap.base(), off, 16};
+    EXPECT_EQ(heap.deallocate(m), Errc::foreign_pointer) << u;
+    EXPECT_EQ(heap.usable_size(m.ptr()).error(), Errc::foreign_pointer) << u;
+    EXPECT_EQ(heap.adopt(m.rel()).error(), Errc::foreign_pointer) << u;
+    EXPECT_EQ(heap.try_reallocate(m, 32).error(), Errc::foreign_pointer) << u;
+    EXPECT_EQ(heap.try_grow(m, 32), Errc::foreign_pointer) << u;
+    EXPECT_EQ(heap.try_allocate_into(m, 7, 64).error(), Errc::foreign_pointer) << u;
+    EXPECT_EQ(heap.deallocate_from(m, 7), Errc::foreign_pointer) << u;
+  }
+  const talc::HeapStats after = heap.stats();
+  EXPECT_EQ(after.live_allocations, before.live_allocations);
+  EXPECT_EQ(after.free_bytes, before.free_bytes);
+  ASSERT_EQ(heap.deallocate(a), Errc::ok);
+  ExpectAccounted(heap);
+}
+
 // Hostile bytes: a block's word rewritten (by a write below a block) is refused by a free with
 // nothing changed; a page's header or maps rewritten are damage, which the owner's next refill
 // reports and check() names, and nothing is followed out of the page.

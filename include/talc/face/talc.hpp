@@ -555,7 +555,8 @@ class Talc {
   Errc free_locked(void* p, const LaneOwner* o) noexcept;
 
   /// Under the lock, before a core call on the block word `word` of `owner` names: not_allocated
-  /// when the owner or that block sits in a lane (LaneHeap::refuse_cached). Anything else wrong
+  /// when the owner or that block sits in a lane (LaneHeap::refuse_cached); foreign_pointer when
+  /// the owner is the heap's own (LaneHeap::heaps_own). Anything else wrong
   /// with the word is left to the core call, which refuses it the same way with lanes or without.
   Errc named_cached(TalcMeta<Bins>& core, const Meta& owner, std::size_t word) noexcept;
 

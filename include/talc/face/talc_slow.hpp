@@ -114,6 +114,7 @@ inline Errc Talc<Bins>::free_locked(void* p, const LaneOwner* o) noexcept {
 template <class Bins>
 inline Errc Talc<Bins>::named_cached(TalcMeta<Bins>& core, const Meta& owner,
                                      std::size_t word) noexcept {
+  if (heap().heaps_own(core, core.offset_of(owner.ptr()))) return Errc::foreign_pointer;
   if (const Errc e = heap().refuse_cached(core, owner.ptr(), lock_wait_);
       e == Errc::not_allocated || e == Errc::lock_timeout)
     return e;  // the owner itself is a stale handle: its words are a lane's

@@ -387,7 +387,7 @@ class alignas(64) LaneHeap {
         if (o->template push<true>(c->user(), cls, c->size)) return Errc::ok;
       }
     }
-    if (has_lanes() && c->user() == table_) return Errc::foreign_pointer;
+    if (heaps_own(core, c->user())) return Errc::foreign_pointer;
     return core.deallocate_live(*c);
   }
 
@@ -407,7 +407,9 @@ class alignas(64) LaneHeap {
   }
   /// The same, for a chunk live_chunk() has just proved live.
   Errc refuse_cached(Core& core, const Chunk& c, std::chrono::milliseconds bound) noexcept {
-    if (!has_lanes() || has_pages() || c.size > LaneConfig::kMaxChunk) return Errc::ok;
+    if (!has_lanes()) return Errc::ok;
+    if (heaps_own(core, c.user())) return Errc::foreign_pointer;
+    if (has_pages() || c.size > LaneConfig::kMaxChunk) return Errc::ok;
     const std::uint64_t u = c.user(), x = load_word(core_bytes(), u + kWord) ^ secret_;
     if (x >= lanes_) return Errc::ok;
     if (!table_sane(core)) return Errc::corrupted;
@@ -427,9 +429,20 @@ class alignas(64) LaneHeap {
   /// (their table, or a block one of them caches) rather than to a user: for walks of the chunks.
   bool in_lanes(Core& core, const void* p) noexcept {
     if (!has_lanes()) return false;
-    const std::uint64_t u = core.offset_of(p);
-    if (u == table_ || (has_pages() && (u == pages_.table || is_page(core, u)))) return true;
+    if (heaps_own(core, core.offset_of(p))) return true;
     return refuse_cached(core, p) == Errc::not_allocated;
+  }
+
+  /// Whether user offset `u` is a block of the heap's own, no user's: the lane table, the page
+  /// table or a page. Every call that names a block refuses these as foreign: freed, a page's
+  /// chunk would go back to the core under the blocks still handed out from it.
+  bool heaps_own(Core& core, std::uint64_t u) const noexcept {
+    if (!has_lanes()) return false;
+    if (u == table_) return true;
+    if (!has_pages() || u % kGranule != 0 || u < core.heap_start() + kTagSize ||
+        u >= core.heap_end())
+      return false;
+    return u == pages_.table || is_page(core, u);
   }
 
   /// Under the lock, when a request failed for want of memory: drains `mine` (the caller's lane,
