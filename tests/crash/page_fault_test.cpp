@@ -14,10 +14,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cctype>
+#include <chrono>
 #include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <thread>
@@ -356,5 +359,82 @@ INSTANTIATE_TEST_SUITE_P(EveryPageOperation, PageFault,
                              if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return n;
                          });
+
+}  // namespace
+
+// ---- A free that stops after its fetch_or ------------------------------------------------------
+
+namespace {
+
+struct Race {
+  std::atomic<int> paused{0}, go{0};
+};
+
+// Another process gives back the last block of a page and stops right after its fetch_or; the
+// owner then gives the page back (its blocks are all given back) and a user gets its bytes. When
+// the free goes on it must touch nothing of the page: the bytes are that user's now.
+TEST(PageRaces, AFreeWritesNothingInItsPageAfterItsFetchOr) {
+  auto heap = Paged();
+  auto* race = static_cast<Race*>(
+      ::mmap(nullptr, sizeof(Race), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(race, MAP_FAILED);
+  ::new (race) Race{};
+  const talc::Meta x = heap.allocate(kSize);  // block 0 of a new page, the page's only block
+  const std::uint64_t page =
+      static_cast<std::uint64_t>(static_cast<std::byte*>(x.ptr()) - CoreOf(heap)) -
+      ShapeOf(heap).first_user;
+  ASSERT_EQ(Pages(heap), 1u);
+  const pid_t freer = ::fork();
+  if (freer == 0) {
+    // Stops at the first write point after which the block's freed bit is set.
+    static Race* r;
+    static talc::Page p;
+    r = race;
+    p = talc::Page{CoreOf(heap), page, &ShapeOf(heap)};
+    talc::fault::hook = [] {
+      if ((p.freed(0).load() & 1) == 0) return;
+      talc::fault::hook = nullptr;
+      r->paused.store(1);
+      while (r->go.load() == 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    };
+    ::_exit(heap.deallocate(x.ptr()) == Errc::ok ? 0 : 1);
+  }
+  // The freer goes on, and is waited for, on every way out.
+  struct Go {
+    Race* race;
+    pid_t pid;
+    int status = -1;
+    int wait() {
+      if (status == -1) {
+        race->go.store(1);
+        ::waitpid(pid, &status, 0);
+      }
+      return status;
+    }
+    ~Go() { wait(); }
+  } go{race, freer};
+  for (int i = 0; i < 20000 && race->paused.load() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  ASSERT_EQ(race->paused.load(), 1) << "the free did not stop after its fetch_or";
+  ASSERT_EQ(heap.trim(), Errc::ok);
+  ASSERT_EQ(Pages(heap), 0u) << "a page whose blocks are all given back goes back on trim";
+  // A user's block over the page's bytes, zeroed.
+  const std::size_t bytes = heap.heap().pages().bytes() - talc::kTagSize;
+  const talc::Meta y = heap.allocate(bytes);
+  auto* lo = static_cast<std::byte*>(y.ptr());
+  std::byte* header = CoreOf(heap) + page;
+  ASSERT_TRUE(header >= lo && header + talc::PageConfig::kHeader <= lo + bytes)
+      << "the user's block does not cover the page's header";
+  std::memset(y.ptr(), 0, bytes);
+  const int status = go.wait();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  const auto* words = reinterpret_cast<const std::uint64_t*>(header);
+  for (std::size_t w = 0; w < talc::PageConfig::kHeader / 8; ++w)
+    EXPECT_EQ(words[w], 0u) << "word " << w << " of the page's header, now a user's bytes";
+  EXPECT_EQ(heap.deallocate(y), Errc::ok);
+  const talc::CheckReport rep = heap.check();
+  EXPECT_TRUE(rep.ok()) << rep.what << " at " << rep.offset;
+  ::munmap(race, sizeof(Race));
+}
 
 }  // namespace
