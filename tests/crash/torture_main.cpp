@@ -437,19 +437,40 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers, std::ve
         orphans.push_back(x);
     }
     auto most = [](const Held& h) { return h.value + h.align + talc::kMinChunk + talc::kGranule; };
+    // Whether `x` is aligned as hand `h` asked. With pages, an aligned request is served from
+    // the class whose chunks are multiples of the alignment; when the heap has no room for a
+    // page of it, the core gives a block of that class's size aligned to kGranule only, which
+    // the call frees again when it is not aligned (Talc::allocate_aligned_page): a kill
+    // between leaves that block in the hand.
+    auto aligned = [&](const Unnamed& x, const Held& h) {
+      if (reinterpret_cast<std::uintptr_t>(x.p) % h.align == 0) return true;
+      const std::uint64_t s = (h.value + talc::kTagSize + h.align - 1) / h.align * h.align;
+      return lanes.has_pages() && x.page == kNull && h.align > talc::kGranule &&
+             x.usable + talc::kTagSize >= s;
+    };
+    auto hands = [&] {
+      std::string r;
+      for (const Held& h : lost)
+        r += std::string(r.empty() ? "" : ", ") +
+             (h.what == Hand::allocating
+                  ? "allocating " + std::to_string(h.value) + "/" + std::to_string(h.align)
+                  : "freeing " + std::to_string(h.value));
+      return r.empty() ? std::string("none") : r;
+    };
     std::sort(orphans.begin(), orphans.end());
     for (const Unnamed& x : orphans) {
       auto best = lost.end();
       for (auto h = lost.begin(); h != lost.end(); ++h)
         if (h->what == Hand::allocating && h->value <= x.usable && x.usable <= most(*h) &&
-            reinterpret_cast<std::uintptr_t>(x.p) % h->align == 0 &&
-            (best == lost.end() || most(*h) < most(*best)))
+            aligned(x, *h) && (best == lost.end() || most(*h) < most(*best)))
           best = h;
       if (best == lost.end()) {
         v = {false, std::string("a live ") + (x.page != kNull ? "page block" : "block") +
                         " at offset " + std::to_string(heap.offset_of(x.p)) + " (" +
                         std::to_string(x.usable) +
-                        " bytes) that nothing names, no lane holds and no dead worker held"};
+                        " bytes) that nothing names, no lane holds and no dead worker held (the "
+                        "dead hands: " +
+                        hands() + ")"};
         return;
       }
       lost.erase(best);
