@@ -373,7 +373,7 @@ struct Race {
 // Another process gives back the last block of a page and stops right after its fetch_or; the
 // owner then gives the page back (its blocks are all given back) and a user gets its bytes. When
 // the free goes on it must touch nothing of the page: the bytes are that user's now.
-TEST(PageRaces, AFreeWritesNothingInItsPageAfterItsFetchOr) {
+TEST(PageFaultRace, AFreeWritesNothingInItsPageAfterItsFetchOr) {
   auto heap = Paged();
   auto* race = static_cast<Race*>(
       ::mmap(nullptr, sizeof(Race), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
