@@ -17,10 +17,19 @@
 //   the block it gives back). The supervisor reads a victim's hand after the kill, and the audit
 //   demands that every live block no table names be what a distinct dead hand held (it then
 //   frees it). Anything else, a block lost inside the heap or a lane, fails the run.
+//   A loose block is also freed, now and then, by another worker than the one that allocated
+// it: that worker takes it out of the other's table with one compare-and-swap of the table's
+// word (the owner takes its own out with one exchange), so exactly one of them frees it; its
+// hand names the block and the word it took it from before, so a kill anywhere is accounted.
 // A block is "sealed" once its owner has written all of it; an unsealed block of a dead worker
 // is one it was still filling, and only its existence is checked. The seal lives in the table,
 // not in the block: a block's own bytes are stale from earlier blocks until its owner writes
-// them.
+// them. A loose block's seal is the low bit of its table word, so that a worker takes over only
+// a sealed block (one its owner no longer writes), in the same compare-and-swap.
+//
+// With --pages the heap is built with pages (OpenOptions::pages): most loose blocks are then
+// page blocks, which the audit reads from the page table: every block a page holds must be
+// named by a table or by a distinct dead hand, like every live chunk of the core.
 //
 // Progress. Every other worker (the odd ones) pauses now and then between calls, for up to
 // 2 ms, so that there are moments when processes sleep on the lock and nobody else contends
@@ -36,15 +45,18 @@
 // the run fails. One kill in eight also kills the replacement a moment after its start, so that
 // kills land in opening the heap too; the wait and the audit then follow the second kill.
 //
-//   talc_torture [--kills N] [--workers W] [--seed S]     (exit 0: every check passed, no stall)
+//   talc_torture [--kills N] [--workers W] [--seed S] [--pages]
+//   (exit 0: every check passed, no stall)
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cinttypes>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -52,6 +64,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "support/pattern.hpp"
@@ -77,7 +90,9 @@ constexpr std::chrono::milliseconds kProgressBound{2000};
 
 struct Control {
   std::uint64_t tables[kMaxWorkers];  // offsets of each worker's slot table
+  std::uint64_t workers = 0;
   std::atomic<std::uint64_t> ops{0};
+  std::atomic<std::uint64_t> taken_over{0};  // loose blocks freed by another worker
   std::atomic<std::uint64_t> damaged{0};
   std::atomic<std::uint32_t> failure{0};  // the first Errc a call should not have returned
   // Calls each worker slot has finished, whatever their outcome; a replacement carries on
@@ -104,16 +119,28 @@ struct Held {
   std::uint64_t align;  // allocating: the alignment asked for
 };
 
+constexpr std::uint64_t kNull = talc::Rel<std::byte>::kNull;
+// A loose word: the block's offset, its low bit set once the block is sealed (offsets are
+// 16-aligned, and kNull is never a sealed word's value).
+constexpr std::uint64_t kSeal = 1;
+constexpr std::uint64_t BlockOf(std::uint64_t word) {
+  return word == kNull ? kNull : word & ~kSeal;
+}
+constexpr bool SealedWord(std::uint64_t word) {
+  return word != kNull && (word & kSeal) != 0;
+}
+
 // A worker's table: the slots allocate_into and deallocate_from work on, the loose blocks, the
 // seals (set once a block is written, cleared before it is freed) and the hand.
 struct Table {
   std::uint64_t slots[kSlots];
   std::atomic<std::uint64_t> sealed[kSlots];
-  std::uint64_t loose[kLoose];
-  std::atomic<std::uint64_t> loose_sealed[kLoose];
+  std::atomic<std::uint64_t> loose[kLoose];  // written by the owner; nulled by whoever frees
   std::atomic<Hand> hand;
   std::uint64_t hand_value, hand_align;
-  std::uint64_t hand_slot;  // allocating: the loose slot the block goes to
+  // allocating: the loose slot the block goes to; freeing: the worker whose table named the block
+  // and the slot it was taken from.
+  std::uint64_t hand_worker, hand_slot;
 };
 
 struct BlockHead {
@@ -121,8 +148,8 @@ struct BlockHead {
   std::uint64_t size;
 };
 
-bool Intact(const std::atomic<std::uint64_t>& sealed, const std::byte* block) {
-  if (sealed.load(std::memory_order_acquire) == 0) return true;
+bool Intact(bool sealed, const std::byte* block) {
+  if (!sealed) return true;
   const auto* h = reinterpret_cast<const BlockHead*>(block);
   return talc_test::FirstMismatch(block + sizeof(BlockHead), h->size - sizeof(BlockHead), h->id) ==
          h->size - sizeof(BlockHead);
@@ -142,7 +169,7 @@ bool Intact(const std::atomic<std::uint64_t>& sealed, const std::byte* block) {
     h->size = size;
     talc_test::FillPattern(h + 1, size - sizeof(BlockHead), h->id);
   };
-  auto check = [&](const std::atomic<std::uint64_t>& sealed, std::uint64_t block) {
+  auto check = [&](bool sealed, std::uint64_t block) {
     if (!Intact(sealed, static_cast<std::byte*>(heap.address_of(block))))
       control->damaged.fetch_add(1);
   };
@@ -164,7 +191,7 @@ bool Intact(const std::atomic<std::uint64_t>& sealed, const std::byte* block) {
       // was still filling has none worth keeping), then it is rewritten whole at its new size,
       // unsealed meanwhile, as a block being filled is.
       const bool sealed = t->sealed[i].load(std::memory_order_acquire) != 0;
-      check(t->sealed[i], held);
+      check(sealed, held);
       t->sealed[i].store(0, std::memory_order_relaxed);
       const std::size_t size = sizeof(BlockHead) + rng() % 6000;
       const talc::Result<talc::Meta> m = heap.try_reallocate_from(table, i, size);
@@ -184,18 +211,33 @@ bool Intact(const std::atomic<std::uint64_t>& sealed, const std::byte* block) {
       }
       t->sealed[i].store(1, std::memory_order_release);
     } else {
-      check(t->sealed[i], held);
+      check(t->sealed[i].load(std::memory_order_acquire) != 0, held);
       t->sealed[i].store(0, std::memory_order_relaxed);
       if (const talc::Errc e = heap.deallocate_from(table, i); e != talc::Errc::ok)
         Failed(control, e);
     }
     return true;
   };
+  // Frees the loose block `word` named, once taken out of its table (by its owner or another
+  // worker), by address: a block a dead worker was filling has no size to trust in its head.
+  auto free_taken = [&](std::uint64_t word) {
+    check(SealedWord(word), BlockOf(word));
+    if (const talc::Errc e = heap.deallocate(heap.address_of(BlockOf(word))); e != talc::Errc::ok)
+      Failed(control, e);
+    t->hand.store(Hand::empty, std::memory_order_release);
+  };
+  // The hand for a block about to be taken out of worker x's slot j.
+  auto hand_freeing = [&](std::uint64_t word, unsigned x, std::size_t j) {
+    t->hand_value = BlockOf(word);
+    t->hand_worker = x;
+    t->hand_slot = j;
+    t->hand.store(Hand::freeing, std::memory_order_release);
+  };
   // One plain call on a loose block, with the hand written around it.
   auto loose_step = [&](std::uint64_t n) -> bool {
     const std::size_t j = rng() % kLoose;
-    const std::uint64_t held = __atomic_load_n(&t->loose[j], __ATOMIC_ACQUIRE);
-    if (held == talc::Rel<std::byte>::kNull) {
+    const std::uint64_t held = t->loose[j].load(std::memory_order_acquire);
+    if (held == kNull) {
       // Mostly sizes a lane serves, one in four of them aligned beyond 16; now and then a
       // larger one, which takes the lock.
       const std::size_t size = sizeof(BlockHead) + (rng() % 16 == 0 ? rng() % 3000 : rng() % 1000);
@@ -205,25 +247,43 @@ bool Intact(const std::atomic<std::uint64_t>& sealed, const std::byte* block) {
       t->hand_slot = j;
       t->hand.store(Hand::allocating, std::memory_order_release);
       const talc::Result<talc::Meta> m = heap.try_allocate(size, align);
-      if (m) __atomic_store_n(&t->loose[j], m->offset, __ATOMIC_RELEASE);
+      if (m) t->loose[j].store(m->offset, std::memory_order_release);
       t->hand.store(Hand::empty, std::memory_order_release);
       if (!m) {
         if (m.error() != talc::Errc::out_of_memory) Failed(control, m.error());
         return false;
       }
       fill(*m, size, n);
-      t->loose_sealed[j].store(1, std::memory_order_release);
+      // Nobody else changes an unsealed word: a plain store seals it.
+      t->loose[j].store(m->offset | kSeal, std::memory_order_release);
     } else {
-      check(t->loose_sealed[j], held);
-      t->loose_sealed[j].store(0, std::memory_order_relaxed);
-      t->hand_value = held;
-      t->hand.store(Hand::freeing, std::memory_order_release);
-      __atomic_store_n(&t->loose[j], talc::Rel<std::byte>::kNull, __ATOMIC_RELEASE);
-      // By address: a block a dead worker was filling has no size to trust in its head.
-      if (const talc::Errc e = heap.deallocate(heap.address_of(held)); e != talc::Errc::ok)
-        Failed(control, e);
-      t->hand.store(Hand::empty, std::memory_order_release);
+      hand_freeing(held, w, j);
+      // Another worker may have taken it since: then it is that one's to free.
+      const std::uint64_t taken = t->loose[j].exchange(kNull, std::memory_order_acq_rel);
+      if (taken == kNull) {
+        t->hand.store(Hand::empty, std::memory_order_release);
+        return false;
+      }
+      free_taken(taken);
     }
+    return true;
+  };
+  // A sealed loose block of another worker, taken over with one compare-and-swap of that worker's
+  // word and freed here: into this worker's lane, or back to the page it came from.
+  const unsigned workers = static_cast<unsigned>(control->workers);
+  auto take_over_step = [&]() -> bool {
+    const unsigned x = (w + 1 + static_cast<unsigned>(rng() % (workers - 1))) % workers;
+    auto* other = static_cast<Table*>(heap.address_of(control->tables[x]));
+    const std::size_t j = rng() % kLoose;
+    std::uint64_t word = other->loose[j].load(std::memory_order_acquire);
+    if (!SealedWord(word)) return false;
+    hand_freeing(word, x, j);
+    if (!other->loose[j].compare_exchange_strong(word, kNull, std::memory_order_acq_rel)) {
+      t->hand.store(Hand::empty, std::memory_order_release);
+      return false;
+    }
+    free_taken(word);
+    control->taken_over.fetch_add(1, std::memory_order_relaxed);
     return true;
   };
   for (std::uint64_t n = 0;; ++n) {
@@ -234,7 +294,8 @@ bool Intact(const std::atomic<std::uint64_t>& sealed, const std::byte* block) {
     }
     if (pauses && rng() % 4 == 0)
       std::this_thread::sleep_for(std::chrono::microseconds(rng() % (kMaxPause.count() + 1)));
-    if (rng() % 2 == 0 ? slot_step(n) : loose_step(n))
+    const std::uint64_t r = rng() % 8;
+    if (r < 4 ? slot_step(n) : r < 7 || workers < 2 ? loose_step(n) : take_over_step())
       control->ops.fetch_add(1, std::memory_order_relaxed);
     control->progress[w].fetch_add(1, std::memory_order_relaxed);
   }
@@ -258,28 +319,43 @@ struct Verdict {
 
 // Under the lock, with every worker dead or at rest: the heap and its lanes pass check(), every
 // sealed block is intact, every block a table names is live and in no lane, and every other
-// allocated chunk is the lane table, a block a lane caches, or what a distinct hand in `lost`
-// (those of the workers killed since the last audit) held: such blocks are freed, `lost` is
-// emptied, and then the live chunks are exactly the control block, the tables and the blocks
-// the tables name.
+// allocated chunk is the lane table, a block a lane caches, a page or the page table, or what a
+// distinct hand in `lost` (those of the workers killed since the last audit) held; so is every
+// block a page holds that no table names. Such blocks are freed, `lost` is emptied, and then
+// the live chunks and page blocks are exactly the control block, the tables and the blocks the
+// tables name.
 Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers, std::vector<Held>& lost,
               std::uint64_t& freed) {
   Verdict v;
+  auto& lanes = heap.heap();
   const talc::Errc e = heap.with_lock([&](auto& m) {
     talc::CheckReport rep = m.check();
-    if (rep.ok()) rep = heap.heap().check_lanes(m, true);
+    if (rep.ok()) rep = lanes.check_lanes(m, true);
     if (!rep.ok()) {
       v = {false, std::string("check: ") + rep.what + " at " + std::to_string(rep.offset)};
       return;
     }
-    auto chunk_of = [&](const void* p) { return *m.usable_size(p) + talc::kTagSize; };
-    std::vector<const void*> named{control};
-    std::uint64_t bytes = chunk_of(control);
-    // A block a table names: live, in no lane, and intact when sealed.
-    auto name = [&](std::uint64_t offset, const std::atomic<std::uint64_t>& sealed) {
-      if (offset == talc::Rel<std::byte>::kNull) return true;
+    auto* core = reinterpret_cast<std::byte*>(&m);
+    // A block a user holds: a core chunk in no lane, or a page's handed-out block. Its chunk bytes
+    // (a page block's class, tag included), or 0 when it is neither.
+    auto held_bytes = [&](const void* p, bool& page) -> std::uint64_t {
+      if (const std::optional<talc::Result<std::size_t>> u = lanes.page_usable(p)) {
+        page = true;
+        return u->ok() ? **u + talc::kTagSize : 0;
+      }
+      page = false;
+      const talc::Result<std::size_t> u = m.usable_size(p);
+      return u.ok() && !lanes.in_lanes(m, p) ? *u + talc::kTagSize : 0;
+    };
+    std::vector<const void*> named;
+    std::uint64_t core_bytes = 0, page_bytes = 0;
+    // A block a table names (or the control block, or a table): held, and intact when sealed.
+    auto name = [&](std::uint64_t offset, bool sealed) {
+      if (offset == kNull) return true;
       const auto* block = static_cast<const std::byte*>(heap.address_of(offset));
-      if (!m.usable_size(block).ok() || heap.heap().in_lanes(m, block)) {
+      bool page = false;
+      const std::uint64_t bytes = held_bytes(block, page);
+      if (bytes == 0) {
         v = {false, "a table names a block that is not live"};
         return false;
       }
@@ -288,79 +364,145 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers, std::ve
         return false;
       }
       named.push_back(block);
-      bytes += chunk_of(block);
+      (page ? page_bytes : core_bytes) += bytes;
       return true;
     };
+    if (!name(heap.offset_of(control), false)) return;
     for (unsigned w = 0; w < workers; ++w) {
       const auto* t = static_cast<const Table*>(heap.address_of(control->tables[w]));
-      named.push_back(t);
-      bytes += chunk_of(t);
+      if (!name(control->tables[w], false)) return;
       for (std::size_t i = 0; i < kSlots; ++i)
-        if (!name(t->slots[i], t->sealed[i])) return;
-      for (std::size_t j = 0; j < kLoose; ++j)
-        if (!name(t->loose[j], t->loose_sealed[j])) return;
+        if (!name(t->slots[i], t->sealed[i].load() != 0)) return;
+      for (std::size_t j = 0; j < kLoose; ++j) {
+        const std::uint64_t word = t->loose[j].load();
+        if (!name(BlockOf(word), SealedWord(word))) return;
+      }
     }
     std::sort(named.begin(), named.end());
     if (std::adjacent_find(named.begin(), named.end()) != named.end()) {
       v = {false, "two words name one block"};
       return;
     }
-    // The allocated chunks nobody names and no lane holds: each must be what a distinct dead
-    // hand held. A hand that was giving a block back holds that block only; one that was asking
-    // for `size` bytes aligned to `align` holds a block so aligned of at least that size and at
-    // most what a request of that size is given (a lane's class, or a chunk the core could not
-    // split further). Exact addresses are matched first; then the blocks, smallest first, each
-    // to the fitting hand whose largest fit is smallest, which matches as many as can be.
-    std::vector<void*> unnamed;
+    // The held blocks nobody names: each must be what a distinct dead hand held. A hand that was
+    // giving a block back holds that block only; one that was asking for `size` bytes aligned to
+    // `align` holds a block so aligned of at least that size and at most what a request of that
+    // size is given (a lane's or a page's class, or a chunk the core could not split further).
+    // Exact addresses are matched first; then the blocks, smallest first, each to the fitting hand
+    // whose largest fit is smallest, which matches as many as can be.
+    struct Unnamed {
+      std::uint64_t usable;
+      void* p;
+      std::uint64_t page = kNull, b = 0;  // a page block: its page's user offset and index
+      bool operator<(const Unnamed& o) const {
+        return std::tie(usable, p) < std::tie(o.usable, o.p);
+      }
+    };
+    std::vector<void*> chunks;
     m.for_each_chunk([&](const talc::Chunk& c, bool allocated) {
       void* p = m.address_of(c.user());
-      if (allocated && !std::binary_search(named.begin(), named.end(), p)) unnamed.push_back(p);
+      if (allocated && !std::binary_search(named.begin(), named.end(), p)) chunks.push_back(p);
     });
-    std::vector<void*> dead;                               // every block a dead hand held
-    std::vector<std::pair<std::uint64_t, void*>> orphans;  // usable size, block
-    for (void* p : unnamed) {
-      if (heap.heap().in_lanes(m, p)) continue;
-      dead.push_back(p);
+    std::vector<Unnamed> unnamed;
+    for (void* p : chunks)
+      if (!lanes.in_lanes(m, p)) unnamed.push_back({*m.usable_size(p), p});
+    const talc::PageTable& pages = lanes.pages();
+    if (lanes.has_pages()) {
+      const talc::PageShape& g = pages.geometry().shape();
+      for (std::uint64_t i = 0; i < pages.cap; ++i) {
+        const std::uint64_t u = pages.page_at(core, m.heap_end(), i);
+        if (u == kNull) continue;
+        const std::uint64_t cls = talc::page_word(core, u + offsetof(talc::PageHeader, cls)).load();
+        const talc::Page page{core, u, &g};
+        const std::uint64_t n = g.blocks[cls];
+        for (std::uint64_t w = 0; w < (n + 63) / 64; ++w) {
+          std::uint64_t bits =
+              page.live(w).load() & ~page.freed(w).load() & talc::PageGeometry::mask(n, w);
+          for (; bits != 0; bits &= bits - 1) {
+            const std::uint64_t b = w * 64 + static_cast<std::uint64_t>(std::countr_zero(bits));
+            void* p = core + page.user_of(cls, b);
+            if (!std::binary_search(named.begin(), named.end(), p))
+              unnamed.push_back({talc::PageConfig::chunk_of(cls) - talc::kTagSize, p, u, b});
+          }
+        }
+      }
+    }
+    std::vector<Unnamed> orphans;
+    for (const Unnamed& x : unnamed) {
       const auto held = std::find_if(lost.begin(), lost.end(), [&](const Held& h) {
-        return h.what == Hand::freeing && heap.address_of(h.value) == p;
+        return h.what == Hand::freeing && heap.address_of(h.value) == x.p;
       });
       if (held != lost.end())
         lost.erase(held);
       else
-        orphans.emplace_back(*m.usable_size(p), p);
+        orphans.push_back(x);
     }
     auto most = [](const Held& h) { return h.value + h.align + talc::kMinChunk + talc::kGranule; };
+    // Whether `x` is aligned as hand `h` asked. With pages, an aligned request is served from
+    // the class whose chunks are multiples of the alignment; when the heap has no room for a
+    // page of it, the core gives a block of that class's size aligned to kGranule only, which
+    // the call frees again when it is not aligned (Talc::allocate_aligned_page): a kill
+    // between leaves that block in the hand.
+    auto aligned = [&](const Unnamed& x, const Held& h) {
+      if (reinterpret_cast<std::uintptr_t>(x.p) % h.align == 0) return true;
+      const std::uint64_t s = (h.value + talc::kTagSize + h.align - 1) / h.align * h.align;
+      return lanes.has_pages() && x.page == kNull && h.align > talc::kGranule &&
+             x.usable + talc::kTagSize >= s;
+    };
+    auto hands = [&] {
+      std::string r;
+      for (const Held& h : lost)
+        r += std::string(r.empty() ? "" : ", ") +
+             (h.what == Hand::allocating
+                  ? "allocating " + std::to_string(h.value) + "/" + std::to_string(h.align)
+                  : "freeing " + std::to_string(h.value));
+      return r.empty() ? std::string("none") : r;
+    };
     std::sort(orphans.begin(), orphans.end());
-    for (const auto& [usable, p] : orphans) {
+    for (const Unnamed& x : orphans) {
       auto best = lost.end();
       for (auto h = lost.begin(); h != lost.end(); ++h)
-        if (h->what == Hand::allocating && h->value <= usable && usable <= most(*h) &&
-            reinterpret_cast<std::uintptr_t>(p) % h->align == 0 &&
-            (best == lost.end() || most(*h) < most(*best)))
+        if (h->what == Hand::allocating && h->value <= x.usable && x.usable <= most(*h) &&
+            aligned(x, *h) && (best == lost.end() || most(*h) < most(*best)))
           best = h;
       if (best == lost.end()) {
-        v = {false, "a live block at offset " + std::to_string(heap.offset_of(p)) + " (" +
-                        std::to_string(usable) +
-                        " bytes) that nothing names, no lane holds and no dead worker held"};
+        v = {false, std::string("a live ") + (x.page != kNull ? "page block" : "block") +
+                        " at offset " + std::to_string(heap.offset_of(x.p)) + " (" +
+                        std::to_string(x.usable) +
+                        " bytes) that nothing names, no lane holds and no dead worker held (the "
+                        "dead hands: " +
+                        hands() + ")"};
         return;
       }
       lost.erase(best);
     }
-    for (void* p : dead) {
+    // Freed here: a page block by its index, since a block whose live bit its dead owner set
+    // may not have its word written yet (page.hpp); a core block by address.
+    for (const Unnamed& x : unnamed) {
       ++freed;
-      if (const talc::Errc f = m.deallocate(p); f != talc::Errc::ok) {
+      const talc::Errc f = x.page != kNull
+                               ? talc::Page{core, x.page, &pages.geometry().shape()}.give_back(x.b)
+                               : m.deallocate(x.p);
+      if (f != talc::Errc::ok) {
         v = {false, std::string("a dead worker's block could not be freed: ") + talc::describe(f)};
         return;
       }
     }
     lost.clear();
     talc::Census c = m.census();
-    heap.heap().subtract_lanes(c);
-    if (c.live_chunks != named.size() || c.live_bytes != bytes ||
-        c.free_bytes != m.capacity() - bytes - c.cached_bytes - heap.heap().table_chunk())
+    lanes.subtract_lanes(c);
+    // The core's free bytes are what no live chunk takes: the named chunks, the lane table, and,
+    // with pages, the pages and their table; without, the blocks the lanes cache.
+    std::uint64_t rest = lanes.table_chunk();
+    if (lanes.has_pages())
+      rest += pages.counts(core, m.heap_end()).chunk_bytes + lanes.page_table_chunk();
+    else
+      rest += c.cached_bytes;
+    if (c.live_chunks != named.size() || c.live_bytes != core_bytes + page_bytes ||
+        c.free_bytes != m.capacity() - core_bytes - rest)
       v = {false, "live chunks " + std::to_string(c.live_chunks) + " (" +
                       std::to_string(c.live_bytes) + " bytes) where the tables account for " +
-                      std::to_string(named.size()) + " (" + std::to_string(bytes) + " bytes)"};
+                      std::to_string(named.size()) + " (" + std::to_string(core_bytes) + " + " +
+                      std::to_string(page_bytes) + " bytes)"};
   });
   if (e != talc::Errc::ok) v = {false, talc::describe(e)};
   if (control->damaged.load() != 0) {
@@ -381,10 +523,18 @@ void Kill(talc::MapTalc<>& heap, const Control* control, unsigned w, pid_t pid,
   ::waitpid(pid, nullptr, 0);
   auto* t = static_cast<Table*>(heap.address_of(control->tables[w]));
   const Hand what = t->hand.load(std::memory_order_acquire);
-  // An allocation whose block its slot already names lost nothing.
-  const bool stored =
-      what == Hand::allocating && t->loose[t->hand_slot % kLoose] != talc::Rel<std::byte>::kNull;
-  if (what != Hand::empty && !stored) lost.push_back({what, t->hand_value, t->hand_align});
+  // An allocation whose block its slot already names lost nothing; nor a free whose block the
+  // word it was to be taken from still names (it was not taken: the block cannot have come back
+  // there while a dead hand held it).
+  bool named = false;
+  if (what == Hand::allocating) {
+    named = t->loose[t->hand_slot % kLoose].load() != kNull;
+  } else if (what == Hand::freeing) {
+    const auto* from =
+        static_cast<const Table*>(heap.address_of(control->tables[t->hand_worker % kMaxWorkers]));
+    named = BlockOf(from->loose[t->hand_slot % kLoose].load()) == t->hand_value;
+  }
+  if (what != Hand::empty && !named) lost.push_back({what, t->hand_value, t->hand_align});
   t->hand.store(Hand::empty, std::memory_order_release);
 }
 
@@ -426,28 +576,44 @@ std::vector<unsigned> AwaitProgress(const Control* control, unsigned workers,
 
 int main(int argc, char** argv) {
   std::uint64_t kills = 100, workers = 4, seed = 1;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool pages = false, usage = false;
+  for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
-    const std::uint64_t v = std::strtoull(argv[i + 1], nullptr, 10);
+    if (a == "--pages") {
+      pages = true;
+      continue;
+    }
+    if (i + 1 == argc) {
+      usage = true;
+      break;
+    }
+    const std::uint64_t v = std::strtoull(argv[++i], nullptr, 10);
     if (a == "--kills")
       kills = v;
     else if (a == "--workers")
       workers = v;
     else if (a == "--seed")
       seed = v;
+    else
+      usage = true;
   }
-  if (argc % 2 == 0 || workers == 0 || workers > kMaxWorkers) {
-    std::fprintf(stderr, "usage: %s [--kills N] [--workers 1..8] [--seed S]\n", argv[0]);
+  if (usage || workers == 0 || workers > kMaxWorkers) {
+    std::fprintf(stderr, "usage: %s [--kills N] [--workers 1..8] [--seed S] [--pages]\n", argv[0]);
     return 2;
   }
   const std::string name = "/talc-torture-" + std::to_string(::getpid());
-  auto heap = talc::MapTalc<>::create_shm(name, 16 << 20);
+  auto heap = talc::MapTalc<>::create_shm(name, 16 << 20, talc::OpenOptions{.pages = pages});
+  if (heap.heap().has_pages() != pages) {
+    std::fprintf(stderr, "the heap was not built %s pages\n", pages ? "with" : "without");
+    return 2;
+  }
   auto* control = heap.construct<Control>();
+  control->workers = workers;
   for (unsigned w = 0; w < workers; ++w) {
     const talc::Meta t = heap.allocate(sizeof(Table));
     auto* table = ::new (t.ptr()) Table{};
     std::memset(table->slots, 0xff, sizeof table->slots);  // every slot null
-    std::memset(table->loose, 0xff, sizeof table->loose);
+    for (std::atomic<std::uint64_t>& word : table->loose) word.store(kNull);
     control->tables[w] = t.offset;
   }
   heap.set_root(heap.offset_of(control));
@@ -522,15 +688,15 @@ int main(int argc, char** argv) {
   if (v.ok) v = Audit(heap, control, static_cast<unsigned>(workers), lost, freed);
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
 
-  const std::uint64_t ops = control->ops.load();
+  const std::uint64_t ops = control->ops.load(), control_taken = control->taken_over.load();
   // Everything the tables name, then the tables and the control block: one free chunk is left.
   if (v.ok) {
     for (unsigned w = 0; w < workers; ++w) {
       const talc::Meta t = *heap.adopt(
           talc::RelMeta(talc::Rel<std::byte>::from_offset(control->tables[w]), sizeof(Table)));
       for (std::size_t i = 0; i < kSlots; ++i) heap.deallocate_from(t, i);
-      for (const std::uint64_t block : t.as<Table>()->loose)
-        if (block != talc::Rel<std::byte>::kNull) heap.deallocate(heap.address_of(block));
+      for (const std::atomic<std::uint64_t>& word : t.as<Table>()->loose)
+        if (word.load() != kNull) heap.deallocate(heap.address_of(BlockOf(word.load())));
       heap.deallocate(t);
     }
     heap.destroy(control);
@@ -540,14 +706,15 @@ int main(int argc, char** argv) {
       v = {false, "the heap did not drain to one chunk"};
   }
   if (v.ok && stalls != 0) v = {false, std::to_string(stalls) + " stalled"};
-  std::printf("talc torture: %" PRIu64 " kills of %" PRIu64 " workers in %.1f s; %" PRIu64
-              " operations; %" PRIu64 " recoveries, %" PRIu64
-              " of them rolled an operation back; %" PRIu64
+  std::printf("talc torture%s: %" PRIu64 " kills of %" PRIu64 " workers in %.1f s; %" PRIu64
+              " operations (%" PRIu64 " frees of another worker's block); %" PRIu64
+              " recoveries, %" PRIu64 " of them rolled an operation back; %" PRIu64
               " stalled (the slowest progress after a kill: %.1f ms); %" PRIu64
               " kills inside a plain allocate or free, which left %" PRIu64
               " blocks in the dead worker's hands (found and freed)\n",
-              done, workers, secs, ops, heap.recoveries(), heap.rollbacks(), stalls,
-              std::chrono::duration<double, std::milli>(slowest).count(), in_plain, freed);
+              pages ? " (pages)" : "", done, workers, secs, ops, control_taken, heap.recoveries(),
+              heap.rollbacks(), stalls, std::chrono::duration<double, std::milli>(slowest).count(),
+              in_plain, freed);
   talc::MapTalc<>::remove_shm(name);
   std::printf("%s%s\n", v.ok ? "OK" : "FAILED: ", v.why.c_str());
   return v.ok ? 0 : 1;

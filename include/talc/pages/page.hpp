@@ -22,10 +22,11 @@
 // Allocation (the owner only): collect a word's freed bits (live &= ~freed, then freed &= ~that
 // with one fetch_and: the others may be setting more), then set a 0-0 block's live bit with one
 // store. Free (anyone, the owner too): the block must be live, then one fetch_or of its freed
-// bit; finding the bit already set is a double free, refused with nothing changed, so of two
-// racing frees of one block exactly one succeeds. A process killed at any instant therefore
-// leaves every block in one of the four states: nothing to roll back. A block whose live bit the
-// owner set just before it died was in its hands, as the kill torture's audit counts it.
+// bit, the last word of the page the freer touches (the owner's hint is set before); finding the
+// bit already set is a double free, refused with no block changed, so of two racing frees of one
+// block exactly one succeeds. A process killed at any instant therefore leaves every block in one
+// of the four states: nothing to roll back. A block whose live bit the owner set just before it
+// died was in its hands, as the kill torture's audit counts it.
 //
 // Invariants (PageTable::check proves them):
 //   P1  the header names the page's own index and a size class; the owner is a lane or none.
@@ -218,16 +219,22 @@ struct Page {
     return l;
   }
 
-  /// Anyone's: gives block `b` back. not_allocated (nothing changed) when it is not handed out.
+  /// Anyone's: gives block `b` back. not_allocated (no block changed) when it is not handed out.
   [[gnu::always_inline]] Errc give_back(std::uint64_t b) const noexcept {
     const std::uint64_t bit = std::uint64_t{1} << (b % 64);
     if ((live(b / 64).load(std::memory_order_relaxed) & bit) == 0) return Errc::not_allocated;
+    // Tells the owner that this page has blocks again, when nobody has since it last looked.
+    // Before the fetch_or, which may leave the page with no block held: from then on its owner,
+    // or anyone trimming, may give the page back, and no byte of it is this caller's to write.
+    // An owner that clears the hint between the two finds the block when it next collects the
+    // page (take, or the refill under the lock): late, never lost.
+    if (field(header().hint).load(std::memory_order_relaxed) == 0) {
+      field(header().hint).store(1, std::memory_order_relaxed);
+      TALC_FAULT_POINT();
+    }
     if ((freed(b / 64).fetch_or(bit, std::memory_order_acq_rel) & bit) != 0)
       return Errc::not_allocated;
     TALC_FAULT_POINT();
-    // Tells the owner that this page has blocks again, when nobody has since it last looked.
-    if (field(header().hint).load(std::memory_order_relaxed) == 0)
-      field(header().hint).store(1, std::memory_order_relaxed);
     return Errc::ok;
   }
 

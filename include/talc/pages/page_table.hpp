@@ -295,13 +295,19 @@ struct PageTable {
           i = next;
           continue;
         }
-        // Off the list with one store, then given back: a death between leaves an orphan.
+        // No longer current, then off the list with one store, then given back: a death between
+        // the last two leaves an orphan, which the next recovery gives back (sweep). In this
+        // order, since a current page off its list would fail every list's check, and the
+        // sweep with it, leaving the orphan for good.
+        if (current) {
+          slot(pl.cur[cls]).store(0);
+          TALC_FAULT_POINT();
+        }
         if (above == kNull)
           slot(pl.first[cls]).store(next);
         else
           page_word(base, above + offsetof(PageHeader, next)).store(next);
         TALC_FAULT_POINT();
-        if (current) slot(pl.cur[cls]).store(0);
         if (give_back_page(core, i - 1) == Errc::ok) ++released;
         i = next;
       }
