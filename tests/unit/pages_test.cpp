@@ -246,7 +246,7 @@ TEST(Pages, HandlesToTheHeapsOwnBlocksAreRefused) {
   auto* core = reinterpret_cast<std::byte*>(&heap.heap().meta());
   const std::uint64_t word = reinterpret_cast<std::uint64_t*>(a.ptr())[-1];
   const std::uint64_t page =
-      heap.heap().pages().entry(core, word >> talc::PageConfig::kIndexShift).load();
+      heap.heap().pages().entry(core, talc::PageConfig::index_of(word)).load();
   // The lane table starts at most 48 bytes below its first lane (lanes_at), on a granule.
   std::uint64_t lanes = heap.heap().lane_offset(0);
   while (!heap.heap().meta().live_chunk(core + lanes).ok()) lanes -= 16;

@@ -65,7 +65,7 @@ inline std::optional<Result<Meta>> Talc<Bins>::allocate_aligned_page(const LaneO
   std::uint64_t u = heap().lane_allocate(o, s);
   if (u == Heap::kNull) {
     const Result<void*> r =
-        growing(s, align, [&](auto& core) { return heap().refill_pop(core, o, s); });
+        growing(s, align, [&](auto& core) { return heap().refill_pop(core, o, s, align); });
     if (!r) return Result<Meta>(r.error());
     u = offset_of(*r) - meta_offset();
   }

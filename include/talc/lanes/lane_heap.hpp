@@ -279,16 +279,20 @@ class alignas(64) LaneHeap {
   /// Under the lock: a block of at least `size` (<= LaneConfig::kMaxRequest) bytes from `o`,
   /// refilling its class from the heap when it is empty. out_of_memory when the heap has no room
   /// for even one block; corrupted when the lane's stack is not what it must be.
-  Result<void*> refill_pop(Core& core, const LaneOwner& o, std::size_t size) noexcept {
+  Result<void*> refill_pop(Core& core, const LaneOwner& o, std::size_t size,
+                           std::size_t align = kGranule) noexcept {
     const std::uint64_t chunk = chunk_size_for(size), cls = LaneConfig::class_of(chunk);
     if (has_pages()) {
-      // A heap with no room for a page may still have room for the block.
-      const Result<std::uint64_t> u = pages_sane(core)
-                                          ? pages_.refill(core, lists(o.index), o.index, cls)
-                                          : Result<std::uint64_t>(Errc::corrupted);
+      if (!pages_sane(core)) return Errc::corrupted;
+      Result<std::uint64_t> u = pages_.refill(core, lists(o.index), o.index, cls);
+      // No room for a page: the pages that hold no block go back first (this lane's, and those
+      // of lanes nobody owns), and one is tried again; a heap with no room for a page may
+      // still have room for the block.
+      if (u.error() == Errc::out_of_memory && release_pages(core, &o))
+        u = pages_.refill(core, lists(o.index), o.index, cls);
       if (u) return core.address_of(*u);
       if (u.error() != Errc::out_of_memory) return u.error();
-      return core.allocate(size, kGranule);
+      return core.allocate(size, align);
     }
     Lane& l = *o.lane;
     if (lane_load(l.head[cls]) == kNull) {
@@ -683,7 +687,7 @@ class alignas(64) LaneHeap {
   /// Under the lock, when a request found no memory: gives back the pages without a held block
   /// of `mine` (the caller's lane) and of every lane nobody owns, each taken over for the while
   /// as reclaim() takes a lane. Whether any page went back.
-  bool release_pages(Core& core, LaneOwner* mine) noexcept {
+  bool release_pages(Core& core, const LaneOwner* mine) noexcept {
     if (!pages_sane(core)) return false;
     std::uint64_t n = 0;
     if (mine != nullptr) n += pages_.release_empty(core, lists(mine->index), mine->index, false);
