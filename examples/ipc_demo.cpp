@@ -10,10 +10,10 @@
 // byte and frees the block. The parent samples the heap's occupancy while they run, then
 // prints throughput, occupancy and the heap's integrity check, frees the rings, checks that
 // the heap is back to one free chunk, and removes the object. It does all this three times: on a
-// heap with pages (small messages come from pages of each producer's lane, and each consumer gives
-// them back without the lock), on one with lanes alone (the default: a block freed goes to the
-// consumer's lane, and back to the heap under the lock) and on one without either, and prints the
-// three rates side by side.
+// heap with pages (the default: small messages come from pages of each producer's lane, and each
+// consumer gives them back without the lock), on one whose lanes keep stacks (a block freed goes
+// to the consumer's lane, and back to the heap under the lock) and on one without either, and
+// prints the three rates side by side.
 //
 //   talc_ipc_demo [--pairs N] [--seconds S] [--max-size BYTES] [--heap MIB]
 #include <spawn.h>
@@ -247,7 +247,7 @@ Outcome run(const Options& opt, Small small) {
 
 }  // namespace
 
-// The same demo three times, with pages, with lanes alone (the default) and with neither, so the
+// The same demo three times, with pages (the default), with lanes' stacks and with neither, so the
 // rates are measured in one run.
 int main(int argc, char** argv) {
   if (argc == 6 && std::string_view(argv[1]) == "--role") return run_role(argv);

@@ -66,6 +66,10 @@ nlohmann::json to_json(const RegionSpec& spec, const HeapFacts& f) {
       {"lane_count", f.lane_count},
       {"lane_bound", f.lane_bound},
       {"lane_table_bytes", f.lane_table_bytes},
+      {"page_bytes", f.page_bytes},
+      {"pages", f.pages},
+      {"page_table_bytes", f.page_table_bytes},
+      {"page_overhead_bytes", f.page_overhead_bytes},
       {"lanes", lanes},
       {"stats", stats},
       {"recoveries", f.stats.recoveries},
@@ -115,6 +119,9 @@ void print_text(const RegionSpec& spec, const HeapFacts& f) {
   else
     std::printf("lanes           %llu, at most %llu bytes each; %zu owned or holding blocks\n",
                 u(f.lane_count), u(f.lane_bound), f.lanes.size());
+  if (f.page_bytes != 0)
+    std::printf("pages           %llu of %llu bytes; table %llu bytes, headers and tails %llu\n",
+                u(f.pages), u(f.page_bytes), u(f.page_table_bytes), u(f.page_overhead_bytes));
   for (const LaneFacts& l : f.lanes)
     std::printf("  lane %3llu  %s (pid %llu, thread %llu)%s: %llu blocks, %llu bytes\n", u(l.index),
                 l.state.c_str(), u(l.owner_pid), u(l.thread), l.busy ? ", inside an operation" : "",

@@ -123,6 +123,17 @@ HeapFacts gather_facts(Snapshot& snap) {
   f.lane_count = heap.lane_count();
   f.lane_bound = heap.lane_bound();
   f.lane_table_bytes = heap.table_chunk();
+  if (heap.has_pages()) {
+    // What the pages' chunks hold besides blocks: every byte of the capacity is then live,
+    // free, cached, a table or this.
+    const auto* base = reinterpret_cast<const std::byte*>(&core);
+    const talc::PageTable::Counts pc = heap.pages().counts(base, core.heap_end());
+    f.page_bytes = heap.pages().bytes();
+    f.pages = pc.pages;
+    f.page_table_bytes = heap.page_table_chunk();
+    f.page_overhead_bytes =
+        pc.chunk_bytes - (pc.held_bytes + pc.held * talc::kTagSize) - pc.free_bytes;
+  }
   for (std::uint64_t i = 0; i < heap.lane_count(); ++i) {
     const talc::Lane& l = heap.lane(i);
     LaneFacts lf;
@@ -133,8 +144,8 @@ HeapFacts gather_facts(Snapshot& snap) {
                : talc::RegionLock::holder_dead(owner) ? "owned by a dead process"
                                                       : "owned by a live process";
     lf.thread = talc::lane_load(l.thread);
-    for (std::uint64_t c = 0; c < talc::LaneConfig::kClasses; ++c)
-      lf.blocks += talc::lane_load(l.count[c]);
+    for (std::uint64_t c = 0; c < talc::LaneConfig::kClasses && !heap.has_pages(); ++c)
+      lf.blocks += talc::lane_load(l.count[c]);  // with pages, these words are page lists
     lf.bytes = talc::lane_load(l.bytes);
     lf.busy = talc::lane_load(l.seq) % 2 != 0;
     if (owner != 0 || lf.blocks != 0) f.lanes.push_back(lf);

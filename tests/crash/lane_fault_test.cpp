@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/stack_heap.hpp"
 #include "talc/talc.hpp"
 
 namespace {
@@ -200,7 +201,7 @@ class LaneFault : public ::testing::TestWithParam<std::size_t> {
 
 TEST_P(LaneFault, DeathAtEveryWritePointLeavesTheHeapBeforeOrAfterIt) {
   const LaneCase c = LaneCases()[GetParam()];
-  auto heap = MapTalc<>::anonymous(4 << 20);
+  auto heap = talc_test::StackHeap(4 << 20);
   std::uint64_t k = 1;
   for (;; ++k) {
     const int rc = RunChild(heap, c, k);
@@ -255,7 +256,7 @@ void FreeAfterADeathInsideAPop(bool aligned) {
       ::mmap(nullptr, sizeof(Out), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   ASSERT_NE(out, MAP_FAILED);
   for (int point = 1; point <= 5; ++point) {
-    auto heap = MapTalc<>::anonymous(4 << 20);
+    auto heap = talc_test::StackHeap(4 << 20);
     const int rc = Child([&] {
       std::vector<talc::Meta> v;
       for (int i = 0; i < 8; ++i) v.push_back(heap.allocate(64));
@@ -332,7 +333,7 @@ int DieInsideAnAlignedCarve(MapTalc<>& heap, Out* out) {
 // recovery, and a later free of a stale pointer there (a double free of the block that lay
 // there before) is refused instead of cached, its bytes free to the heap.
 TEST(LaneDeaths, AStalePointerIntoARolledBackAlignedCarveIsNotCachedAfterTheRecovery) {
-  auto heap = MapTalc<>::anonymous(4 << 20);
+  auto heap = talc_test::StackHeap(4 << 20);
   auto* out = static_cast<Out*>(
       ::mmap(nullptr, sizeof(Out), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   ASSERT_NE(out, MAP_FAILED);
@@ -353,7 +354,7 @@ TEST(LaneDeaths, AStalePointerIntoARolledBackAlignedCarveIsNotCachedAfterTheReco
 // user holds. A double free of the block that lay there is then cached; the roll-back gives
 // the bytes back to the heap, and check() reports the lane's block as damage.
 TEST(LaneDeaths, ADoubleFreeRacingACarveWhoseHolderDiedIsFoundByCheck) {
-  auto heap = MapTalc<>::anonymous(4 << 20);
+  auto heap = talc_test::StackHeap(4 << 20);
   auto* out = static_cast<Out*>(
       ::mmap(nullptr, sizeof(Out), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   ASSERT_NE(out, MAP_FAILED);

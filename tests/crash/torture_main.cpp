@@ -27,9 +27,10 @@
 // them. A loose block's seal is the low bit of its table word, so that a worker takes over only
 // a sealed block (one its owner no longer writes), in the same compare-and-swap.
 //
-// With --pages the heap is built with pages (OpenOptions::pages): most loose blocks are then
+// The heap is built with pages (OpenOptions::pages, the default): most loose blocks are then
 // page blocks, which the audit reads from the page table: every block a page holds must be
-// named by a table or by a distinct dead hand, like every live chunk of the core.
+// named by a table or by a distinct dead hand, like every live chunk of the core. With --stacks
+// the lanes keep their blocks in stacks instead, which the audit counts as the lanes'.
 //
 // Progress. Every other worker (the odd ones) pauses now and then between calls, for up to
 // 2 ms, so that there are moments when processes sleep on the lock and nobody else contends
@@ -45,7 +46,7 @@
 // the run fails. One kill in eight also kills the replacement a moment after its start, so that
 // kills land in opening the heap too; the wait and the audit then follow the second kill.
 //
-//   talc_torture [--kills N] [--workers W] [--seed S] [--pages]
+//   talc_torture [--kills N] [--workers W] [--seed S] [--stacks]
 //   (exit 0: every check passed, no stall)
 #include <signal.h>
 #include <sys/wait.h>
@@ -576,11 +577,11 @@ std::vector<unsigned> AwaitProgress(const Control* control, unsigned workers,
 
 int main(int argc, char** argv) {
   std::uint64_t kills = 100, workers = 4, seed = 1;
-  bool pages = false, usage = false;
+  bool pages = true, usage = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
-    if (a == "--pages") {
-      pages = true;
+    if (a == "--stacks") {
+      pages = false;
       continue;
     }
     if (i + 1 == argc) {
@@ -598,7 +599,7 @@ int main(int argc, char** argv) {
       usage = true;
   }
   if (usage || workers == 0 || workers > kMaxWorkers) {
-    std::fprintf(stderr, "usage: %s [--kills N] [--workers 1..8] [--seed S] [--pages]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s [--kills N] [--workers 1..8] [--seed S] [--stacks]\n", argv[0]);
     return 2;
   }
   const std::string name = "/talc-torture-" + std::to_string(::getpid());

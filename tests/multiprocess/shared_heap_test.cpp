@@ -40,8 +40,9 @@ class SharedHeap : public ::testing::Test {
     const talc::Census c = heap.census();
     EXPECT_EQ(c.live_chunks, 0u);
     EXPECT_EQ(c.free_chunks, 1u);
-    EXPECT_EQ(c.free_bytes, heap.heap().meta().capacity() - heap.heap().table_chunk())
-        << "everything but the lane table is free";
+    EXPECT_EQ(c.free_bytes, heap.heap().meta().capacity() - heap.heap().table_chunk() -
+                                heap.heap().page_table_chunk())
+        << "everything but the lane and page tables is free";
   }
 
   std::string name_ = talc_test::UniqueShmName("shared");
@@ -152,8 +153,8 @@ TEST_F(SharedHeap, AKilledLockHolderDoesNotStopTheOthers) {
 
 TEST_F(SharedHeap, AHolderThatDiesLeavingATornHeapGetsItMarkedCorruptedEverywhere) {
   auto heap = Create(1 << 20);
-  auto other = MapTalc<>::open_shm(name_);  // a second opener, already attached
-  const talc::Meta block = heap.allocate(64);
+  auto other = MapTalc<>::open_shm(name_);       // a second opener, already attached
+  const talc::Meta block = heap.allocate(2000);  // a core chunk: its tag is torn below
   talc_test::Signal holding;
   const pid_t child = talc_test::Spawn([&] {
     auto mine = MapTalc<>::open_shm(name_);

@@ -118,7 +118,9 @@ expect 0 "info --json" -- "$TALC" info "file:$DIR/a.heap" --json
 json_true 'j["format_version"] == 5 and j["region_size"] == 1048576' "info --json sizes"
 json_true 'j["live_chunks"] == 0 and j["free_chunks"] == 1 and j["fragmentation"] == 0' \
   "info --json on a fresh heap"
-json_true 'j["largest_free"] == j["free_bytes"] == j["capacity"] - j["lane_table_bytes"]' "info --json free space"
+json_true 'j["largest_free"] == j["free_bytes"] == j["capacity"] - j["lane_table_bytes"] - j["page_table_bytes"]' \
+  "info --json free space"
+json_true 'j["page_bytes"] > 0 and j["pages"] == 0' "info --json: pages, none made yet"
 json_true 'j["bin_config"]["bins"] > 0 and j["init_state"] == "initialised"' "info --json config"
 json_true 'len(j["free_bins"]) == 1 and j["free_bins"][0]["count"] == 1' "info --json bins"
 json_true 'j["journal_words"] == 0 and j["recoveries"] == 0 and j["rollbacks"] == 0' \
@@ -174,8 +176,9 @@ expect 0 "info on a heap with live blocks" -- "$TALC" info "file:$DIR/a.heap" --
 json_true 'j["live_chunks"] > 10 and j["free_chunks"] >= 1' "live blocks are there"
 json_true '0 <= j["fragmentation"] < 1' "fragmentation in range"
 json_true 'sum(b["count"] for b in j["free_bins"]) == j["free_chunks"]' "bins count every free chunk"
-json_true 'j["live_bytes"] + j["free_bytes"] + j["cached_bytes"] + j["lane_table_bytes"] == j["capacity"]' \
-  "live + free + cached + lane table = capacity"
+json_true 'j["live_bytes"] + j["free_bytes"] + j["cached_bytes"] + j["lane_table_bytes"] + j["page_table_bytes"] + j["page_overhead_bytes"] == j["capacity"]' \
+  "live + free + cached + tables + pages' overhead = capacity"
+json_true 'j["pages"] > 0' "stress made pages"
 
 # ---- check -----------------------------------------------------------------------------------
 before=$(sha256sum <"$DIR/a.heap")

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "support/pattern.hpp"
+#include "support/stack_heap.hpp"
 #include "talc/talc.hpp"
 
 namespace talc_test {
@@ -40,7 +41,7 @@ class LaneModel {
 
   // A heap of `bytes` with lanes; the other thread caches up to `other_blocks` blocks.
   LaneModel(std::size_t bytes, std::size_t other_blocks)
-      : heap_(talc::MapTalc<>::anonymous(bytes)), other_([this, other_blocks] {
+      : heap_(talc_test::StackHeap(bytes)), other_([this, other_blocks] {
           std::vector<talc::Meta> v;
           for (std::size_t i = 0; i < other_blocks; ++i)
             if (const auto r = heap_.try_allocate(16 + 48 * (i % 8))) v.push_back(*r);

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/stack_heap.hpp"
 #include "talc/talc.hpp"
 
 namespace {
@@ -19,7 +20,7 @@ using talc::MapTalc;
 // (A) A stale *owner* handle whose block sits in a lane: the atomic calls would write into the
 // cached block's link word. Without lanes the core refuses (not_allocated).
 TEST(LaneEdges, AllocateIntoAStaleOwnerThatIsCachedIsRefused) {
-  auto heap = MapTalc<>::anonymous(4 << 20);
+  auto heap = talc_test::StackHeap(4 << 20);
   const talc::Meta owner = heap.allocate(64);
   ASSERT_EQ(heap.deallocate(owner), Errc::ok);  // cached now: its words are the lane's
   ASSERT_GE(heap.stats().cached_blocks, 1u);
@@ -39,7 +40,7 @@ TEST(LaneEdges, AllocateIntoAStaleOwnerThatIsCachedIsRefused) {
 
 // (B) try_allocate no longer refuses a bad alignment when the request fits a lane.
 TEST(LaneEdges, ABadAlignmentIsStillRefused) {
-  auto heap = MapTalc<>::anonymous(4 << 20);
+  auto heap = talc_test::StackHeap(4 << 20);
   EXPECT_EQ(heap.try_allocate(8, 3).error(), Errc::bad_alignment);
   EXPECT_EQ(heap.try_allocate(8, 0).error(), Errc::bad_alignment);
 }
@@ -48,8 +49,8 @@ TEST(LaneEdges, ABadAlignmentIsStillRefused) {
 // handler; a handler that uses another heap moves that heap's record into the slot, and the
 // retry works the other heap's lane with this heap's core.
 TEST(LaneEdges, AnOutOfMemoryHandlerThatUsesAnotherHeapDoesNotSwapLanes) {
-  auto h1 = MapTalc<>::anonymous(256 << 10);
-  auto h2 = MapTalc<>::anonymous(256 << 10);
+  auto h1 = talc_test::StackHeap(256 << 10);
+  auto h2 = talc_test::StackHeap(256 << 10);
   std::vector<talc::Meta> mine;
   // h2's lane holds 80-byte blocks.
   h2.deallocate(h2.allocate(64));
@@ -90,7 +91,7 @@ TEST(LaneEdges, AnOutOfMemoryHandlerThatUsesAnotherHeapDoesNotSwapLanes) {
 // (D) A lane left paused (e.g. check()'s walk throwing bad_alloc after freezing every lane)
 // makes the owner's next refill_pop answer corrupted, and the heap is marked corrupted.
 TEST(LaneEdges, APauseLeftBehindIsNotTakenForDamage) {
-  auto heap = MapTalc<>::anonymous(4 << 20);
+  auto heap = talc_test::StackHeap(4 << 20);
   heap.deallocate(heap.allocate(64));
   auto* lane = const_cast<talc::Lane*>(heap.heap().held_lane()->lane);
   talc::lane_store(lane->pause, std::uint64_t{1});  // what check_lanes leaves on bad_alloc
@@ -102,7 +103,7 @@ TEST(LaneEdges, APauseLeftBehindIsNotTakenForDamage) {
 // check() waits for a lane's owner inside an operation no longer than the heap's lock_wait: the
 // owner here is this live thread, left with an odd `seq` as if stopped mid-operation.
 TEST(LaneEdges, CheckWaitsForABusyOwnerNoLongerThanLockWait) {
-  auto heap = MapTalc<>::anonymous(4 << 20, {.lock_wait = std::chrono::milliseconds(200)});
+  auto heap = talc_test::StackHeap(4 << 20, {.lock_wait = std::chrono::milliseconds(200)});
   heap.deallocate(heap.allocate(64));
   auto* lane = const_cast<talc::Lane*>(heap.heap().held_lane()->lane);
   const std::uint64_t seq = talc::lane_load(lane->seq);
@@ -122,7 +123,7 @@ TEST(LaneEdges, CheckWaitsForABusyOwnerNoLongerThanLockWait) {
 // thread pops and pushes above a cached block u, scribbling on each popped block's link word;
 // another frees u again and again (a double free that must always be refused).
 TEST(LaneEdges, ADoubleFreeRacingTheOwnerIsAlwaysRefused) {
-  auto heap = MapTalc<>::anonymous(16 << 20);
+  auto heap = talc_test::StackHeap(16 << 20);
   std::atomic<int> stage{0};
   std::atomic<std::uint64_t> u_off{0};
   std::atomic<bool> stop{false};
@@ -171,7 +172,7 @@ void Exhaust(M& m) {
 // for in the wrong stack): it goes to the request itself, and once freed it is cached in its
 // own class, where a second free finds it.
 TEST(LaneEdges, AWholeChunkTakenByARefillIsCachedInItsOwnClass) {
-  auto heap = MapTalc<>::anonymous(4 << 20);
+  auto heap = talc_test::StackHeap(4 << 20);
   heap.deallocate(heap.allocate(500));  // claim the lane; the 80-byte class stays empty
   void* x = nullptr;
   heap.with_lock([&](auto& m) {
@@ -195,7 +196,7 @@ TEST(LaneEdges, AWholeChunkTakenByARefillIsCachedInItsOwnClass) {
 // (G) The same at the top class: a 1056-byte chunk is larger than any lane's block, so it goes
 // to the request, and back to the heap when freed.
 TEST(LaneEdges, AWholeChunkAboveTheTopClassNeverEntersALane) {
-  auto heap = MapTalc<>::anonymous(4 << 20);
+  auto heap = talc_test::StackHeap(4 << 20);
   heap.deallocate(heap.allocate(64));
   void* x = nullptr;
   heap.with_lock([&](auto& m) {
@@ -217,7 +218,7 @@ TEST(LaneEdges, AWholeChunkAboveTheTopClassNeverEntersALane) {
 // free chunk is 16 bytes more than the blocks asked for, a remainder of 16 bytes cannot stand
 // alone: it carves one block less, and every block it caches is exactly of its class.
 TEST(LaneEdges, ARefillCarvesOneBlockLessRatherThanA16ByteRemainder) {
-  auto heap = MapTalc<>::anonymous(4 << 20);
+  auto heap = talc_test::StackHeap(4 << 20);
   heap.deallocate(heap.allocate(500));  // claim the lane; the 80-byte class stays empty
   void* x = nullptr;
   heap.with_lock([&](auto& m) {
@@ -245,7 +246,7 @@ TEST(LaneEdges, ARefillCarvesOneBlockLessRatherThanA16ByteRemainder) {
 
 // (H) Accounting: a refill cut short by a full heap counts no failure: the request succeeded.
 TEST(LaneEdges, APartialRefillIsNoFailure) {
-  auto heap = MapTalc<>::anonymous(4 << 20);
+  auto heap = talc_test::StackHeap(4 << 20);
   const talc::HeapStats fresh = heap.stats();
   EXPECT_EQ(fresh.live_bytes, 0u);
   std::vector<talc::Meta> v;
@@ -267,7 +268,7 @@ TEST(LaneEdges, APartialRefillIsNoFailure) {
 // process's own threads hold and keep using through their records: two threads then work one
 // lane without the lock.
 TEST(LaneEdges, FreshStartLeavesNoLaneWithTwoOwners) {
-  auto heap = MapTalc<>::anonymous(4 << 20);
+  auto heap = talc_test::StackHeap(4 << 20);
   heap.deallocate(heap.allocate(64));
   const talc::Lane* mine = heap.heap().held_lane()->lane;
   ASSERT_EQ(heap.fresh_start(), Errc::ok);

@@ -21,7 +21,9 @@ using talc::MapTalc;
 
 constexpr std::size_t kHeap = 4 << 20;
 
+// The lanes' stacks (pages, the default, have tests of their own: pages_test.cpp).
 MapTalc<> Anonymous(std::size_t size = kHeap, talc::OpenOptions o = {}) {
+  o.pages = false;
   return MapTalc<>::anonymous(size, o);
 }
 
@@ -187,7 +189,7 @@ TEST(Lanes, AThreadThatEndsGivesItsLaneBackDrained) {
 // time, as a lock's holder) and reclaimed: by trim(), by a request short of memory, by check().
 TEST(Lanes, ALaneOfADeadProcessIsReclaimed) {
   const std::string name = talc_test::UniqueShmName("lanes");
-  auto heap = MapTalc<>::create_shm(name, kHeap);
+  auto heap = MapTalc<>::create_shm(name, kHeap, talc::OpenOptions{.pages = false});
   const pid_t child = talc_test::Spawn([&] {
     auto mine = MapTalc<>::open_shm(name);
     std::vector<talc::Meta> v;
@@ -327,7 +329,7 @@ TEST(Lanes, CanBeTurnedOffAndEveryProcessFollowsTheHeap) {
   auto other = MapTalc<>::open_shm(name);
   EXPECT_EQ(other.stats().lanes, 0u);
   MapTalc<>::remove_shm(name);
-  auto on = MapTalc<>::create_shm(name, kHeap);
+  auto on = MapTalc<>::create_shm(name, kHeap, talc::OpenOptions{.pages = false});
   auto off = MapTalc<>::open_shm(name, talc::OpenOptions{.lanes = false});
   EXPECT_GT(off.stats().lanes, 0u);
   MapTalc<>::remove_shm(name);

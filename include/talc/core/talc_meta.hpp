@@ -64,7 +64,7 @@ struct ClaimOptions {
   bool lanes = true;
   /// For a heap with lanes: whether its small blocks live in pages (pages/page_table.hpp), which
   /// any thread gives a block back to without the lock. The core heap ignores it.
-  bool pages = false;
+  bool pages = true;
 };
 
 template <class Bins = DefaultBinConfig, bool Journaled = true>

@@ -78,7 +78,7 @@ struct OpenOptions {
   /// For a process that builds the heap with lanes: whether its small blocks live in pages
   /// (pages/page_table.hpp), which any thread, of any process, gives a block back to without
   /// the heap's lock. Recorded in the heap like `lanes`.
-  bool pages = false;
+  bool pages = true;
 };
 
 /// A refusal to open a heap, or an operation on a heap marked corrupted. code() is an Errc.
@@ -490,7 +490,7 @@ class Talc {
                           .wait = opts.wait,
                           .max_size = opts.max_size};
     request.claim.lanes = opts.lanes && opts.claim.lanes;
-    request.claim.pages = request.claim.lanes && (opts.pages || opts.claim.pages);
+    request.claim.pages = request.claim.lanes && opts.pages && opts.claim.pages;
     const HeaderOpened<HeaderType> h = HeaderType::open(request);
     if (!h) throw OpenError(h.error, h.why.empty() ? describe(h.error) : h.why);
     const std::uint64_t ns = h.header->namespace_record(), mine = namespace_id();
