@@ -243,8 +243,10 @@ struct Page {
     const std::uint64_t n = s->blocks[cls];
     std::uint64_t k = 0;
     for (std::uint64_t w = 0; w < (n + 63) / 64; ++w)
+      // Acquire: a free's fetch_or, read here, then happens before whatever the caller does
+      // with a page found empty (gives it back, carves it again), its look at `live` included.
       k += static_cast<std::uint64_t>(std::popcount(live(w).load(std::memory_order_relaxed) &
-                                                    ~freed(w).load(std::memory_order_relaxed) &
+                                                    ~freed(w).load(std::memory_order_acquire) &
                                                     PageGeometry::mask(n, w)));
     return k;
   }
