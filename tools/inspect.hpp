@@ -107,8 +107,8 @@ struct HeapFacts {
   std::uint64_t pages = 0;
   std::uint64_t page_table_bytes = 0;     // the chunk of the page table: overhead
   std::uint64_t page_overhead_bytes = 0;  // the pages' headers, maps and unused tails
-  std::vector<LaneFacts> lanes;        // the owned or non-empty ones
-  std::vector<BinCount> free_bins;     // non-empty bins only, in bin order
+  std::vector<LaneFacts> lanes;           // the owned or non-empty ones
+  std::vector<BinCount> free_bins;        // non-empty bins only, in bin order
 };
 
 // Facts of a snapshot whose header is valid. The chunk walk stops at the first tag that cannot

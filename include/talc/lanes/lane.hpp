@@ -48,16 +48,16 @@
 #include "talc/core/chunk.hpp"
 #include "talc/core/journal.hpp"  // TALC_FAULT_POINT
 #include "talc/core/rel.hpp"
+#include "talc/pages/page.hpp"
 
 namespace talc {
 
 struct LaneConfig {
-  // Classes of chunk sizes 32, 48, ... 1040 bytes: requests of up to 1032 bytes, as many as a
-  // small-object cache of a process-local malloc takes; larger ones are rarer, and each is
-  // worth the lock.
-  static constexpr std::uint64_t kClasses = 64;
-  static constexpr std::uint64_t kMaxChunk = kMinChunk + (kClasses - 1) * kGranule;
-  static constexpr std::uint64_t kMaxRequest = kMaxChunk - kTagSize;
+  // The size classes are the pages' (pages/page.hpp): chunk sizes 32, 48, ... 1040 bytes,
+  // requests of up to 1032 bytes, whether a lane keeps its blocks in pages or in stacks.
+  static constexpr std::uint64_t kClasses = PageConfig::kClasses;
+  static constexpr std::uint64_t kMaxChunk = PageConfig::kMaxChunk;
+  static constexpr std::uint64_t kMaxRequest = PageConfig::kMaxRequest;
   // The largest alignment a lane serves. Above kGranule it looks for an aligned block among the
   // top of the stack (LaneOwner::pop_aligned); beyond this, one is seldom there.
   static constexpr std::uint64_t kMaxAlign = 256;
@@ -72,10 +72,10 @@ struct LaneConfig {
   static constexpr std::uint64_t kMaxBytes = std::uint64_t{256} << 10;
 
   static constexpr std::uint64_t class_of(std::uint64_t chunk) noexcept {
-    return (chunk - kMinChunk) / kGranule;
+    return PageConfig::class_of(chunk);
   }
   static constexpr std::uint64_t chunk_of(std::uint64_t cls) noexcept {
-    return kMinChunk + cls * kGranule;
+    return PageConfig::chunk_of(cls);
   }
 };
 

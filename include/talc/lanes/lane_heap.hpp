@@ -256,7 +256,7 @@ class alignas(64) LaneHeap {
     const PageTable::Block k =
         pages_.find(core_bytes(), meta().heap_start(), meta().heap_end_unlocked(), u);
     if (k.found == PageTable::Found::not_page) return std::nullopt;
-    return pages_.usable(core_bytes(), meta().heap_start(), meta().heap_end_unlocked(), u);
+    return pages_.usable(core_bytes(), k);
   }
 
   enum class LaneFree : std::uint8_t { cached, double_free, ask_lock };
@@ -655,11 +655,9 @@ class alignas(64) LaneHeap {
     if (!has_pages() || value == kNull || value < bias || value - bias >= core.heap_end())
       return kNull;
     const std::uint64_t x = value - bias;
-    if (pages_.find(core_bytes(), core.heap_start(), core.heap_end(), x).found !=
-        PageTable::Found::block)
-      return kNull;
-    const Result<std::size_t> usable =
-        pages_.usable(core_bytes(), core.heap_start(), core.heap_end(), x);
+    const PageTable::Block k = pages_.find(core_bytes(), core.heap_start(), core.heap_end(), x);
+    if (k.found != PageTable::Found::block) return kNull;
+    const Result<std::size_t> usable = pages_.usable(core_bytes(), k);
     if (!usable) return usable.error();
     if (slot + kTagSize >= x && slot < x + *usable) return Errc::foreign_pointer;
     return x;

@@ -182,10 +182,8 @@ struct PageTable {
     return Page{core, k.page, &g}.give_back(k.b);
   }
 
-  /// The usable bytes of the handed-out page block at `u`, or why not.
-  Result<std::size_t> usable(std::byte* core, std::uint64_t heap_start, std::uint64_t end,
-                             std::uint64_t u) const noexcept {
-    const Block k = find(core, heap_start, end, u);
+  /// The usable bytes of the page block find() found, or why not: handed out, not given back.
+  Result<std::size_t> usable(std::byte* core, const Block& k) const noexcept {
     if (k.found != Found::block) return Errc::foreign_pointer;
     const PageShape& g = geometry().shape();
     const Page p{core, k.page, &g};
