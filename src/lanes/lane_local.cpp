@@ -183,7 +183,7 @@ class Busy {
 // lock and claim nothing.
 void stop_claiming() noexcept {
   tls.ending = true;
-  for (Held& h : tls.held) h = Held{};
+  for (Held& h : tls.held) h = Held::unused(h.front);
 }
 
 // The key's destructor: runs after the thread's thread_local destructors, in a pass of the key
@@ -252,6 +252,16 @@ struct Unload {
   }
 } unload;
 
+// Makes `h` the record of lane `index` of `heap` (of none: owner.lane null), its page caches
+// emptied: what they held was another lane's.
+void remake(Held& h, const void* heap, std::uint64_t now, std::uint64_t index, LaneOwner owner,
+            std::uint32_t retry) noexcept {
+  PageFronts& f = tls.fronts[h.front];
+  f = PageFronts{};
+  owner.front = f.cls;
+  h = Held{heap, now, index, owner, retry, h.front};
+}
+
 // Puts `h` first, where the fast path looks.
 LaneOwner* first(Held& h) noexcept {
   std::swap(h, tls.held[0]);
@@ -277,7 +287,7 @@ LaneOwner* from_record(const Record* rec, const LaneSource& src, Held& slot,
   for (const Record::Entry& c : rec->claims)
     if (c.key.load(std::memory_order_relaxed) == src.heap) {
       const std::uint64_t i = c.index.load(std::memory_order_relaxed);
-      slot = Held{src.heap, now, i, src.view(src.heap, i), 0};
+      remake(slot, src.heap, now, i, src.view(src.heap, i), 0);
       return first(slot);
     }
   return nullptr;
@@ -337,7 +347,7 @@ LaneOwner* acquire(const LaneSource& src) noexcept {
   if (rec != nullptr)
     for (Record::Entry& c : rec->claims)
       if (claim == nullptr && c.key.load(std::memory_order_relaxed) == nullptr) claim = &c;
-  *slot = Held{src.heap, now, 0, LaneOwner{}, kRetry};
+  remake(*slot, src.heap, now, 0, LaneOwner{}, kRetry);
   if (rec != nullptr && claim == nullptr) return nullptr;  // lanes of kHeld heaps held
   // Free lanes first; then, once threads that are gone gave theirs back, free lanes again; then
   // the lanes of dead processes.
@@ -356,7 +366,7 @@ LaneOwner* acquire(const LaneSource& src) noexcept {
         claim = &rec->claims[0];
       }
       claim->set(src.heap, i);
-      *slot = Held{src.heap, now, i, src.view(src.heap, i), 0};
+      remake(*slot, src.heap, now, i, src.view(src.heap, i), 0);
       return first(*slot);
     }
   }

@@ -112,9 +112,12 @@ std::vector<PageCase> PageCases() {
        }},
       {"take a block after collecting the given back ones", 3,
        [](MapTalc<>& h, Shared& s, const std::function<void()>& arm) {
+         // The first map word's blocks all handed out, so that the thread's cache of that word
+         // (PageFront) is dry and the next hand-out reads the maps again.
          std::vector<talc::Meta> v;
-         for (int i = 0; i < 4; ++i) v.push_back(h.allocate(kSize));
-         for (int i = 1; i < 4; ++i) s.keep(v[i].offset);
+         for (std::uint64_t i = 0; i < std::min<std::uint64_t>(64, PerPage(h)); ++i)
+           v.push_back(h.allocate(kSize));
+         for (std::size_t i = 1; i < v.size(); ++i) s.keep(v[i].offset);
          // Block 0 given back: the next take collects it (live cleared, then freed) and hands
          // it out again, the lowest free block of the word.
          ASSERT_EQ(h.deallocate(v[0]), Errc::ok);

@@ -304,7 +304,10 @@ TEST(Pages, ADamagedHeaderIsReportedNotFollowed) {
   std::uint64_t* header = PageOf(heap, a);
   header[0] ^= 1;  // no longer names its own index
   EXPECT_EQ(heap.deallocate(a), Errc::foreign_pointer);
-  const talc::Result<talc::Meta> again = heap.try_allocate(64);
+  // The thread's cache of the map word it last read (PageFront) may still serve the rest of
+  // that word, inside the page it proved; the next look at the page itself reports the damage.
+  talc::Result<talc::Meta> again = heap.try_allocate(64);
+  for (int i = 0; i < 64 && again; ++i) again = heap.try_allocate(64);
   EXPECT_EQ(again.error(), Errc::corrupted) << "a list that names no page is damage";
   EXPECT_EQ(heap.check().code, Errc::corrupted);
   EXPECT_TRUE(heap.corrupted()) << "and every process is told";
@@ -366,6 +369,59 @@ TEST(Pages, AThreadsEndGivesBackItsEmptyPages) {
   EXPECT_LT(s.cached_bytes, 64u << 10) << "only the page with the 512-byte blocks stays";
   for (const talc::Meta& m : kept) ASSERT_EQ(heap.deallocate(m), Errc::ok);
   ExpectAccounted(heap);
+}
+
+// The thread's cache of its current page (PageFront) follows the page: it is dropped when the
+// page goes back (trim), when the thread's records are made for other heaps, and in a fork's
+// child; no block is then handed out twice or from a page that is gone.
+TEST(Pages, TheThreadsCacheOfItsPageNeverOutlivesThePage) {
+  auto heap = Paged();
+  const talc::Meta a = heap.allocate(64);  // the cache now holds the rest of a's map word
+  ASSERT_EQ(heap.deallocate(a), Errc::ok);
+  ASSERT_EQ(heap.trim(), Errc::ok);
+  EXPECT_EQ(heap.stats().cached_blocks, 0u) << "the empty page went back";
+  std::set<std::uint64_t> offsets;
+  std::vector<talc::Meta> held;
+  for (int i = 0; i < 200; ++i) {
+    held.push_back(heap.allocate(64));
+    EXPECT_TRUE(offsets.insert(held.back().offset).second) << "handed out twice";
+  }
+  EXPECT_EQ(heap.stats().live_allocations, 200u);
+  ExpectAccounted(heap);
+
+  // A fork's child claims its own lane; its parent's cache must not serve it.
+  const pid_t child = talc_test::Spawn([&] {
+    for (int i = 0; i < 200; ++i) {
+      const talc::Meta m = heap.allocate(64);
+      if (offsets.count(m.offset) != 0) return 2;
+    }
+    return 0;
+  });
+  ASSERT_EQ(talc_test::Wait(child), 0) << "the child was handed a block its parent holds";
+  for (int i = 0; i < 100; ++i) held.push_back(heap.allocate(64));
+  EXPECT_EQ(heap.stats().live_allocations, 500u);
+  ExpectAccounted(heap);
+  for (const talc::Meta& m : held) ASSERT_EQ(heap.deallocate(m), Errc::ok);
+
+  // A record made for another heap starts with an empty cache, even where that heap's lane has
+  // a current page of the same index (the page of a thread gone): the cache names a page of the
+  // heap it was filled in.
+  auto other = Paged();
+  std::thread([&] { (void)other.allocate(64); }).join();  // its lane keeps page 0 as current
+  {
+    auto gone = Paged();
+    (void)gone.allocate(3000);  // page 0 of this heap lies elsewhere than the other's
+    (void)gone.allocate(64);    // this thread's cache of it: the rest of that map word
+  }  // closed: every record of this thread is made again before its next use
+  std::vector<talc::Meta> there;
+  for (int i = 0; i < 100; ++i) {
+    there.push_back(other.allocate(64));
+    ASSERT_TRUE(other.usable_size(there.back().ptr()).ok()) << "not a block of this heap's pages";
+  }
+  EXPECT_EQ(other.stats().live_allocations, 101u);
+  ExpectAccounted(other);
+  for (const talc::Meta& m : there) ASSERT_EQ(other.deallocate(m), Errc::ok);
+  ExpectAccounted(other);
 }
 
 }  // namespace

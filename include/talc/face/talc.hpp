@@ -8,16 +8,20 @@
 //
 // The allocate path, top-down:
 //  1. try_allocate, below. A small request goes to the calling thread's lane
-//     (LaneHeap::lane_allocate in lanes/lane_heap.hpp, LaneOwner::pop in lanes/lane.hpp): a
-//     few loads and stores in the region, no lock.
-//  2. When the lane is empty, or the request is large or aligned beyond a lane, growing()
-//     (face/talc_slow.hpp) takes the heap's lock (locked(), over TalckMeta::with_lock in
-//     sync/) and runs the core request: a refill of the lane, or TalcMeta::allocate
+//     (LaneHeap::lane_allocate in lanes/lane_heap.hpp): with pages, the thread's cache of its
+//     current page of the class (PageFront, pages/page.hpp), then the lane's pages
+//     (PageTable::allocate_from_pages); without them, the lane's stack (LaneOwner::pop in
+//     lanes/lane.hpp). A few loads and stores in the region, no lock.
+//  2. Everything else is allocate_slow (face/talc_slow.hpp), out of line so that the fast path
+//     stays small. When the lane has nothing, or the request is large or aligned beyond a
+//     lane, growing() takes the heap's lock (locked(), over TalckMeta::with_lock in sync/) and
+//     runs the core request: a refill of the lane, or TalcMeta::allocate
 //     (core/talc_meta_alloc.hpp: plan, carve, commit, every metadata write journalled).
 //  3. When the core finds no room, the lanes are drained into the heap and the request
 //     retried; then the region grows (region/growth.hpp); then the out-of-memory handler is
 //     asked, outside the lock.
-// deallocate follows the same road back: the lane when it may take the block, else
+// deallocate follows the same road back: a page's block to its page (LaneHeap::page_free), from
+// any thread; else deallocate_unpaged: the lane's stack when it may take the block, else
 // free_locked(), LaneHeap::free_locked and TalcMeta::deallocate_live (core/talc_meta_free.hpp).
 //
 // A region may be created with a maximum size larger than its first one: every process maps
@@ -112,37 +116,15 @@ class Talc {
   }
 
   Result<Meta> try_allocate(std::size_t size, std::size_t align = kGranule) noexcept {
-    if (size <= LaneConfig::kMaxRequest && align <= LaneConfig::kMaxAlign &&
-        is_power_of_two(align)) {
-      if (const LaneOwner* held = heap().thread_lane()) {
-        // A copy: a callback run on the way (out of memory, recovery) may use another heap,
-        // whose record then takes this one's place in the thread's records.
-        const LaneOwner o = *held;
-        if (align <= kGranule) [[likely]] {
-          const std::uint64_t u = heap().lane_allocate(o, size);
-          if (u != Heap::kNull) [[likely]]
-            return Meta{base_, meta_offset() + u, size};
-          const Result<void*> r =
-              growing(size, align, [&](auto& core) { return heap().refill_pop(core, o, size); });
-          if (!r) return r.error();
-          return Meta{base_, offset_of(*r), size};
-        }
-        if (heap().has_pages()) {
-          if (const std::optional<Result<Meta>> r = allocate_aligned_page(o, size, align))
-            return *r;
-        } else {
-          // A lane may hold an aligned block of the class; if not, the heap carves one.
-          const std::uint64_t u = heap().lane_allocate_aligned(o, size, align);
-          if (u != Heap::kNull) return Meta{base_, meta_offset() + u, size};
-        }
-      }
-    }
-    if (const Errc e = align_error(align); e != Errc::ok) return e;
-    const Result<void*> r =
-        growing(size, align, [&](auto& core) { return core.allocate(size, align); });
-    if (!r) return r.error();
-    return Meta{base_, offset_of(*r), size};
+    // The fast path: a block of the thread's lane, from the cache of its current page or its
+    // stack. Everything else is out of line (talc_slow.hpp), so that this stays small.
+    if (size <= LaneConfig::kMaxRequest && align <= kGranule) [[likely]]
+      if (const LaneOwner* held = heap().thread_lane()) [[likely]]
+        if (const std::uint64_t u = heap().lane_allocate(*held, size); u != Heap::kNull) [[likely]]
+          return Meta{base_, meta_offset() + u, size};
+    return allocate_slow(size, align);
   }
+
   /// try_allocate, with the block's `size` bytes zeroed.
   Result<Meta> try_allocate_zeroed(std::size_t size, std::size_t align = kGranule) noexcept {
     const Result<Meta> r = try_allocate(size, align);
@@ -209,20 +191,9 @@ class Talc {
   }
   Errc deallocate(void* p) noexcept {
     // A page's block goes back to its page from any thread, without a lane or the lock.
-    if (const std::optional<Errc> r = heap().page_free(p)) return *r;
-    const LaneOwner* held = heap().free_lane();
-    const LaneOwner o = held != nullptr ? *held : LaneOwner{};
-    if (held != nullptr) {
-      switch (heap().lane_free(o, p)) {
-        case Heap::LaneFree::cached:
-          return Errc::ok;
-        case Heap::LaneFree::double_free:
-          return Errc::not_allocated;
-        case Heap::LaneFree::ask_lock:
-          break;
-      }
-    }
-    return free_locked(p, held != nullptr ? &o : nullptr);
+    if (const std::optional<Errc> r = heap().page_free(p)) [[likely]]
+      return *r;
+    return deallocate_unpaged(p);
   }
 
   /// Allocation published atomically: word `word` of the live block `owner` receives the new
@@ -541,6 +512,8 @@ class Talc {
                                std::size_t align) noexcept;
   std::optional<Result<Meta>> allocate_aligned_page(const LaneOwner& o, std::size_t size,
                                                     std::size_t align) noexcept;
+  [[gnu::noinline]] Result<Meta> allocate_slow(std::size_t size, std::size_t align) noexcept;
+  [[gnu::noinline]] Errc deallocate_unpaged(void* p) noexcept;
 
   /// Runs `op` (a core request giving Result<void*>) under the lock; when it fails for want of
   /// memory, grows the region (still under the lock, so one process grows it at a time) and

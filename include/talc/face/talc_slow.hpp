@@ -16,6 +16,57 @@
 
 namespace talc {
 
+// try_allocate, past its fast path: a lane's refill under the lock, an aligned request, a
+// thread with no lane, a request too large for one, growth and out of memory.
+template <class Bins>
+Result<Meta> Talc<Bins>::allocate_slow(std::size_t size, std::size_t align) noexcept {
+  if (size <= LaneConfig::kMaxRequest && align <= LaneConfig::kMaxAlign && is_power_of_two(align)) {
+    if (const LaneOwner* held = heap().thread_lane()) {
+      // A copy: a callback run on the way (out of memory, recovery) may use another heap,
+      // whose record then takes this one's place in the thread's records.
+      const LaneOwner o = *held;
+      if (align <= kGranule) {
+        const std::uint64_t u = heap().lane_allocate(o, size);
+        if (u != Heap::kNull) return Meta{base_, meta_offset() + u, size};
+        const Result<void*> r =
+            growing(size, align, [&](auto& core) { return heap().refill_pop(core, o, size); });
+        if (!r) return r.error();
+        return Meta{base_, offset_of(*r), size};
+      }
+      if (heap().has_pages()) {
+        if (const std::optional<Result<Meta>> r = allocate_aligned_page(o, size, align)) return *r;
+      } else {
+        // A lane may hold an aligned block of the class; if not, the heap carves one.
+        const std::uint64_t u = heap().lane_allocate_aligned(o, size, align);
+        if (u != Heap::kNull) return Meta{base_, meta_offset() + u, size};
+      }
+    }
+  }
+  if (const Errc e = align_error(align); e != Errc::ok) return e;
+  const Result<void*> r =
+      growing(size, align, [&](auto& core) { return core.allocate(size, align); });
+  if (!r) return r.error();
+  return Meta{base_, offset_of(*r), size};
+}
+
+// deallocate, for a block no page holds: the lane's stack when it may take it, else the lock.
+template <class Bins>
+Errc Talc<Bins>::deallocate_unpaged(void* p) noexcept {
+  const LaneOwner* held = heap().free_lane();
+  const LaneOwner o = held != nullptr ? *held : LaneOwner{};
+  if (held != nullptr) {
+    switch (heap().lane_free(o, p)) {
+      case Heap::LaneFree::cached:
+        return Errc::ok;
+      case Heap::LaneFree::double_free:
+        return Errc::not_allocated;
+      case Heap::LaneFree::ask_lock:
+        break;
+    }
+  }
+  return free_locked(p, held != nullptr ? &o : nullptr);
+}
+
 template <class Bins>
 template <class F>
 inline Errc Talc<Bins>::resize_in_place(Meta& m, std::size_t size, F&& f) noexcept {

@@ -112,6 +112,9 @@ struct LaneOwner {
   std::uint64_t bound = 0;    // bytes the lane may hold
   std::uint64_t heap_start = 0;
   std::uint64_t index = 0;  // the lane's, in the table
+  // The calling thread's caches of its current pages, one per class (pages/page.hpp's
+  // PageFront), in its thread-local record: null in a view made for anyone else.
+  PageFront* front = nullptr;
 
   // A cached block of chunk size `size`, class `cls`, taken off its stack: its user offset, or
   // kNull when the stack is empty, the lane is paused, or the head does not look like one of

@@ -211,10 +211,14 @@ class alignas(64) LaneHeap {
   [[gnu::always_inline]] std::uint64_t lane_allocate(const LaneOwner& o,
                                                      std::size_t size) const noexcept {
     const std::uint64_t chunk = chunk_size_for(size);
-    if (has_pages())
-      return pages_.allocate(core_bytes(), meta().heap_end_unlocked(),
-                             PageLists{o.lane->head, o.lane->count}, o.index,
-                             PageConfig::class_of(chunk));
+    if (has_pages()) {
+      const std::uint64_t cls = PageConfig::class_of(chunk);
+      if (const std::uint64_t u = PageTable::from_front(core_bytes(), o.front, o.lane->count, cls);
+          u != kNull) [[likely]]
+        return u;
+      return pages_.allocate_from_pages(core_bytes(), meta().heap_end_unlocked(), owner_lists(o),
+                                        o.index, cls);
+    }
     return o.pop(LaneConfig::class_of(chunk), chunk, meta().heap_end_unlocked());
   }
 
@@ -284,12 +288,12 @@ class alignas(64) LaneHeap {
     const std::uint64_t chunk = chunk_size_for(size), cls = LaneConfig::class_of(chunk);
     if (has_pages()) {
       if (!pages_sane(core)) return Errc::corrupted;
-      Result<std::uint64_t> u = pages_.refill(core, lists(o.index), o.index, cls);
+      Result<std::uint64_t> u = pages_.refill(core, owner_lists(o), o.index, cls);
       // No room for a page: the pages that hold no block go back first (this lane's, and those
       // of lanes nobody owns), and one is tried again; a heap with no room for a page may
       // still have room for the block.
       if (u.error() == Errc::out_of_memory && release_pages(core, &o))
-        u = pages_.refill(core, lists(o.index), o.index, cls);
+        u = pages_.refill(core, owner_lists(o), o.index, cls);
       if (u) return core.address_of(*u);
       if (u.error() != Errc::out_of_memory) return u.error();
       return core.allocate(size, align);
@@ -670,6 +674,10 @@ class alignas(64) LaneHeap {
   /// class, its `count` words the current one (page_table.hpp).
   PageLists lists(std::uint64_t i) const noexcept {
     return PageLists{lanes()[i].head, lanes()[i].count};
+  }
+  /// Lane `o`'s lists, with its owner's caches: for the owner's own hand-outs.
+  static PageLists owner_lists(const LaneOwner& o) noexcept {
+    return PageLists{o.lane->head, o.lane->count, o.front};
   }
   auto all_lists() const noexcept {
     return [this](std::uint64_t i) { return lists(i); };

@@ -51,15 +51,32 @@ struct Held {
   std::uint64_t index = 0;
   LaneOwner owner;          // owner.lane null: no lane to be had lately
   std::uint32_t retry = 0;  // calls before such a thread asks again
+  std::uint32_t front = 0;  // which of the thread's page caches is this record's
+
+  /// An unused record that keeps page cache `f`.
+  static constexpr Held unused(std::uint32_t f) noexcept {
+    Held h;
+    h.front = f;
+    return h;
+  }
 };
 
 inline constexpr int kHeld = 4;
 
+// A record's caches of its lane's current pages (PageFront), one per class. They stay where they
+// are while the records move (the fast path looks only at the first), and each is emptied when
+// its record is made for another heap or lane.
+struct PageFronts {
+  PageFront cls[PageConfig::kClasses];
+};
+
 struct ThreadLanes {
-  Held held[kHeld];
+  Held held[kHeld] = {Held::unused(0), Held::unused(1), Held::unused(2), Held::unused(3)};
+  PageFronts fronts[kHeld];
   bool ending = false;  // the thread's end gave its lanes back: claim nothing more
   bool busy = false;    // inside the registry: a call made on the way claims nothing
 };
+static_assert(kHeld == 4, "one page cache per record");
 
 // Constant-initialised and trivially destructible: the fast path reads it with no guard, and it
 // stays readable during every destructor pass of the thread's end.

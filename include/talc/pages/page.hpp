@@ -21,12 +21,14 @@
 //    0    1    being collected (the owner cleared live, then clears freed)
 // Allocation (the owner only): collect a word's freed bits (live &= ~freed, then freed &= ~that
 // with one fetch_and: the others may be setting more), then set a 0-0 block's live bit with one
-// store. Free (anyone, the owner too): the block must be live, then one fetch_or of its freed
-// bit, the last word of the page the freer touches (the owner's hint is set before); finding the
-// bit already set is a double free, refused with no block changed, so of two racing frees of one
-// block exactly one succeeds. A process killed at any instant therefore leaves every block in one
-// of the four states: nothing to roll back. A block whose live bit the owner set just before it
-// died was in its hands, as the kill torture's audit counts it.
+// store. The owner keeps the word's other free bits in its thread's memory (PageFront) and
+// hands them out one by one without reading the maps again. Free (anyone, the owner too): the block
+// must be live, then one fetch_or of its freed bit, the last word of the page the freer touches
+// (the owner's hint is set before); finding the bit already set is a double free, refused with no
+// block changed, so of two racing frees of one block exactly one succeeds. A process killed at any
+// instant therefore leaves every block in one of the four states: nothing to roll back. A block
+// whose live bit the owner set just before it died was in its hands, as the kill torture's audit
+// counts it.
 //
 // Invariants (PageTable::check proves them):
 //   P1  the header names the page's own index and a size class; the owner is a lane or none.
@@ -160,6 +162,44 @@ struct PageGeometry {
   static_assert(std::size(kShapes) == kMaxShift - kMinShift + 1);
 };
 
+// The owner's cache of one map word of its current page of a class, in its own thread's memory:
+// the blocks of that word that were free when it last read the word, with what it needs to hand
+// one out. A hand-out then reads no map and proves no page: one bit from `avail`, the live word
+// rewritten with it set, the block's word written. It caches what the region says, never the
+// reverse, so dropping it at any time loses nothing (its blocks stay free in `live`).
+// It is right while two things hold, which PageTable keeps:
+//   - the page is still the lane's current one of the class: a hand-out checks the lane's `cur`
+//     against `cur` here, and whatever changes the current page (a refill, a give-back) changes
+//     that word;
+//   - no other hand-out takes that word's blocks: every Page::take of the owner reseeds the cache.
+// Only the owner sets live bits, and a free sets only freed bits of blocks already live, so a bit
+// free when read stays free until the owner takes it. Blocks given back meanwhile wait in
+// `freed` until the cache runs dry and a take collects them.
+struct PageFront {
+  std::uint64_t avail = 0;  // bit k: block `first`'s k-th neighbour is free
+  std::uint64_t live = 0;   // the live map word's offset from the core's base
+  std::uint64_t first = 0;  // user offset of the word's block 0
+  std::uint64_t word = 0;   // that block's word, hand-out count 0
+  std::uint32_t chunk = 0;
+  std::uint32_t cur = 0;  // the lane's `cur` for the class when seeded: the page's index + 1
+
+  /// A block, when `avail` has one: its user offset.
+  [[gnu::always_inline]] std::uint64_t take(std::byte* core) noexcept {
+    const std::uint64_t k = static_cast<std::uint64_t>(std::countr_zero(avail));
+    avail &= avail - 1;
+    const std::atomic_ref<std::uint64_t> l(*reinterpret_cast<std::uint64_t*>(core + live));
+    l.store(l.load(std::memory_order_relaxed) | std::uint64_t{1} << k, std::memory_order_relaxed);
+    TALC_FAULT_POINT();
+    const std::uint64_t user = first + k * chunk;
+    const std::atomic_ref<std::uint64_t> w(
+        *reinterpret_cast<std::uint64_t*>(core + user - kTagSize));
+    const std::uint64_t gen = (w.load(std::memory_order_relaxed) >> PageConfig::kGenShift) + 1;
+    w.store(word + (k << PageConfig::kBlockShift) + (gen << PageConfig::kGenShift),
+            std::memory_order_relaxed);
+    return user;
+  }
+};
+
 // One page as this process sees it: the core heap's base here, the page's user offset, and the
 // shape of the heap's pages.
 struct Page {
@@ -183,7 +223,10 @@ struct Page {
 
   /// The owner's: a free block of the page (class `cls`, index `index`), handed out; its user
   /// offset, or kNull when every block is handed out or given back uncollected-and-racing.
-  [[gnu::always_inline]] std::uint64_t take(std::uint64_t cls, std::uint64_t index) const noexcept {
+  /// `front`, when given, is reseeded with the rest of the word the block came from (PageFront):
+  /// the owner passes its own whenever it has one.
+  [[gnu::always_inline]] std::uint64_t take(std::uint64_t cls, std::uint64_t index,
+                                            PageFront* front = nullptr) const noexcept {
     const std::uint64_t n = s->blocks[cls], words = (n + 63) / 64;
     std::uint64_t w = field(header().cursor).load(std::memory_order_relaxed);
     if (w >= words) w = 0;
@@ -193,16 +236,15 @@ struct Page {
         l = collect(w, l, f);
       const std::uint64_t m = ~l & PageGeometry::mask(n, w);
       if (m == 0) continue;
-      const std::uint64_t b = w * 64 + static_cast<std::uint64_t>(std::countr_zero(m));
-      live(w).store(l | std::uint64_t{1} << (b % 64), std::memory_order_relaxed);
-      TALC_FAULT_POINT();
-      const std::uint64_t user = user_of(cls, b);
-      const std::uint64_t gen = (page_word(core, user - kTagSize).load(std::memory_order_relaxed) >>
-                                 PageConfig::kGenShift) +
-                                1;
-      page_word(core, user - kTagSize)
-          .store(PageConfig::block_word(index, b, gen), std::memory_order_relaxed);
+      PageFront f{m,
+                  u + PageConfig::kHeader + w * kWord,
+                  user_of(cls, w * 64),
+                  PageConfig::block_word(index, w * 64),
+                  static_cast<std::uint32_t>(PageConfig::chunk_of(cls)),
+                  static_cast<std::uint32_t>(index + 1)};
+      const std::uint64_t user = f.take(core);
       if (k != 0) field(header().cursor).store(w, std::memory_order_relaxed);
+      if (front != nullptr) *front = f;
       return user;
     }
     return Rel<std::byte>::kNull;

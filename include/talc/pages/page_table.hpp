@@ -47,6 +47,13 @@ namespace talc {
 struct PageLists {
   std::uint64_t* first;  // kClasses words
   std::uint32_t* cur;    // kClasses words
+  // The owner's caches, one per class (page.hpp), in its thread's memory: given whenever the
+  // owner itself calls, so that each of its hand-outs reseeds them; null for anyone else.
+  PageFront* front = nullptr;
+
+  PageFront* front_of(std::uint64_t cls) const noexcept {
+    return front != nullptr ? front + cls : nullptr;
+  }
 };
 
 struct PageTable {
@@ -122,17 +129,37 @@ struct PageTable {
   }
 
   /// A block of class `cls` from lane `l`'s pages, for its owner: its user offset, or kNull when
-  /// the lane's pages have none to hand out without the lock.
+  /// the lane's pages have none to hand out without the lock. First from the owner's cache of
+  /// its current page (PageFront), which reads no page.
   [[gnu::always_inline]] std::uint64_t allocate(std::byte* core, std::uint64_t end, PageLists pl,
                                                 std::uint64_t l, std::uint64_t cls) const noexcept {
-    const PageShape& g = geometry().shape();
+    const std::uint64_t u = from_front(core, pl.front, pl.cur, cls);
+    return u != kNull ? u : allocate_from_pages(core, end, pl, l, cls);
+  }
+
+  /// A block from the owner's cache of its current page of class `cls`, or kNull when it has
+  /// none (`front` null, the cache dry, or the current page another).
+  [[gnu::always_inline]] static std::uint64_t from_front(std::byte* core, PageFront* front,
+                                                         std::uint32_t* cur,
+                                                         std::uint64_t cls) noexcept {
+    if (front == nullptr) return kNull;
+    PageFront& f = front[cls];
+    if (f.avail == 0 || f.cur != slot(cur[cls]).load(std::memory_order_relaxed)) return kNull;
+    return f.take(core);
+  }
+
+  /// allocate(), past the cache: the current page, read again (its given-back blocks collected),
+  /// then the others.
+  [[gnu::noinline]] std::uint64_t allocate_from_pages(std::byte* core, std::uint64_t end,
+                                                      PageLists pl, std::uint64_t l,
+                                                      std::uint64_t cls) const noexcept {
     const std::uint32_t c = slot(pl.cur[cls]).load(std::memory_order_relaxed);
-    if (c != 0) [[likely]] {
+    if (c != 0) {
       const std::uint64_t u = owned(core, end, c - 1, l, cls);
-      if (u != kNull) [[likely]] {
-        const std::uint64_t b = Page{core, u, &g}.take(cls, c - 1);
-        if (b != kNull) [[likely]]
-          return b;
+      if (u != kNull) {
+        const PageShape& g = geometry().shape();
+        const std::uint64_t b = Page{core, u, &g}.take(cls, c - 1, pl.front_of(cls));
+        if (b != kNull) return b;
       }
     }
     return allocate_elsewhere(core, end, pl, l, cls);
@@ -256,7 +283,7 @@ struct PageTable {
     for (std::uint64_t i = slot(pl.first[cls]).load(); i != 0 && steps++ < cap;) {
       const std::uint64_t u = owned(base, end, i - 1, l, cls);
       if (u == kNull) return Errc::corrupted;
-      const std::uint64_t b = Page{base, u, &g}.take(cls, i - 1);
+      const std::uint64_t b = Page{base, u, &g}.take(cls, i - 1, pl.front_of(cls));
       if (b != kNull) {
         slot(pl.cur[cls]).store(static_cast<std::uint32_t>(i));
         return b;
@@ -266,7 +293,7 @@ struct PageTable {
     if (steps > cap) return Errc::corrupted;
     const Result<std::uint64_t> i = make(core, pl, l, cls);
     if (!i) return i.error();
-    const std::uint64_t b = Page{base, entry(base, *i).load(), &g}.take(cls, *i);
+    const std::uint64_t b = Page{base, entry(base, *i).load(), &g}.take(cls, *i, pl.front_of(cls));
     return b != kNull ? Result<std::uint64_t>(b) : Result<std::uint64_t>(Errc::corrupted);
   }
 
@@ -425,9 +452,8 @@ struct PageTable {
 
   /// allocate(), when the current page had nothing: the first page of the list that a free
   /// marked since the owner last looked becomes the current one. Still without the lock.
-  [[gnu::noinline]] std::uint64_t allocate_elsewhere(std::byte* core, std::uint64_t end,
-                                                     PageLists pl, std::uint64_t l,
-                                                     std::uint64_t cls) const noexcept {
+  std::uint64_t allocate_elsewhere(std::byte* core, std::uint64_t end, PageLists pl,
+                                   std::uint64_t l, std::uint64_t cls) const noexcept {
     const PageShape& g = geometry().shape();
     std::uint64_t steps = 0;
     for (std::uint64_t i = slot(pl.first[cls]).load(std::memory_order_acquire);
@@ -439,7 +465,7 @@ struct PageTable {
         // Cleared before the maps are read: a free after this look marks the page again.
         p.field(p.header().hint).store(0, std::memory_order_relaxed);
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        const std::uint64_t b = p.take(cls, i - 1);
+        const std::uint64_t b = p.take(cls, i - 1, pl.front_of(cls));
         if (b != kNull) {
           slot(pl.cur[cls]).store(static_cast<std::uint32_t>(i), std::memory_order_relaxed);
           return b;
