@@ -4,7 +4,8 @@ The package's metadata is in pyproject.toml; this file adds the one step setupto
 alone: configure CMake for the interpreter that runs the build, with the library and the module
 only (no tests, examples, benchmarks, tool or fuzzers), build the module's target, and install
 its component (python) and nothing of the C++ install rules (headers, libraries, CMake and
-pkg-config files) into the wheel.
+pkg-config files) into the wheel. The component is the package folder talc/: the module as its
+__init__, its type stubs and py.typed.
 
 CMAKE_ARGS (split as a shell would) adds arguments to the configure step, and
 CMAKE_BUILD_PARALLEL_LEVEL sets the build's jobs (by default, every CPU).
@@ -77,17 +78,21 @@ class CMakeBuild(build_ext):
         subprocess.run([cmake, "--install", str(build_dir), "--component", "python",
                         "--prefix", str(stage_dir)], check=True)
 
-        built = sorted(stage_dir.glob("talc*.so"))
+        # The package folder talc/: the module as its __init__, its stubs and py.typed.
+        package = stage_dir / "talc"
+        built = sorted(package.glob("__init__*.so"))
         if len(built) != 1:
-            raise RuntimeError(f"expected one module in {stage_dir}, found {built}")
+            raise RuntimeError(f"expected one module in {package}, found {built}")
         target = pathlib.Path(self.get_ext_fullpath(ext.name))
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(built[0], target)
+        for typing_file in ("__init__.pyi", "py.typed"):
+            shutil.copyfile(package / typing_file, target.parent / typing_file)
 
 
 setup(
     version=project_version(),
-    ext_modules=[CMakeExtension("talc")],
+    ext_modules=[CMakeExtension("talc.__init__")],
     cmdclass={"build_ext": CMakeBuild},
     packages=[],
     py_modules=[],

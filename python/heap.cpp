@@ -290,7 +290,13 @@ Block find_named(const std::shared_ptr<Heap>& h, const std::string& name) {
 }
 
 void destroy_named(const std::shared_ptr<Heap>& h, const std::string& name) {
-  Block b = find_named(h, name);
+  Block b = settled(h, true, [&](MapTalc& t) -> talc::Result<Found> {
+    talc::Result<talc::Meta> m = t.find_named(name);
+    if (!m && m.error() == talc::Errc::type_mismatch)
+      m = t.names().find_raw<talc::named_detail::Array>(name);
+    if (!m) return m.error();
+    return found(t, *m);
+  });
   b.require_live();
   b.require_unviewed();
   // Busy while the name and its block go: no buffer opens over it meanwhile, through any Block.
@@ -299,6 +305,27 @@ void destroy_named(const std::shared_ptr<Heap>& h, const std::string& name) {
   });
   if (e != talc::Errc::ok) fail(e);
   h->forget(b.state());
+}
+
+std::pair<Block, talc::ArrayInfo> named_array(const std::shared_ptr<Heap>& h,
+                                              const std::string& name,
+                                              const talc::ArrayInfo* want) {
+  talc::ArrayInfo info;
+  Block b = settled(h, true, [&](MapTalc& t) -> talc::Result<Found> {
+    const char* why = nullptr;
+    const talc::Result<talc::NamedArray> r = want != nullptr
+                                                 ? talc::find_or_make_array(t, name, *want, &why)
+                                                 : talc::find_array(t, name, &why);
+    if (why != nullptr)
+      fail(talc::Errc::corrupted, "the named array's header is refused: " + std::string(why));
+    if (!r && want != nullptr &&
+        (r.error() == talc::Errc::type_mismatch || r.error() == talc::Errc::size_mismatch))
+      fail(r.error(), "the name holds another dtype or shape, or is not an array");
+    if (!r) return r.error();
+    info = r->info;
+    return found(t, r->block);
+  });
+  return {std::move(b), info};
 }
 
 bool Ring::push(Block& b) {

@@ -188,6 +188,13 @@ Ring ring(const std::shared_ptr<Heap>& h, const std::string& name);
 Block find_or_allocate_named(const std::shared_ptr<Heap>& h, const std::string& name,
                              std::size_t size, std::size_t align);
 Block find_named(const std::shared_ptr<Heap>& h, const std::string& name);
+// Frees a named block of bytes or a named array, with its name.
 void destroy_named(const std::shared_ptr<Heap>& h, const std::string& name);
+// A named array (talc/named/array.hpp): its Block (the whole block, header included) and what its
+// header says. With `want`, made with that type and shape by the first caller in any process and
+// refused (type_mismatch, size_mismatch) when it has others; without, found whatever they are.
+// A header that fails its checks raises talc.Error (corrupted) saying what is wrong with it.
+std::pair<Block, talc::ArrayInfo> named_array(const std::shared_ptr<Heap>& h,
+                                              const std::string& name, const talc::ArrayInfo* want);
 
 }  // namespace talc_py

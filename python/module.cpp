@@ -12,10 +12,12 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "arrays.hpp"
 #include "errors.hpp"
 #include "gil.hpp"
 #include "heap.hpp"
@@ -109,6 +111,40 @@ std::string quoted(const std::string& s) {
   return py::repr(str).cast<std::string>();
 }
 
+// What a heap is reopened from (pickling): a shm name, or a file's absolute path, so that a
+// child whose working directory differs finds the same file.
+std::string source_of(const std::string& name) {
+  return name;
+}
+std::string source_of(const std::filesystem::path& path) {
+  return std::filesystem::absolute(path).string();
+}
+
+// A Heap travels to another process (multiprocessing's spawn, say) as what reopens it there.
+py::tuple heap_state(Heap& h) {
+  if (h.closed()) throw py::value_error("a closed heap cannot be pickled");
+  return py::make_tuple(h.kind(), h.source());
+}
+HeapPtr reopen_heap(const py::tuple& state) {
+  const auto [kind, source] = state.cast<std::pair<std::string, std::string>>();
+  if (kind == "shm") return open([&] { return MapTalc::open_shm(source); }, "shm", source);
+  if (kind == "file") return open([&] { return MapTalc::open_file(source); }, "file", source);
+  throw py::value_error("a pickled heap of an unknown kind: " + kind);
+}
+
+// A Block travels as its heap and offset; the receiver adopts it, checked as any offset from
+// another process is. A named block travels by its name instead.
+py::tuple block_state(Block& b) {
+  if (b.named())
+    throw py::type_error("a named block is pickled by its name: send the Heap and the name");
+  b.require_live();
+  return py::make_tuple(b.heap(), b.offset(), b.size());
+}
+Block adopt_block(const py::tuple& state) {
+  const auto [heap, offset, size] = state.cast<std::tuple<HeapPtr, std::uint64_t, std::uint64_t>>();
+  return adopt(heap, offset, size);
+}
+
 std::string heap_repr(Heap& h) {
   std::string r = "<talc.Heap " + h.kind() + " " + quoted(h.source());
   if (h.closed()) return r + " closed>";
@@ -149,7 +185,7 @@ std::string ring_repr(Ring& r) {
   return s + " capacity=" + std::to_string(kRingCapacity) + ">";
 }
 
-void bind_heap(py::module_& m) {
+py::class_<Heap, HeapPtr> bind_heap(py::module_& m) {
   py::class_<Heap, HeapPtr> c(m, "Heap",
                               "A heap in a shared memory object or a file, mapped by this "
                               "process. Also a context manager that closes it.");
@@ -161,8 +197,7 @@ void bind_heap(py::module_& m) {
       const std::size_t n = to_size(size, "size");
       if (n == 0) throw py::value_error("size must be positive: a heap of 0 bytes");
       const talc::OpenOptions o = options(to_size(max_size, "max_size"), mode, lanes);
-      const std::string source(where);
-      return open([&] { return make(source, n, o); }, kind, source);
+      return open([&] { return make(std::string(where), n, o); }, kind, source_of(where));
     };
   };
   const py::arg_v mode("mode", 0600u, "0o600");
@@ -196,7 +231,7 @@ void bind_heap(py::module_& m) {
   c.def_static(
       "open_file",
       [](const std::filesystem::path& path) {
-        const std::string source = path.string();
+        const std::string source = std::filesystem::absolute(path).string();
         return open([&] { return MapTalc::open_file(source); }, "file", source);
       },
       "path"_a, "Opens the heap of the file `path`; FileNotFoundError if there is none.");
@@ -245,12 +280,14 @@ void bind_heap(py::module_& m) {
         const talc::Result<std::vector<talc::NamedInfo>> r =
             without_gil([&] { return h.use([](MapTalc& t) { return t.named_objects(); }); });
         if (!r) fail(r.error());
-        py::list out;
-        for (const talc::NamedInfo& n : *r) out.append(py::make_tuple(n.name, n.offset, n.size));
+        std::vector<std::tuple<std::string, std::uint64_t, std::uint64_t, std::string>> out;
+        for (const talc::NamedInfo& n : *r)
+          out.emplace_back(n.name, n.offset, n.size, talc::kind_name(n.kind()));
         return out;
       },
-      "Every name in the heap, in no particular order, as (name, offset, size) tuples: the named "
-      "blocks of any process, from Python, C or C++ (heap.find(name) gives a Block of one).");
+      "Every name in the heap, in no particular order, as (name, offset, size, kind) tuples, "
+      "whoever made them (Python, C or C++). kind is 'bytes' (heap.find gives its Block), "
+      "'array' (heap.find_ndarray gives it) or 'object' (a C++ object or a Ring).");
   c.def("ring", &ring, "name"_a,
         "The ring of that name (an OffsetRing of 1024 slots), built on first use.");
   // The root: an offset, or None for the null offset (Rel's kNull) a new heap holds.
@@ -290,6 +327,9 @@ void bind_heap(py::module_& m) {
       "Whether this open built the heap (exactly one opener of a region does).");
   c.def_property_readonly("closed", &Heap::closed, "Whether close() unmapped the region.");
   c.def("__repr__", &heap_repr);
+  // Pickled as its kind and shm name or file path: a multiprocessing child (spawn or
+  // forkserver) that unpickles it opens its own mapping of the same heap.
+  c.def(py::pickle(&heap_state, &reopen_heap));
   c.def("close", &Heap::close,
         "Unmaps the region; BufferError while a buffer over one of its blocks is held. Every "
         "later use raises ValueError; a second close does nothing.");
@@ -310,9 +350,10 @@ void bind_heap(py::module_& m) {
       "exc_type"_a, "exc_value"_a, "traceback"_a,
       "Closes the heap. With an exception leaving the block, a heap a buffer keeps open stays "
       "open, and the exception passes unchanged.");
+  return c;
 }
 
-void bind_block(py::module_& m) {
+py::class_<Block> bind_block(py::module_& m) {
   py::class_<Block> c(m, "Block", py::custom_type_setup([](PyHeapTypeObject* type) {
                         type->ht_type.tp_as_buffer = &type->as_buffer;
                         type->as_buffer.bf_getbuffer = get_buffer;
@@ -327,6 +368,8 @@ void bind_block(py::module_& m) {
       "False once freed, destroyed or handed over (through any of its Blocks).");
   c.def_property_readonly("named", &Block::named, "Made by Heap.named: freed by Heap.destroy.");
   c.def("__len__", &Block::size, "The block's size in bytes.");
+  // Pickled as its Heap, offset and size: the receiver adopts it (Heap.block).
+  c.def(py::pickle(&block_state, &adopt_block));
   c.def("free", &Block::free,
         "Gives the block back to its heap; every Block of it is then unusable. A named block is "
         "freed by Heap.destroy.");
@@ -335,6 +378,7 @@ void bind_block(py::module_& m) {
            " size=" + std::to_string(b.size()) + " " + state_name(b.state().state) +
            (b.named() ? " named" : "") + ">";
   });
+  return c;
 }
 
 void bind_ring(py::module_& m) {
@@ -355,9 +399,10 @@ PYBIND11_MODULE(talc, m) {
   m.doc() = "A heap that several processes share inside one memory region, by offsets.";
   talc_py::register_errors(m);
   // Block and Ring first: Heap's signatures then name them as Python does (-> Block).
-  talc_py::bind_block(m);
+  auto block = talc_py::bind_block(m);
   talc_py::bind_ring(m);
-  talc_py::bind_heap(m);
+  auto heap = talc_py::bind_heap(m);
+  talc_py::bind_arrays(heap, block);
   m.def("remove_shm", &talc_py::MapTalc::remove_shm, "name"_a,
         "Removes the shared memory object's name; False when there was none.");
   m.attr("RING_CAPACITY") = talc_py::kRingCapacity;

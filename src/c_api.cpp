@@ -3,6 +3,7 @@
 // crosses into C: every exception becomes a talc_errc, with a text kept per thread.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -114,6 +115,32 @@ talc_errc open_with(const char* call, const char* name, talc_heap** heap, Make&&
     *heap = new talc_heap{make(std::string(name))};
     return Errc::ok;
   });
+}
+
+// Runs find() (which returns a Result<NamedArray>) into *out. A header refused sets `why`:
+// the message says what was wrong with it rather than only "inconsistent".
+template <class Find>
+talc_errc found_array(const char* call, talc_array* out, const char*& why, Find&& find) noexcept {
+  const talc_errc e = guarded(call, [&] {
+    const talc::Result<talc::NamedArray> r = find();
+    if (!r) return r.error();
+    const talc::ArrayInfo& a = r->info;
+    *out = talc_array{};
+    out->data = r->data();
+    out->data_bytes = a.data_bytes;
+    out->item_size = a.item_size;
+    out->ndim = a.ndim;
+    static_assert(sizeof out->type == sizeof a.type && TALC_ARRAY_MAX_DIMS == talc::kArrayMaxDims);
+    std::memcpy(out->type, a.type, sizeof out->type);
+    std::copy(a.dims().begin(), a.dims().end(), out->shape);
+    return Errc::ok;
+  });
+  if (e == TALC_CORRUPTED && why != nullptr) {
+    char detail[160];
+    std::snprintf(detail, sizeof detail, "the named array's header is refused: %s", why);
+    return refused(call, e, detail);
+  }
+  return e;
 }
 
 std::size_t align_or_default(std::size_t align) noexcept {
@@ -325,6 +352,32 @@ talc_errc talc_named_each(talc_heap* heap, talc_named_visit visit, void* context
       if (visit(n.name.c_str(), n.offset, n.size, n.type, context) != 0) break;
     return Errc::ok;
   });
+}
+
+const char* talc_named_kind(uint64_t type) noexcept {
+  return talc::kind_name(talc::named_kind(type));
+}
+
+talc_errc talc_named_array_make(talc_heap* heap, const char* name, const char* type,
+                                size_t item_size, uint32_t ndim, const uint64_t* shape,
+                                talc_array* out) noexcept {
+  constexpr const char* call = "talc_named_array_make";
+  if (heap == nullptr || name == nullptr || type == nullptr || out == nullptr ||
+      (shape == nullptr && ndim != 0))
+    return reply(call, Errc::null_pointer);
+  talc::ArrayInfo want;
+  const char* why = nullptr;
+  if (!talc::make_array_info(type, item_size, {shape, ndim}, want, why))
+    return refused(call, TALC_SIZE_OVERFLOW, why);
+  return found_array(call, out, why,
+                     [&] { return talc::find_or_make_array(heap->t, name, want, &why); });
+}
+
+talc_errc talc_named_array(talc_heap* heap, const char* name, talc_array* out) noexcept {
+  constexpr const char* call = "talc_named_array";
+  if (heap == nullptr || name == nullptr || out == nullptr) return reply(call, Errc::null_pointer);
+  const char* why = nullptr;
+  return found_array(call, out, why, [&] { return talc::find_array(heap->t, name, &why); });
 }
 
 talc_errc talc_get_stats(talc_heap* heap, talc_stats* out) noexcept {

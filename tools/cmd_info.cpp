@@ -38,6 +38,13 @@ nlohmann::json to_json(const RegionSpec& spec, const HeapFacts& f) {
 #define TALC_STATS_ITEM(name) stats[#name] = f.stats.name;
   TALC_HEAP_STATS(TALC_STATS_ITEM)
 #undef TALC_STATS_ITEM
+  nlohmann::json names = nlohmann::json::array();
+  for (const talc::NamedInfo& n : f.names)
+    names.push_back({{"name", n.name},
+                     {"kind", talc::kind_name(n.kind())},
+                     {"offset", n.offset},
+                     {"size", n.size},
+                     {"type", n.type}});
   char fp[19];
   std::snprintf(fp, sizeof fp, "%#018llx", static_cast<unsigned long long>(f.fingerprint));
   return {
@@ -78,6 +85,8 @@ nlohmann::json to_json(const RegionSpec& spec, const HeapFacts& f) {
       {"boot_current", f.boot_current},
       {"locks", locks},
       {"free_bins", bins},
+      {"names_state", f.names_state},
+      {"names", names},
   };
 }
 
@@ -128,6 +137,13 @@ void print_text(const RegionSpec& spec, const HeapFacts& f) {
                 u(l.blocks), u(l.bytes));
   std::printf("locks' boot     %s\n",
               f.boot_current ? "this one" : "another (the next opener re-initialises them)");
+  if (f.names_state == "listed")
+    std::printf("names           %zu\n", f.names.size());
+  else
+    std::printf("names           %s\n", f.names_state.c_str());
+  for (const talc::NamedInfo& n : f.names)
+    std::printf("  %-6s offset %-12llu size %-10llu %s\n", talc::kind_name(n.kind()), u(n.offset),
+                u(n.size), n.name.c_str());
   std::printf("free chunks by bin:\n");
   if (f.free_bins.empty()) std::printf("  (none)\n");
   for (const BinCount& b : f.free_bins)
@@ -142,7 +158,9 @@ int cmd_info(const std::string& region, bool json) {
   if (!snap.valid()) throw ToolError(spec.display() + ": " + snap.refusal());
   const HeapFacts facts = gather_facts(snap);
   if (json)
-    std::cout << to_json(spec, facts).dump(2) << '\n';
+    // Names are bytes another process chose: invalid UTF-8 is shown replaced, not refused.
+    std::cout << to_json(spec, facts).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+              << '\n';
   else
     print_text(spec, facts);
   return kExitOk;

@@ -1,6 +1,7 @@
 // Snapshots, facts and the integrity check; see inspect.hpp.
 #include "inspect.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <exception>
 #include <new>
@@ -75,6 +76,15 @@ LockFacts describe_lock(std::string name, std::uint64_t offset, std::uint64_t wo
 
 }  // namespace
 
+namespace {
+
+// Region offsets count from here: the header is the region's first byte.
+std::byte* region_base(Snapshot& snap) noexcept {
+  return reinterpret_cast<std::byte*>(&snap.header());
+}
+
+}  // namespace
+
 std::vector<LockFacts> lock_facts(Snapshot& snap) {
   std::vector<LockFacts> out;
   out.push_back(describe_lock("heap", HeapHeader::kBodyOffset + Heap::kSyncOffset,
@@ -82,15 +92,35 @@ std::vector<LockFacts> lock_facts(Snapshot& snap) {
   // The directory's first segment, when its offset leaves room for it in what is mapped.
   const std::uint64_t dir = snap.header().directory();
   constexpr std::uint64_t kLockAt = offsetof(talc::named_detail::Segment, lock);
-  if (dir < snap.mapped_size() && snap.mapped_size() - dir >= sizeof(talc::named_detail::Segment) &&
-      dir % alignof(talc::named_detail::Segment) == 0) {
-    const auto* seg = reinterpret_cast<const talc::named_detail::Segment*>(
-        reinterpret_cast<const std::byte*>(&snap.header()) + dir);
-    if (seg->magic == talc::named_detail::kSegmentMagic)
-      out.push_back(describe_lock("directory", dir + kLockAt, seg->lock.word()));
-  }
+  const auto* seg = talc::named_detail::segment_in(region_base(snap), snap.mapped_size(), dir);
+  if (seg != nullptr && seg->magic == talc::named_detail::kSegmentMagic)
+    out.push_back(describe_lock("directory", dir + kLockAt, seg->lock.word()));
   return out;
 }
+
+namespace {
+
+// The named directory's entries, read from the snapshot's bytes with every offset checked.
+void gather_names(Snapshot& snap, std::uint64_t span, HeapFacts& f) {
+  const std::uint64_t dir = snap.header().directory();
+  if (dir == talc::named_detail::kNull || dir == 0) {
+    f.names_state = "none";
+    return;
+  }
+  if (talc::named_detail::is_claim(dir)) {
+    f.names_state = "being created";
+    return;
+  }
+  const auto r = talc::named_detail::read_entries(region_base(snap), span, dir);
+  if (!r) {
+    f.names_state = std::string("refused: ") + talc::describe(r.error());
+    return;
+  }
+  f.names = *r;
+  f.names_state = "listed";
+}
+
+}  // namespace
 
 HeapFacts gather_facts(Snapshot& snap) {
   HeapFacts f;
@@ -116,6 +146,7 @@ HeapFacts gather_facts(Snapshot& snap) {
   f.journal_words = core.journal_size();
   f.boot_current = snap.header().boot() == talc::boot_hash();
   f.locks = lock_facts(snap);
+  gather_names(snap, std::min(f.current_size, f.mapped_size), f);
 
   Heap::Core::BinCounts free_by_bin;
   f.census = core.census(&free_by_bin);

@@ -16,6 +16,7 @@
 #include "region_spec.hpp"
 #include "talc/core/errors.hpp"
 #include "talc/lanes/lane_heap.hpp"
+#include "talc/named/directory.hpp"
 #include "talc/region/header.hpp"
 #include "talc/region/mapping.hpp"
 
@@ -109,6 +110,8 @@ struct HeapFacts {
   std::uint64_t page_overhead_bytes = 0;  // the pages' headers, maps and unused tails
   std::vector<LaneFacts> lanes;           // the owned or non-empty ones
   std::vector<BinCount> free_bins;        // non-empty bins only, in bin order
+  std::vector<talc::NamedInfo> names;     // the named directory's live entries, in its order
+  std::string names_state;  // "none", "listed", "being created" or why the list was refused
 };
 
 // Facts of a snapshot whose header is valid. The chunk walk stops at the first tag that cannot

@@ -172,6 +172,37 @@ typedef int (*talc_named_visit)(const char* name, uint64_t offset, uint64_t size
  * is read first, so `visit` may call the heap (a name made or destroyed meanwhile may or may not
  * be seen). */
 talc_errc talc_named_each(talc_heap* heap, talc_named_visit visit, void* context) TALC_NOEXCEPT;
+/** What a type key of talc_named_each names: "bytes" (talc_named_find_or_allocate), "array"
+ * (talc_named_array_make, or Python's Heap.named_ndarray) or "object" (a C++ type). Static. */
+const char* talc_named_kind(uint64_t type) TALC_NOEXCEPT;
+
+/** Named arrays: a named block whose header says its element type and shape, so that programs in
+ * any language agree on them (Python's Heap.named_ndarray makes and reads the same ones). The
+ * header's bytes are drawn in talc/named/array.hpp; a program may read them without this call.
+ * talc_named_array_make makes the array, its data zeroed, if the name is free, or finds it
+ * (TALC_TYPE_MISMATCH for another type, or a name that is not an array; TALC_SIZE_MISMATCH for
+ * another shape). `type` is numpy's dtype.str ("<f8" is a little-endian double, "<i4" an
+ * int32_t, "|u1" a uint8_t): 1 to 23 printable characters. talc_named_array finds one whatever
+ * its type and shape. A type, item size or shape no array can have (more than
+ * TALC_ARRAY_MAX_DIMS dimensions, a size past 64 bits) is TALC_SIZE_OVERFLOW, the message saying
+ * which. Both fill *out on success only. A header that is not consistent (a
+ * process wrote over it) is refused with TALC_CORRUPTED, and the message says what is wrong.
+ * The array is freed with talc_named_destroy. */
+#define TALC_ARRAY_MAX_DIMS 32
+typedef struct talc_array {
+  void* data;                          /* the first element, in this process (aligned to 64) */
+  uint64_t data_bytes;                 /* item_size times every extent */
+  uint64_t item_size;                  /* the bytes of one element */
+  uint32_t ndim;                       /* 0 to TALC_ARRAY_MAX_DIMS (0: one element) */
+  char type[24];                       /* NUL-terminated */
+  uint64_t shape[TALC_ARRAY_MAX_DIMS]; /* the first ndim, in C order (the last varies fastest) */
+} talc_array;
+TALC_NODISCARD talc_errc talc_named_array_make(talc_heap* heap, const char* name, const char* type,
+                                               size_t item_size, uint32_t ndim,
+                                               const uint64_t* shape,
+                                               talc_array* out) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_named_array(talc_heap* heap, const char* name,
+                                          talc_array* out) TALC_NOEXCEPT;
 
 /** The heap's figures: a uint64_t for each row of talc/core/heap_stats_table.h, in its order,
  * which says what each means. Every byte of the span is in exactly one of live, free, cached

@@ -80,7 +80,7 @@ def test_names_lists_every_named_block(heap):
     a = heap.named("alpha", 100)
     heap.named("beta", 24)
     got = sorted(heap.names())
-    assert [n for n, _, _ in got] == ["alpha", "beta"]
-    assert got[0][1] == a.offset and got[0][2] == 100
+    assert [n for n, _, _, _ in got] == ["alpha", "beta"]
+    assert got[0][1:] == (a.offset, 100, "bytes")
     heap.destroy("beta")
-    assert [n for n, _, _ in heap.names()] == ["alpha"]
+    assert [n for n, _, _, _ in heap.names()] == ["alpha"]

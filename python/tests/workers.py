@@ -68,3 +68,21 @@ def mark_named(name: str, block_name: str, tag: int) -> None:
         words = np.frombuffer(heap.named(block_name, 64), dtype=np.uint64)
         words[tag] = tag + 1
         del words  # the heap closes only once no buffer over its blocks is held
+
+
+def read_named_array(name: str, array: str, results) -> None:
+    """Sends back the named array's dtype, shape and values, then doubles them in place."""
+    with talc.Heap.open_shm(name) as heap:
+        arr = heap.find_ndarray(array)
+        results.put((arr.dtype.str, arr.shape, arr.tolist()))
+        arr *= 2
+        del arr
+
+
+def use_pickled(heap, block, results) -> None:
+    """Receives a Heap and a Block pickled by the parent: reads the block, writes a named array."""
+    view = np.frombuffer(block, dtype=np.uint8)
+    results.put((type(heap).__name__, bytes(view[:5])))
+    view[:5] = np.frombuffer(b"child", dtype=np.uint8)
+    del view
+    heap.named_ndarray("from-child", (4,), np.int32)[:] = [1, 2, 3, 4]

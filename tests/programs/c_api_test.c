@@ -173,6 +173,53 @@ static int stop_at_first(const char* name, uint64_t offset, uint64_t size, uint6
   return 1;
 }
 
+/* Named arrays: made zeroed with their header, found whatever their shape, refused under another
+ * type or shape, listed as arrays, and refused with the field named when the header is damaged. */
+static void arrays(talc_heap* h) {
+  const uint64_t shape[2] = {3, 4};
+  talc_array a, b;
+  OK(talc_named_array_make(h, "grid", "<i4", 4, 2, shape, &a));
+  CHECK(strcmp(a.type, "<i4") == 0 && a.ndim == 2 && a.shape[0] == 3 && a.shape[1] == 4);
+  CHECK(a.item_size == 4 && a.data_bytes == 48 && (uintptr_t)a.data % 64 == 0);
+  CHECK(zeros(a.data, 48));
+  ((int32_t*)a.data)[11] = 42;
+  OK(talc_named_array(h, "grid", &b));
+  CHECK(b.data == a.data && ((int32_t*)b.data)[11] == 42);
+  CHECK(talc_named_array_make(h, "grid", "<f4", 4, 2, shape, &b) == TALC_TYPE_MISMATCH);
+  const uint64_t other[2] = {4, 3};
+  CHECK(talc_named_array_make(h, "grid", "<i4", 4, 2, other, &b) == TALC_SIZE_MISMATCH);
+  CHECK(talc_named_array_make(h, "big", "<f8", 8, 33, shape, &b) == TALC_SIZE_OVERFLOW);
+  CHECK(strstr(talc_last_error_message(), "32 dimensions") != NULL);
+  const uint64_t huge[2] = {(uint64_t)1 << 40, (uint64_t)1 << 40};
+  CHECK(talc_named_array_make(h, "big", "<f8", 8, 2, huge, &b) == TALC_SIZE_OVERFLOW);
+  CHECK(talc_named_array_make(h, "big", "", 8, 0, NULL, &b) == TALC_SIZE_OVERFLOW);
+  CHECK(talc_named_array_make(h, "big", "<f8", 8, 1, NULL, &b) == TALC_NULL_POINTER);
+  CHECK(talc_named_array(h, "nothing", &b) == TALC_NOT_FOUND);
+  CHECK(talc_named_array(h, "grid", NULL) == TALC_NULL_POINTER);
+  void* bytes = NULL;
+  OK(talc_named_find_or_allocate(h, "raw", 16, 0, &bytes));
+  CHECK(talc_named_array(h, "raw", &b) == TALC_TYPE_MISMATCH);
+  CHECK(talc_named_find(h, "grid", &bytes, NULL) == TALC_TYPE_MISMATCH);
+  CHECK(strcmp(talc_named_kind(0), "object") == 0);
+
+  /* The header sits 64 + 8 * ndim bytes, rounded to 64, before the data: ndim is at byte 12. */
+  unsigned char* header = (unsigned char*)a.data - 128;
+  uint32_t ndim;
+  memcpy(&ndim, header + 12, 4);
+  CHECK(ndim == 2);
+  const uint32_t bad = 99;
+  memcpy(header + 12, &bad, 4);
+  CHECK(talc_named_array(h, "grid", &b) == TALC_CORRUPTED);
+  CHECK(strstr(talc_last_error_message(), "talc_named_array: ") == talc_last_error_message());
+  CHECK(strstr(talc_last_error_message(), "more than 32 dimensions") != NULL);
+  memcpy(header + 12, &ndim, 4);
+  OK(talc_named_array(h, "grid", &b));
+  CHECK(strcmp(talc_last_error_message(), "") == 0);
+  OK(talc_named_destroy(h, "grid"));
+  OK(talc_named_destroy(h, "raw"));
+  CHECK(talc_named_array(h, "grid", &b) == TALC_NOT_FOUND);
+}
+
 /* The root, named blocks, and a forked process that opens the heap by name, reads the parent's
  * block in place, frees it, and leaves a block of its own for the parent. */
 static void shared(talc_heap* h, const char* name) {
@@ -196,6 +243,7 @@ static void shared(talc_heap* h, const char* name) {
   OK(talc_named_each(h, see, &s));
   CHECK(s.names == 2 && s.mailbox_offset == talc_offset_of(h, mailbox) &&
         s.mailbox_size == 4 * sizeof(uint64_t) && s.bytes_type != 0);
+  CHECK(strcmp(talc_named_kind(s.bytes_type), "bytes") == 0);
   int visits = 0;
   OK(talc_named_each(h, stop_at_first, &visits));
   CHECK(visits == 1);
@@ -384,6 +432,7 @@ int main(void) {
   if (h == NULL) return 1;
   blocks(h);
   slots(h);
+  arrays(h);
   shared(h, name);
   last_error(h, name);
   opening(name);

@@ -2,15 +2,16 @@
 # The Python package as a user installs it: `pip install --no-build-isolation --no-index` of the
 # project's root into a fresh virtual environment (pyproject.toml, setup.py), then the package's
 # tests (python/tests) against that installed copy, from a folder where no build tree is on the
-# path. Then `python -m build --wheel --no-isolation`, whose wheel must hold the module and its
-# metadata only. The environment sees the interpreter's own site packages, where Debian puts the
-# build requirements (setuptools, wheel, pybind11, build) and the tests' numpy and pytest.
+# path. Then `python -m build --wheel --no-isolation`, whose wheel must hold the package (the
+# module, its stubs and py.typed) and its metadata only. The environment sees the interpreter's
+# own site packages, where Debian puts the build requirements (setuptools, wheel, pybind11,
+# build) and the tests' numpy and pytest.
 #
 #   python_install.sh PROJECT_ROOT [python3]
 #
 # The sources are copied first (without build/), so that the build, which setuptools does in
-# the source folder, leaves the checkout as it was. TALC_CPP_PEER, if set, is passed on to the
-# tests (the C++ peer of test_cpp_peer.py).
+# the source folder, leaves the checkout as it was. TALC_CPP_PEER and TALC_C_PEER, if set, are
+# passed on to the tests (the C++ peer of test_cpp_peer.py, the C one of test_arrays.py).
 set -euo pipefail
 
 ROOT=$(cd "${1:?usage: python_install.sh PROJECT_ROOT [python3]}" && pwd)
@@ -53,8 +54,9 @@ version = re.search(r"project\(talc VERSION ([0-9.]+)", cmake.read_text()).group
 dist = importlib.metadata.distribution("talc")
 assert talc.__version__ == version == dist.version, (talc.__version__, version, dist.version)
 files = [str(f) for f in dist.files]
-others = [f for f in files if not (f.startswith("talc-") and ".dist-info/" in f)]
-assert others == [where.name], f"the distribution installs more than the module: {others}"
+others = sorted(f for f in files if not (f.startswith("talc-") and ".dist-info/" in f))
+expected = sorted(["talc/" + where.name, "talc/__init__.pyi", "talc/py.typed"])
+assert others == expected, f"the distribution installs other than the package: {others}"
 print(f"installed: talc {talc.__version__} at {where}")
 PYEOF
 
@@ -72,9 +74,10 @@ import pathlib, sys, zipfile
 wheels = list(pathlib.Path(sys.argv[1]).glob("talc-*.whl"))
 assert len(wheels) == 1, wheels
 names = zipfile.ZipFile(wheels[0]).namelist()
-others = [n for n in names if ".dist-info/" not in n]
-assert len(others) == 1 and others[0].startswith("talc.") and others[0].endswith(".so"), others
-print(f"wheel: {wheels[0].name}: {others[0]} and its metadata")
+others = sorted(n for n in names if ".dist-info/" not in n)
+assert len(others) == 3 and others[0].startswith("talc/__init__.") and others[0].endswith(".so") \
+    and others[1:] == ["talc/__init__.pyi", "talc/py.typed"], others
+print(f"wheel: {wheels[0].name}: {', '.join(others)} and its metadata")
 PYEOF
 echo "python -m build --wheel: $((SECONDS - start)) s"
 echo "python install test passed"

@@ -5,11 +5,15 @@
 # `info` and `check` must leave every byte of a heap file as it was (one left mid-operation
 # too) and need only read permission; `create --mode` sets exactly the bits asked for.
 #
-#   tool_test.sh PATH/TO/talc [python3]
+# With a third argument, the program that names a block and an array in a heap file
+# (programs/names_fixture.c), `info` must list both, and a damaged directory must be refused.
+#
+#   tool_test.sh PATH/TO/talc [python3 [PATH/TO/names_fixture]]
 set -u
 
-TALC=${1:?usage: tool_test.sh PATH/TO/talc [python3]}
+TALC=${1:?usage: tool_test.sh PATH/TO/talc [python3 [PATH/TO/names_fixture]]}
 PY=${2:-python3}
+NAMES_FIXTURE=${3:-}
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/talc-tool-test.XXXXXX")
 SHM="talc-tool-test-$$"
 FAILS=0
@@ -129,6 +133,41 @@ json_true 'j["fingerprint"].startswith("0x")' "info --json fingerprint"
 json_true 'j["max_size"] == j["current_size"] == 1048576' "info --json: no --max, no growth"
 json_true 'j["stats"]["live_allocations"] == 0 and j["stats"]["free_chunks"] == 1 and j["stats"]["allocations"] == 0' \
   "info --json stats on a fresh heap"
+
+expect 0 "info" -- "$TALC" info "file:$DIR/a.heap"
+contains "$OUT" "names           none" "info text: no names yet"
+expect 0 "info --json" -- "$TALC" info "file:$DIR/a.heap" --json
+json_true 'j["names_state"] == "none" and j["names"] == []' "info --json: no names yet"
+
+# ---- info lists names --------------------------------------------------------------------------
+if [ -n "$NAMES_FIXTURE" ]; then
+  expect 0 "create a heap to name things in" -- "$TALC" create "file:$DIR/n.heap" --size 1M
+  expect 0 "name a block and an array" -- "$NAMES_FIXTURE" "$DIR/n.heap"
+  expect 0 "info lists names" -- "$TALC" info "file:$DIR/n.heap"
+  contains "$OUT" "names           2" "info text: the count of names"
+  for line in "  bytes  offset " "size 100        greeting" "  array  offset " "size 224        grid"; do
+    contains "$OUT" "$line" "info text: a name's line"
+  done
+  expect 0 "info --json lists names" -- "$TALC" info "file:$DIR/n.heap" --json
+  json_true 'j["names_state"] == "listed" and [(n["name"], n["kind"], n["size"]) for n in j["names"]] == [("greeting", "bytes", 100), ("grid", "array", 224)]' \
+    "info --json: names, kinds and sizes"
+  json_true 'all(n["offset"] % 64 == 0 for n in j["names"] if n["kind"] == "array")' \
+    "info --json: an array's block is aligned to 64"
+  # A directory whose first segment's `next` names itself: a loop, refused rather than followed.
+  # (The header's directory word is at byte 56, a segment's `next` at byte 16: docs/layout.md.)
+  dir_at=$("$PY" -c 'import struct,sys; d=open(sys.argv[1],"rb").read(); print(struct.unpack_from("<Q", d, 56)[0])' "$DIR/n.heap" 2>/dev/null)
+  cp "$DIR/n.heap" "$DIR/loop.heap"
+  "$PY" - "$DIR/loop.heap" "$dir_at" <<'PYEOF'
+import struct, sys
+path, seg = sys.argv[1], int(sys.argv[2])
+with open(path, "r+b") as f:
+    f.seek(seg + 16)  # the segment's `next` word
+    f.write(struct.pack("<Q", seg))
+PYEOF
+  expect 0 "info on a directory that loops" -- "$TALC" info "file:$DIR/loop.heap" --json
+  json_true 'j["names_state"].startswith("refused") and j["names"] == []' \
+    "info --json: a looping directory is refused"
+fi
 
 # ---- create --max: a heap that grows ---------------------------------------------------------
 expect 2 "max below size" -- "$TALC" create "file:$DIR/g.heap" --size 1M --max 512K

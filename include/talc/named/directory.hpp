@@ -96,7 +96,18 @@ namespace named_detail {
 /// What a named block of raw bytes is recorded as (find_or_allocate_bytes): a type of its own, so
 /// that a typed find on it, or a find of bytes on a typed object, is refused.
 struct Bytes;
+/// What a named array is recorded as (named/array.hpp): raw bytes too, but not found as Bytes.
+struct Array;
 }  // namespace named_detail
+
+/// What a name holds, from its type key: raw bytes, an array (named/array.hpp), or an object
+/// that find_or_construct<T> built.
+enum class NamedKind { bytes, array, object };
+constexpr NamedKind named_kind(std::uint64_t type) noexcept {
+  if (type == type_key<named_detail::Bytes>()) return NamedKind::bytes;
+  if (type == type_key<named_detail::Array>()) return NamedKind::array;
+  return NamedKind::object;
+}
 
 /// One named object, as list() reports it. `offset` is from the region's base.
 struct NamedInfo {
@@ -105,7 +116,22 @@ struct NamedInfo {
   std::uint64_t size = 0;
   std::uint64_t align = 0;
   std::uint64_t offset = 0;
+
+  NamedKind kind() const noexcept { return named_kind(type); }
 };
+
+/// "bytes", "array" or "object": how listings (the C API, Python, `talc info`) spell a kind.
+constexpr const char* kind_name(NamedKind k) noexcept {
+  switch (k) {
+    case NamedKind::bytes:
+      return "bytes";
+    case NamedKind::array:
+      return "array";
+    case NamedKind::object:
+      return "object";
+  }
+  return "object";
+}
 
 namespace named_detail {
 
@@ -175,6 +201,37 @@ inline std::uint32_t fresh_nonce() noexcept {
 /// a nested call on one of them is refused instead of deadlocking.
 inline thread_local std::uint64_t held[4] = {};
 
+/// Where a segment at region offset `off` would be, in a region of `size` bytes: null unless it
+/// lies wholly inside, aligned as segments are. Offsets come from the region: never trusted.
+inline Segment* segment_in(std::byte* base, std::uint64_t size, std::uint64_t off) noexcept {
+  if (off >= size || off % kSegmentAlign != 0 || size - off < kSegmentBytes) return nullptr;
+  return std::launder(reinterpret_cast<Segment*>(base + off));
+}
+
+/// The live entries of the directory whose first segment is at `root`, in directory order, read
+/// from a region of `size` bytes at `base`. Every offset, count and length is checked: a
+/// segment out of the region or not initialised, a chain longer than the region holds (a cycle)
+/// or a name longer than an entry is Errc::corrupted. It takes no lock: the directory's list()
+/// calls it holding one, and `talc info` on a private copy of the region that nobody writes.
+inline Result<std::vector<NamedInfo>> read_entries(std::byte* base, std::uint64_t size,
+                                                   std::uint64_t root) {
+  std::vector<NamedInfo> out;
+  std::uint64_t off = root;
+  for (std::uint64_t n = 0; n <= size / kSegmentBytes; ++n) {
+    const Segment* s = segment_in(base, size, off);
+    if (s == nullptr || s->magic != kSegmentMagic || s->entries != kEntries) return Errc::corrupted;
+    for (const Entry& en : s->entry) {
+      if (en.state != static_cast<std::uint32_t>(State::live)) continue;
+      if (en.name_len > kMaxName) return Errc::corrupted;  // it would be read past its entry
+      out.push_back(
+          NamedInfo{std::string(en.name, en.name_len), en.type, en.size, en.align, en.object});
+    }
+    if (s->next == kNull) return out;
+    off = s->next;
+  }
+  return Errc::corrupted;
+}
+
 }  // namespace named_detail
 
 template <class Bins>
@@ -208,23 +265,37 @@ class NamedDirectory {
   /// for programs that share no C++ type (the C API, the Python package). A block of that name
   /// with another size or alignment is refused (size_mismatch), a typed object (type_mismatch).
   Result<Meta> find_or_allocate_bytes(std::string_view name, std::size_t size, std::size_t align) {
+    return find_or_allocate_raw<named_detail::Bytes>(
+        name, size, align, [](const Meta& m) { std::memset(m.ptr(), 0, m.size); });
+  }
+  /// The named block of bytes, whatever its size (Meta::size is the size it was made with).
+  Result<Meta> find_bytes(std::string_view name) { return find_raw<named_detail::Bytes>(name); }
+
+  /// A raw block recorded under the type key of `Key` (named_detail::Bytes, or Array for
+  /// named/array.hpp), made by `build(Meta)` under the directory's lock: no other caller sees it
+  /// before `build` returns, and a process killed inside leaves neither block nor name.
+  template <class Key, class F>
+  Result<Meta> find_or_allocate_raw(std::string_view name, std::size_t size, std::size_t align,
+                                    F&& build) {
     if (size == 0) return Errc::size_overflow;
     if (!is_power_of_two(align)) return Errc::bad_alignment;
     if (align > kRegionAlign) return Errc::alignment_too_large;
     align = std::max<std::size_t>(align, kGranule);
-    return make_block(name, true, Kind{type_key<named_detail::Bytes>(), size, align},
-                      [](const Meta& m) { std::memset(m.ptr(), 0, m.size); });
+    return make_block(name, true, Kind{type_key<Key>(), size, align}, std::forward<F>(build));
   }
-  /// The named block of bytes, whatever its size (Meta::size is the size it was made with).
-  Result<Meta> find_bytes(std::string_view name) {
+  template <class Key>
+  Result<Meta> find_raw(std::string_view name) {
     return with_entry<Result<Meta>>(name, [&](const Place& at) {
-      return block_of(*at.entry, Kind{type_key<named_detail::Bytes>(), 0, 0});
+      return block_of(*at.entry, Kind{type_key<Key>(), 0, 0});
     });
   }
-  /// Frees the named block of bytes and removes its name.
+
+  /// Frees the named block of bytes, or named array, and removes its name.
   Errc destroy_bytes(std::string_view name) {
     return with_entry<Errc>(name, [&](const Place& at) {
-      const Result<Meta> b = block_of(*at.entry, Kind{type_key<named_detail::Bytes>(), 0, 0});
+      const std::uint64_t array = type_key<named_detail::Array>();
+      const Result<Meta> b = block_of(
+          *at.entry, Kind{at.entry->type == array ? array : type_key<named_detail::Bytes>(), 0, 0});
       if (!b) return b.error();
       named_detail::publish(at.entry->state, named_detail::State::destroying);
       const Errc e = empty_entry(at.segment, *at.entry);
@@ -256,23 +327,7 @@ class NamedDirectory {
     }
     Guard g(*this, *root);
     if (g.error != Errc::ok) return g.error;
-    std::vector<NamedInfo> out;
-    bool bad = false;
-    const Errc e = for_each_segment(*root, [&](const Meta&, named_detail::Segment& s) {
-      for (const named_detail::Entry& en : s.entry) {
-        if (en.state != static_cast<std::uint32_t>(named_detail::State::live)) continue;
-        if (en.name_len > kMaxName) {  // it would be read past its entry
-          bad = true;
-          return true;
-        }
-        out.push_back(
-            NamedInfo{std::string(en.name, en.name_len), en.type, en.size, en.align, en.object});
-      }
-      return false;
-    });
-    if (e != Errc::ok) return e;
-    if (bad) return Errc::corrupted;
-    return out;
+    return named_detail::read_entries(t_->base(), t_->size(), root->offset);
   }
 
   /// For a process that knows no other one uses the region (Talc::fresh_start): a creator's
@@ -385,9 +440,7 @@ class NamedDirectory {
 
   /// A segment's offset, read from the region, checked before it becomes an address.
   Result<Meta> segment_meta(std::uint64_t off) const noexcept {
-    if (off >= t_->size() || off % named_detail::kSegmentAlign != 0 ||
-        t_->size() - off < named_detail::kSegmentBytes)
-      return Errc::corrupted;
+    if (named_detail::segment_in(t_->base(), t_->size(), off) == nullptr) return Errc::corrupted;
     return Meta{t_->base(), off, named_detail::kSegmentBytes};
   }
 
