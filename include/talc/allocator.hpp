@@ -78,7 +78,7 @@ class Allocator {
     const std::size_t bytes = n * sizeof(T), align = alignof(T) < kGranule ? kGranule : alignof(T);
     // Small blocks come from the calling thread's lane, as through Talc.
     LaneOwner* o =
-        bytes <= LaneConfig::kMaxRequest && align <= kGranule ? heap.thread_lane() : nullptr;
+        bytes <= heap.lane_max_request() && align <= kGranule ? heap.thread_lane() : nullptr;
     if (o != nullptr) {
       const std::uint64_t u = heap.lane_allocate(*o, bytes);
       if (u != heap.kNull) return pointer(static_cast<T*>(heap.meta().address_of(u)));

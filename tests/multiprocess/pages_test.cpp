@@ -83,8 +83,10 @@ class Counter {
   std::uint64_t small_calls_ = 0, small_locks_ = 0, large_calls_ = 0, large_locks_ = 0;
 };
 
+// The largest request the test heap's pages serve (its pages' size sets it).
+std::size_t max_page_request = 0;
 bool Small(std::size_t size) {
-  return size <= talc::PageConfig::kMaxRequest;
+  return size <= max_page_request;
 }
 
 // A message's bytes: its sequence number, its size, then words that depend on both.
@@ -177,9 +179,9 @@ int Produce(MapTalc<>& heap, Wire& w) {
     return true;
   };
   for (std::uint64_t seq = 0; seq < kMessages; ++seq) {
-    // Mixed sizes: four in five for pages (16 to 1032 bytes), the rest for the core.
-    const std::size_t size =
-        rng() % 5 != 0 ? 16 + rng() % (talc::PageConfig::kMaxRequest - 15) : 1033 + rng() % 3064;
+    // Mixed sizes: four in five for pages, the rest for the core (up to 3064 bytes more).
+    const std::size_t size = rng() % 5 != 0 ? 16 + rng() % (max_page_request - 15)
+                                            : max_page_request + 1 + rng() % 3064;
     talc::Meta m;
     if (!Send(heap, count, w.producer, size, seq, m)) return 1;
     while (!w.messages.try_push(m.rel()))
@@ -251,6 +253,7 @@ TEST(PagesBetweenProcesses, AMillionMessagesThroughASmallHeapRarelyTakeTheLock) 
   } remove{name};
   auto heap = MapTalc<>::create_shm(name, kHeap, talc::OpenOptions{.pages = true});
   ASSERT_TRUE(heap.heap().has_pages());
+  max_page_request = heap.heap().pages().geometry().shape().max_request();
   auto* wire = heap.construct<Wire>();
   heap.set_root(heap.offset_of(wire));
 

@@ -17,7 +17,7 @@ using talc::MapTalc;
 using talc_test::Exchange;
 
 // A request too large for a lane: it takes the heap's lock, and meets what a dead holder left.
-constexpr std::size_t kLocked = talc::LaneConfig::kMaxRequest + 1;
+constexpr std::size_t kLocked = talc::PageConfig::kMaxRequest + 1;
 
 class SharedHeap : public ::testing::Test {
  protected:
@@ -154,7 +154,7 @@ TEST_F(SharedHeap, AKilledLockHolderDoesNotStopTheOthers) {
 TEST_F(SharedHeap, AHolderThatDiesLeavingATornHeapGetsItMarkedCorruptedEverywhere) {
   auto heap = Create(1 << 20);
   auto other = MapTalc<>::open_shm(name_);       // a second opener, already attached
-  const talc::Meta block = heap.allocate(2000);  // a core chunk: its tag is torn below
+  const talc::Meta block = heap.allocate(kLocked);  // a core chunk: its tag is torn below
   talc_test::Signal holding;
   const pid_t child = talc_test::Spawn([&] {
     auto mine = MapTalc<>::open_shm(name_);

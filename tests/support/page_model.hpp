@@ -514,12 +514,16 @@ class PageModel {
     return talc::Tag{talc::load_word(user - talc::kTagSize, 0)}.size() - talc::kTagSize;
   }
 
-  // The usable bytes a page block for `size` at `align` has, or 0 when pages do not serve it.
+  // The usable bytes a page block for `size` at `align` has, or 0 when pages do not serve it:
+  // its class's chunk (the smallest class that holds it), less the word, when the heap's pages
+  // hold enough of that class's blocks.
   std::size_t PageUsable(std::size_t size, std::size_t align) {
     if (size > talc::PageConfig::kMaxRequest) return 0;
-    if (align <= talc::kGranule) return talc::chunk_size_for(size) - talc::kTagSize;
-    const std::size_t s = heap_.heap().page_request(size, align);
-    return s == 0 ? 0 : talc::chunk_size_for(s) - talc::kTagSize;
+    std::size_t s = size;
+    if (align > talc::kGranule && (s = heap_.heap().page_request(size, align)) == 0) return 0;
+    const std::uint64_t cls = talc::PageConfig::class_of(talc::chunk_size_for(s));
+    if (!heap_.heap().pages().geometry().shape().serves(cls)) return 0;
+    return talc::PageConfig::chunk_of(cls) - talc::kTagSize;
   }
 
   // A block just handed out: aligned and in the heap (Add proves it overlaps no live block).

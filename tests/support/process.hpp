@@ -1,6 +1,7 @@
 // Child processes for tests: fork one that runs a function, wait for it, kill it.
 #pragma once
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,7 +52,11 @@ struct Signal {
       if (fd >= 0) ::close(fd);
   }
   void Notify() const { [[maybe_unused]] auto n = ::write(fds[1], "x", 1); }
-  bool Await() const {
+  // False when nothing came within `ms` (a child that died before it could say so, say): a
+  // test fails instead of waiting for ever.
+  bool Await(int ms = 60000) const {
+    pollfd p{fds[0], POLLIN, 0};
+    if (::poll(&p, 1, ms) != 1) return false;
     char c;
     return ::read(fds[0], &c, 1) == 1;
   }

@@ -231,7 +231,7 @@ TEST_F(Growth, ASpanOrHeapEndBeyondTheMappingIsRefused) {
   std::byte* meta =
       heap.base() + talc::Talc<>::HeaderType::kBodyOffset + talc::Talc<>::Heap::kMetaOffset;
   // Requests too large for a lane: each takes the lock, where the span and end are read.
-  constexpr std::size_t kLocked = talc::LaneConfig::kMaxRequest + 1;
+  constexpr std::size_t kLocked = talc::PageConfig::kMaxRequest + 1;
   const std::uint64_t span = talc::load_word(meta, 0);  // TalcMeta: span, heap start, end
   const std::uint64_t end = talc::load_word(meta, 16);
   talc::store_word(meta, 0, std::uint64_t{1} << 40);

@@ -118,7 +118,7 @@ class Talc {
   Result<Meta> try_allocate(std::size_t size, std::size_t align = kGranule) noexcept {
     // The fast path: a block of the thread's lane, from the cache of its current page or its
     // stack. Everything else is out of line (talc_slow.hpp), so that this stays small.
-    if (size <= LaneConfig::kMaxRequest && align <= kGranule) [[likely]]
+    if (size <= PageConfig::kMaxRequest && align <= kGranule) [[likely]]
       if (const LaneOwner* held = heap().thread_lane()) [[likely]]
         if (const std::uint64_t u = heap().lane_allocate(*held, size); u != Heap::kNull) [[likely]]
           return Meta{base_, meta_offset() + u, size};
@@ -186,7 +186,7 @@ class Talc {
     if (const Errc e = own(m); e != Errc::ok) return e;
     // A block asked for larger than any lane's never goes to one: straight to the lock. (A
     // handle whose size lies only misses the lane; the checks under the lock are the same.)
-    if (m.size > LaneConfig::kMaxRequest) return free_locked(base_ + m.offset, nullptr);
+    if (m.size > PageConfig::kMaxRequest) return free_locked(base_ + m.offset, nullptr);
     return deallocate(base_ + m.offset);
   }
   Errc deallocate(void* p) noexcept {

@@ -20,7 +20,8 @@ namespace talc {
 // thread with no lane, a request too large for one, growth and out of memory.
 template <class Bins>
 Result<Meta> Talc<Bins>::allocate_slow(std::size_t size, std::size_t align) noexcept {
-  if (size <= LaneConfig::kMaxRequest && align <= LaneConfig::kMaxAlign && is_power_of_two(align)) {
+  if (size <= heap().lane_max_request() && align <= LaneConfig::kMaxAlign &&
+      is_power_of_two(align)) {
     if (const LaneOwner* held = heap().thread_lane()) {
       // A copy: a callback run on the way (out of memory, recovery) may use another heap,
       // whose record then takes this one's place in the thread's records.

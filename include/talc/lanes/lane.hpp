@@ -53,11 +53,12 @@
 namespace talc {
 
 struct LaneConfig {
-  // The size classes are the pages' (pages/page.hpp): chunk sizes 32, 48, ... 1040 bytes,
-  // requests of up to 1032 bytes, whether a lane keeps its blocks in pages or in stacks.
-  static constexpr std::uint64_t kClasses = PageConfig::kClasses;
-  static constexpr std::uint64_t kMaxChunk = PageConfig::kMaxChunk;
-  static constexpr std::uint64_t kMaxRequest = PageConfig::kMaxRequest;
+  // A lane's stacks keep the pages' first classes (pages/page.hpp): chunk sizes 32, 48, ...
+  // 1040 bytes, requests of up to 1032 bytes. A lane's lists of pages have room for every class
+  // of the pages (Lane::head, Lane::count).
+  static constexpr std::uint64_t kClasses = PageConfig::kLinearClasses;
+  static constexpr std::uint64_t kMaxChunk = PageConfig::kMaxLinearChunk;
+  static constexpr std::uint64_t kMaxRequest = kMaxChunk - kTagSize;
   // The largest alignment a lane serves. Above kGranule it looks for an aligned block among the
   // top of the stack (LaneOwner::pop_aligned); beyond this, one is seldom there.
   static constexpr std::uint64_t kMaxAlign = 256;
@@ -86,8 +87,8 @@ struct alignas(64) Lane {
   std::uint64_t thread;  // the owning thread's id, for the tools
   std::uint64_t bytes;   // chunk bytes cached
   std::uint64_t reserved[3];
-  std::uint64_t head[LaneConfig::kClasses];  // user offset of the first block, or kNull
-  std::uint32_t count[LaneConfig::kClasses];
+  std::uint64_t head[PageConfig::kClasses];  // user offset of the first block, or kNull
+  std::uint32_t count[PageConfig::kClasses];
 };
 static_assert(sizeof(Lane) % 64 == 0 && offsetof(Lane, head) == 64);
 

@@ -66,8 +66,8 @@ class alignas(64) LaneHeap {
   static constexpr std::uint64_t layout_fingerprint() noexcept {
     return fingerprint_of({Sync::layout_fingerprint(), kSyncOffset, LaneConfig::kClasses,
                            LaneConfig::kClassCap, LaneConfig::kMaxLanes, sizeof(Lane),
-                           PageConfig::kMaxBytes, PageConfig::kIdent, sizeof(PageHeader),
-                           PageTable::kHeadWords});
+                           PageConfig::kClasses, PageConfig::kMaxChunk, PageConfig::kMaxBytes,
+                           PageConfig::kIdent, sizeof(PageHeader), PageTable::kHeadWords});
   }
   static constexpr std::size_t min_claim_size() noexcept {
     return kSyncOffset + Sync::min_claim_size();
@@ -206,8 +206,14 @@ class alignas(64) LaneHeap {
     return r;
   }
 
+  /// The largest request a lane serves: its pages' (PageConfig), or its stacks' (LaneConfig).
+  std::uint64_t lane_max_request() const noexcept {
+    return has_pages() ? PageConfig::kMaxRequest : LaneConfig::kMaxRequest;
+  }
+
   /// A small block from `o` without the lock: the user offset of a block of at least `size`
-  /// bytes, or kNull when the lane cannot serve it that way (then ask refill_pop under the lock).
+  /// (at most PageConfig::kMaxRequest) bytes, or kNull when the lane cannot serve it that way
+  /// (then ask refill_pop under the lock, for a size up to lane_max_request()).
   [[gnu::always_inline]] std::uint64_t lane_allocate(const LaneOwner& o,
                                                      std::size_t size) const noexcept {
     const std::uint64_t chunk = chunk_size_for(size);
@@ -219,6 +225,7 @@ class alignas(64) LaneHeap {
       return pages_.allocate_from_pages(core_bytes(), meta().heap_end_unlocked(), owner_lists(o),
                                         o.index, cls);
     }
+    if (chunk > LaneConfig::kMaxChunk) return kNull;
     return o.pop(LaneConfig::class_of(chunk), chunk, meta().heap_end_unlocked());
   }
 
@@ -227,7 +234,8 @@ class alignas(64) LaneHeap {
   std::size_t page_request(std::size_t size, std::size_t align) const noexcept {
     if (align > pages_.geometry().shape().align || size > PageConfig::kMaxRequest) return 0;
     const std::uint64_t chunk = (size + kTagSize + align - 1) & ~(std::uint64_t{align} - 1);
-    return chunk <= PageConfig::kMaxChunk ? chunk - kTagSize : 0;
+    // Only the classes 16 bytes apart have a chunk size for every multiple of the alignment.
+    return chunk <= PageConfig::kMaxLinearChunk ? chunk - kTagSize : 0;
   }
 
   /// The same for an alignment above kGranule (at most LaneConfig::kMaxAlign): kNull also when none
@@ -280,14 +288,17 @@ class alignas(64) LaneHeap {
     return o.push(u, cls, c->size) ? LaneFree::cached : LaneFree::ask_lock;
   }
 
-  /// Under the lock: a block of at least `size` (<= LaneConfig::kMaxRequest) bytes from `o`,
+  /// Under the lock: a block of at least `size` (<= lane_max_request()) bytes from `o`,
   /// refilling its class from the heap when it is empty. out_of_memory when the heap has no room
   /// for even one block; corrupted when the lane's stack is not what it must be.
   Result<void*> refill_pop(Core& core, const LaneOwner& o, std::size_t size,
                            std::size_t align = kGranule) noexcept {
-    const std::uint64_t chunk = chunk_size_for(size), cls = LaneConfig::class_of(chunk);
+    const std::uint64_t chunk = chunk_size_for(size);
     if (has_pages()) {
       if (!pages_sane(core)) return Errc::corrupted;
+      const std::uint64_t cls = PageConfig::class_of(chunk);
+      // A class whose page would hold too few blocks (a large one, in a small heap's pages).
+      if (!pages_.geometry().shape().serves(cls)) return core.allocate(size, align);
       Result<std::uint64_t> u = pages_.refill(core, owner_lists(o), o.index, cls);
       // No room for a page: the pages that hold no block go back first (this lane's, and those
       // of lanes nobody owns), and one is tried again; a heap with no room for a page may
@@ -298,6 +309,7 @@ class alignas(64) LaneHeap {
       if (u.error() != Errc::out_of_memory) return u.error();
       return core.allocate(size, align);
     }
+    const std::uint64_t cls = LaneConfig::class_of(chunk);
     Lane& l = *o.lane;
     if (lane_load(l.head[cls]) == kNull) {
       // Each operation carves blocks side by side out of the chunk that a request for one block

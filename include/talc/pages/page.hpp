@@ -40,6 +40,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 
 #include "talc/core/chunk.hpp"
 #include "talc/core/journal.hpp"  // TALC_FAULT_POINT
@@ -48,11 +49,23 @@
 namespace talc {
 
 struct PageConfig {
-  // Classes of chunk sizes 32, 48, ... 1040 bytes: requests of up to 1032 bytes.
-  static constexpr std::uint64_t kClasses = 64;
-  static constexpr std::uint64_t kMaxChunk = kMinChunk + (kClasses - 1) * kGranule;
+  // Size classes: 64 of chunk sizes 32, 48, ... 1040 bytes, then 8 that grow by a quarter to an
+  // eighth (1296, 1552, 1808, 2064, 2576, 3088, 3600, 4112: each 256k + 16, so that a request of
+  // a power of two up to 4096 bytes fills its block). Requests of up to 4104 bytes; past 1032
+  // a block wastes at most a fifth of itself, which is what the messages of an IPC heap (a few
+  // KiB) cost in a page instead of the heap's lock.
+  static constexpr std::uint64_t kLinearClasses = 64;
+  static constexpr std::uint64_t kMaxLinearChunk = kMinChunk + (kLinearClasses - 1) * kGranule;
+  static constexpr std::uint64_t kLargeChunks[] = {1296, 1552, 1808, 2064, 2576, 3088, 3600, 4112};
+  static constexpr std::uint64_t kClasses = kLinearClasses + std::size(kLargeChunks);
+  static constexpr std::uint64_t kMaxChunk = kLargeChunks[std::size(kLargeChunks) - 1];
   static constexpr std::uint64_t kMaxRequest = kMaxChunk - kTagSize;
-  // Page sizes: a 64 KiB page holds 62 blocks of the largest class and 2029 of the smallest; a
+  // A page serves a class when it holds at least this many of its blocks: in a small heap's
+  // smaller pages the largest classes are the core's, since a lane that began a page of each
+  // class would otherwise hold the heap's space in pages of few blocks (a 1 MiB heap's 16 KiB
+  // pages serve requests of up to 1800 bytes, 64 KiB pages every class).
+  static constexpr std::uint64_t kMinBlocks = 8;
+  // Page sizes: a 64 KiB page holds 15 blocks of the largest class and 2029 of the smallest; a
   // small heap gets smaller pages, so that the pages its threads have begun strand little.
   static constexpr std::uint64_t kMinBytes = 4096;
   static constexpr std::uint64_t kMaxBytes = 65536;
@@ -69,11 +82,17 @@ struct PageConfig {
   // and cleared first when it is given back: a half-made or returned page is never served.
   static constexpr std::uint64_t kIdent = std::uint64_t{0x7061676555} << 32;  // "Upage"
 
+  /// The class of the smallest blocks of at least `chunk` bytes (a chunk size, at most
+  /// kMaxChunk).
   static constexpr std::uint64_t class_of(std::uint64_t chunk) noexcept {
-    return (chunk - kMinChunk) / kGranule;
+    if (chunk <= kMaxLinearChunk) [[likely]]
+      return (chunk - kMinChunk) / kGranule;
+    // kLargeChunks by the multiple of 256 at or above the chunk's.
+    constexpr std::uint8_t kBy256[] = {0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 4, 5, 5, 6, 6, 7, 7};
+    return kLinearClasses + kBy256[(chunk - kGranule + 255) / 256];
   }
   static constexpr std::uint64_t chunk_of(std::uint64_t cls) noexcept {
-    return kMinChunk + cls * kGranule;
+    return cls < kLinearClasses ? kMinChunk + cls * kGranule : kLargeChunks[cls - kLinearClasses];
   }
   static constexpr std::uint64_t block_word(std::uint64_t index, std::uint64_t b,
                                             std::uint64_t gen = 0) noexcept {
@@ -88,6 +107,14 @@ static_assert((PageConfig::kBlockFlag & Tag::kKnownFlags) == 0 &&
               "a block's word must be a tag the core refuses");
 static_assert(PageConfig::kMaxBytes / kMinChunk <
               (std::uint64_t{1} << (PageConfig::kIndexShift - PageConfig::kBlockShift)));
+static_assert([] {
+  for (std::uint64_t chunk = kMinChunk; chunk <= PageConfig::kMaxChunk; chunk += kGranule) {
+    const std::uint64_t cls = PageConfig::class_of(chunk);
+    if (PageConfig::chunk_of(cls) < chunk || (cls > 0 && PageConfig::chunk_of(cls - 1) >= chunk))
+      return false;
+  }
+  return true;
+}(), "class_of gives the smallest class that holds a chunk");
 
 struct alignas(64) PageHeader {
   std::uint64_t ident;   // kIdent | the page's index in the table; 0 while made or given back
@@ -115,6 +142,17 @@ struct PageShape {
   std::uint64_t align;       // of the page and of block 0: a class of chunks k * a has a-aligned
                              // blocks, for any a up to this
   std::uint16_t blocks[PageConfig::kClasses];  // blocks of each class
+
+  /// Whether pages of this size serve class `cls` (hold at least kMinBlocks of its blocks).
+  constexpr bool serves(std::uint64_t cls) const noexcept {
+    return blocks[cls] >= PageConfig::kMinBlocks;
+  }
+  /// The largest request pages of this size serve (the classes they serve come first).
+  constexpr std::uint64_t max_request() const noexcept {
+    std::uint64_t cls = 0;
+    while (cls + 1 < PageConfig::kClasses && serves(cls + 1)) ++cls;
+    return PageConfig::chunk_of(cls) - kTagSize;
+  }
 
   static constexpr PageShape of(std::uint64_t bytes) noexcept {
     PageShape s{};
