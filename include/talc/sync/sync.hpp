@@ -6,6 +6,7 @@
 // and its half-done operation rolled back.
 #pragma once
 
+#include "talc/sync/futex.hpp"
 #include "talc/sync/process.hpp"
 #include "talc/sync/region_lock.hpp"
 #include "talc/sync/talck_meta.hpp"
