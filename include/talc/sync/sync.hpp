@@ -9,4 +9,5 @@
 #include "talc/sync/futex.hpp"
 #include "talc/sync/process.hpp"
 #include "talc/sync/region_lock.hpp"
+#include "talc/sync/ring_ends.hpp"
 #include "talc/sync/talck_meta.hpp"
