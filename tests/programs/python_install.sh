@@ -9,8 +9,8 @@
 #   python_install.sh PROJECT_ROOT [python3]
 #
 # The sources are copied first (without build/), so that the build, which setuptools does in
-# the source folder, leaves the checkout as it was. TALC_CPP_PEER, if set, is passed on to the
-# tests (the C++ peer of test_cpp_peer.py).
+# the source folder, leaves the checkout as it was. TALC_CPP_PEER and TALC_C_PEER, if set, are
+# passed on to the tests (the C++ peer of test_cpp_peer.py, the C one of test_c_peer.py).
 set -euo pipefail
 
 ROOT=$(cd "${1:?usage: python_install.sh PROJECT_ROOT [python3]}" && pwd)
