@@ -12,7 +12,7 @@
 // and pop wait, up to a bound, for room or for a block: after a short spin they sleep on a futex
 // in the region (sync/ring_ends.hpp), and the other end wakes them. Either end pays for a
 // wake-up only when a sleeper is there, so a ring nobody sleeps on costs what it did without
-// them: one sequentially consistent store and one load of a line that only sleepers write. The
+// them, and one load of a line that only sleepers write. The
 // waiting calls also say how the other end left: ring_closed when it closed (for a pop, the end
 // of the stream, once every block it pushed is taken), peer_gone when its process died,
 // noticed within kRingLook. They record the calling process as their end as they start
@@ -48,7 +48,7 @@ class OffsetRing {
     Slot& s = slots_[tail & (N - 1)];
     s.offset = m.start().offset();
     s.size = m.size();
-    tail_.store(tail + 1, std::memory_order_seq_cst);  // before the sleepers' count is read
+    tail_.store(tail + 1, std::memory_order_release);
     ends_.moved_for(RingEnd::consumer);
     return true;
   }
@@ -59,7 +59,7 @@ class OffsetRing {
     const std::uint64_t head = head_.load(std::memory_order_relaxed);
     if (head == tail_.load(std::memory_order_acquire)) return std::nullopt;
     const Slot s = slots_[head & (N - 1)];
-    head_.store(head + 1, std::memory_order_seq_cst);
+    head_.store(head + 1, std::memory_order_release);
     ends_.moved_for(RingEnd::producer);
     return RelMeta(Rel<std::byte>::from_offset(s.offset), s.size);
   }

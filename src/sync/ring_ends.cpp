@@ -71,12 +71,14 @@ Errc RingEnds::wait(RingEnd me, const std::atomic<std::uint64_t>& watched, std::
     cpu_relax();
   }
   std::atomic<std::uint32_t>& f = futex_[index(me)];
+  // Raised for the whole wait: a mover sees it from the first sleep on (see the header).
+  waiting_[index(me)].fetch_add(1, std::memory_order_seq_cst);
   Clock::time_point next_look = Clock::now() + kRingLook;
   bool looked = false;
+  Clock::duration sleep = kRingFirstSleep;
   for (;;) {
-    // The ticket is read before the count is raised: a bump after it makes the sleep return.
+    // The ticket is read before the ring is: a bump after it makes the sleep return at once.
     const std::uint32_t ticket = f.load(std::memory_order_acquire);
-    waiting_[index(me)].fetch_add(1, std::memory_order_seq_cst);
     const Clock::time_point now = Clock::now();
     const bool look = now >= next_look || (now >= deadline && !looked);
     if (look) {
@@ -85,9 +87,12 @@ Errc RingEnds::wait(RingEnd me, const std::atomic<std::uint64_t>& watched, std::
     }
     std::optional<Errc> end = why_stop(peer, watched, seen, look);
     if (!end && now >= deadline) end = Errc::timed_out;
-    if (!end) futex_sleep(futex_word(f), ticket, std::min(next_look, deadline) - now);
-    leave(me);
-    if (end) return *end;
+    if (end) {
+      leave(me);
+      return *end;
+    }
+    futex_sleep(futex_word(f), ticket, std::min({sleep, next_look - now, deadline - now}));
+    sleep = Clock::duration::max();  // the later ones last until the next look or the deadline
   }
 }
 

@@ -6,12 +6,18 @@
 // process that attached as it, whether it closed, how many of its threads are asleep (or about
 // to be) and the futex word they sleep on.
 //
-// Waking. A waiter reads its futex word, raises its end's count, then reads the index it waits
-// on again; the other end stores that index, then reads the count (all four sequentially
-// consistent). One of the two sees the other: either the waiter sees the move and does not
-// sleep, or the mover sees the count and bumps the futex word, so that the sleep returns at once
-// or the wake-up reaches it. A mover that reads a count of 0 makes no system call: the fast
-// path is a polling ring's plus one load of this line, which only a sleeper writes.
+// Waking. A waiter raises its end's count for as long as it waits, reads the index it waits on
+// again, and sleeps on its futex word; the other end stores its index, then reads the count,
+// and bumps the futex word and wakes the sleepers when the count is raised. A mover that reads a
+// count of 0 makes no system call, and no fence either: its store and its read of the count
+// may pass each other (x86 lets a load overtake an earlier store to another word), so at the
+// instant a count rises, a move may miss the sleeper while the sleeper misses the move. A full
+// fence on every move would close that gap, at a price measured at three times the time of a
+// stream of handles between two threads. Instead the sleeper's first sleep is short
+// (kRingFirstSleep): a store it missed is visible to it long before that ends, and its count,
+// published by that sleep's system call, is seen by every later move. So no move goes unseen by
+// a sleeper for more than kRingFirstSleep, and the fast path is a polling ring's plus one read of
+// this line, which only sleepers write.
 //
 // Ends that die or leave. An end records the identity a lock holder writes (RegionLock::self():
 // pid and start-time tag). A sleeper wakes every kRingLook to judge the other end with
@@ -48,6 +54,10 @@ constexpr RingEnd other_end(RingEnd e) noexcept {
 /// give or take one read of /proc. Short enough for a person waiting on a program; long enough
 /// that an idle sleeper wakes only 20 times a second.
 inline constexpr std::chrono::milliseconds kRingLook{50};
+
+/// The first sleep of a wait: the longest a move that crossed the sleeper's count as it rose can
+/// go unseen (see above); a store takes far less to reach every core.
+inline constexpr std::chrono::microseconds kRingFirstSleep{100};
 
 /// A bound that means none: the wait ends only when the ring moves, closes or its peer dies.
 inline constexpr std::chrono::nanoseconds kWaitForever = std::chrono::nanoseconds::max();
@@ -87,8 +97,10 @@ class RingEnds {
     return who_[index(e)].load(std::memory_order_acquire);
   }
 
-  /// Called by the end opposite `waiter` right after it stored its index (sequentially
-  /// consistent): wakes `waiter`'s sleepers when there are any, and otherwise makes no call.
+  /// Called by the end opposite `waiter` right after it stored its index: wakes `waiter`'s
+  /// sleepers when there are any, and otherwise makes no call. (Sequentially consistent, which
+  /// costs a plain load: where a release store and this load are ordered, as on ARMv8, the gap
+  /// described above does not even open.)
   void moved_for(RingEnd waiter) noexcept {
     if (waiting_[index(waiter)].load(std::memory_order_seq_cst) != 0) wake(waiter);
   }
