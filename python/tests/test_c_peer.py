@@ -8,8 +8,9 @@ import subprocess
 import threading
 import time
 
-import numpy as np
 import pytest
+
+import peers
 
 PEER = os.environ.get("TALC_C_PEER")
 pytestmark = pytest.mark.skipif(not PEER, reason="TALC_C_PEER names the C peer (ctest sets it)")
@@ -18,60 +19,18 @@ COUNT = 500
 
 
 def size_of(i: int) -> int:
-    return 4 * (1 + i * 13 % 2000)
-
-
-def expected(i: int, size: int) -> np.ndarray:
-    """c_peer.c's pattern: word j of block i is i * 1000003 + j, modulo 2^32."""
-    return ((i * 1000003 + np.arange(size // 4, dtype=np.uint64)) % 2**32).astype(np.uint32)
+    return 4 * (1 + i * 13 % 2000)  # c_peer.c's sizes
 
 
 def test_python_reads_until_the_c_producer_closes(heap, shm_name):
-    ring = heap.ring("from-c")
-    before = heap.stats()["live_allocations"]
-    peer = subprocess.Popen([PEER, shm_name, "produce", "from-c", str(COUNT)],
-                            stdout=subprocess.PIPE, text=True)
-    got = 0
-    try:
-        for offset, size in ring:  # ends at the C side's talc_ring_close_producer
-            block = heap.block(offset, size)
-            arr = np.frombuffer(block, dtype=np.uint32)
-            assert size == size_of(got) and np.array_equal(arr, expected(got, size))
-            del arr
-            block.free()
-            got += 1
-        out, _ = peer.communicate(timeout=60)
-    finally:
-        if peer.poll() is None:
-            peer.kill()
-    assert peer.returncode == 0, out
-    assert got == COUNT and out.strip() == f"produced {COUNT}"
-    heap.trim()
-    heap.check()
-    assert heap.stats()["live_allocations"] == before
+    out = peers.receive(heap, heap.ring("from-c"),
+                        [PEER, shm_name, "produce", "from-c", str(COUNT)], COUNT, size_of)
+    assert out == f"produced {COUNT}"
 
 
 def test_c_reads_until_python_closes(heap, shm_name):
-    ring = heap.ring("to-c")
-    before = heap.stats()["live_allocations"]
-    peer = subprocess.Popen([PEER, shm_name, "consume", "to-c"], stdout=subprocess.PIPE, text=True)
-    try:
-        for i in range(COUNT):
-            block = heap.allocate(size_of(i))
-            arr = np.frombuffer(block, dtype=np.uint32)
-            arr[:] = expected(i, size_of(i))
-            del arr
-            ring.push(block, timeout=30)
-        ring.close()
-        out, _ = peer.communicate(timeout=60)
-    finally:
-        if peer.poll() is None:
-            peer.kill()
-    assert peer.returncode == 0, out
-    assert out.strip() == f"verified {COUNT}"
-    heap.trim()
-    heap.check()
-    assert heap.stats()["live_allocations"] == before
+    out = peers.send(heap, heap.ring("to-c"), [PEER, shm_name, "consume", "to-c"], COUNT, size_of)
+    assert out == f"verified {COUNT}"
 
 
 def test_python_learns_that_the_c_producer_was_killed(heap, shm_name):

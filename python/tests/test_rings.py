@@ -1,6 +1,7 @@
 """A ring's waiting calls from Python: bounds, wake-ups across threads and processes, the end of
 the stream, a peer killed while the other end waits, and a waiting call that uses no CPU."""
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -163,43 +164,45 @@ def test_close_names_its_end(heap):
     ring.close("producer")
 
 
-def test_a_killed_producer_is_told_to_a_waiting_consumer(heap, shm_name):
-    ring = heap.ring("r")
+@contextlib.contextmanager
+def hanging_child(shm_name, target):
+    """A spawned child that runs target(shm_name, "r", ready), and is killed in the end."""
     ready = spawn.Event()
-    child = spawn.Process(target=workers.push_then_hang, args=(shm_name, "r", ready))
+    child = spawn.Process(target=target, args=(shm_name, "r", ready))
     child.start()
     try:
         assert ready.wait(30)
-        item = ring.pop(timeout=10)  # its block comes first
-        heap.block(*item).free()
-        threading.Timer(0.2, os.kill, (child.pid, signal.SIGKILL)).start()
-        err, took = timed(lambda: ring.pop(timeout=30))
-        assert isinstance(err, BrokenPipeError) and err.errc == "peer_gone", err
-        assert took < 0.2 + SLACK
+        yield child
     finally:
         child.kill()
         child.join()
+
+
+def killed_during(child, wait):
+    """What wait() gave while `child` was killed 0.2 s into it, and the seconds it took."""
+    threading.Timer(0.2, os.kill, (child.pid, signal.SIGKILL)).start()
+    err, took = timed(wait)
+    assert isinstance(err, BrokenPipeError) and err.errc == "peer_gone", err
+    return took
+
+
+def test_a_killed_producer_is_told_to_a_waiting_consumer(heap, shm_name):
+    ring = heap.ring("r")
+    with hanging_child(shm_name, workers.push_then_hang) as child:
+        heap.block(*ring.pop(timeout=10)).free()  # its block comes first
+        assert killed_during(child, lambda: ring.pop(timeout=30)) < 0.2 + SLACK
     heap.trim()
     heap.check()
 
 
 def test_a_killed_consumer_is_told_to_a_waiting_producer(heap, shm_name):
     ring = heap.ring("r")
-    ready = spawn.Event()
-    child = spawn.Process(target=workers.attach_consumer_then_hang, args=(shm_name, "r", ready))
-    child.start()
-    try:
-        assert ready.wait(30)
+    with hanging_child(shm_name, workers.attach_consumer_then_hang) as child:
         fill(heap, ring)
         block = heap.allocate(64)
-        threading.Timer(0.2, os.kill, (child.pid, signal.SIGKILL)).start()
-        err, took = timed(lambda: ring.push(block, timeout=30))
-        assert isinstance(err, BrokenPipeError) and err.errc == "peer_gone", err
-        assert took < 0.2 + SLACK and block.live
+        assert killed_during(child, lambda: ring.push(block, timeout=30)) < 0.2 + SLACK
+        assert block.live  # still the caller's
         block.free()
-    finally:
-        child.kill()
-        child.join()
     drain(heap, ring)
     heap.check()
 

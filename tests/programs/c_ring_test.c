@@ -16,16 +16,6 @@
 #include "support/c_check.h"
 #include "talc/talc.h"
 
-#define OK(call)                                                                                \
-  do {                                                                                          \
-    const talc_errc ok_e_ = (call);                                                             \
-    if (ok_e_ != TALC_OK) {                                                                     \
-      fprintf(stderr, "%s:%d: %s: %s (%s)\n", __FILE__, __LINE__, #call, talc_errc_name(ok_e_), \
-              talc_last_error_message());                                                       \
-      ++failures;                                                                               \
-    }                                                                                           \
-  } while (0)
-
 enum { kBlocks = 3000 };
 
 static double now_ms(void) {
