@@ -12,11 +12,10 @@
 // and pop wait, up to a bound, for room or for a block: after a short spin they sleep on a futex
 // in the region (sync/ring_ends.hpp), and the other end wakes them. Either end pays for a
 // wake-up only when a sleeper is there, so a ring nobody sleeps on costs what it did without
-// them, and one load of a line that only sleepers write. The
-// waiting calls also say how the other end left: ring_closed when it closed (for a pop, the end
-// of the stream, once every block it pushed is taken), peer_gone when its process died,
-// noticed within kRingLook. They record the calling process as their end as they start
-// (attach), so that the other end can judge it.
+// them, plus one load of a line that only sleepers write. The waiting calls also say how the
+// other end left: ring_closed when it closed (for a pop, the end of the stream, once every block
+// it pushed is taken), peer_gone when its process died, noticed within kRingLook. They record
+// the calling process as their end as they start (attach), so that the other end can judge it.
 //
 // One producer and one consumer at a time, each a thread or a process; a second process that
 // attaches as an end takes the place of the first.

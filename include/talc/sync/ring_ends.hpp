@@ -12,8 +12,8 @@
 // count of 0 makes no system call, and no fence either: its store and its read of the count
 // may pass each other (x86 lets a load overtake an earlier store to another word), so at the
 // instant a count rises, a move may miss the sleeper while the sleeper misses the move. A full
-// fence on every move would close that gap, at a price measured at three times the time of a
-// stream of handles between two threads. Instead the sleeper's first sleep is short
+// fence on every move would close that gap, at a price measured at two to three times the time
+// of a stream of handles between two threads. Instead the sleeper's first sleep is short
 // (kRingFirstSleep): a store it missed is visible to it long before that ends, and its count,
 // published by that sleep's system call, is seen by every later move. So no move goes unseen by
 // a sleeper for more than kRingFirstSleep, and the fast path is a polling ring's plus one read of
