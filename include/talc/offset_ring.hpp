@@ -38,8 +38,6 @@ class OffsetRing {
   static_assert(N >= 2 && (N & (N - 1)) == 0, "the capacity is a power of two");
 
  public:
-  static constexpr std::size_t kCapacity = N;
-
   /// Producer side. False when full.
   bool try_push(RelMeta m) noexcept {
     const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
