@@ -5,7 +5,10 @@
    sizes: the standard library's way to get shared bytes from Python;
 2. numpy arrays exchanged between two Python processes through a ring in the heap (the
    producer fills each array in place, the consumer sums it in place and frees it), in
-   arrays/s and MB/s.
+   arrays/s and MB/s, with both ends polling (try_push / try_pop in a loop) and with both
+   waiting (push / pop, asleep on the ring's futex), and the consumer's CPU time for each;
+3. the CPU time a consumer uses while it waits one second on an empty ring, polling and
+   waiting.
 
     PYTHONPATH=build/release/python python3 python/bench.py [--seconds S]
 """
@@ -49,9 +52,9 @@ def pairs(heap: talc.Heap, size: int, seconds: float) -> tuple[float, float]:
     return rate(talc_pair, seconds), rate(shm_pair, seconds)
 
 
-def producer(name: str, size: int, count: int) -> None:
+def producer(name: str, ring_name: str, size: int, count: int, polling: bool) -> None:
     with talc.Heap.open_shm(name) as heap:
-        ring = heap.ring("bench")
+        ring = heap.ring(ring_name)
         for k in range(count):
             while True:
                 try:
@@ -62,31 +65,61 @@ def producer(name: str, size: int, count: int) -> None:
             arr = np.frombuffer(block, dtype=np.float64)
             arr.fill(k)
             del arr
-            while not ring.push(block):
-                pass
+            if polling:
+                while not ring.try_push(block):
+                    pass
+            else:
+                ring.push(block)
+        ring.close()
 
 
-def exchange(name: str, heap: talc.Heap, size: int, count: int) -> tuple[float, float]:
-    ring = heap.ring("bench")
-    child = multiprocessing.get_context("spawn").Process(target=producer, args=(name, size, count))
+def exchange(name: str, heap: talc.Heap, size: int, count: int,
+             polling: bool) -> tuple[float, float, float]:
+    """arrays/s, MB/s, and the consumer's CPU microseconds per array."""
+    ring_name = f"bench-{size}-{'poll' if polling else 'wait'}"  # a stream of its own
+    ring = heap.ring(ring_name)
+    child = multiprocessing.get_context("spawn").Process(
+        target=producer, args=(name, ring_name, size, count, polling))
     child.start()
-    item = None
-    while (item := ring.pop()) is None:  # the clock starts at the first array: not the spawn
-        pass
-    start, checksum = time.perf_counter(), 0.0
+    pop = ring.try_pop if polling else ring.pop
+
+    def take():
+        while (item := pop()) is None:  # try_pop: empty; pop waits, and gives None at the end
+            pass
+        return item
+
+    item = take()  # the clock starts at the first array: not the spawn
+    start, cpu, checksum = time.perf_counter(), time.process_time(), 0.0
     for k in range(count):
         if k:
-            while (item := ring.pop()) is None:
-                pass
+            item = take()
         block = heap.block(*item)
         arr = np.frombuffer(block, dtype=np.float64)
         checksum += float(arr.sum())  # reads every byte, in place
         del arr
         block.free()
     seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu
+    if not polling:
+        assert ring.pop() is None  # the producer closed: the end of the stream
     child.join()
     assert checksum == sum(range(count)) * (size // 8), "an array came back wrong"
-    return count / seconds, count * size / seconds / 1e6
+    return count / seconds, count * size / seconds / 1e6, cpu / count * 1e6
+
+
+def idle_cpu(heap: talc.Heap, seconds: float) -> tuple[float, float]:
+    """CPU seconds a consumer uses waiting `seconds` on an empty ring: polling, then waiting."""
+    ring = heap.ring("idle")
+    cpu, end = time.process_time(), time.monotonic() + seconds
+    while time.monotonic() < end:
+        assert ring.try_pop() is None
+    polling = time.process_time() - cpu
+    cpu = time.process_time()
+    try:
+        ring.pop(timeout=seconds)
+    except TimeoutError:
+        pass
+    return polling, time.process_time() - cpu
 
 
 def main() -> None:
@@ -104,10 +137,16 @@ def main() -> None:
                 t, s = pairs(heap, size, args.seconds)
                 print(f"{size:>8} {t:>12,.0f} {s:>14,.0f} {t / s:>7.0f}x")
             print("\nnumpy arrays through the ring, producer process -> consumer process")
-            print(f"{'size':>8} {'arrays/s':>12} {'MB/s':>10}")
+            print(f"{'size':>8} {'ends':>6} {'arrays/s':>12} {'MB/s':>10} "
+                  f"{'consumer CPU/array':>19}")
             for size, count in ((4 << 10, 100_000), (64 << 10, 40_000), (1 << 20, 4_000)):
-                a, mb = exchange(name, heap, size, count)
-                print(f"{size:>8} {a:>12,.0f} {mb:>10,.0f}")
+                for polling in (True, False):
+                    a, mb, cpu = exchange(name, heap, size, count, polling)
+                    ends = "poll" if polling else "wait"
+                    print(f"{size:>8} {ends:>6} {a:>12,.0f} {mb:>10,.0f} {cpu:>16.1f} us")
+            print("\nCPU seconds of a consumer on an empty ring for 1 s")
+            polling, waiting = idle_cpu(heap, 1.0)
+            print(f"polling (try_pop): {polling:.3f} s; waiting (pop): {waiting:.4f} s")
             heap.trim()
             heap.check()
     finally:

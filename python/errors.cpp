@@ -15,8 +15,11 @@ PyObject* error_type = nullptr;
 PyObject* out_of_memory_type = nullptr;
 
 void raise_failure(const Failure& f) {
-  PyObject* type = f.code == talc::Errc::out_of_memory ? out_of_memory_type : error_type;
-  py::object exc = py::reinterpret_borrow<py::object>(type)(f.message);
+  PyObject* type = f.type != nullptr                     ? f.type
+                   : f.code == talc::Errc::out_of_memory ? out_of_memory_type
+                                                         : error_type;
+  const py::object make = py::reinterpret_borrow<py::object>(type);
+  py::object exc = f.os_errno != 0 ? make(f.os_errno, f.message) : make(f.message);
   exc.attr("errc") = talc::name_of(f.code);
   PyErr_SetObject(type, exc.ptr());
 }
@@ -48,6 +51,9 @@ void fail(talc::Errc e) {
 }
 void fail(talc::Errc e, std::string message) {
   throw Failure{e, std::move(message)};
+}
+void fail_as(PyObject* type, talc::Errc e, std::string message, int os_errno) {
+  throw Failure{e, std::move(message), type, os_errno};
 }
 
 void register_errors(py::module_& m) {

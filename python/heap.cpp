@@ -3,6 +3,9 @@
 
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
+#include <cerrno>
+
 #include "errors.hpp"
 #include "gil.hpp"
 
@@ -328,13 +331,91 @@ std::pair<Block, talc::ArrayInfo> named_array(const std::shared_ptr<Heap>& h,
   return {std::move(b), info};
 }
 
-bool Ring::push(Block& b) {
+namespace {
+
+// The longest a ring's wait runs without the GIL: how soon Ctrl-C interrupts it, and a close()
+// of the heap gets in.
+constexpr std::chrono::milliseconds kRingSlice{100};
+
+// Raises what a ring call refused with, as Python says it. `peer` is the other end.
+[[noreturn]] void ring_refused(talc::Errc e, talc::RingEnd peer) {
+  const bool consumer = peer == talc::RingEnd::consumer;
+  switch (e) {
+    case talc::Errc::timed_out:
+      fail_as(PyExc_TimeoutError, e,
+              consumer ? "the ring stayed full until the timeout"
+                       : "the ring stayed empty until the timeout");
+    case talc::Errc::peer_gone:
+      fail_as(PyExc_BrokenPipeError, e,
+              consumer ? "the ring's consumer died" : "the ring's producer died, the ring empty",
+              EPIPE);
+    case talc::Errc::ring_closed:  // a pop's is the end of the stream, no error
+      fail_as(PyExc_BrokenPipeError, e, "the ring's consumer closed it: it reads no more", EPIPE);
+    default:
+      fail(e);
+  }
+}
+
+}  // namespace
+
+template <class Op>
+talc::Errc Ring::waiting(const Timeout& timeout, Op&& op) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point deadline = timeout ? Clock::now() + *timeout : Clock::time_point::max();
+  for (;;) {
+    // The caller's bound, when it ends within this slice; the slice otherwise.
+    std::chrono::nanoseconds bound = kRingSlice;
+    if (timeout)
+      bound = std::max<Clock::duration>(deadline - Clock::now(), Clock::duration::zero());
+    const bool last = bound <= kRingSlice;
+    bound = std::min<std::chrono::nanoseconds>(bound, kRingSlice);
+    const talc::Errc e =
+        without_gil([&] { return heap_->use([&](MapTalc& t) { return op(at(t), bound); }); });
+    if (e != talc::Errc::timed_out || (timeout && last)) return e;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  }
+}
+
+void Ring::require_handable(const Block& b) const {
   if (b.heap() != heap_) fail(talc::Errc::foreign_pointer, "the block is of another Heap");
   b.require_live();
   b.require_unviewed();
   b.require_unnamed();
+}
+
+void Ring::push(Block& b, const Timeout& timeout) {
+  require_handable(b);
   const talc::RelMeta rel(talc::Rel<std::byte>::from_offset(b.offset()), b.size());
-  const bool pushed = heap_->use([&](MapTalc& t) { return at(t).try_push(rel); });
+  // Busy while it waits: no other thread frees, moves or opens a buffer over it meanwhile.
+  BlockState& s = b.state();
+  s.state = BlockState::State::busy;
+  talc::Errc e = talc::Errc::corrupted;
+  try {
+    e = waiting(timeout,
+                [&](OffsetRing& r, std::chrono::nanoseconds bound) { return r.push(rel, bound); });
+  } catch (...) {
+    s.state = BlockState::State::live;
+    throw;
+  }
+  used(talc::RingEnd::producer);
+  if (e != talc::Errc::ok) {
+    s.state = BlockState::State::live;
+    ring_refused(e, talc::RingEnd::consumer);
+  }
+  s.state = BlockState::State::handed_over;
+  heap_->forget(s);
+}
+
+bool Ring::try_push(Block& b) {
+  require_handable(b);
+  const talc::RelMeta rel(talc::Rel<std::byte>::from_offset(b.offset()), b.size());
+  const bool pushed = heap_->use([&](MapTalc& t) {
+    OffsetRing& r = at(t);
+    // So that the consumer can judge this end; polling needs no identity, and goes on without.
+    (void)r.attach(talc::RingEnd::producer);
+    return r.try_push(rel);
+  });
+  used(talc::RingEnd::producer);
   if (pushed) {
     b.state().state = BlockState::State::handed_over;
     heap_->forget(b.state());
@@ -342,10 +423,39 @@ bool Ring::push(Block& b) {
   return pushed;
 }
 
-std::optional<std::pair<std::uint64_t, std::uint64_t>> Ring::pop() {
-  const std::optional<talc::RelMeta> m = heap_->use([&](MapTalc& t) { return at(t).try_pop(); });
+std::optional<std::pair<std::uint64_t, std::uint64_t>> Ring::pop(const Timeout& timeout) {
+  talc::Result<talc::RelMeta> got = talc::Errc::corrupted;
+  const talc::Errc e = waiting(timeout, [&](OffsetRing& r, std::chrono::nanoseconds bound) {
+    got = r.pop(bound);
+    return got.error();
+  });
+  used(talc::RingEnd::consumer);
+  if (e == talc::Errc::ring_closed) return std::nullopt;
+  if (e != talc::Errc::ok) ring_refused(e, talc::RingEnd::producer);
+  return std::make_pair(got->start().offset(), got->size());
+}
+
+std::optional<std::pair<std::uint64_t, std::uint64_t>> Ring::try_pop() {
+  const std::optional<talc::RelMeta> m = heap_->use([&](MapTalc& t) {
+    OffsetRing& r = at(t);
+    (void)r.attach(talc::RingEnd::consumer);  // as in try_push
+    return r.try_pop();
+  });
+  used(talc::RingEnd::consumer);
   if (!m) return std::nullopt;
   return std::make_pair(m->start().offset(), m->size());
+}
+
+void Ring::close(std::optional<talc::RingEnd> end) {
+  const unsigned ends = end ? 1u << static_cast<unsigned>(*end) : used_;
+  if (ends == 0)
+    throw py::value_error(
+        "this Ring pushed and popped nothing: name the end, close('producer') or "
+        "close('consumer')");
+  heap_->use([&](MapTalc& t) {
+    for (const talc::RingEnd e : {talc::RingEnd::producer, talc::RingEnd::consumer})
+      if ((ends & (1u << static_cast<unsigned>(e))) != 0) at(t).close(e);
+  });
 }
 
 std::uint64_t Ring::size() {

@@ -1,8 +1,9 @@
 // The Python package's objects, and the rules that keep the interpreter safe with them.
 //
 // `Heap` owns a MapTalc (the mapping of one region); `Block` is one live block of it as this
-// process sees it; `Ring` is an OffsetRing<1024> built in the heap under a name. Python holds
-// them through shared_ptr: a Block or a Ring keeps its Heap alive, and so the mapping.
+// process sees it; `Ring` is a talc::NamedRing (an OffsetRing<1024>) built in the heap under a
+// name, the C API's too. Python holds them through shared_ptr: a Block or a Ring keeps its Heap
+// alive, and so the mapping.
 //
 // The rules, which the bindings (module.cpp) rely on:
 //  - Every Block of one offset shares one BlockState (heap.block() called twice on an offset, a
@@ -22,10 +23,13 @@
 //    freed only by Heap.destroy.
 //  - Every call that may wait on the heap's lock runs with the GIL released, and touches no
 //    Python object meanwhile. A shared lock on the Heap keeps close() from unmapping under it.
+//    A ring's waits run so too, in slices (Ring::waiting): between two, the GIL is taken back to
+//    run signal handlers, and a close() of the heap gets in.
 //    BlockStates and the counts of views change only with the GIL held.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -42,9 +46,10 @@
 namespace talc_py {
 
 using MapTalc = talc::MapTalc<>;
-// The ring's capacity, fixed so that every program that opens a ring by name agrees on its type.
-inline constexpr std::size_t kRingCapacity = 1024;
-using OffsetRing = talc::OffsetRing<kRingCapacity>;
+// The ring every program that opens one by name agrees on (offset_ring.hpp).
+using OffsetRing = talc::NamedRing;
+// How long a ring call may wait: nullopt for no bound.
+using Timeout = std::optional<std::chrono::nanoseconds>;
 
 // What every Block of one offset shares (see above). Read and written with the GIL held.
 struct BlockState {
@@ -158,10 +163,19 @@ class Ring {
   Ring(std::shared_ptr<Heap> heap, std::uint64_t offset, std::string name)
       : heap_(std::move(heap)), offset_(offset), name_(std::move(name)) {}
 
-  // Producer side: false when the ring is full, and then the block stays the caller's.
-  bool push(Block& b);
-  // Consumer side: the (offset, size) of the next block, not yet checked (Heap::block does).
-  std::optional<std::pair<std::uint64_t, std::uint64_t>> pop();
+  // Producer side. push waits up to `timeout` for room; when the block was not handed over it
+  // raises (TimeoutError; BrokenPipeError when the consumer closed or died) and the block stays
+  // the caller's. try_push does not wait: false when full.
+  void push(Block& b, const Timeout& timeout);
+  bool try_push(Block& b);
+  // Consumer side: the (offset, size) of the next block, not yet checked (Heap::block does). pop
+  // waits up to `timeout`: nullopt at the end of the stream (the producer closed and the ring is
+  // empty); raises TimeoutError, or BrokenPipeError when the producer died. try_pop does not
+  // wait: nullopt when empty.
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> pop(const Timeout& timeout);
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> try_pop();
+  // Closes end `end`, or with none the ends this Ring pushed or popped through.
+  void close(std::optional<talc::RingEnd> end);
   std::uint64_t size();
   std::uint64_t offset() const noexcept { return offset_; }
   const std::string& name() const noexcept { return name_; }
@@ -171,9 +185,16 @@ class Ring {
   OffsetRing& at(MapTalc& t) const noexcept {
     return *static_cast<OffsetRing*>(t.address_of(offset_));
   }
+  // Raises unless `b` may be handed over: live, of this heap, no buffer over it, not named.
+  void require_handable(const Block& b) const;
+  template <class Op>
+  talc::Errc waiting(const Timeout& timeout, Op&& op);
+  void used(talc::RingEnd e) noexcept { used_ |= 1u << static_cast<unsigned>(e); }
+
   std::shared_ptr<Heap> heap_;
   std::uint64_t offset_;
   std::string name_;
+  unsigned used_ = 0;  // a bit for each end this Ring pushed or popped as: what close() closes
 };
 
 // The calls that make Blocks and Rings. Each releases the GIL while it may wait on the heap.

@@ -8,6 +8,8 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -182,7 +184,7 @@ std::string ring_repr(Ring& r) {
   } catch (const py::value_error&) {
     return s + " closed>";
   }
-  return s + " capacity=" + std::to_string(kRingCapacity) + ">";
+  return s + " capacity=" + std::to_string(talc::kNamedRingCapacity) + ">";
 }
 
 py::class_<Heap, HeapPtr> bind_heap(py::module_& m) {
@@ -289,7 +291,8 @@ py::class_<Heap, HeapPtr> bind_heap(py::module_& m) {
       "whoever made them (Python, C or C++). kind is 'bytes' (heap.find gives its Block), "
       "'array' (heap.find_ndarray gives it) or 'object' (a C++ object or a Ring).");
   c.def("ring", &ring, "name"_a,
-        "The ring of that name (an OffsetRing of 1024 slots), built on first use.");
+        "The ring of that name (an OffsetRing of 1024 slots), built on first use; the same ring "
+        "that C's talc_ring_open and C++'s NamedRing of that name are.");
   // The root: an offset, or None for the null offset (Rel's kNull) a new heap holds.
   const auto get_root = [](Heap& h) -> std::optional<std::uint64_t> {
     const std::uint64_t off = h.use([](MapTalc& t) { return t.root(); });
@@ -381,12 +384,66 @@ py::class_<Block> bind_block(py::module_& m) {
   return c;
 }
 
+// A timeout in seconds, as Python's own waits take one: None for no bound, or a number >= 0.
+Timeout timeout_of(const std::optional<double>& seconds) {
+  if (!seconds) return std::nullopt;
+  if (std::isnan(*seconds) || *seconds < 0)
+    throw py::value_error("timeout must be a non-negative number of seconds, or None");
+  if (*seconds >= 1e9) return std::nullopt;  // 30 years: beyond any clock's care
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::duration<double>(*seconds));
+}
+
+std::optional<talc::RingEnd> end_of(const std::optional<std::string>& end) {
+  if (!end) return std::nullopt;
+  if (*end == "producer") return talc::RingEnd::producer;
+  if (*end == "consumer") return talc::RingEnd::consumer;
+  throw py::value_error("a ring's end is 'producer' or 'consumer', not " + quoted(*end));
+}
+
 void bind_ring(py::module_& m) {
   py::class_<Ring> c(m, "Ring",
-                     "A single-producer, single-consumer ring of blocks, by offset and size.");
-  c.def("push", &Ring::push, "block"_a,
-        "Hands the block over: True, and the Block is no longer usable here; False when full.");
-  c.def("pop", &Ring::pop, "(offset, size) of the next block, or None; open it with Heap.block.");
+                     "A single-producer, single-consumer ring of blocks, by offset and size. "
+                     "push and pop wait (on a futex in the region, not spinning) and say how the "
+                     "other end left; try_push and try_pop never wait. Iterating pops until the "
+                     "end of the stream.");
+  const py::arg_v timeout = "timeout"_a = py::none();
+  c.def(
+      "push", [](Ring& r, Block& b, const std::optional<double>& t) { r.push(b, timeout_of(t)); },
+      "block"_a, timeout,
+      "Hands the block over, waiting up to `timeout` seconds (None: no bound; 0: no wait) for "
+      "room; the Block is then no longer usable here. Raises TimeoutError when the ring stayed "
+      "full, BrokenPipeError when the consumer closed the ring or its process died; the block "
+      "then stays the caller's.");
+  c.def("try_push", &Ring::try_push, "block"_a,
+        "Hands the block over if there is room: True, and the Block is no longer usable here; "
+        "False when full. Never waits.");
+  c.def(
+      "pop", [](Ring& r, const std::optional<double>& t) { return r.pop(timeout_of(t)); }, timeout,
+      "(offset, size) of the next block, waiting up to `timeout` seconds (None: no bound; 0: no "
+      "wait); open it with Heap.block. None at the end of the stream: the producer closed the "
+      "ring and every block it pushed was taken. Raises TimeoutError when the ring stayed empty, "
+      "BrokenPipeError when it is empty and the producer's process died.");
+  c.def("try_pop", &Ring::try_pop,
+        "(offset, size) of the next block, or None when the ring is empty now. Never waits.");
+  c.def(
+      "close", [](Ring& r, const std::optional<std::string>& end) { r.close(end_of(end)); },
+      "end"_a = py::none(),
+      "Says this end is done: 'producer' (no more blocks: the consumer's pop gives None once "
+      "the ring is empty) or 'consumer' (no more reading: the producer's push raises "
+      "BrokenPipeError). By default, the ends this Ring pushed or popped through. A later push "
+      "or pop opens the end again.");
+  c.def(
+      "__iter__", [](Ring& r) -> Ring& { return r; }, py::return_value_policy::reference_internal,
+      "The ring itself: iterating pops, with no bound, until the end of the stream.");
+  c.def(
+      "__next__",
+      [](Ring& r) {
+        const auto item = r.pop(std::nullopt);
+        if (!item) throw py::stop_iteration();
+        return *item;
+      },
+      "The next (offset, size), as pop(); StopIteration at the end of the stream.");
   c.def("__len__", &Ring::size, "How many blocks wait in the ring.");
   c.def_property_readonly("offset", &Ring::offset, "The ring's offset in the region.");
   c.def("__repr__", &ring_repr);
@@ -405,6 +462,6 @@ PYBIND11_MODULE(talc, m) {
   talc_py::bind_arrays(heap, block);
   m.def("remove_shm", &talc_py::MapTalc::remove_shm, "name"_a,
         "Removes the shared memory object's name; False when there was none.");
-  m.attr("RING_CAPACITY") = talc_py::kRingCapacity;
+  m.attr("RING_CAPACITY") = talc::kNamedRingCapacity;
   m.attr("__version__") = TALC_VERSION;  // the project's, from CMake
 }

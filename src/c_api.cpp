@@ -15,6 +15,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "talc/offset_ring.hpp"
 #include "talc/talc.h"
 #include "talc/talc.hpp"
 
@@ -33,6 +34,10 @@ static_assert(std::string_view(TALC_PROJECT_VERSION) == TALC_HEADER_VERSION,
 struct talc_heap {
   talc::MapTalc<> t;
 };
+
+// A talc_ring is never defined: a pointer to one is the NamedRing in this process's mapping.
+static_assert(TALC_RING_CAPACITY == talc::kNamedRingCapacity);
+static_assert(std::chrono::milliseconds(TALC_RING_LOOK_MS) == talc::kRingLook);
 
 namespace {
 
@@ -160,6 +165,17 @@ talc::Result<talc::Meta> meta_of(const talc_heap* h, const void* p) noexcept {
   const std::uint64_t off = offset_in(h, p);
   if (off >= h->t.size()) return Errc::foreign_pointer;
   return talc::Meta{static_cast<std::byte*>(h->t.address_of(0)), off, 0};
+}
+
+talc::NamedRing* ring_of(talc_ring* r) noexcept {
+  return reinterpret_cast<talc::NamedRing*>(r);
+}
+
+// A bound in C's milliseconds: negative for none, and so is one too long for the clock.
+std::chrono::nanoseconds bound_of(std::int64_t timeout_ms) noexcept {
+  constexpr std::int64_t kYear = std::int64_t{365} * 24 * 3600 * 1000;
+  if (timeout_ms < 0 || timeout_ms >= kYear) return talc::kWaitForever;
+  return std::chrono::milliseconds(timeout_ms);
 }
 
 // Sets *out to the block of a successful result.
@@ -403,6 +419,45 @@ talc_errc talc_check(talc_heap* heap, talc_check_report* report) noexcept {
 talc_errc talc_trim(talc_heap* heap) noexcept {
   if (heap == nullptr) return reply("talc_trim", Errc::null_pointer);
   return reply("talc_trim", heap->t.trim());
+}
+
+talc_errc talc_ring_open(talc_heap* heap, const char* name, talc_ring** ring) noexcept {
+  if (heap == nullptr || name == nullptr || ring == nullptr)
+    return reply("talc_ring_open", Errc::null_pointer);
+  return guarded("talc_ring_open", [&] {
+    const talc::Result<talc::NamedRing*> r = heap->t.find_or_construct<talc::NamedRing>(name);
+    if (r) *ring = reinterpret_cast<talc_ring*>(*r);
+    return r.error();
+  });
+}
+talc_errc talc_ring_push(talc_ring* ring, uint64_t offset, uint64_t size,
+                         int64_t timeout_ms) noexcept {
+  if (ring == nullptr) return reply("talc_ring_push", Errc::null_pointer);
+  const talc::RelMeta m(talc::Rel<std::byte>::from_offset(offset), size);
+  return reply("talc_ring_push", ring_of(ring)->push(m, bound_of(timeout_ms)));
+}
+talc_errc talc_ring_pop(talc_ring* ring, int64_t timeout_ms, uint64_t* offset,
+                        uint64_t* size) noexcept {
+  if (ring == nullptr || offset == nullptr || size == nullptr)
+    return reply("talc_ring_pop", Errc::null_pointer);
+  const talc::Result<talc::RelMeta> r = ring_of(ring)->pop(bound_of(timeout_ms));
+  if (!r) return reply("talc_ring_pop", r.error());
+  *offset = r->start().offset();
+  *size = r->size();
+  return succeeded();
+}
+talc_errc talc_ring_close_producer(talc_ring* ring) noexcept {
+  if (ring == nullptr) return reply("talc_ring_close_producer", Errc::null_pointer);
+  ring_of(ring)->close(talc::RingEnd::producer);
+  return succeeded();
+}
+talc_errc talc_ring_close_consumer(talc_ring* ring) noexcept {
+  if (ring == nullptr) return reply("talc_ring_close_consumer", Errc::null_pointer);
+  ring_of(ring)->close(talc::RingEnd::consumer);
+  return succeeded();
+}
+uint64_t talc_ring_length(const talc_ring* ring) noexcept {
+  return ring == nullptr ? 0 : reinterpret_cast<const talc::NamedRing*>(ring)->size();
 }
 
 const char* talc_version(void) noexcept {

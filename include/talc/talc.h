@@ -226,6 +226,41 @@ TALC_NODISCARD talc_errc talc_check(talc_heap* heap, talc_check_report* report) 
  * owners died). */
 talc_errc talc_trim(talc_heap* heap) TALC_NOEXCEPT;
 
+/** Rings: a single-producer, single-consumer queue of blocks (offset and size) in the heap, found
+ * by name in every process that opens it. The same ring as Python's heap.ring(name) and C++'s
+ * find_or_construct<talc::NamedRing>(name), so a C program and a Python process talk through one
+ * by naming it. A talc_ring is the ring itself, as this process maps it: nothing to free, valid
+ * until talc_close of its heap.
+ *
+ * talc_ring_push and talc_ring_pop wait up to `timeout_ms` milliseconds (0: not at all;
+ * TALC_WAIT_FOREVER or any negative value: no bound) for room or for a block, asleep on a futex in
+ * the region that the other end wakes; neither spins beyond a few microseconds. Besides TALC_OK
+ * they answer TALC_TIMED_OUT (the bound passed), TALC_RING_CLOSED (for a push, the consumer
+ * closed; for a pop, the producer closed and every block it pushed was taken: the end of the
+ * stream) or TALC_PEER_GONE (the other end's process died: a push's ring full, a pop's empty;
+ * a death is seen within TALC_RING_LOOK_MS of it). Each records the calling process as its end,
+ * and opens the end again if it was closed. One producer and one consumer at a time: a process
+ * that pushes (or pops) takes the place of the one before.
+ *
+ * A pushed block is the consumer's: it adopts it (talc_adopt) and frees it. On any refusal of
+ * talc_ring_push the block stays the caller's. */
+typedef struct talc_ring talc_ring;
+#define TALC_RING_CAPACITY 1024
+#define TALC_WAIT_FOREVER (-1)
+#define TALC_RING_LOOK_MS 50
+TALC_NODISCARD talc_errc talc_ring_open(talc_heap* heap, const char* name,
+                                        talc_ring** ring) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_ring_push(talc_ring* ring, uint64_t offset, uint64_t size,
+                                        int64_t timeout_ms) TALC_NOEXCEPT;
+TALC_NODISCARD talc_errc talc_ring_pop(talc_ring* ring, int64_t timeout_ms, uint64_t* offset,
+                                       uint64_t* size) TALC_NOEXCEPT;
+/** An end says it is done: the producer has nothing more to send, the consumer reads no more.
+ * The other end's waits learn it at once. */
+talc_errc talc_ring_close_producer(talc_ring* ring) TALC_NOEXCEPT;
+talc_errc talc_ring_close_consumer(talc_ring* ring) TALC_NOEXCEPT;
+/** How many blocks wait in the ring; 0 for a null ring. */
+uint64_t talc_ring_length(const talc_ring* ring) TALC_NOEXCEPT;
+
 /** The library's version, "MAJOR.MINOR.PATCH" (static). */
 const char* talc_version(void) TALC_NOEXCEPT;
 

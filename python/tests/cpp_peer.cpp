@@ -3,8 +3,10 @@
 // ring's type and the meaning of an offset.
 //
 //   cpp_peer NAME produce RING COUNT SIZE   allocates COUNT blocks of SIZE bytes (a multiple
-//                                           of 4), fills block i with the pattern, pushes them
-//   cpp_peer NAME consume RING COUNT        pops COUNT blocks, adopts, verifies and frees them
+//                                           of 4), fills block i with the pattern, pushes them,
+//                                           and closes the ring: the end of the stream
+//   cpp_peer NAME consume RING COUNT        pops, adopts, verifies and frees blocks until the
+//                                           end of the stream, which must come after COUNT
 //
 // The pattern: 32-bit word j of block i holds i * 1000003 + j (modulo 2^32). Blocks travel in
 // order, so the consumer knows each one's i. Exit status 0 when every block passed.
@@ -13,47 +15,42 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <optional>
 #include <string>
-#include <thread>
 
 #include "talc/offset_ring.hpp"
 #include "talc/talc.hpp"
 
 namespace {
 
-using Ring = talc::OffsetRing<1024>;
-constexpr auto kPatience = std::chrono::seconds(20);
+using Ring = talc::NamedRing;                         // the ring heap.ring(name) opens
+constexpr auto kPatience = std::chrono::seconds(20);  // for each block
 
 std::uint32_t word(std::uint64_t i, std::uint64_t j) {
   return static_cast<std::uint32_t>(i * 1000003u + j);
 }
 
 int produce(talc::MapTalc<>& heap, Ring& ring, std::uint64_t count, std::uint64_t size) {
-  const auto deadline = std::chrono::steady_clock::now() + kPatience;
   for (std::uint64_t i = 0; i < count; ++i) {
     const talc::Meta m = heap.allocate(size);
     for (std::uint64_t j = 0; j < size / 4; ++j) {
       const std::uint32_t w = word(i, j);
       std::memcpy(m.as<std::byte>() + j * 4, &w, 4);
     }
-    while (!ring.try_push(m.rel())) {
-      if (std::chrono::steady_clock::now() > deadline) return std::puts("ring stayed full"), 1;
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-    }
+    if (const talc::Errc e = ring.push(m.rel(), kPatience); e != talc::Errc::ok)
+      return std::printf("push %llu: %s\n", (unsigned long long)i, talc::describe(e)), 1;
   }
+  ring.close(talc::RingEnd::producer);
   std::printf("produced %llu\n", static_cast<unsigned long long>(count));
   return 0;
 }
 
 int consume(talc::MapTalc<>& heap, Ring& ring, std::uint64_t count) {
-  const auto deadline = std::chrono::steady_clock::now() + kPatience;
-  for (std::uint64_t i = 0; i < count; ++i) {
-    std::optional<talc::RelMeta> r;
-    while (!(r = ring.try_pop())) {
-      if (std::chrono::steady_clock::now() > deadline) return std::puts("ring stayed empty"), 1;
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-    }
+  std::uint64_t i = 0;
+  for (;; ++i) {
+    const talc::Result<talc::RelMeta> r = ring.pop(kPatience);
+    if (r.error() == talc::Errc::ring_closed) break;
+    if (!r)
+      return std::printf("pop %llu: %s\n", (unsigned long long)i, talc::describe(r.error())), 1;
     const talc::Result<talc::Meta> m = heap.adopt(*r);
     if (!m)
       return std::printf("block %llu refused: %s\n", (unsigned long long)i,
@@ -70,6 +67,7 @@ int consume(talc::MapTalc<>& heap, Ring& ring, std::uint64_t count) {
     if (const talc::Errc e = heap.deallocate(*m); e != talc::Errc::ok)
       return std::printf("block %llu not freed: %s\n", (unsigned long long)i, talc::describe(e)), 1;
   }
+  if (i != count) return std::printf("the stream ended after %llu\n", (unsigned long long)i), 1;
   std::printf("verified %llu\n", static_cast<unsigned long long>(count));
   return 0;
 }

@@ -14,7 +14,7 @@ import talc
 import workers
 from conftest import live_state
 
-C_PEER = os.environ.get("TALC_C_PEER")
+C_PEER = os.environ.get("TALC_C_ARRAY_PEER")
 
 
 def test_ndarray_views_a_new_block_in_place(heap):
@@ -106,7 +106,7 @@ def test_another_process_reads_the_same_named_array(heap, shm_name):
     assert arr.tolist() == [[2, 4, 6], [8, 10, 12]]  # the child's writes, in place
 
 
-@pytest.mark.skipif(not C_PEER, reason="TALC_C_PEER names the C peer (ctest sets it)")
+@pytest.mark.skipif(not C_PEER, reason="TALC_C_ARRAY_PEER names the C peer (ctest sets it)")
 def test_c_reads_and_writes_the_named_array_python_made(heap, shm_name):
     arr = heap.named_ndarray("from-python", (3, 4), np.float64)
     arr[:] = np.arange(12).reshape(3, 4)
@@ -117,7 +117,7 @@ def test_c_reads_and_writes_the_named_array_python_made(heap, shm_name):
     assert np.array_equal(arr, np.arange(12).reshape(3, 4) * 0.5 + 1)
 
 
-@pytest.mark.skipif(not C_PEER, reason="TALC_C_PEER names the C peer (ctest sets it)")
+@pytest.mark.skipif(not C_PEER, reason="TALC_C_ARRAY_PEER names the C peer (ctest sets it)")
 def test_python_finds_the_named_array_c_made(heap, shm_name):
     out = subprocess.run([C_PEER, shm_name, "from-c", "make", "<f8", "2", "5"],
                          capture_output=True, text=True, timeout=60)

@@ -134,7 +134,7 @@ def test_reprs_say_what_each_object_is(heap, shm_name, tmp_path):
     assert repr(block) == f"<talc.Block offset={block.offset} size=100 live>"
     ring = heap.ring("arrays")
     assert repr(ring) == f"<talc.Ring 'arrays' offset={ring.offset} len=0 capacity=1024>"
-    assert ring.push(block)
+    ring.push(block)
     assert repr(block) == f"<talc.Block offset={block.offset} size=100 handed_over>"
     assert repr(ring) == f"<talc.Ring 'arrays' offset={ring.offset} len=1 capacity=1024>"
     other = heap.allocate(8)

@@ -10,7 +10,7 @@ import talc
 # Declared for type checkers only: the buffer protocol, which Python 3.12 names __buffer__.
 STUB_ONLY = {"Block": {"__buffer__"}}
 # Dunders the stubs declare where the module defines them (the rest are object's own).
-DUNDERS = {"__len__", "__enter__", "__exit__", "__getstate__", "__setstate__"}
+DUNDERS = {"__len__", "__iter__", "__next__", "__enter__", "__exit__", "__getstate__", "__setstate__"}
 
 
 def stub_tree() -> ast.Module:

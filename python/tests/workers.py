@@ -26,7 +26,7 @@ def fill_and_report(name: str, tag: int, count: int, results) -> None:
 
 
 def fill_into_ring(name: str, ring_name: str, tag: int, count: int) -> None:
-    """Allocates and fills `count` blocks, handing each over through the ring."""
+    """Allocates and fills `count` blocks, handing each over through the ring, then closes it."""
     with talc.Heap.open_shm(name) as heap:
         ring = heap.ring(ring_name)
         for i in range(count):
@@ -35,8 +35,24 @@ def fill_into_ring(name: str, ring_name: str, tag: int, count: int) -> None:
             arr = np.frombuffer(block, dtype=np.uint32)
             arr[:] = pattern(tag, i, size)
             del arr
-            while not ring.push(block):
-                time.sleep(0.0001)  # the consumer is behind: leave it the core
+            ring.push(block, timeout=30)  # waits while the consumer is behind
+        ring.close()
+
+
+def push_then_hang(name: str, ring_name: str, ready) -> None:
+    """Pushes one block (and so is the ring's producer), says so, and waits to be killed."""
+    with talc.Heap.open_shm(name) as heap:
+        heap.ring(ring_name).push(heap.allocate(16), timeout=10)
+        ready.set()
+        time.sleep(600)
+
+
+def attach_consumer_then_hang(name: str, ring_name: str, ready) -> None:
+    """Becomes the ring's consumer (a pop of an empty ring), says so, and waits to be killed."""
+    with talc.Heap.open_shm(name) as heap:
+        assert heap.ring(ring_name).try_pop() is None
+        ready.set()
+        time.sleep(600)
 
 
 def churn(name: str, progress, stop, hold: int) -> None:

@@ -1,20 +1,15 @@
 // The RegionLock's slow path over the futex, and the identity a holder writes.
 //
 // The futex is the word's 32 bits that hold the pid and the waiters bit: a change of holder or
-// of the bit changes them, which is what a sleeper must notice. Waits are FUTEX_WAIT (not the
-// private form: the word is shared between processes) with a relative timeout of one slice.
+// of the bit changes them, which is what a sleeper must notice. Waits are futex.hpp's shared
+// sleeps, of one slice each.
 #include "talc/sync/region_lock.hpp"
 
-#include <linux/futex.h>
 #include <pthread.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <bit>
-#include <cerrno>
 
+#include "talc/sync/futex.hpp"
 #include "talc/sync/process.hpp"
 
 namespace talc {
@@ -37,32 +32,6 @@ void forget_identity() noexcept {
   RegionLock::forget_self_after_fork();
 }
 [[maybe_unused]] const int registered = ::pthread_atfork(nullptr, nullptr, forget_identity);
-
-std::uint32_t* futex_of(std::atomic<std::uint64_t>& w) noexcept {
-  auto* p = reinterpret_cast<std::uint32_t*>(&w);
-  return std::endian::native == std::endian::little ? p : p + 1;
-}
-
-enum class Sleep { woken, other };
-
-// Sleeps while *addr holds `expect`, at most `d`. `woken` only when a wake-up ended it; a
-// futex that cannot be used (a seccomp filter, say) sleeps the time instead of spinning.
-Sleep futex_sleep(std::uint32_t* addr, std::uint32_t expect,
-                  std::chrono::steady_clock::duration d) noexcept {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
-  timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-  if (::syscall(SYS_futex, addr, FUTEX_WAIT, expect, &ts, nullptr, 0) == 0) return Sleep::woken;
-  if (errno != ETIMEDOUT && errno != EAGAIN && errno != EINTR) ::nanosleep(&ts, nullptr);
-  return Sleep::other;
-}
-
-inline void pause() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 }  // namespace
 
@@ -90,7 +59,7 @@ std::uint64_t RegionLock::compute_self() noexcept {
 }
 
 void RegionLock::wake() noexcept {
-  ::syscall(SYS_futex, futex_of(word_), FUTEX_WAKE, 1, nullptr, nullptr, 0);
+  futex_wake(futex_word(word_), 1);
 }
 
 LockOutcome RegionLock::lock_slow(std::chrono::milliseconds bound) noexcept {
@@ -141,7 +110,7 @@ LockOutcome RegionLock::lock_slow(std::chrono::milliseconds bound) noexcept {
       continue;
     }
     if (tries < kSpins) {
-      pause();
+      cpu_relax();
       continue;
     }
     const auto now = Clock::now();
@@ -162,11 +131,11 @@ LockOutcome RegionLock::lock_slow(std::chrono::milliseconds bound) noexcept {
         !word_.compare_exchange_weak(w, w | kWaiters, std::memory_order_relaxed,
                                      std::memory_order_relaxed))
       continue;
-    const Sleep s =
-        futex_sleep(futex_of(word_), static_cast<std::uint32_t>(w | kWaiters),
+    const FutexSleep s =
+        futex_sleep(futex_word(word_), static_cast<std::uint32_t>(w | kWaiters),
                     std::min<Clock::duration>(slept ? kSlice : kFirstSlice, deadline - now));
     slept = true;
-    if (s == Sleep::woken && lock_testing::after_wake != nullptr) lock_testing::after_wake();
+    if (s == FutexSleep::woken && lock_testing::after_wake != nullptr) lock_testing::after_wake();
   }
 }
 

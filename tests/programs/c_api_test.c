@@ -16,17 +16,6 @@
 #include "support/c_check.h"
 #include "talc/talc.h"
 
-/* A call that must succeed; its code and the thread's message when it does not. */
-#define OK(call)                                                                                \
-  do {                                                                                          \
-    const talc_errc ok_e_ = (call);                                                             \
-    if (ok_e_ != TALC_OK) {                                                                     \
-      fprintf(stderr, "%s:%d: %s: %s (%s)\n", __FILE__, __LINE__, #call, talc_errc_name(ok_e_), \
-              talc_last_error_message());                                                       \
-      ++failures;                                                                               \
-    }                                                                                           \
-  } while (0)
-
 static uint64_t live(talc_heap* h) {
   talc_stats s;
   OK(talc_get_stats(h, &s));

@@ -11,7 +11,8 @@
 #
 # The sources are copied first (without build/), so that the build, which setuptools does in
 # the source folder, leaves the checkout as it was. TALC_CPP_PEER and TALC_C_PEER, if set, are
-# passed on to the tests (the C++ peer of test_cpp_peer.py, the C one of test_arrays.py).
+# passed on to the tests (the C++ peer of test_cpp_peer.py, the C ones of test_c_peer.py and,
+# as TALC_C_ARRAY_PEER, test_arrays.py).
 set -euo pipefail
 
 ROOT=$(cd "${1:?usage: python_install.sh PROJECT_ROOT [python3]}" && pwd)

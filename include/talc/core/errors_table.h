@@ -77,7 +77,15 @@
   /* reads again). */                                                                            \
   X(identity_unknown, IDENTITY_UNKNOWN, 31,                                                        \
     "this process cannot read /proc/self/stat, so no other process could tell it from a later "   \
-    "one with its pid: it takes no lock")
+    "one with its pid: it takes no lock")                                                          \
+  /* ---- Rings (OffsetRing's blocking calls, talc_ring_* in C) ---- */                            \
+  /* The ring stayed full (push) or empty (pop) until the caller's bound, its peer alive. */       \
+  X(timed_out, TIMED_OUT, 32, "the wait reached its bound before the ring had room or a block")    \
+  /* The other end's process died: a push found no room, or a pop an empty ring. */                \
+  X(peer_gone, PEER_GONE, 33, "the process at the other end of the ring died")                     \
+  /* The other end closed: the consumer reads no more (push), or the producer sent all it */       \
+  /* will and the ring is empty (pop: the end of the stream). */                                   \
+  X(ring_closed, RING_CLOSED, 34, "the other end of the ring closed it")
 /* clang-format on */
 
 #endif /* TALC_CORE_ERRORS_TABLE_H */

@@ -28,7 +28,7 @@
 // (the bound still ends the wait), and a thread that ended while holding it: the holder is its
 // process.
 //
-// The OS calls (futex, kill, /proc) stay in src/sync/region_lock.cpp.
+// The OS calls stay in src/sync/: the futex in futex.cpp, kill and /proc in process.cpp.
 #pragma once
 
 #include <atomic>
