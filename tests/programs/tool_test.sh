@@ -231,11 +231,11 @@ json_true 'j["consistent"] is True and j["stage"] == "check" and j["journal_word
 # A heap left mid-operation: one journal entry, as a process killed inside an operation leaves
 # it (it gives the first chunk's tag back its own value, so the rolled-back heap is sound).
 # Offsets from docs/layout.md: the core heap at 320 in the region; in it heap_start is word 1
-# and the journal (length, then {offset, old} pairs) follows 4 fields and 9 counters.
+# and the journal (length, then {offset, old} pairs) follows 4 fields and 11 counters.
 cp "$DIR/a.heap" "$DIR/mid.heap"
 "$PY" - "$DIR/mid.heap" <<'PYEOF' || fail "could not write a journal entry"
 import struct, sys
-core, journal = 320, 320 + 13 * 8
+core, journal = 320, 320 + 15 * 8
 with open(sys.argv[1], "r+b") as f:
     data = f.read()
     word = lambda off: struct.unpack_from("<Q", data, off)[0]

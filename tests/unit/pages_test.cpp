@@ -424,4 +424,25 @@ TEST(Pages, TheThreadsCacheOfItsPageNeverOutlivesThePage) {
   ExpectAccounted(other);
 }
 
+// The peak counts what users held, never the heap's own tables: a fresh heap's is 0. Blocks of
+// pages are handed out without the lock, so pages count whole while they are made; a core
+// block counts its usable bytes.
+TEST(Pages, ThePeakCountsWhatUsersHeldNotTheTables) {
+  auto heap = Paged(8 << 20);
+  EXPECT_EQ(heap.stats().peak_live_bytes, 0u) << "nothing was ever allocated";
+  ASSERT_EQ(heap.deallocate(heap.allocate(64)), Errc::ok);
+  const std::uint64_t page = heap.heap().pages().bytes();
+  EXPECT_EQ(heap.stats().peak_live_bytes, page - talc::kTagSize) << "one page, counted whole";
+  const talc::Meta big = heap.allocate(100000);
+  EXPECT_EQ(heap.stats().peak_live_bytes,
+            page - talc::kTagSize + talc::chunk_size_for(100000) - talc::kTagSize);
+  ASSERT_EQ(heap.deallocate(big), Errc::ok);
+  talc::OpenOptions none;
+  none.lanes = false;
+  auto plain = MapTalc<>::anonymous(8 << 20, none);
+  EXPECT_EQ(plain.stats().peak_live_bytes, 0u);
+  ASSERT_EQ(plain.deallocate(plain.allocate(64)), Errc::ok);
+  EXPECT_EQ(plain.stats().peak_live_bytes, 64u + 8u) << "a 64-byte request's chunk, less its tag";
+}
+
 }  // namespace

@@ -36,6 +36,10 @@ struct HeapCounters {
   std::uint64_t reallocations = 0;
   std::uint64_t failures = 0;  // requests refused for want of memory
   std::uint64_t growths = 0;
+  // The live chunks the layers above keep for themselves as the heap is built (the lane and page
+  // tables): no user's, so not in the peak.
+  std::uint64_t own_chunks = 0;
+  std::uint64_t own_bytes = 0;
 };
 
 /// A heap's figures at one instant, for people and monitoring: the fields of heap_stats_table.h,

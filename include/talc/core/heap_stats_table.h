@@ -31,7 +31,9 @@
   /* Lanes the heap has (0: built without), and how many of them a thread holds. */                \
   X(lanes)                                                                                         \
   X(lanes_owned)                                                                                   \
-  /* The most usable bytes ever live at once. */                                                   \
+  /* The most usable bytes users held at once from the central heap. The heap's own tables never  \
+   * count (a fresh heap's peak is 0); a page counts whole while it is made, since its blocks are  \
+   * handed out and given back without the lock, where no exact sum of them is kept. */            \
   X(peak_live_bytes)                                                                               \
   /* Operations of the central heap: with lanes, a refill or a drain counts one per block, and a   \
    * block a lane hands out or takes back counts nothing. */                                       \

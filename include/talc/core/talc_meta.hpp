@@ -200,6 +200,9 @@ class alignas(64) TalcMeta {
   static constexpr std::uint64_t counters_offset() noexcept {
     return offsetof(TalcMeta, counters_);
   }
+  /// Where bin `bin`'s head and the availability bitmap's word `word` lie, from this object.
+  static constexpr std::uint64_t head_slot(std::uint64_t bin) noexcept;
+  static constexpr std::uint64_t avail_slot(std::uint64_t word) noexcept;
 
   /// Verifies every invariant above by a walk of every chunk and every bin. Never writes,
   /// never reads outside the span, never loops forever, whatever the bytes say.
@@ -212,6 +215,15 @@ class alignas(64) TalcMeta {
   /// another way (it grew the heap and asked again).
   void retract_failure() noexcept {
     if (counters_.failures != 0) --counters_.failures;
+  }
+  /// For a layer above that builds its tables in the heap as the heap is built: the live block
+  /// at `p` is the heap's own, not a user's, and leaves the peak of what users held.
+  void keep_for_layers(const void* p) noexcept {
+    const Result<Chunk> c = live_chunk(p);
+    if (!c) return;
+    ++counters_.own_chunks;
+    counters_.own_bytes += c->size;
+    counters_.peak_live_bytes = users_usable();
   }
   /// The counters, and the largest free chunk (a walk of the largest non-empty bin only).
   HeapStats stats() const noexcept;
@@ -343,9 +355,6 @@ class alignas(64) TalcMeta {
   }
   Tag tag_at(std::uint64_t off) const noexcept { return Tag{get(off)}; }
 
-  static constexpr std::uint64_t head_slot(std::uint64_t bin) noexcept;
-  static constexpr std::uint64_t avail_slot(std::uint64_t word) noexcept;
-
   TALC_HOT std::uint64_t next_available_bin(std::uint64_t from) const noexcept;
   TALC_HOT std::uint64_t gap_for(std::uint64_t base, std::uint64_t align) const noexcept;
   TALC_HOT Fit find(std::uint64_t need, std::uint64_t align) const noexcept;
@@ -401,8 +410,13 @@ class alignas(64) TalcMeta {
     note_peak();
   }
   void note_peak() noexcept {
-    const std::uint64_t usable = counters_.live_bytes - counters_.live_chunks * kTagSize;
+    const std::uint64_t usable = users_usable();
     if (usable > counters_.peak_live_bytes) counters_.peak_live_bytes = usable;
+  }
+  /// Usable bytes of the live chunks but the layers' own (keep_for_layers).
+  std::uint64_t users_usable() const noexcept {
+    return (counters_.live_bytes - counters_.own_bytes) -
+           (counters_.live_chunks - counters_.own_chunks) * kTagSize;
   }
   /// Checks a request and finds its chunk; `why` says why there is none.
   TALC_HOT Fit plan(std::size_t size, std::size_t align, Errc& why) const noexcept;

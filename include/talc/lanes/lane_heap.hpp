@@ -86,6 +86,10 @@ class alignas(64) LaneHeap {
     if (opts.pages && self->has_lanes() && self->pages_.build(self->meta()))
       for (std::uint64_t i = 0; i < self->lanes_; ++i)  // no page lists yet (page_table.hpp)
         std::fill(std::begin(self->lanes()[i].head), std::end(self->lanes()[i].head), 0);
+    // The tables are the heap's own: a fresh heap's peak is 0.
+    Core& core = self->meta();
+    if (self->has_lanes()) core.keep_for_layers(core.address_of(self->table_));
+    if (self->has_pages()) core.keep_for_layers(core.address_of(self->pages_.table));
     return self;
   }
 
