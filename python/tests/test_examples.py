@@ -18,7 +18,7 @@ def run(script: str, *args: str) -> subprocess.Popen:
     """The script under this interpreter, importing the talc these tests import."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(pathlib.Path(talc.__file__).resolve().parent), env.get("PYTHONPATH", "")])
+        [str(pathlib.Path(talc.__file__).resolve().parent.parent), env.get("PYTHONPATH", "")])
     return subprocess.Popen([sys.executable, str(EXAMPLES / script), *args], cwd=EXAMPLES,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
