@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -561,7 +562,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::vector<Bench*> peers = chosen_peers(o.peers, every);
-  std::filesystem::create_directories(o.out);
+  if (std::error_code ec; !std::filesystem::create_directories(o.out, ec) && ec) {
+    std::fprintf(stderr, "talc_bench: --out %s: %s\n", o.out.c_str(), ec.message().c_str());
+    return 2;
+  }
 
   Clock clk;
   clk.ns_per_tick = calibrate_ns_per_tick();
