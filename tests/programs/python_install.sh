@@ -12,7 +12,7 @@
 # The sources are copied first (without build/), so that the build, which setuptools does in
 # the source folder, leaves the checkout as it was. TALC_CPP_PEER and TALC_C_PEER, if set, are
 # passed on to the tests (the C++ peer of test_cpp_peer.py, the C ones of test_c_peer.py and,
-# as TALC_C_ARRAY_PEER, test_arrays.py).
+# as TALC_C_ARRAY_PEER, test_arrays.py; TALC_C_DLOPEN and TALC_LIBTALC, test_c_dlopen.py).
 set -euo pipefail
 
 ROOT=$(cd "${1:?usage: python_install.sh PROJECT_ROOT [python3]}" && pwd)
