@@ -437,7 +437,14 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers, std::ve
       else
         orphans.push_back(x);
     }
-    auto most = [](const Held& h) { return h.value + h.align + talc::kMinChunk + talc::kGranule; };
+    // The most a hand's block may hold: its request, rounded as the core rounds it, or as a
+    // page's class does (past 1040-byte chunks the classes are a quarter to an eighth apart).
+    auto most = [&](const Held& h) {
+      const std::uint64_t core_most = h.value + h.align + talc::kMinChunk + talc::kGranule;
+      if (!lanes.has_pages() || h.value > talc::PageConfig::kMaxRequest) return core_most;
+      const std::uint64_t cls = talc::PageConfig::class_of(talc::chunk_size_for(h.value));
+      return std::max(core_most, talc::PageConfig::chunk_of(cls) - talc::kTagSize);
+    };
     // Whether `x` is aligned as hand `h` asked. With pages, an aligned request is served from
     // the class whose chunks are multiples of the alignment; when the heap has no room for a
     // page of it, the core gives a block of that class's size aligned to kGranule only, which
