@@ -162,6 +162,10 @@ bool Intact(bool sealed, const std::byte* block) {
   const talc::Meta table = *heap.adopt(
       talc::RelMeta(talc::Rel<std::byte>::from_offset(control->tables[w]), sizeof(Table)));
   auto* t = table.as<Table>();
+  // The lock once before the slots are read: the predecessor killed inside a slot call has its
+  // operation rolled back or finished first. (The table is a page's block, which adopt proves
+  // without the lock; a slot read earlier could name a block the roll-back takes back.)
+  if (const talc::Errc e = heap.with_lock([](auto&) {}); e != talc::Errc::ok) Failed(control, e);
   std::mt19937_64 rng(seed);
   const bool pauses = w % 2 == 1;
   auto fill = [&](talc::Meta m, std::size_t size, std::uint64_t n) {
