@@ -180,8 +180,8 @@ int Produce(MapTalc<>& heap, Wire& w) {
   };
   for (std::uint64_t seq = 0; seq < kMessages; ++seq) {
     // Mixed sizes: four in five for pages, the rest for the core (up to 3064 bytes more).
-    const std::size_t size = rng() % 5 != 0 ? 16 + rng() % (max_page_request - 15)
-                                            : max_page_request + 1 + rng() % 3064;
+    const std::size_t size =
+        rng() % 5 != 0 ? 16 + rng() % (max_page_request - 15) : max_page_request + 1 + rng() % 3064;
     talc::Meta m;
     if (!Send(heap, count, w.producer, size, seq, m)) return 1;
     while (!w.messages.try_push(m.rel()))

@@ -153,7 +153,7 @@ TEST_F(SharedHeap, AKilledLockHolderDoesNotStopTheOthers) {
 
 TEST_F(SharedHeap, AHolderThatDiesLeavingATornHeapGetsItMarkedCorruptedEverywhere) {
   auto heap = Create(1 << 20);
-  auto other = MapTalc<>::open_shm(name_);       // a second opener, already attached
+  auto other = MapTalc<>::open_shm(name_);          // a second opener, already attached
   const talc::Meta block = heap.allocate(kLocked);  // a core chunk: its tag is torn below
   talc_test::Signal holding;
   const pid_t child = talc_test::Spawn([&] {

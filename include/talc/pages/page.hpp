@@ -107,14 +107,17 @@ static_assert((PageConfig::kBlockFlag & Tag::kKnownFlags) == 0 &&
               "a block's word must be a tag the core refuses");
 static_assert(PageConfig::kMaxBytes / kMinChunk <
               (std::uint64_t{1} << (PageConfig::kIndexShift - PageConfig::kBlockShift)));
-static_assert([] {
-  for (std::uint64_t chunk = kMinChunk; chunk <= PageConfig::kMaxChunk; chunk += kGranule) {
-    const std::uint64_t cls = PageConfig::class_of(chunk);
-    if (PageConfig::chunk_of(cls) < chunk || (cls > 0 && PageConfig::chunk_of(cls - 1) >= chunk))
-      return false;
-  }
-  return true;
-}(), "class_of gives the smallest class that holds a chunk");
+static_assert(
+    [] {
+      for (std::uint64_t chunk = kMinChunk; chunk <= PageConfig::kMaxChunk; chunk += kGranule) {
+        const std::uint64_t cls = PageConfig::class_of(chunk);
+        if (PageConfig::chunk_of(cls) < chunk ||
+            (cls > 0 && PageConfig::chunk_of(cls - 1) >= chunk))
+          return false;
+      }
+      return true;
+    }(),
+    "class_of gives the smallest class that holds a chunk");
 
 struct alignas(64) PageHeader {
   std::uint64_t ident;   // kIdent | the page's index in the table; 0 while made or given back
