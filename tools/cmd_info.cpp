@@ -129,8 +129,9 @@ void print_text(const RegionSpec& spec, const HeapFacts& f) {
     std::printf("lanes           %llu, at most %llu bytes each; %zu owned or holding blocks\n",
                 u(f.lane_count), u(f.lane_bound), f.lanes.size());
   if (f.page_bytes != 0)
-    std::printf("pages           %llu of %llu bytes; table %llu bytes, headers and tails %llu\n",
-                u(f.pages), u(f.page_bytes), u(f.page_table_bytes), u(f.page_overhead_bytes));
+    std::printf(
+        "pages           %llu of up to %llu bytes; table %llu bytes, headers and tails %llu\n",
+        u(f.pages), u(f.page_bytes), u(f.page_table_bytes), u(f.page_overhead_bytes));
   for (const LaneFacts& l : f.lanes)
     std::printf("  lane %3llu  %s (pid %llu, thread %llu)%s: %llu blocks, %llu bytes\n", u(l.index),
                 l.state.c_str(), u(l.owner_pid), u(l.thread), l.busy ? ", inside an operation" : "",

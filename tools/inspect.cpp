@@ -159,7 +159,7 @@ HeapFacts gather_facts(Snapshot& snap) {
     // free, cached, a table or this.
     const auto* base = reinterpret_cast<const std::byte*>(&core);
     const talc::PageTable::Counts pc = heap.pages().counts(base, core.heap_end());
-    f.page_bytes = heap.pages().bytes();
+    f.page_bytes = heap.pages().max_bytes();
     f.pages = pc.pages;
     f.page_table_bytes = heap.page_table_chunk();
     f.page_overhead_bytes =

@@ -104,7 +104,7 @@ struct HeapFacts {
   std::uint64_t lane_count = 0;        // 0: a heap built without lanes
   std::uint64_t lane_bound = 0;        // bytes a lane may hold
   std::uint64_t lane_table_bytes = 0;  // the chunk of the lane table: overhead
-  std::uint64_t page_bytes = 0;        // a page's size; 0: a heap built without pages
+  std::uint64_t page_bytes = 0;        // the largest pages' size; 0: a heap built without pages
   std::uint64_t pages = 0;
   std::uint64_t page_table_bytes = 0;     // the chunk of the page table: overhead
   std::uint64_t page_overhead_bytes = 0;  // the pages' headers, maps and unused tails

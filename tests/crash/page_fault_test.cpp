@@ -54,7 +54,7 @@ std::byte* CoreOf(MapTalc<>& h) {
   return reinterpret_cast<std::byte*>(&h.heap().meta());
 }
 const talc::PageShape& ShapeOf(MapTalc<>& h) {
-  return h.heap().pages().geometry().shape();
+  return h.heap().pages().geometry().shape_of(kClass);
 }
 // Blocks of the test's class in a page of this heap.
 std::uint64_t PerPage(MapTalc<>& h) {
@@ -238,11 +238,12 @@ std::vector<Held> HeldBlocks(MapTalc<>& heap) {
       if (!heap.heap().in_lanes(m, p)) held.push_back({heap.offset_of(p)});
     auto* core = reinterpret_cast<std::byte*>(&m);
     const talc::PageTable& t = heap.heap().pages();
-    const talc::PageShape& g = ShapeOf(heap);
     for (std::uint64_t i = 0; i < t.cap; ++i) {
       const std::uint64_t u = t.page_at(core, m.heap_end(), i);
       if (u == kNull) continue;
       const std::uint64_t cls = talc::page_word(core, u + offsetof(talc::PageHeader, cls)).load();
+      if (cls >= talc::PageConfig::kClasses) continue;
+      const talc::PageShape& g = t.geometry().shape_of(cls);
       const talc::Page page{core, u, &g};
       const std::uint64_t n = g.blocks[cls];
       for (std::uint64_t w = 0; w < (n + 63) / 64; ++w)
@@ -259,7 +260,10 @@ std::vector<Held> HeldBlocks(MapTalc<>& heap) {
 
 Errc Free(MapTalc<>& heap, const Held& x) {
   if (x.page == kNull) return heap.deallocate(heap.address_of(x.offset));
-  return talc::Page{CoreOf(heap), x.page, &ShapeOf(heap)}.give_back(x.b);
+  const std::uint64_t cls =
+      talc::page_word(CoreOf(heap), x.page + offsetof(talc::PageHeader, cls)).load();
+  return talc::Page{CoreOf(heap), x.page, &heap.heap().pages().geometry().shape_of(cls)}.give_back(
+      x.b);
 }
 
 class PageFault : public ::testing::TestWithParam<std::size_t> {
@@ -422,7 +426,7 @@ TEST(PageFaultRace, AFreeWritesNothingInItsPageAfterItsFetchOr) {
   ASSERT_EQ(heap.trim(), Errc::ok);
   ASSERT_EQ(Pages(heap), 0u) << "a page whose blocks are all given back goes back on trim";
   // A user's block over the page's bytes, zeroed.
-  const std::size_t bytes = heap.heap().pages().bytes() - talc::kTagSize;
+  const std::size_t bytes = heap.heap().pages().geometry().bytes_of(kClass) - talc::kTagSize;
   const talc::Meta y = heap.allocate(bytes);
   auto* lo = static_cast<std::byte*>(y.ptr());
   std::byte* header = CoreOf(heap) + page;

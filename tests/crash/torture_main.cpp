@@ -397,7 +397,7 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers, std::ve
     struct Unnamed {
       std::uint64_t usable;
       void* p;
-      std::uint64_t page = kNull, b = 0;  // a page block: its page's user offset and index
+      std::uint64_t page = kNull, b = 0, cls = 0;  // a page block: its page, index and class
       bool operator<(const Unnamed& o) const {
         return std::tie(usable, p) < std::tie(o.usable, o.p);
       }
@@ -412,11 +412,12 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers, std::ve
       if (!lanes.in_lanes(m, p)) unnamed.push_back({*m.usable_size(p), p});
     const talc::PageTable& pages = lanes.pages();
     if (lanes.has_pages()) {
-      const talc::PageShape& g = pages.geometry().shape();
       for (std::uint64_t i = 0; i < pages.cap; ++i) {
         const std::uint64_t u = pages.page_at(core, m.heap_end(), i);
         if (u == kNull) continue;
         const std::uint64_t cls = talc::page_word(core, u + offsetof(talc::PageHeader, cls)).load();
+        if (cls >= talc::PageConfig::kClasses) continue;
+        const talc::PageShape& g = pages.geometry().shape_of(cls);
         const talc::Page page{core, u, &g};
         const std::uint64_t n = g.blocks[cls];
         for (std::uint64_t w = 0; w < (n + 63) / 64; ++w) {
@@ -426,7 +427,7 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers, std::ve
             const std::uint64_t b = w * 64 + static_cast<std::uint64_t>(std::countr_zero(bits));
             void* p = core + page.user_of(cls, b);
             if (!std::binary_search(named.begin(), named.end(), p))
-              unnamed.push_back({talc::PageConfig::chunk_of(cls) - talc::kTagSize, p, u, b});
+              unnamed.push_back({talc::PageConfig::chunk_of(cls) - talc::kTagSize, p, u, b, cls});
           }
         }
       }
@@ -491,9 +492,10 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers, std::ve
     // may not have its word written yet (page.hpp); a core block by address.
     for (const Unnamed& x : unnamed) {
       ++freed;
-      const talc::Errc f = x.page != kNull
-                               ? talc::Page{core, x.page, &pages.geometry().shape()}.give_back(x.b)
-                               : m.deallocate(x.p);
+      const talc::Errc f =
+          x.page != kNull
+              ? talc::Page{core, x.page, &pages.geometry().shape_of(x.cls)}.give_back(x.b)
+              : m.deallocate(x.p);
       if (f != talc::Errc::ok) {
         v = {false, std::string("a dead worker's block could not be freed: ") + talc::describe(f)};
         return;

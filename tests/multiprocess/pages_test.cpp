@@ -253,7 +253,7 @@ TEST(PagesBetweenProcesses, AMillionMessagesThroughASmallHeapRarelyTakeTheLock) 
   } remove{name};
   auto heap = MapTalc<>::create_shm(name, kHeap, talc::OpenOptions{.pages = true});
   ASSERT_TRUE(heap.heap().has_pages());
-  max_page_request = heap.heap().pages().geometry().shape().max_request();
+  max_page_request = heap.heap().pages().geometry().max_request();
   auto* wire = heap.construct<Wire>();
   heap.set_root(heap.offset_of(wire));
 

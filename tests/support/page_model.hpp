@@ -37,6 +37,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "support/pattern.hpp"
@@ -477,7 +478,7 @@ class PageModel {
     const talc::PageTable::Block k =
         pt.find(Core(), core.heap_start(), core.heap_end_unlocked(), CoreOffset(off));
     if (k.found != talc::PageTable::Found::block) return 4;
-    const talc::Page p{Core(), k.page, &pt.geometry().shape()};
+    const talc::Page p{Core(), k.page, &pt.geometry().shape_of(k.cls)};
     const std::uint64_t bit = std::uint64_t{1} << (k.b % 64);
     return ((p.live(k.b / 64).load() & bit) != 0 ? 1u : 0u) |
            ((p.freed(k.b / 64).load() & bit) != 0 ? 2u : 0u);
@@ -489,7 +490,7 @@ class PageModel {
     const talc::PageTable::Block k =
         pt.find(Core(), core.heap_start(), core.heap_end_unlocked(), CoreOffset(off));
     if (k.found != talc::PageTable::Found::block) return kNone;
-    return talc::Page{Core(), k.page, &pt.geometry().shape()}.header().lane - 1;
+    return talc::Page{Core(), k.page, &pt.geometry().shape_of(k.cls)}.header().lane - 1;
   }
   Pages Survey() {
     Pages out;
@@ -498,8 +499,9 @@ class PageModel {
     for (std::uint64_t i = 0; i < pt.cap; ++i) {
       const std::uint64_t u = pt.page_at(Core(), end, i);
       if (u == talc::PageTable::kNull) continue;
-      const talc::Page p{Core(), u, &pt.geometry().shape()};
-      const std::uint64_t cls = p.header().cls;
+      const std::uint64_t cls = talc::page_word(Core(), u + offsetof(talc::PageHeader, cls)).load();
+      if (cls >= talc::PageConfig::kClasses) continue;
+      const talc::Page p{Core(), u, &pt.geometry().shape_of(cls)};
       out.pages.push_back(PageInfo{p.header().lane - 1, cls, p.held(cls)});
     }
     return out;
@@ -522,8 +524,16 @@ class PageModel {
     std::size_t s = size;
     if (align > talc::kGranule && (s = heap_.heap().page_request(size, align)) == 0) return 0;
     const std::uint64_t cls = talc::PageConfig::class_of(talc::chunk_size_for(s));
-    if (!heap_.heap().pages().geometry().shape().serves(cls)) return 0;
+    if (!heap_.heap().pages().geometry().serves(cls)) return 0;
     return talc::PageConfig::chunk_of(cls) - talc::kTagSize;
+  }
+
+  // Whether the heap is full enough that a request pages serve may take a hole of the core
+  // instead of a new page (LaneHeap::refill_pop): so it is after the request if it was before.
+  bool Tight() {
+    const auto& core = heap_.heap().meta();
+    using Heap = std::remove_reference_t<decltype(heap_.heap())>;
+    return core.capacity() - core.counters().live_bytes < core.capacity() / Heap::kTightShare;
   }
 
   // A block just handed out: aligned and in the heap (Add proves it overlaps no live block).
@@ -543,13 +553,15 @@ class PageModel {
     // After a race the room there was is unknown: another thread's request may have given back
     // pages since.
     if (!page && want != 0) ++fallbacks_;
-    if (!page && want != 0 && !raced) {
+    if (!page && want != 0 && !raced && !Tight()) {
       // The page it would have come from could not be made: the core had no chunk for one.
       const talc::HeapStats s = heap_.stats();
       // A page is a chunk aligned as its blocks are, and a gap below it is a free chunk or none.
-      const talc::PageTable& pt = heap_.heap().pages();
-      const std::uint64_t align_page = pt.geometry().shape().align;
-      if (s.largest_free >= pt.bytes() + align_page + talc::kMinChunk + talc::chunk_size_for(size))
+      const talc::PageGeometry g = heap_.heap().pages().geometry();
+      const std::uint64_t cls = talc::PageConfig::class_of(talc::chunk_size_for(
+          align > talc::kGranule ? heap_.heap().page_request(size, align) : size));
+      if (s.largest_free >=
+          g.bytes_of(cls) + g.shape_of(cls).align + talc::kMinChunk + talc::chunk_size_for(size))
         return "a core block for a request pages serve (" + std::to_string(size) + " at " +
                std::to_string(align) + "), in a heap with room for a page (largest free " +
                std::to_string(s.largest_free) + ")";

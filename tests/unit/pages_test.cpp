@@ -317,7 +317,11 @@ TEST(Pages, AMapBitPastTheBlocksIsDamage) {
   auto heap = Paged();
   const talc::Meta a = heap.allocate(1000);
   std::uint64_t* header = PageOf(heap, a);
-  const std::uint64_t words = heap.heap().pages().geometry().shape().words;
+  const std::uint64_t words = heap.heap()
+                                  .pages()
+                                  .geometry()
+                                  .shape_of(talc::PageConfig::class_of(talc::chunk_size_for(1000)))
+                                  .words;
   header[talc::PageConfig::kHeader / 8 + words - 1] |= std::uint64_t{1} << 63;
   const talc::CheckReport rep = heap.check();
   EXPECT_EQ(rep.code, Errc::corrupted);
@@ -431,7 +435,8 @@ TEST(Pages, ThePeakCountsWhatUsersHeldNotTheTables) {
   auto heap = Paged(8 << 20);
   EXPECT_EQ(heap.stats().peak_live_bytes, 0u) << "nothing was ever allocated";
   ASSERT_EQ(heap.deallocate(heap.allocate(64)), Errc::ok);
-  const std::uint64_t page = heap.heap().pages().bytes();
+  const std::uint64_t page =
+      heap.heap().pages().geometry().bytes_of(talc::PageConfig::class_of(talc::chunk_size_for(64)));
   EXPECT_EQ(heap.stats().peak_live_bytes, page - talc::kTagSize) << "one page, counted whole";
   const talc::Meta big = heap.allocate(100000);
   EXPECT_EQ(heap.stats().peak_live_bytes,
@@ -443,6 +448,67 @@ TEST(Pages, ThePeakCountsWhatUsersHeldNotTheTables) {
   EXPECT_EQ(plain.stats().peak_live_bytes, 0u);
   ASSERT_EQ(plain.deallocate(plain.allocate(64)), Errc::ok);
   EXPECT_EQ(plain.stats().peak_live_bytes, 64u + 8u) << "a 64-byte request's chunk, less its tag";
+}
+
+// A class's pages are the smallest that hold 32 of its blocks, from 8 KiB up to the heap's page
+// size; a class whose chunks are multiples of 128 gets pages aligned to 256.
+TEST(Pages, EachClassGetsPagesOfItsOwnSize) {
+  auto heap = Paged(8 << 20);
+  const talc::PageGeometry g = heap.heap().pages().geometry();
+  ASSERT_EQ(heap.heap().pages().max_bytes(), 65536u);
+  auto page_bytes = [&](std::size_t size) {
+    const talc::Meta m = heap.allocate(size);
+    const std::uint64_t chunk = talc::Tag{PageOf(heap, m)[-1]}.size();
+    EXPECT_EQ(heap.deallocate(m), Errc::ok);
+    return chunk;
+  };
+  EXPECT_EQ(page_bytes(64), 8192u) << "100 blocks of 80 bytes";
+  EXPECT_EQ(page_bytes(120), 16384u) << "a chunk of 128: pages aligned to 256";
+  EXPECT_EQ(page_bytes(1000), 32768u) << "32 chunks of 1008 and the maps fill 32 KiB";
+  EXPECT_EQ(page_bytes(1024), 65536u) << "32 chunks of 1040 need more";
+  EXPECT_EQ(page_bytes(4000), 65536u) << "the largest class: the heap's pages";
+  for (std::uint64_t cls = 0; cls < talc::PageConfig::kClasses; ++cls)
+    EXPECT_GE(
+        g.shape_of(cls).blocks[cls],
+        std::min<std::uint64_t>(talc::PageGeometry::kFill, talc::PageShape::of(65536).blocks[cls]))
+        << cls;
+  ExpectAccounted(heap);
+}
+
+// A heap less than 1/8 free gives a small request a hole too small for a page rather than a new
+// page, as a heap without pages would; a roomier one makes the page.
+TEST(Pages, AFullHeapFillsItsHolesBeforeItMakesAPage) {
+  auto heap = Paged(1 << 20);
+  auto is_page_block = [&](const talc::Meta& m) {
+    return heap.heap().page_usable(m.ptr()).has_value();
+  };
+  auto pages = [&] {
+    const auto& core = heap.heap().meta();
+    return heap.heap()
+        .pages()
+        .counts(reinterpret_cast<const std::byte*>(&core), core.heap_end())
+        .pages;
+  };
+  std::vector<talc::Meta> big;
+  for (;;) {
+    const talc::Result<talc::Meta> m = heap.try_allocate(5000);
+    if (!m) break;
+    big.push_back(*m);
+  }
+  ASSERT_GT(big.size(), 100u);
+  ASSERT_EQ(heap.deallocate(big[big.size() / 2]), Errc::ok);  // a hole of 5008 bytes
+  big.erase(big.begin() + static_cast<std::ptrdiff_t>(big.size() / 2));
+  const talc::Meta small = heap.allocate(64);
+  EXPECT_FALSE(is_page_block(small)) << "a full heap's hole took it";
+  EXPECT_EQ(pages(), 0u) << "and no page was made";
+  ASSERT_EQ(heap.deallocate(small), Errc::ok);
+  ExpectAccounted(heap);
+  for (std::size_t i = 0; i < big.size(); i += 2) ASSERT_EQ(heap.deallocate(big[i]), Errc::ok);
+  const talc::Meta roomy = heap.allocate(64);
+  EXPECT_TRUE(is_page_block(roomy)) << "with room, a page serves it";
+  ASSERT_EQ(heap.deallocate(roomy), Errc::ok);
+  for (std::size_t i = 1; i < big.size(); i += 2) ASSERT_EQ(heap.deallocate(big[i]), Errc::ok);
+  ExpectAccounted(heap);
 }
 
 }  // namespace

@@ -98,6 +98,10 @@ class alignas(64) TalcMeta {
   /// A size of 0 gives a real, unique minimal block that must be deallocated like any other.
   Result<void*> allocate(std::size_t size, std::size_t align = kGranule) noexcept;
 
+  /// The bytes of the free chunk that allocate(size, align) would carve its block from; 0 when
+  /// none fits, the request is refused, or a chunk on the way is damaged (which allocate says).
+  std::uint64_t fit_size(std::size_t size, std::size_t align = kGranule) const noexcept;
+
   /// Returns the block that starts at `p`. Refuses, changing nothing: null, a pointer outside
   /// the heap or not at a block's start, a block that is already free.
   Errc deallocate(void* p) noexcept;

@@ -153,6 +153,14 @@ Result<void*> TalcMeta<Bins, Journaled>::allocate(std::size_t size, std::size_t 
 }
 
 template <class Bins, bool Journaled>
+std::uint64_t TalcMeta<Bins, Journaled>::fit_size(std::size_t size,
+                                                  std::size_t align) const noexcept {
+  if (request_error(size, align) != Errc::ok) return 0;
+  const Fit fit = find(chunk_size_for(size), align);
+  return fit.corrupt ? 0 : fit.size;
+}
+
+template <class Bins, bool Journaled>
 Result<void*> TalcMeta<Bins, Journaled>::allocate_zeroed(std::size_t size,
                                                          std::size_t align) noexcept {
   const Result<void*> r = allocate(size, align);

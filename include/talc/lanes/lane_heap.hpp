@@ -56,6 +56,8 @@ class alignas(64) LaneHeap {
   static constexpr std::uint64_t kNull = Rel<std::byte>::kNull;
   static_assert(LaneConfig::kRefill <= Core::kMaxRun, "a refill is one run at most");
 
+  /// A heap with less than 1/kTightShare of it free fills its holes before it makes pages.
+  static constexpr std::uint64_t kTightShare = 8;
   /// The synchronised heap follows the lane words; the core heap follows its lock.
   static constexpr std::size_t kSyncOffset = 64;
   static constexpr std::size_t kMetaOffset = kSyncOffset + Sync::kMetaOffset;
@@ -67,7 +69,8 @@ class alignas(64) LaneHeap {
     return fingerprint_of({Sync::layout_fingerprint(), kSyncOffset, LaneConfig::kClasses,
                            LaneConfig::kClassCap, LaneConfig::kMaxLanes, sizeof(Lane),
                            PageConfig::kClasses, PageConfig::kMaxChunk, PageConfig::kMaxBytes,
-                           PageConfig::kIdent, sizeof(PageHeader), PageTable::kHeadWords});
+                           PageConfig::kIdent, sizeof(PageHeader), PageTable::kHeadWords,
+                           PageGeometry::kFill, PageGeometry::kMinClassBytes});
   }
   static constexpr std::size_t min_claim_size() noexcept {
     return kSyncOffset + Sync::min_claim_size();
@@ -236,10 +239,12 @@ class alignas(64) LaneHeap {
   /// For a heap with pages and an alignment above kGranule: the request size whose class's blocks
   /// are all `align`-aligned (its chunk a multiple of `align`, page.hpp), or 0 when no class is.
   std::size_t page_request(std::size_t size, std::size_t align) const noexcept {
-    if (align > pages_.geometry().shape().align || size > PageConfig::kMaxRequest) return 0;
+    if (size > PageConfig::kMaxRequest) return 0;
     const std::uint64_t chunk = (size + kTagSize + align - 1) & ~(std::uint64_t{align} - 1);
     // Only the classes 16 bytes apart have a chunk size for every multiple of the alignment.
-    return chunk <= PageConfig::kMaxLinearChunk ? chunk - kTagSize : 0;
+    if (chunk > PageConfig::kMaxLinearChunk) return 0;
+    return align <= pages_.geometry().shape_of(PageConfig::class_of(chunk)).align ? chunk - kTagSize
+                                                                                  : 0;
   }
 
   /// The same for an alignment above kGranule (at most LaneConfig::kMaxAlign): kNull also when none
@@ -302,13 +307,27 @@ class alignas(64) LaneHeap {
       if (!pages_sane(core)) return Errc::corrupted;
       const std::uint64_t cls = PageConfig::class_of(chunk);
       // A class whose page would hold too few blocks (a large one, in a small heap's pages).
-      if (!pages_.geometry().shape().serves(cls)) return core.allocate(size, align);
-      Result<std::uint64_t> u = pages_.refill(core, owner_lists(o), o.index, cls);
+      if (!pages_.geometry().serves(cls)) return core.allocate(size, align);
+      const PageLists pl = owner_lists(o);
+      const Result<std::uint64_t> listed = pages_.take_listed(core, pl, o.index, cls);
+      if (!listed) return listed.error();
+      if (*listed != kNull) return core.address_of(*listed);
+      // Before a new page, in a heap at least 7/8 full: a free chunk too small for a page of the
+      // class (a hole that larger blocks left) takes the block, as it would in a heap without
+      // pages; left to pages, it would stay empty for good. Not sooner, since every such block
+      // is freed under the lock. (The efficiency workload: 95.2% of the arena in use at the
+      // first failure without this, 96.0% with.)
+      if (const std::uint64_t free = core.capacity() - core.counters().live_bytes;
+          free < core.capacity() / kTightShare) {
+        const std::uint64_t fit = core.fit_size(size, align);
+        if (fit != 0 && fit < pages_.geometry().bytes_of(cls)) return core.allocate(size, align);
+      }
+      Result<std::uint64_t> u = pages_.take_new(core, pl, o.index, cls);
       // No room for a page: the pages that hold no block go back first (this lane's, and those
       // of lanes nobody owns), and one is tried again; a heap with no room for a page may
       // still have room for the block.
       if (u.error() == Errc::out_of_memory && release_pages(core, &o))
-        u = pages_.refill(core, owner_lists(o), o.index, cls);
+        u = pages_.take_new(core, pl, o.index, cls);
       if (u) return core.address_of(*u);
       if (u.error() != Errc::out_of_memory) return u.error();
       return core.allocate(size, align);

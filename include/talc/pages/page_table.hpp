@@ -67,10 +67,11 @@ struct PageTable {
 
   std::uint64_t table = kNull;  // user offset of the table's block, from the core heap's base
   std::uint64_t cap = 0;        // entries
-  std::uint64_t shift = 0;      // a page's chunk bytes are 1 << shift
+  std::uint64_t shift = 0;      // the largest pages' chunk bytes are 1 << shift (page.hpp)
 
   bool present() const noexcept { return table != kNull; }
-  std::uint64_t bytes() const noexcept { return std::uint64_t{1} << shift; }
+  /// The chunk bytes of the heap's largest pages, the large classes'.
+  std::uint64_t max_bytes() const noexcept { return std::uint64_t{1} << shift; }
   PageGeometry geometry() const noexcept { return PageGeometry{shift}; }
   /// The table's block size for `cap` entries.
   static std::uint64_t block_bytes(std::uint64_t cap) noexcept {
@@ -81,7 +82,8 @@ struct PageTable {
   template <class Core>
   bool build(Core& core) noexcept {
     const PageGeometry g = PageGeometry::for_capacity(core.capacity());
-    const std::uint64_t n = std::min(PageConfig::kMaxPages, core.capacity() >> g.shift);
+    // An entry for each of the smallest pages the heap could hold.
+    const std::uint64_t n = std::min(PageConfig::kMaxPages, core.capacity() >> g.shift_of(0));
     if (n < 2) return false;
     const std::uint64_t size = block_bytes(n);
     const Result<void*> r = core.allocate(size);
@@ -122,7 +124,8 @@ struct PageTable {
                                                std::uint64_t i) const noexcept {
     if (i >= cap) return kNull;
     const std::uint64_t u = entry(core, i).load(std::memory_order_acquire);
-    if (u % kGranule != 0 || u > end || end - u < bytes() - kTagSize) return kNull;
+    // Room for a header and maps, whatever the class: owned() checks the class's whole page.
+    if (u % kGranule != 0 || u > end || end - u < PageConfig::kMinBytes - kTagSize) return kNull;
     if (page_word(core, u).load(std::memory_order_acquire) != (PageConfig::kIdent | i))
       return kNull;
     return u;
@@ -157,7 +160,7 @@ struct PageTable {
     if (c != 0) {
       const std::uint64_t u = owned(core, end, c - 1, l, cls);
       if (u != kNull) {
-        const PageShape& g = geometry().shape();
+        const PageShape& g = geometry().shape_of(cls);
         const std::uint64_t b = Page{core, u, &g}.take(cls, c - 1, pl.front_of(cls));
         if (b != kNull) return b;
       }
@@ -185,11 +188,10 @@ struct PageTable {
           ((std::uint64_t{1} << (PageConfig::kIndexShift - PageConfig::kBlockShift)) - 1);
     k.page = page_at(core, end, k.index);
     if (k.page == kNull) return k;
-    const PageShape& g = geometry().shape();
     k.cls = page_word(core, k.page + offsetof(PageHeader, cls)).load(std::memory_order_relaxed);
-    if (k.cls >= PageConfig::kClasses || k.b >= g.blocks[k.cls] ||
-        Page{core, k.page, &g}.user_of(k.cls, k.b) != u)
-      return k;
+    if (k.cls >= PageConfig::kClasses) return k;
+    const PageShape& g = geometry().shape_of(k.cls);
+    if (k.b >= g.blocks[k.cls] || Page{core, k.page, &g}.user_of(k.cls, k.b) != u) return k;
     k.found = Found::block;
     return k;
   }
@@ -205,14 +207,14 @@ struct PageTable {
       return std::nullopt;
     if (k.found == Found::foreign) [[unlikely]]
       return Errc::foreign_pointer;
-    const PageShape& g = geometry().shape();
+    const PageShape& g = geometry().shape_of(k.cls);
     return Page{core, k.page, &g}.give_back(k.b);
   }
 
   /// The usable bytes of the page block find() found, or why not: handed out, not given back.
   Result<std::size_t> usable(std::byte* core, const Block& k) const noexcept {
     if (k.found != Found::block) return Errc::foreign_pointer;
-    const PageShape& g = geometry().shape();
+    const PageShape& g = geometry().shape_of(k.cls);
     const Page p{core, k.page, &g};
     const std::uint64_t bit = std::uint64_t{1} << (k.b % 64);
     if ((p.live(k.b / 64).load() & bit) == 0 || (p.freed(k.b / 64).load() & bit) != 0)
@@ -271,14 +273,13 @@ struct PageTable {
   }
 
   /// For lane `l`'s owner, when allocate() found nothing: a block from any page of its list for
-  /// `cls` (collecting every page's given-back blocks), else from a new page. out_of_memory when
-  /// the heap has no room for a page; the table full also answers out_of_memory.
+  /// `cls` (collecting every page's given-back blocks), or kNull when none has one.
   template <class Core>
-  Result<std::uint64_t> refill(Core& core, PageLists pl, std::uint64_t l,
-                               std::uint64_t cls) noexcept {
+  Result<std::uint64_t> take_listed(Core& core, PageLists pl, std::uint64_t l,
+                                    std::uint64_t cls) noexcept {
     std::byte* base = bytes_of(core);
     const std::uint64_t end = core.heap_end();
-    const PageShape& g = geometry().shape();
+    const PageShape& g = geometry().shape_of(cls);
     std::uint64_t steps = 0;
     for (std::uint64_t i = slot(pl.first[cls]).load(); i != 0 && steps++ < cap;) {
       const std::uint64_t u = owned(base, end, i - 1, l, cls);
@@ -291,6 +292,16 @@ struct PageTable {
       i = page_word(base, u + offsetof(PageHeader, next)).load();
     }
     if (steps > cap) return Errc::corrupted;
+    return kNull;
+  }
+
+  /// For lane `l`'s owner: a block from a new page of class `cls`. out_of_memory when the heap
+  /// has no room for a page; the table full also answers out_of_memory.
+  template <class Core>
+  Result<std::uint64_t> take_new(Core& core, PageLists pl, std::uint64_t l,
+                                 std::uint64_t cls) noexcept {
+    std::byte* base = bytes_of(core);
+    const PageShape& g = geometry().shape_of(cls);
     const Result<std::uint64_t> i = make(core, pl, l, cls);
     if (!i) return i.error();
     const std::uint64_t b = Page{base, entry(base, *i).load(), &g}.take(cls, *i, pl.front_of(cls));
@@ -305,9 +316,9 @@ struct PageTable {
                               bool keep_current) noexcept {
     std::byte* base = bytes_of(core);
     const std::uint64_t end = core.heap_end();
-    const PageShape& g = geometry().shape();
     std::uint64_t released = 0;
     for (std::uint64_t cls = 0; cls < PageConfig::kClasses; ++cls) {
+      const PageShape& g = geometry().shape_of(cls);
       std::uint64_t above = kNull;  // the page whose `next` names page i; kNull: `first` does
       std::uint64_t i = slot(pl.first[cls]).load();
       for (std::uint64_t steps = 0; i != 0 && steps < cap; ++steps) {
@@ -367,12 +378,12 @@ struct PageTable {
   Counts counts(const std::byte* core, std::uint64_t end) const noexcept {
     Counts c;
     auto* base = const_cast<std::byte*>(core);
-    const PageShape& g = geometry().shape();
     for (std::uint64_t i = 0; i < cap; ++i) {
       const std::uint64_t u = page_at(base, end, i);
       if (u == kNull) continue;
       const std::uint64_t cls = page_word(base, u + offsetof(PageHeader, cls)).load();
       if (cls >= PageConfig::kClasses) continue;
+      const PageShape& g = geometry().shape_of(cls);
       const std::uint64_t held = Page{base, u, &g}.held(cls), n = g.blocks[cls];
       ++c.pages;
       c.chunk_bytes += Tag{page_word(base, u - kTagSize).load()}.size();
@@ -397,15 +408,16 @@ struct PageTable {
       return CheckReport{Errc::corrupted, table, "the page table is not a live block"};
     std::vector<std::uint8_t> listed(cap, 0);
     if (const CheckReport r = mark_listed(base, end, lanes, lists, listed); !r.ok()) return r;
-    const PageShape& g = geometry().shape();
     for (std::uint64_t i = 0; i < cap; ++i) {
       const std::uint64_t u = entry(base, i).load();
       if (u == kNull) continue;
       if (!listed[i]) return CheckReport{Errc::corrupted, u, "a page no lane lists", i};
-      const Result<Chunk> c = core.live_chunk(base + u);
-      if (!c || c->size < bytes() || c->user() != u)
-        return CheckReport{Errc::corrupted, u, "a page is not a live block of a page's size", i};
+      // A listed page is one of its list's class (mark_listed): a class below kClasses.
       const std::uint64_t cls = page_word(base, u + offsetof(PageHeader, cls)).load();
+      const Result<Chunk> c = core.live_chunk(base + u);
+      if (!c || c->size < geometry().bytes_of(cls) || c->user() != u)
+        return CheckReport{Errc::corrupted, u, "a page is not a live block of its class's size", i};
+      const PageShape& g = geometry().shape_of(cls);
       const std::uint64_t n = g.blocks[cls], words = g.words;
       const Page p{base, u, &g};
       for (std::uint64_t w = 0; w < words; ++w) {
@@ -442,7 +454,7 @@ struct PageTable {
   [[gnu::always_inline]] std::uint64_t owned(std::byte* core, std::uint64_t end, std::uint64_t i,
                                              std::uint64_t l, std::uint64_t cls) const noexcept {
     const std::uint64_t u = page_at(core, end, i);
-    if (u == kNull) return kNull;
+    if (u == kNull || end - u < geometry().bytes_of(cls) - kTagSize) return kNull;
     const PageHeader& h = *reinterpret_cast<const PageHeader*>(core + u);
     if (std::atomic_ref<const std::uint64_t>(h.cls).load(std::memory_order_relaxed) != cls ||
         std::atomic_ref<const std::uint64_t>(h.lane).load(std::memory_order_relaxed) != l + 1)
@@ -454,7 +466,7 @@ struct PageTable {
   /// marked since the owner last looked becomes the current one. Still without the lock.
   std::uint64_t allocate_elsewhere(std::byte* core, std::uint64_t end, PageLists pl,
                                    std::uint64_t l, std::uint64_t cls) const noexcept {
-    const PageShape& g = geometry().shape();
+    const PageShape& g = geometry().shape_of(cls);
     std::uint64_t steps = 0;
     for (std::uint64_t i = slot(pl.first[cls]).load(std::memory_order_acquire);
          i != 0 && steps++ < cap;) {
@@ -489,9 +501,9 @@ struct PageTable {
       i = i + 1 == cap ? 0 : i + 1;
     }
     if (tried == cap) return Errc::out_of_memory;
-    const PageShape& g = geometry().shape();
-    const Result<void*> r =
-        core.allocate_into(base + table, kHeadWords + i, bytes() - kTagSize, g.align);
+    const PageShape& g = geometry().shape_of(cls);
+    const Result<void*> r = core.allocate_into(base + table, kHeadWords + i,
+                                               geometry().bytes_of(cls) - kTagSize, g.align);
     if (!r) return r.error();
     head(base, kHint).store(i + 1);
     const std::uint64_t u = core.offset_of(*r);
