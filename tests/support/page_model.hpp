@@ -96,14 +96,13 @@ class Worker {
 
 class PageModel {
  public:
-  PageModel(std::size_t bytes, std::size_t threads)
-      : heap_(talc::MapTalc<>::anonymous(bytes, talc::OpenOptions{.pages = true})) {
+  PageModel(std::size_t bytes, std::size_t threads) : heap_(talc::MapTalc<>::anonymous(bytes)) {
     for (std::size_t i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>());
   }
   PageModel(const PageModel&) = delete;
   PageModel& operator=(const PageModel&) = delete;
 
-  bool has_pages() noexcept { return heap_.heap().has_pages(); }
+  bool has_pages() noexcept { return heap_.heap().has_lanes(); }
   std::size_t live() const noexcept { return keys_.size(); }
   std::size_t threads() const noexcept { return workers_.size(); }
   talc::MapTalc<>& heap() noexcept { return heap_; }

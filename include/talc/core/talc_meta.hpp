@@ -60,11 +60,9 @@ struct ClaimOptions {
   /// Prove every deallocated pointer by a walk of the heap (O(chunks) per free). Such a heap has
   /// no lanes: the walk needs the lock.
   bool checked = false;
-  /// For a heap with lanes (lanes/lane_heap.hpp): whether it has them. The core heap ignores it.
+  /// For a heap with lanes (lanes/lane_heap.hpp): whether it has them, and with them pages
+  /// (pages/page_table.hpp) for its small blocks. The core heap ignores it.
   bool lanes = true;
-  /// For a heap with lanes: whether its small blocks live in pages (pages/page_table.hpp), which
-  /// any thread gives a block back to without the lock. The core heap ignores it.
-  bool pages = true;
 };
 
 template <class Bins = DefaultBinConfig, bool Journaled = true>
