@@ -83,7 +83,6 @@ int main(int argc, char** argv) {
                  "usage: talc_op_cost PEER pair64|random|random:MAX|realloc:MAX N\n"
                  "       talc_op_cost talc lock N   (the heap's lock alone)\n"
                  "  PEER: talc talc_core boost_rbtree boost_seqfit glibc mimalloc jemalloc\n"
-                 "        talc_pages (the face with its small blocks in pages)\n"
                  "        talc_nolanes (the face with lanes off: every call takes the lock)\n"
                  "        talc_core_unjournaled (the core without its journal: what it costs)\n");
     return 2;
@@ -95,7 +94,6 @@ int main(int argc, char** argv) {
     return run_lock(n);
   }
   if (peer == "talc") return run<TalcFacePeer>(work, n);
-  if (peer == "talc_pages") return run<BasicTalcFacePeer<SmallBlocks::pages>>(work, n);
   if (peer == "talc_nolanes") return run<BasicTalcFacePeer<SmallBlocks::none>>(work, n);
   if (peer == "talc_core") return run<TalcCorePeer>(work, n);
   if (peer == "talc_core_unjournaled") return run<BasicTalcCorePeer<false>>(work, n);

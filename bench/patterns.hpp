@@ -52,9 +52,10 @@ struct PatternRun {
 };
 
 // A batch of 1000 blocks of 64 bytes: 64 KiB, which fits in the L2 cache, so the figure is the
-// allocator's and not the memory's; and far more than any thread cache keeps of one size
-// (talc's lanes 32, glibc's tcache 7), so every round also goes through the central heap, which
-// is what threadtest measures as workers are added.
+// allocator's and not the memory's; and far more than a thread cache of blocks keeps of one size
+// (glibc's tcache 7), so every round also goes through such an allocator's central heap, which
+// is what threadtest measures as workers are added. talc's lanes serve it from pages, a few per
+// worker, made in the untimed round.
 inline constexpr std::size_t kThreadtestBatch = 1000;
 inline constexpr std::size_t kThreadtestSize = 64;
 

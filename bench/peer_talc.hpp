@@ -17,23 +17,19 @@
 
 namespace talc_bench {
 
-// Where the face's small blocks come from: the calling thread's lane (the default), pages that
-// lane owns, or nowhere but the core under the lock: the sides of the small-block layer, in one
-// run.
-enum class SmallBlocks { lanes, pages, none };
+// Where the face's small blocks come from: the pages of the calling thread's lane (the default),
+// or nowhere but the core under the lock: the two sides of the small-block layer, in one run.
+enum class SmallBlocks { lanes, none };
 
 template <SmallBlocks Small>
 class BasicTalcFacePeer {
  public:
-  static constexpr PeerInfo kInfo{Small == SmallBlocks::lanes   ? "talc"
-                                  : Small == SmallBlocks::pages ? "talc_pages"
-                                                                : "talc_nolanes",
-                                  true, true, true};
+  static constexpr PeerInfo kInfo{Small == SmallBlocks::lanes ? "talc" : "talc_nolanes", true, true,
+                                  true};
 
   explicit BasicTalcFacePeer(std::size_t arena)
-      : heap_(talc::MapTalc<>::anonymous(
-            arena, talc::OpenOptions{.lanes = Small != SmallBlocks::none,
-                                     .pages = Small == SmallBlocks::pages})) {}
+      : heap_(talc::MapTalc<>::anonymous(arena,
+                                         talc::OpenOptions{.lanes = Small != SmallBlocks::none})) {}
 
   void* allocate(std::size_t size, std::size_t align) noexcept {
     const talc::Result<talc::Meta> r = heap_.try_allocate(size, align);

@@ -6,7 +6,6 @@ namespace talc_bench {
 
 void add_talc_peers(std::vector<std::unique_ptr<Bench>>& list, std::size_t arena) {
   list.push_back(std::make_unique<BenchOf<TalcFacePeer>>(arena));
-  list.push_back(std::make_unique<BenchOf<BasicTalcFacePeer<SmallBlocks::pages>>>(arena));
   list.push_back(std::make_unique<BenchOf<BasicTalcFacePeer<SmallBlocks::none>>>(arena));
   list.push_back(std::make_unique<BenchOf<TalcCorePeer>>(arena));
 }

@@ -210,7 +210,7 @@ py::class_<Heap, HeapPtr> bind_heap(py::module_& m) {
       "max_size"_a = 0, mode, "lanes"_a = true,
       "Creates the shared memory object `name` (\"/name\") of `size` bytes and builds a heap "
       "in it; FileExistsError if it exists. The heap may grow to `max_size` (0: never); "
-      "`mode` is the object's permissions; `lanes` gives each thread a cache of blocks.");
+      "`mode` is the object's permissions; `lanes` gives each thread pages of small blocks.");
   c.def_static("open_or_create_shm", create_args(&MapTalc::open_or_create_shm, shm, "shm"),
                "name"_a, "size"_a, "max_size"_a = 0, mode, "lanes"_a = true,
                "Opens the shared memory object `name` if it exists (its heap's own options hold "
@@ -315,7 +315,7 @@ py::class_<Heap, HeapPtr> bind_heap(py::module_& m) {
         "Publishes `offset` as the heap's root, to every process; None clears it.");
   c.def("stats", &stats, "The heap's figures (HeapStats) as a dict.");
   c.def("check", &check, "The full integrity check: None, or talc.Error naming what is wrong.");
-  c.def("trim", &trim, "Gives the blocks the calling thread's lane caches back to the heap.");
+  c.def("trim", &trim, "Gives the calling thread's empty pages back to the heap.");
   c.def_property_readonly(
       "size",
       [](Heap& h) {

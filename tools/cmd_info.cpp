@@ -30,9 +30,8 @@ nlohmann::json to_json(const RegionSpec& spec, const HeapFacts& f) {
                      {"owner_pid", l.owner_pid},
                      {"state", l.state},
                      {"thread", l.thread},
-                     {"blocks", l.blocks},
-                     {"bytes", l.bytes},
-                     {"busy", l.busy}});
+                     {"pages", l.pages},
+                     {"held", l.held}});
   // Every field of talc::HeapStats (heap_stats_table.h), and the fragmentation they give.
   nlohmann::json stats = {{"fragmentation", f.stats.fragmentation()}};
 #define TALC_STATS_ITEM(name) stats[#name] = f.stats.name;
@@ -71,7 +70,6 @@ nlohmann::json to_json(const RegionSpec& spec, const HeapFacts& f) {
       {"cached_chunks", f.census.cached_chunks},
       {"cached_bytes", f.census.cached_bytes},
       {"lane_count", f.lane_count},
-      {"lane_bound", f.lane_bound},
       {"lane_table_bytes", f.lane_table_bytes},
       {"page_bytes", f.page_bytes},
       {"pages", f.pages},
@@ -104,7 +102,7 @@ void print_text(const RegionSpec& spec, const HeapFacts& f) {
   const talc::Census& c = f.census;
   std::printf("live            %llu bytes in %llu chunks\n", u(c.live_bytes), u(c.live_chunks));
   std::printf("free            %llu bytes in %llu chunks\n", u(c.free_bytes), u(c.free_chunks));
-  std::printf("cached          %llu bytes in %llu chunks, in lanes\n", u(c.cached_bytes),
+  std::printf("cached          %llu bytes in %llu blocks, free in pages\n", u(c.cached_bytes),
               u(c.cached_chunks));
   std::printf("largest free    %llu bytes\n", u(c.largest_free));
   std::printf("fragmentation   %.4f\n", f.fragmentation);
@@ -126,16 +124,14 @@ void print_text(const RegionSpec& spec, const HeapFacts& f) {
   if (f.lane_count == 0)
     std::printf("lanes           none (built without)\n");
   else
-    std::printf("lanes           %llu, at most %llu bytes each; %zu owned or holding blocks\n",
-                u(f.lane_count), u(f.lane_bound), f.lanes.size());
+    std::printf("lanes           %llu; %zu owned or with pages\n", u(f.lane_count), f.lanes.size());
   if (f.page_bytes != 0)
     std::printf(
         "pages           %llu of up to %llu bytes; table %llu bytes, headers and tails %llu\n",
         u(f.pages), u(f.page_bytes), u(f.page_table_bytes), u(f.page_overhead_bytes));
   for (const LaneFacts& l : f.lanes)
-    std::printf("  lane %3llu  %s (pid %llu, thread %llu)%s: %llu blocks, %llu bytes\n", u(l.index),
-                l.state.c_str(), u(l.owner_pid), u(l.thread), l.busy ? ", inside an operation" : "",
-                u(l.blocks), u(l.bytes));
+    std::printf("  lane %3llu  %s (pid %llu, thread %llu): %llu pages, %llu blocks held\n",
+                u(l.index), l.state.c_str(), u(l.owner_pid), u(l.thread), u(l.pages), u(l.held));
   std::printf("locks' boot     %s\n",
               f.boot_current ? "this one" : "another (the next opener re-initialises them)");
   if (f.names_state == "listed")

@@ -150,24 +150,36 @@ HeapFacts gather_facts(Snapshot& snap) {
 
   Heap::Core::BinCounts free_by_bin;
   f.census = core.census(&free_by_bin);
-  heap.subtract_lanes(f.census);  // what the lanes hold is cached, their table overhead
+  heap.subtract_lanes(f.census);  // a page's free blocks are cached, the tables overhead
   f.lane_count = heap.lane_count();
-  f.lane_bound = heap.lane_bound();
   f.lane_table_bytes = heap.table_chunk();
-  if (heap.has_pages()) {
+  std::vector<LaneFacts> lanes(heap.lane_count());
+  if (heap.has_lanes()) {
     // What the pages' chunks hold besides blocks: every byte of the capacity is then live,
     // free, cached, a table or this.
-    const auto* base = reinterpret_cast<const std::byte*>(&core);
-    const talc::PageTable::Counts pc = heap.pages().counts(base, core.heap_end());
-    f.page_bytes = heap.pages().max_bytes();
+    auto* base = const_cast<std::byte*>(reinterpret_cast<const std::byte*>(&core));
+    const talc::PageTable& pt = heap.pages();
+    const talc::PageTable::Counts pc = pt.counts(base, core.heap_end());
+    f.page_bytes = pt.max_bytes();
     f.pages = pc.pages;
     f.page_table_bytes = heap.page_table_chunk();
     f.page_overhead_bytes =
         pc.chunk_bytes - (pc.held_bytes + pc.held * talc::kTagSize) - pc.free_bytes;
+    // Each page names its lane (index + 1) in its header.
+    for (std::uint64_t i = 0; i < pt.cap; ++i) {
+      const std::uint64_t u = pt.page_at(base, core.heap_end(), i);
+      if (u == talc::PageTable::kNull) continue;
+      const std::uint64_t lane = talc::page_word(base, u + offsetof(talc::PageHeader, lane)).load(),
+                          cls = talc::page_word(base, u + offsetof(talc::PageHeader, cls)).load();
+      if (lane == 0 || lane > lanes.size() || cls >= talc::PageConfig::kClasses) continue;
+      const talc::Page p{base, u, &pt.geometry().shape_of(cls)};
+      ++lanes[lane - 1].pages;
+      lanes[lane - 1].held += p.held(cls);
+    }
   }
   for (std::uint64_t i = 0; i < heap.lane_count(); ++i) {
     const talc::Lane& l = heap.lane(i);
-    LaneFacts lf;
+    LaneFacts& lf = lanes[i];
     lf.index = i;
     const std::uint64_t owner = talc::lane_load(l.owner);
     lf.owner_pid = owner & talc::RegionLock::kPidMask;
@@ -175,11 +187,7 @@ HeapFacts gather_facts(Snapshot& snap) {
                : talc::RegionLock::holder_dead(owner) ? "owned by a dead process"
                                                       : "owned by a live process";
     lf.thread = talc::lane_load(l.thread);
-    for (std::uint64_t c = 0; c < talc::LaneConfig::kClasses && !heap.has_pages(); ++c)
-      lf.blocks += talc::lane_load(l.count[c]);  // with pages, these words are page lists
-    lf.bytes = talc::lane_load(l.bytes);
-    lf.busy = talc::lane_load(l.seq) % 2 != 0;
-    if (owner != 0 || lf.blocks != 0) f.lanes.push_back(lf);
+    if (owner != 0 || lf.pages != 0) f.lanes.push_back(lf);
   }
   const talc::Census& c = f.census;
   f.fragmentation = c.free_bytes == 0 ? 0.0

@@ -71,15 +71,14 @@ struct BinCount {
   std::uint64_t count = 0;
 };
 
-// A lane that is owned or holds blocks (lane_heap.hpp).
+// A lane that is owned or has pages (lane_heap.hpp).
 struct LaneFacts {
   std::uint64_t index = 0;
   std::uint64_t owner_pid = 0;  // 0: no owner
   std::string state;            // free, owned by a live process, owned by a dead one
   std::uint64_t thread = 0;
-  std::uint64_t blocks = 0;
-  std::uint64_t bytes = 0;
-  bool busy = false;  // its owner is (or died) inside an operation
+  std::uint64_t pages = 0;  // the pages on its lists
+  std::uint64_t held = 0;   // the blocks handed out from them and not given back
 };
 
 struct HeapFacts {
@@ -95,20 +94,19 @@ struct HeapFacts {
   std::uint64_t mapped_size = 0;   // as the region is now
   std::string init_state;
   std::uint64_t capacity = 0;
-  talc::Census census;       // the core's walk, what the lanes hold taken out as cached
+  talc::Census census;       // the core's walk, the pages' free blocks taken out as cached
   double fragmentation = 0;  // the walk's: 1 - largest_free / free_bytes; 0 with no free bytes
   talc::HeapStats stats;     // the heap's own counters, recoveries and rollbacks included
   std::uint64_t journal_words = 0;  // non-zero: an operation was interrupted
   bool boot_current = false;        // the locks belong to this boot of the machine
   std::vector<LockFacts> locks;
-  std::uint64_t lane_count = 0;        // 0: a heap built without lanes
-  std::uint64_t lane_bound = 0;        // bytes a lane may hold
+  std::uint64_t lane_count = 0;        // 0: a heap built without lanes (and pages)
   std::uint64_t lane_table_bytes = 0;  // the chunk of the lane table: overhead
-  std::uint64_t page_bytes = 0;        // the largest pages' size; 0: a heap built without pages
+  std::uint64_t page_bytes = 0;        // the largest pages' size; 0: a heap built without lanes
   std::uint64_t pages = 0;
   std::uint64_t page_table_bytes = 0;     // the chunk of the page table: overhead
   std::uint64_t page_overhead_bytes = 0;  // the pages' headers, maps and unused tails
-  std::vector<LaneFacts> lanes;           // the owned or non-empty ones
+  std::vector<LaneFacts> lanes;           // the owned ones and those with pages
   std::vector<BinCount> free_bins;        // non-empty bins only, in bin order
   std::vector<talc::NamedInfo> names;     // the named directory's live entries, in its order
   std::string names_state;  // "none", "listed", "being created" or why the list was refused

@@ -78,7 +78,7 @@ class Allocator {
     const std::size_t bytes = n * sizeof(T), align = alignof(T) < kGranule ? kGranule : alignof(T);
     // Small blocks come from the calling thread's lane, as through Talc.
     LaneOwner* o =
-        bytes <= heap.lane_max_request() && align <= kGranule ? heap.thread_lane() : nullptr;
+        bytes <= PageConfig::kMaxRequest && align <= kGranule ? heap.thread_lane() : nullptr;
     if (o != nullptr) {
       const std::uint64_t u = heap.lane_allocate(*o, bytes);
       if (u != heap.kNull) return pointer(static_cast<T*>(heap.meta().address_of(u)));
@@ -86,9 +86,9 @@ class Allocator {
     Result<void*> r = Errc::corrupted;
     const Errc e = heap.with_lock([&](auto& m) {
       const auto op = [&] {
-        return o != nullptr ? heap.refill_pop(m, *o, bytes) : m.allocate(bytes, align);
+        return o != nullptr ? heap.refill_allocate(m, *o, bytes) : m.allocate(bytes, align);
       };
-      r = heap.retry_after_drain(m, op);
+      r = heap.retry_after_release(m, op);
       // A region this process opened to grow grows for containers too (region/growth.hpp).
       if (r.error() == Errc::out_of_memory && grow_heap(h, m, bytes, align)) r = op();
       Talc<Bins>::mark_if_corrupted(h, r.error());
@@ -110,10 +110,8 @@ class Allocator {
     auto& heap = h.body();
     void* raw = const_cast<std::remove_cv_t<T>*>(p.get());
     if (heap.page_free(raw)) return;
-    LaneOwner* o = heap.free_lane();
-    if (o != nullptr && heap.lane_free(*o, raw) != LaneHeap<Bins>::LaneFree::ask_lock) return;
     const Errc e = heap.with_lock(
-        [&](auto& m) { Talc<Bins>::mark_if_corrupted(h, heap.free_locked(m, raw, o)); });
+        [&](auto& m) { Talc<Bins>::mark_if_corrupted(h, heap.free_locked(m, raw)); });
     if (e == Errc::corrupted) h.mark_corrupted();
   }
 

@@ -75,7 +75,7 @@ typedef struct talc_heap talc_heap;
 typedef struct talc_options {
   size_t max_size;       /* a builder's: the size the region may grow to (0: it never grows) */
   unsigned mode;         /* a creator's permission bits (0: 0600) */
-  int no_lanes;          /* a builder's: nonzero builds no lanes (per-thread caches) */
+  int no_lanes;          /* a builder's: nonzero builds no lanes (per-thread pages) */
   unsigned wait_ms;      /* for another process still building the heap (0: 2000) */
   unsigned lock_wait_ms; /* for a live holder of the heap's lock, per call (0: 10000) */
 } talc_options;
@@ -206,7 +206,7 @@ TALC_NODISCARD talc_errc talc_named_array(talc_heap* heap, const char* name,
 
 /** The heap's figures: a uint64_t for each row of talc/core/heap_stats_table.h, in its order,
  * which says what each means. Every byte of the span is in exactly one of live, free, cached
- * (blocks the lanes hold for their threads) and overhead. */
+ * (the free blocks of the lanes' pages) and overhead. */
 typedef struct talc_stats {
 #define TALC_STATS_FIELD(name) uint64_t name;
   TALC_HEAP_STATS(TALC_STATS_FIELD)
@@ -222,8 +222,8 @@ typedef struct talc_check_report {
   const char* what;
 } talc_check_report;
 TALC_NODISCARD talc_errc talc_check(talc_heap* heap, talc_check_report* report) TALC_NOEXCEPT;
-/** Gives the blocks the calling thread's lane holds back to the heap (and those of lanes whose
- * owners died). */
+/** Gives back to the heap the pages that hold no block, of the calling thread's lane and of lanes
+ * nobody owns (their owners died or gave them back). */
 talc_errc talc_trim(talc_heap* heap) TALC_NOEXCEPT;
 
 /** Rings: a single-producer, single-consumer queue of blocks (offset and size) in the heap, found

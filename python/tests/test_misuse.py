@@ -9,7 +9,7 @@ from conftest import live_state, unique_name
 
 def refused(heap, errc, call):
     """Runs call, which must raise talc.Error `errc` and leave the heap as it was."""
-    heap.trim()  # a request that finds no memory first drains the lanes: that is no change
+    heap.trim()  # a request that finds no memory first gives back empty pages: no change
     before = live_state(heap)
     with pytest.raises(talc.Error) as info:
         call()

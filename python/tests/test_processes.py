@@ -33,7 +33,7 @@ def test_children_fill_blocks_the_parent_reads_in_place_and_frees(heap, shm_name
         assert np.array_equal(arr, workers.pattern(tag, i, size))
         del arr
         block.free()
-    heap.trim()  # the children's lanes, given back when they closed, and any a dead one held
+    heap.trim()  # the empty pages of the children's lanes, and of any a dead one held
     heap.check()
     assert heap.stats()["live_allocations"] == before
 
@@ -97,7 +97,7 @@ def test_a_killed_worker_leaves_the_heap_consistent_for_the_others(heap, shm_nam
         block.free()
     for i, block in enumerate(mine):
         assert np.all(np.frombuffer(block, dtype=np.uint8) == i)
-    heap.trim()  # takes back the dead worker's lane
+    heap.trim()  # gives back the empty pages of the dead worker's lane
     heap.check()
     # Only what the dead worker held (at most hold + 1 blocks) may still be live.
     lost = heap.stats()["live_allocations"] - before

@@ -119,24 +119,6 @@ std::vector<Case> Cases() {
          void* owner = Owner(h);
          return [owner](Heap& x) { EXPECT_TRUE(x.allocate_into(owner, 3, 500).ok()); };
        }},
-      // The two calls of a lane's refill and drain (lane_heap.hpp): blocks carved side by side
-      // onto the list a slot heads, and a pop that frees one.
-      {"allocate_run of eight blocks onto a list",
-       [](Heap& h) {
-         void* owner = Owner(h);
-         EXPECT_EQ(*h.allocate_run(owner, 2, 48, 1, talc::Rel<std::byte>::kNull, 7), 1u);
-         Alloc(h, 100);  // a neighbour, so the next blocks are carved from the top chunk
-         return [owner](Heap& x) {
-           const std::uint64_t head = talc::load_word(static_cast<std::byte*>(owner), 16);
-           EXPECT_EQ(*x.allocate_run(owner, 2, 48, 8, head, 7), 8u);
-         };
-       }},
-      {"deallocate_linked off a list",
-       [](Heap& h) {
-         void* owner = Owner(h);
-         EXPECT_EQ(*h.allocate_run(owner, 2, 48, 2, talc::Rel<std::byte>::kNull, 7), 2u);
-         return [owner](Heap& x) { EXPECT_EQ(x.deallocate_linked(owner, 2), Errc::ok); };
-       }},
       {"allocate_marked with its mark",
        [](Heap& h) {
          Alloc(h, 64);
@@ -458,43 +440,6 @@ TEST_P(FaultInjection, ARollBackLeavesNoTagALockFreeFreeTakesForALiveChunk) {
     EXPECT_TRUE(stray.empty()) << "a live-looking tag inside a free chunk at offset "
                                << (stray.empty() ? 0 : stray.front());
   }
-}
-
-// The longest run (kMaxRun blocks) out of a chunk whose remainder changes bin, with a chunk on
-// each side of it in its list: the most entries an allocate_run journals, under kCapacity.
-TEST_F(FaultInjectionBase, TheLongestRunFitsItsJournal) {
-  std::memset(arena_.base(), 0, kArena - 64);
-  Heap& h = **Heap::claim(arena_.base(), kArena / 2);
-  void* owner = Alloc(h, 64);
-  for (std::uint64_t off = 0; off < 64; off += talc::kWord)
-    talc::store_word(static_cast<std::byte*>(owner), off, talc::Rel<std::byte>::kNull);
-  // Three free chunks of one bin (1664 bytes: 16 blocks of 96 and 128 more), fenced.
-  void* f[3];
-  for (void*& p : f) {
-    Alloc(h, 100);
-    p = Alloc(h, 16 * 96 + 128 - talc::kTagSize);
-  }
-  Alloc(h, 100);
-  for (void* p : f) Free(h, p);
-  std::uint64_t most = 0;
-  static std::uint64_t* deepest = nullptr;
-  static Heap* heap = nullptr;
-  deepest = &most;
-  heap = &h;
-  const std::vector<std::byte> start = Arena();
-  const std::function<void(Heap&)> run = [owner](Heap& x) {
-    talc::fault::hook = [] {
-      if (heap->journal_size() > *deepest) *deepest = heap->journal_size();
-    };
-    const auto r = x.allocate_run(owner, 2, 96, 16, talc::Rel<std::byte>::kNull, 7);
-    talc::fault::hook = nullptr;
-    EXPECT_TRUE(r.ok() && *r == 16u);
-  };
-  run(h);
-  std::printf("the longest run journals %llu entries\n", static_cast<unsigned long long>(most));
-  EXPECT_LE(most, talc::Journal::kCapacity);
-  EXPECT_TRUE(h.check().ok());
-  SetArena(start);
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryOperationKind, FaultInjection,

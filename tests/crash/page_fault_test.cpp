@@ -47,7 +47,7 @@ struct Shared {
 };
 
 MapTalc<> Paged() {
-  return MapTalc<>::anonymous(4 << 20, talc::OpenOptions{.pages = true});
+  return MapTalc<>::anonymous(4 << 20);
 }
 
 std::byte* CoreOf(MapTalc<>& h) {
@@ -66,7 +66,7 @@ std::uint64_t Pages(MapTalc<>& h) {
 }
 // The first page of lane `l`'s list for the test's class (index + 1, or 0).
 std::uint64_t FirstPage(MapTalc<>& h, std::uint64_t l) {
-  return talc::lane_load(h.heap().lane(l).head[kClass]);
+  return talc::lane_load(h.heap().lane(l).first[kClass]);
 }
 
 // Forks a process that runs `run` and exits; waits for it.
@@ -344,7 +344,7 @@ class PageFault : public ::testing::TestWithParam<std::size_t> {
 TEST_P(PageFault, DeathAtEveryWritePointLeavesEveryBlockAccounted) {
   const PageCase c = PageCases()[GetParam()];
   auto heap = Paged();
-  ASSERT_TRUE(heap.heap().has_pages());
+  ASSERT_TRUE(heap.heap().has_lanes());
   std::uint64_t k = 1;
   for (;; ++k) {
     const int rc = RunChild(heap, c, k);

@@ -36,7 +36,7 @@ TEST_P(PageSlotFault, DeathAtEveryWritePointLeavesTheSlotAndItsBlockBeforeOrAfte
   const SlotCase c = kCases[GetParam()];
   std::uint64_t k = 1;
   for (;; ++k) {
-    auto heap = MapTalc<>::anonymous(4 << 20, talc::OpenOptions{.pages = true});
+    auto heap = MapTalc<>::anonymous(4 << 20);
     const talc::Meta owner = heap.allocate(4000);  // a core block: its word 0 is the slot
     auto* slot = static_cast<std::uint64_t*>(owner.ptr());
     *slot = kNull;

@@ -27,10 +27,9 @@
 // them. A loose block's seal is the low bit of its table word, so that a worker takes over only
 // a sealed block (one its owner no longer writes), in the same compare-and-swap.
 //
-// The heap is built with pages (OpenOptions::pages, the default): most loose blocks are then
-// page blocks, which the audit reads from the page table: every block a page holds must be
-// named by a table or by a distinct dead hand, like every live chunk of the core. With --stacks
-// the lanes keep their blocks in stacks instead, which the audit counts as the lanes'.
+// The heap is built with lanes and pages (the default): most loose blocks are then page blocks,
+// which the audit reads from the page table: every block a page holds must be named by a table
+// or by a distinct dead hand, like every live chunk of the core.
 //
 // Progress. Every other worker (the odd ones) pauses now and then between calls, for up to
 // 2 ms, so that there are moments when processes sleep on the lock and nobody else contends
@@ -46,7 +45,7 @@
 // the run fails. One kill in eight also kills the replacement a moment after its start, so that
 // kills land in opening the heap too; the wait and the audit then follow the second kill.
 //
-//   talc_torture [--kills N] [--workers W] [--seed S] [--stacks]
+//   talc_torture [--kills N] [--workers W] [--seed S]
 //   (exit 0: every check passed, no stall)
 #include <signal.h>
 #include <sys/wait.h>
@@ -411,24 +410,22 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers, std::ve
     for (void* p : chunks)
       if (!lanes.in_lanes(m, p)) unnamed.push_back({*m.usable_size(p), p});
     const talc::PageTable& pages = lanes.pages();
-    if (lanes.has_pages()) {
-      for (std::uint64_t i = 0; i < pages.cap; ++i) {
-        const std::uint64_t u = pages.page_at(core, m.heap_end(), i);
-        if (u == kNull) continue;
-        const std::uint64_t cls = talc::page_word(core, u + offsetof(talc::PageHeader, cls)).load();
-        if (cls >= talc::PageConfig::kClasses) continue;
-        const talc::PageShape& g = pages.geometry().shape_of(cls);
-        const talc::Page page{core, u, &g};
-        const std::uint64_t n = g.blocks[cls];
-        for (std::uint64_t w = 0; w < (n + 63) / 64; ++w) {
-          std::uint64_t bits =
-              page.live(w).load() & ~page.freed(w).load() & talc::PageGeometry::mask(n, w);
-          for (; bits != 0; bits &= bits - 1) {
-            const std::uint64_t b = w * 64 + static_cast<std::uint64_t>(std::countr_zero(bits));
-            void* p = core + page.user_of(cls, b);
-            if (!std::binary_search(named.begin(), named.end(), p))
-              unnamed.push_back({talc::PageConfig::chunk_of(cls) - talc::kTagSize, p, u, b, cls});
-          }
+    for (std::uint64_t i = 0; i < pages.cap; ++i) {
+      const std::uint64_t u = pages.page_at(core, m.heap_end(), i);
+      if (u == kNull) continue;
+      const std::uint64_t cls = talc::page_word(core, u + offsetof(talc::PageHeader, cls)).load();
+      if (cls >= talc::PageConfig::kClasses) continue;
+      const talc::PageShape& g = pages.geometry().shape_of(cls);
+      const talc::Page page{core, u, &g};
+      const std::uint64_t n = g.blocks[cls];
+      for (std::uint64_t w = 0; w < (n + 63) / 64; ++w) {
+        std::uint64_t bits =
+            page.live(w).load() & ~page.freed(w).load() & talc::PageGeometry::mask(n, w);
+        for (; bits != 0; bits &= bits - 1) {
+          const std::uint64_t b = w * 64 + static_cast<std::uint64_t>(std::countr_zero(bits));
+          void* p = core + page.user_of(cls, b);
+          if (!std::binary_search(named.begin(), named.end(), p))
+            unnamed.push_back({talc::PageConfig::chunk_of(cls) - talc::kTagSize, p, u, b, cls});
         }
       }
     }
@@ -446,11 +443,11 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers, std::ve
     // page's class does (past 1040-byte chunks the classes are a quarter to an eighth apart).
     auto most = [&](const Held& h) {
       const std::uint64_t core_most = h.value + h.align + talc::kMinChunk + talc::kGranule;
-      if (!lanes.has_pages() || h.value > talc::PageConfig::kMaxRequest) return core_most;
+      if (h.value > talc::PageConfig::kMaxRequest) return core_most;
       const std::uint64_t cls = talc::PageConfig::class_of(talc::chunk_size_for(h.value));
       return std::max(core_most, talc::PageConfig::chunk_of(cls) - talc::kTagSize);
     };
-    // Whether `x` is aligned as hand `h` asked. With pages, an aligned request is served from
+    // Whether `x` is aligned as hand `h` asked. An aligned request is served from
     // the class whose chunks are multiples of the alignment; when the heap has no room for a
     // page of it, the core gives a block of that class's size aligned to kGranule only, which
     // the call frees again when it is not aligned (Talc::allocate_aligned_page): a kill
@@ -458,8 +455,7 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers, std::ve
     auto aligned = [&](const Unnamed& x, const Held& h) {
       if (reinterpret_cast<std::uintptr_t>(x.p) % h.align == 0) return true;
       const std::uint64_t s = (h.value + talc::kTagSize + h.align - 1) / h.align * h.align;
-      return lanes.has_pages() && x.page == kNull && h.align > talc::kGranule &&
-             x.usable + talc::kTagSize >= s;
+      return x.page == kNull && h.align > talc::kGranule && x.usable + talc::kTagSize >= s;
     };
     auto hands = [&] {
       std::string r;
@@ -504,13 +500,10 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers, std::ve
     lost.clear();
     talc::Census c = m.census();
     lanes.subtract_lanes(c);
-    // The core's free bytes are what no live chunk takes: the named chunks, the lane table, and,
-    // with pages, the pages and their table; without, the blocks the lanes cache.
-    std::uint64_t rest = lanes.table_chunk();
-    if (lanes.has_pages())
-      rest += pages.counts(core, m.heap_end()).chunk_bytes + lanes.page_table_chunk();
-    else
-      rest += c.cached_bytes;
+    // The core's free bytes are what no live chunk takes: the named chunks, the lane table, the
+    // pages and their table.
+    const std::uint64_t rest = lanes.table_chunk() + pages.counts(core, m.heap_end()).chunk_bytes +
+                               lanes.page_table_chunk();
     if (c.live_chunks != named.size() || c.live_bytes != core_bytes + page_bytes ||
         c.free_bytes != m.capacity() - core_bytes - rest)
       v = {false, "live chunks " + std::to_string(c.live_chunks) + " (" +
@@ -590,13 +583,9 @@ std::vector<unsigned> AwaitProgress(const Control* control, unsigned workers,
 
 int main(int argc, char** argv) {
   std::uint64_t kills = 100, workers = 4, seed = 1;
-  bool pages = true, usage = false;
+  bool usage = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
-    if (a == "--stacks") {
-      pages = false;
-      continue;
-    }
     if (i + 1 == argc) {
       usage = true;
       break;
@@ -612,13 +601,13 @@ int main(int argc, char** argv) {
       usage = true;
   }
   if (usage || workers == 0 || workers > kMaxWorkers) {
-    std::fprintf(stderr, "usage: %s [--kills N] [--workers 1..8] [--seed S] [--stacks]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s [--kills N] [--workers 1..8] [--seed S]\n", argv[0]);
     return 2;
   }
   const std::string name = "/talc-torture-" + std::to_string(::getpid());
-  auto heap = talc::MapTalc<>::create_shm(name, 16 << 20, talc::OpenOptions{.pages = pages});
-  if (heap.heap().has_pages() != pages) {
-    std::fprintf(stderr, "the heap was not built %s pages\n", pages ? "with" : "without");
+  auto heap = talc::MapTalc<>::create_shm(name, 16 << 20);
+  if (!heap.heap().has_lanes()) {
+    std::fprintf(stderr, "the heap was not built with lanes and pages\n");
     return 2;
   }
   auto* control = heap.construct<Control>();
@@ -720,15 +709,14 @@ int main(int argc, char** argv) {
       v = {false, "the heap did not drain to one chunk"};
   }
   if (v.ok && stalls != 0) v = {false, std::to_string(stalls) + " stalled"};
-  std::printf("talc torture%s: %" PRIu64 " kills of %" PRIu64 " workers in %.1f s; %" PRIu64
+  std::printf("talc torture: %" PRIu64 " kills of %" PRIu64 " workers in %.1f s; %" PRIu64
               " operations (%" PRIu64 " frees of another worker's block); %" PRIu64
               " recoveries, %" PRIu64 " of them rolled an operation back; %" PRIu64
               " stalled (the slowest progress after a kill: %.1f ms); %" PRIu64
               " kills inside a plain allocate or free, which left %" PRIu64
               " blocks in the dead worker's hands (found and freed)\n",
-              pages ? " (pages)" : "", done, workers, secs, ops, control_taken, heap.recoveries(),
-              heap.rollbacks(), stalls, std::chrono::duration<double, std::milli>(slowest).count(),
-              in_plain, freed);
+              done, workers, secs, ops, control_taken, heap.recoveries(), heap.rollbacks(), stalls,
+              std::chrono::duration<double, std::milli>(slowest).count(), in_plain, freed);
   talc::MapTalc<>::remove_shm(name);
   std::printf("%s%s\n", v.ok ? "OK" : "FAILED: ", v.why.c_str());
   return v.ok ? 0 : 1;

@@ -251,8 +251,8 @@ TEST(PagesBetweenProcesses, AMillionMessagesThroughASmallHeapRarelyTakeTheLock) 
     std::string name;
     ~Remove() { MapTalc<>::remove_shm(name); }
   } remove{name};
-  auto heap = MapTalc<>::create_shm(name, kHeap, talc::OpenOptions{.pages = true});
-  ASSERT_TRUE(heap.heap().has_pages());
+  auto heap = MapTalc<>::create_shm(name, kHeap);
+  ASSERT_TRUE(heap.heap().has_lanes());
   max_page_request = heap.heap().pages().geometry().max_request();
   auto* wire = heap.construct<Wire>();
   heap.set_root(heap.offset_of(wire));

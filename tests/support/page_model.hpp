@@ -97,14 +97,13 @@ class Worker {
 
 class PageModel {
  public:
-  PageModel(std::size_t bytes, std::size_t threads)
-      : heap_(talc::MapTalc<>::anonymous(bytes, talc::OpenOptions{.pages = true})) {
+  PageModel(std::size_t bytes, std::size_t threads) : heap_(talc::MapTalc<>::anonymous(bytes)) {
     for (std::size_t i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>());
   }
   PageModel(const PageModel&) = delete;
   PageModel& operator=(const PageModel&) = delete;
 
-  bool has_pages() noexcept { return heap_.heap().has_pages(); }
+  bool has_pages() noexcept { return heap_.heap().has_lanes(); }
   std::size_t live() const noexcept { return keys_.size(); }
   std::size_t threads() const noexcept { return workers_.size(); }
   talc::MapTalc<>& heap() noexcept { return heap_; }
@@ -529,7 +528,7 @@ class PageModel {
   }
 
   // Whether the heap is full enough that a request pages serve may take a hole of the core
-  // instead of a new page (LaneHeap::refill_pop): so it is after the request if it was before.
+  // instead of a new page (LaneHeap::refill_allocate): so it is after the request if it was before.
   bool Tight() {
     const auto& core = heap_.heap().meta();
     using Heap = std::remove_reference_t<decltype(heap_.heap())>;

@@ -1,6 +1,7 @@
-// Lanes (lane_heap.hpp): small blocks without the heap's lock, and everything they promise:
-// ownership and its end (thread exit, process death, fork), exact refusals, accounting,
-// check(), memory that is not stranded, the containers, and the choice to go without.
+// Lanes (lane_heap.hpp): each thread's share of the pages, and everything it promises:
+// ownership and its end (thread exit, process death, fork, a fresh start), exact refusals,
+// accounting, check(), memory that is not stranded, the containers, and the choice to go
+// without. The pages themselves have tests of their own (pages_test.cpp).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -21,10 +22,13 @@ using talc::MapTalc;
 
 constexpr std::size_t kHeap = 4 << 20;
 
-// The lanes' stacks (pages, the default, have tests of their own: pages_test.cpp).
 MapTalc<> Anonymous(std::size_t size = kHeap, talc::OpenOptions o = {}) {
-  o.pages = false;
   return MapTalc<>::anonymous(size, o);
+}
+
+// The class of the pages that serve a request of `size` bytes.
+std::uint64_t ClassOf(std::size_t size) {
+  return talc::PageConfig::class_of(talc::chunk_size_for(size));
 }
 
 // Every byte of the span is live, free, cached or overhead, and check() agrees.
@@ -44,10 +48,7 @@ TEST(Lanes, AreOnByDefaultAndServeSmallBlocksFromTheThreadsLane) {
   EXPECT_EQ(heap.deallocate(a), Errc::ok);
   const talc::HeapStats s = heap.stats();
   EXPECT_EQ(s.live_allocations, 0u);
-  EXPECT_GE(s.cached_blocks, 1u) << "the freed block stays in the lane";
-  const talc::Meta b = heap.allocate(64);
-  EXPECT_EQ(b.offset, a.offset) << "and is the next one handed out";
-  EXPECT_EQ(heap.deallocate(b), Errc::ok);
+  EXPECT_GE(s.cached_blocks, 1u) << "the freed block stays in its page, on the lane's list";
   ExpectAccounted(heap);
 }
 
@@ -83,38 +84,6 @@ TEST(Lanes, SmallBlocksComeAndGoWhileAnotherProcessHoldsTheLock) {
   ExpectAccounted(heap);
 }
 
-// Also without the lock: a request aligned to 32 or 64 bytes that a block on top of its stack
-// can serve, and the free of a block whose neighbour below is a free chunk of the heap.
-TEST(Lanes, AlignedRequestsAndBlocksAboveAFreeChunkGoThroughTheLane) {
-  auto heap = Anonymous(kHeap, talc::OpenOptions{.lock_wait = std::chrono::milliseconds(200)});
-  std::vector<talc::Meta> v;
-  for (int i = 0; i < 8; ++i) v.push_back(heap.allocate(64));  // one refill: adjacent chunks
-  std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.offset < b.offset; });
-  ASSERT_EQ(v[2].offset, v[1].offset + 80);
-  // v[1] goes back to the heap, between two live blocks: v[2] now lies above a free chunk.
-  ASSERT_EQ(heap.deallocate(v[1]), Errc::ok);
-  ASSERT_EQ(heap.trim(), Errc::ok);
-  const talc::Meta above = v[2];
-  v.erase(v.begin() + 1, v.begin() + 3);
-  for (const talc::Meta& m : v) ASSERT_EQ(heap.deallocate(m), Errc::ok);  // six cached
-  const talc::HeapStats before = heap.stats();
-  talc_test::Signal holding, done;
-  const pid_t holder = HoldTheLock(heap, holding, done);
-  ASSERT_TRUE(holding.Await());
-  for (const std::size_t align : {32, 64}) {  // each block goes back where it came from
-    const talc::Result<talc::Meta> m = heap.try_allocate(64, align);
-    ASSERT_TRUE(m.ok()) << align << ": " << talc::describe(m.error());
-    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(m->ptr()) % align, 0u);
-    EXPECT_EQ(heap.deallocate(*m), Errc::ok);
-  }
-  EXPECT_EQ(heap.deallocate(above), Errc::ok);
-  done.Notify();
-  EXPECT_EQ(talc_test::Wait(holder), 0);
-  EXPECT_EQ(heap.stats().cached_blocks, before.cached_blocks + 1) << "into the lane";
-  EXPECT_EQ(heap.deallocate(above), Errc::not_allocated) << "it is cached: a double free";
-  ExpectAccounted(heap);
-}
-
 TEST(Lanes, ADoubleFreeOfACachedBlockIsRefusedAndChangesNothing) {
   auto heap = Anonymous();
   const talc::Meta m = heap.allocate(100);
@@ -131,8 +100,8 @@ TEST(Lanes, ADoubleFreeOfACachedBlockIsRefusedAndChangesNothing) {
   ExpectAccounted(heap);
 }
 
-// A block cached in a lane that another thread holds: that thread is alive, so its lane is
-// made still while it is looked at, and the free is refused.
+// A block another thread freed into its page, which that thread's lane serves from: a second
+// free from this thread is refused, its lane alive or not.
 TEST(Lanes, AFreeOfABlockAnotherThreadsLaneHoldsIsRefused) {
   auto heap = Anonymous();
   std::atomic<int> stage{0};
@@ -152,7 +121,7 @@ TEST(Lanes, AFreeOfABlockAnotherThreadsLaneHoldsIsRefused) {
   ExpectAccounted(heap);
 }
 
-// The atomic calls keep their promise: a slot naming a cached block is refused, slot unchanged.
+// The atomic calls keep their promise: a slot naming a freed block is refused, slot unchanged.
 TEST(Lanes, DeallocateFromASlotNamingACachedBlockIsRefused) {
   auto heap = Anonymous();
   const talc::Meta owner = heap.allocate(64);
@@ -160,7 +129,7 @@ TEST(Lanes, DeallocateFromASlotNamingACachedBlockIsRefused) {
   const talc::Result<talc::Meta> held = heap.try_allocate_into(owner, 0, 48);
   ASSERT_TRUE(held.ok());
   const talc::Meta block = *held;
-  ASSERT_EQ(heap.deallocate(block), Errc::ok);  // freed behind the slot's back: now cached
+  ASSERT_EQ(heap.deallocate(block), Errc::ok);  // freed behind the slot's back
   EXPECT_EQ(heap.deallocate_from(owner, 0), Errc::not_allocated);
   EXPECT_EQ(heap.try_reallocate_from(owner, 0, 500).error(), Errc::not_allocated);
   std::uint64_t slot;
@@ -169,7 +138,8 @@ TEST(Lanes, DeallocateFromASlotNamingACachedBlockIsRefused) {
   ExpectAccounted(heap);
 }
 
-TEST(Lanes, AThreadThatEndsGivesItsLaneBackDrained) {
+// A thread's end gives its lane back, and with it every page that holds no block.
+TEST(Lanes, AThreadThatEndsGivesItsLaneBack) {
   auto heap = Anonymous();
   std::thread t([&] {
     std::vector<talc::Meta> v;
@@ -186,10 +156,11 @@ TEST(Lanes, AThreadThatEndsGivesItsLaneBackDrained) {
 }
 
 // A process that dies owning a lane gives nothing back; its lane is found dead (pid and start
-// time, as a lock's holder) and reclaimed: by trim(), by a request short of memory, by check().
+// time, as a lock's holder), and its empty pages go back to the heap: by trim(), by a request
+// short of memory. check() frees the lane.
 TEST(Lanes, ALaneOfADeadProcessIsReclaimed) {
   const std::string name = talc_test::UniqueShmName("lanes");
-  auto heap = MapTalc<>::create_shm(name, kHeap, talc::OpenOptions{.pages = false});
+  auto heap = MapTalc<>::create_shm(name, kHeap);
   const pid_t child = talc_test::Spawn([&] {
     auto mine = MapTalc<>::open_shm(name);
     std::vector<talc::Meta> v;
@@ -208,6 +179,19 @@ TEST(Lanes, ALaneOfADeadProcessIsReclaimed) {
   EXPECT_EQ(s.cached_blocks, 0u);
   EXPECT_EQ(heap.census().free_chunks, 1u);
   ExpectAccounted(heap);
+  // Another that dies holding blocks: its pages stay on its lane, which check() frees.
+  const pid_t holder = talc_test::Spawn([&] {
+    auto mine = MapTalc<>::open_shm(name);
+    for (int i = 0; i < 20; ++i)
+      if (!mine.try_allocate(200)) return 1;
+    ::_exit(0);
+  });
+  ASSERT_EQ(talc_test::Wait(holder), 0);
+  EXPECT_EQ(heap.stats().lanes_owned, 1u);
+  ExpectAccounted(heap);
+  s = heap.stats();
+  EXPECT_EQ(s.lanes_owned, 0u);
+  EXPECT_EQ(s.live_allocations, 20u) << "the dead process's blocks are live: nobody freed them";
   MapTalc<>::remove_shm(name);
 }
 
@@ -240,9 +224,8 @@ TEST(Lanes, AReusedPidIsNotTakenForTheOwner) {
                    (std::uint64_t{talc::process_tag(static_cast<std::uint32_t>(live))} << 32) |
                        static_cast<std::uint64_t>(live));
   EXPECT_EQ(heap.trim(), Errc::ok);
-  EXPECT_EQ(heap.stats().cached_blocks,
-            talc::lane_load(lane.count[talc::LaneConfig::class_of(80)]));
   EXPECT_GT(heap.stats().cached_blocks, 0u) << "a live owner's lane is left alone";
+  EXPECT_NE(talc::lane_load(lane.first[ClassOf(64)]), 0u) << "its page with it";
   // This process's pid with another start time: a previous process that had the pid.
   const std::uint64_t me = talc::RegionLock::self();
   talc::lane_store(lane.owner, std::uint64_t{(me & 0xffffffffULL) | (((me >> 32) ^ 0x5a5a) << 32)});
@@ -260,7 +243,8 @@ TEST(Lanes, AForkedChildNeverUsesItsParentsLane) {
   for (int i = 0; i < 5; ++i) v.push_back(heap.allocate(64));
   for (const talc::Meta& m : v) ASSERT_EQ(heap.deallocate(m), Errc::ok);
   const talc::Lane* parents = heap.heap().held_lane()->lane;
-  const std::uint32_t cached = talc::lane_load(parents->count[talc::LaneConfig::class_of(80)]);
+  const std::uint64_t first = talc::lane_load(parents->first[ClassOf(64)]);
+  const std::uint32_t cur = talc::lane_load(parents->cur[ClassOf(64)]);
   const pid_t child = talc_test::Spawn([&] {
     if (heap.heap().held_lane() != nullptr) return 1;  // the record is its parent's
     const talc::Meta m = heap.allocate(64);
@@ -270,18 +254,20 @@ TEST(Lanes, AForkedChildNeverUsesItsParentsLane) {
     ::_exit(0);
   });
   EXPECT_EQ(talc_test::Wait(child), 0);
-  EXPECT_EQ(talc::lane_load(parents->count[talc::LaneConfig::class_of(80)]), cached)
+  EXPECT_EQ(talc::lane_load(parents->first[ClassOf(64)]), first)
       << "the parent's lane is as it left it";
+  EXPECT_EQ(talc::lane_load(parents->cur[ClassOf(64)]), cur);
   EXPECT_EQ(heap.heap().held_lane()->lane, parents);
   ExpectAccounted(heap);
 }
 
-// A request that finds no room drains the thread's own lane and retries before it fails.
-TEST(Lanes, CachedBlocksAreGivenBackBeforeARequestFails) {
+// A request that finds no room gives back the empty pages of the thread's own lane and retries
+// before it fails.
+TEST(Lanes, EmptyPagesAreGivenBackBeforeARequestFails) {
   auto heap = Anonymous(256 << 10);
   std::vector<talc::Meta> v;
   for (;;) {
-    const talc::Result<talc::Meta> m = heap.try_allocate(512);
+    const talc::Result<talc::Meta> m = heap.try_allocate(64);
     if (!m) break;
     v.push_back(*m);
   }
@@ -291,17 +277,17 @@ TEST(Lanes, CachedBlocksAreGivenBackBeforeARequestFails) {
   const std::size_t most = before.free_bytes + before.cached_bytes - 4096;
   const talc::Result<talc::Meta> big = heap.try_allocate(most);
   ASSERT_TRUE(big.ok()) << talc::describe(big.error());
-  EXPECT_EQ(heap.stats().failures, before.failures) << "the drain answered it: no refusal";
+  EXPECT_EQ(heap.stats().failures, before.failures) << "the pages answered it: no refusal";
   EXPECT_EQ(heap.deallocate(*big), Errc::ok);
   ExpectAccounted(heap);
 }
 
-// A request no size of the region could hold is refused without draining a lane: the core
+// A request no size of the region could hold is refused without giving back a page: the core
 // alone refuses it (and counts it), with the error it gives, and nothing cached moves.
-TEST(Lanes, AHopelessRequestIsRefusedWithoutDrainingAnything) {
+TEST(Lanes, AHopelessRequestIsRefusedWithoutGivingBackAnything) {
   auto heap = Anonymous(256 << 10);
   for (int i = 0; i < 64; ++i) heap.deallocate(heap.allocate(64 + 16 * (i % 8)));
-  const talc::Meta small = heap.allocate(2048);  // above the lanes: resized under the lock
+  const talc::Meta small = heap.allocate(8192);  // above the pages: resized under the lock
   const talc::HeapStats before = heap.stats();
   ASSERT_GT(before.cached_blocks, 0u);
   for (const std::size_t size : {heap.size(), 2 * heap.size(), std::size_t{1} << 62}) {
@@ -312,7 +298,7 @@ TEST(Lanes, AHopelessRequestIsRefusedWithoutDrainingAnything) {
   const talc::HeapStats after = heap.stats();
   EXPECT_EQ(after.cached_blocks, before.cached_blocks);
   EXPECT_EQ(after.cached_bytes, before.cached_bytes);
-  EXPECT_EQ(after.deallocations, before.deallocations) << "a drain frees blocks into the heap";
+  EXPECT_EQ(after.deallocations, before.deallocations) << "a page given back is a free";
   EXPECT_EQ(after.free_chunks, before.free_chunks);
   EXPECT_EQ(heap.deallocate(small), Errc::ok);
 }
@@ -329,9 +315,10 @@ TEST(Lanes, CanBeTurnedOffAndEveryProcessFollowsTheHeap) {
   auto other = MapTalc<>::open_shm(name);
   EXPECT_EQ(other.stats().lanes, 0u);
   MapTalc<>::remove_shm(name);
-  auto on = MapTalc<>::create_shm(name, kHeap, talc::OpenOptions{.pages = false});
+  auto on = MapTalc<>::create_shm(name, kHeap);
   auto off = MapTalc<>::open_shm(name, talc::OpenOptions{.lanes = false});
   EXPECT_GT(off.stats().lanes, 0u);
+  EXPECT_TRUE(off.heap().pages().present()) << "lanes come with pages";
   MapTalc<>::remove_shm(name);
   // A checked heap (every free proven by a walk under the lock) has none either.
   auto checked = Anonymous(kHeap, talc::OpenOptions{.claim = {.checked = true}});
@@ -344,36 +331,27 @@ TEST(Lanes, TheContainersAllocatorGoesThroughTheLane) {
   talc::OffsetPtr<int> p = a.allocate(10);
   ASSERT_NE(heap.heap().held_lane(), nullptr);
   a.deallocate(p, 10);
+  EXPECT_TRUE(heap.heap().page_usable(p.get()).has_value()) << "a page's block";
+  EXPECT_EQ(heap.stats().live_allocations, 0u);
   EXPECT_GE(heap.stats().cached_blocks, 1u);
-  talc::OffsetPtr<int> q = a.allocate(10);
-  EXPECT_EQ(q.get(), p.get()) << "the cached block comes back";
-  a.deallocate(q, 10);
   ExpectAccounted(heap);
 }
 
-// check() proves the lanes: a stack that loops, or a cached block without its lane's mark.
+// check() proves the lanes: an owner word no process writes is damage.
 TEST(Lanes, CheckFindsADamagedLane) {
   auto heap = Anonymous();
-  std::vector<talc::Meta> v;
-  for (int i = 0; i < 3; ++i) v.push_back(heap.allocate(64));
-  for (const talc::Meta& m : v) ASSERT_EQ(heap.deallocate(m), Errc::ok);
+  heap.deallocate(heap.allocate(64));
   ASSERT_TRUE(heap.check().ok());
-  auto* top = static_cast<std::uint64_t*>(v.back().ptr());  // the head of its stack
-  const std::uint64_t link = top[0], mark = top[1];
-  top[1] = 0;
-  talc::CheckReport rep = heap.check();
+  auto& lane = const_cast<talc::Lane&>(heap.heap().lane(heap.heap().lane_count() - 1));
+  talc::lane_store(lane.owner, talc::RegionLock::kWaiters | 1);
+  const talc::CheckReport rep = heap.check();
   EXPECT_EQ(rep.code, Errc::corrupted);
-  EXPECT_STREQ(rep.what, "a cached block lacks its lane's mark");
-  top[1] = mark;
-  top[0] = heap.heap().meta().offset_of(top);  // names itself: the stack never ends
-  rep = heap.check();
-  EXPECT_EQ(rep.code, Errc::corrupted);
-  EXPECT_STREQ(rep.what, "a lane's stack does not end");
-  top[0] = link;
+  EXPECT_STREQ(rep.what, "a lane's owner word names nobody");
+  talc::lane_store(lane.owner, std::uint64_t{0});
   EXPECT_TRUE(heap.check().ok());
 }
 
-// Many threads, each in its own lane, exchanging blocks: each free goes to the freer's lane.
+// Many threads, each in its own lane, exchanging blocks: each free goes to the block's page.
 TEST(Lanes, ThreadsExchangingBlocksKeepAnExactAccount) {
   auto heap = Anonymous(16 << 20);
   constexpr int kThreads = 4, kRounds = 20000;
@@ -406,6 +384,88 @@ TEST(Lanes, ThreadsExchangingBlocksKeepAnExactAccount) {
   ExpectAccounted(heap);
   EXPECT_EQ(heap.trim(), Errc::ok);
   EXPECT_EQ(heap.census().free_chunks, 1u);
+}
+
+// A stale owner handle whose block went back to its page: the atomic calls would write into a
+// free block. Refused (not_allocated), nothing written, and the heap stays sound.
+TEST(Lanes, AllocateIntoAStaleOwnerIsRefused) {
+  auto heap = Anonymous();
+  const talc::Meta owner = heap.allocate(64);
+  ASSERT_EQ(heap.deallocate(owner), Errc::ok);
+  EXPECT_EQ(heap.deallocate_from(owner, 0), Errc::not_allocated);
+  EXPECT_EQ(heap.try_reallocate_from(owner, 0, 100).error(), Errc::not_allocated);
+  const talc::Result<talc::Meta> r = heap.try_allocate_into(owner, 0, 48);
+  EXPECT_EQ(r.error(), Errc::not_allocated) << "a freed owner is free to its user";
+  ExpectAccounted(heap);
+  EXPECT_FALSE(heap.heap().corrupted()) << "the heap got marked corrupted";
+}
+
+// try_allocate refuses a bad alignment, also for a request a lane's pages would serve.
+TEST(Lanes, ABadAlignmentIsRefused) {
+  auto heap = Anonymous();
+  EXPECT_EQ(heap.try_allocate(8, 3).error(), Errc::bad_alignment);
+  EXPECT_EQ(heap.try_allocate(8, 0).error(), Errc::bad_alignment);
+}
+
+// try_allocate keeps a copy of the thread's lane across the out-of-memory handler; a handler
+// that uses another heap moves that heap's record into the first slot, and a retry that read the
+// slot again would work the other heap's lane with this heap's core.
+TEST(Lanes, AnOutOfMemoryHandlerThatUsesAnotherHeapDoesNotSwapLanes) {
+  auto h1 = Anonymous(256 << 10);
+  auto h2 = Anonymous(256 << 10);
+  std::vector<talc::Meta> mine;
+  h2.deallocate(h2.allocate(64));  // h2's lane has a page of the class
+  // Fill h1 with blocks that bypass the pages, then small ones until a small one fails.
+  for (std::size_t sz : {16384u, 8192u, 4096u}) {
+    for (;;) {
+      const talc::Result<talc::Meta> m = h1.try_allocate(sz);
+      if (!m) break;
+      mine.push_back(*m);
+    }
+  }
+  for (;;) {
+    const talc::Result<talc::Meta> m = h1.try_allocate(64);
+    if (!m) break;
+    mine.push_back(*m);
+  }
+  ASSERT_EQ(h1.try_allocate(64).error(), Errc::out_of_memory);
+  const talc::HeapStats h2_before = h2.stats();
+  int calls = 0;
+  h1.on_out_of_memory([&](std::size_t) {
+    // Some other work of this thread: on another heap.
+    h2.deallocate(h2.allocate(64));
+    return ++calls == 1;
+  });
+  const talc::Result<talc::Meta> r = h1.try_allocate(64);
+  EXPECT_EQ(r.error(), Errc::out_of_memory) << "h1 is full; got offset " << (r ? r->offset : 0);
+  EXPECT_EQ(h2.stats().live_allocations, h2_before.live_allocations)
+      << "h2's pages lost a block to h1's request";
+  EXPECT_EQ(h2.stats().cached_blocks, h2_before.cached_blocks);
+  const talc::CheckReport rep2 = h2.check();
+  EXPECT_TRUE(rep2.ok()) << rep2.what;
+  if (r) {
+    bool inside = false;
+    for (const talc::Meta& m : mine)
+      inside |= r->offset >= m.offset && r->offset < m.offset + m.size;
+    EXPECT_FALSE(inside) << "h1 handed out memory inside a block that is live";
+  }
+}
+
+// fresh_start() (reset_lanes) frees every lane but the ones this process's own threads hold and
+// keep using through their records: else two threads would then work one lane without the lock.
+TEST(Lanes, FreshStartLeavesNoLaneWithTwoOwners) {
+  auto heap = Anonymous();
+  heap.deallocate(heap.allocate(64));
+  const talc::Lane* mine = heap.heap().held_lane()->lane;
+  ASSERT_EQ(heap.fresh_start(), Errc::ok);
+  const talc::Lane* other = nullptr;
+  std::thread t([&] {
+    heap.deallocate(heap.allocate(64));
+    other = heap.heap().held_lane()->lane;
+  });
+  t.join();
+  EXPECT_EQ(heap.heap().held_lane() == nullptr ? nullptr : heap.heap().held_lane()->lane, mine);
+  EXPECT_NE(other, mine) << "two threads of one process hold the same lane";
 }
 
 }  // namespace

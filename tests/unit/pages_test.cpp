@@ -21,7 +21,6 @@ using talc::MapTalc;
 constexpr std::size_t kHeap = 4 << 20;
 
 MapTalc<> Paged(std::size_t size = kHeap, talc::OpenOptions o = {}) {
-  o.pages = true;
   return MapTalc<>::anonymous(size, o);
 }
 
@@ -46,7 +45,7 @@ pid_t HoldTheLock(MapTalc<>& heap, talc_test::Signal& holding, talc_test::Signal
 
 TEST(Pages, ServeSmallBlocksAndCountThemExactly) {
   auto heap = Paged();
-  ASSERT_TRUE(heap.heap().has_pages());
+  ASSERT_TRUE(heap.heap().has_lanes());
   std::vector<talc::Meta> held;
   for (int i = 0; i < 1000; ++i) held.push_back(heap.allocate(40));
   talc::HeapStats s = heap.stats();

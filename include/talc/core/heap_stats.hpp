@@ -60,8 +60,8 @@ struct HeapStats {
 };
 
 /// What a walk of the chunks finds; only meaningful on a heap that passes check(). Through the
-/// face, the blocks the lanes hold and the lane table are taken out of the live figures, and the
-/// former counted as cached.
+/// face, the pages and the two tables are taken out of the live figures, the blocks users hold
+/// in pages put in, and the pages' free blocks counted as cached.
 struct Census {
   std::uint64_t live_chunks = 0;
   std::uint64_t live_bytes = 0;  // chunk bytes of allocated chunks, tags included

@@ -21,11 +21,13 @@
   X(free_chunks)                                                                                   \
   /* Bytes of the largest free chunk. */                                                           \
   X(largest_free)                                                                                  \
-  /* Metadata, padding, sentinel, lane table, one tag per live block. */                           \
+  /* Metadata, padding, sentinel, the lane and page tables, the pages' headers and unused tails,  \
+   * one tag per live block. */                                                                    \
   X(overhead_bytes)                                                                                \
-  /* Blocks the lanes hold (lanes/lane_heap.hpp): free to users, allocated to the central heap. The      \
-   * bytes are whole chunks. Read without stopping the lanes, so exact only when they are          \
-   * still. */                                                                                     \
+  /* The free blocks of the lanes' pages (pages/page_table.hpp), given back or never handed out:  \
+   * free to users, allocated to the central heap as part of a page. The bytes are whole chunks.   \
+   * Read without stopping the lanes, so exact only when no thread is handing out or giving back   \
+   * a block. */                                                                                   \
   X(cached_blocks)                                                                                 \
   X(cached_bytes)                                                                                  \
   /* Lanes the heap has (0: built without), and how many of them a thread holds. */                \
@@ -35,8 +37,8 @@
    * count (a fresh heap's peak is 0); a page counts whole while it is made, since its blocks are  \
    * handed out and given back without the lock, where no exact sum of them is kept. */            \
   X(peak_live_bytes)                                                                               \
-  /* Operations of the central heap: with lanes, a refill or a drain counts one per block, and a   \
-   * block a lane hands out or takes back counts nothing. */                                       \
+  /* Operations of the central heap: with lanes, a page made counts one allocation and a page     \
+   * given back one deallocation, and a block a page hands out or takes back counts nothing. */    \
   X(allocations)                                                                                   \
   X(deallocations)                                                                                 \
   X(reallocations)                                                                                 \

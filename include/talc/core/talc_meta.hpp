@@ -60,11 +60,9 @@ struct ClaimOptions {
   /// Prove every deallocated pointer by a walk of the heap (O(chunks) per free). Such a heap has
   /// no lanes: the walk needs the lock.
   bool checked = false;
-  /// For a heap with lanes (lanes/lane_heap.hpp): whether it has them. The core heap ignores it.
+  /// For a heap with lanes (lanes/lane_heap.hpp): whether it has them, and with them pages
+  /// (pages/page_table.hpp) for its small blocks. The core heap ignores it.
   bool lanes = true;
-  /// For a heap with lanes: whether its small blocks live in pages (pages/page_table.hpp), which
-  /// any thread gives a block back to without the lock. The core heap ignores it.
-  bool pages = true;
 };
 
 template <class Bins = DefaultBinConfig, bool Journaled = true>
@@ -154,19 +152,6 @@ class alignas(64) TalcMeta {
   /// Frees the block the slot names and nulls the slot. Refuses an empty slot (null_pointer),
   /// and a slot that names its own block (foreign_pointer).
   Errc deallocate_from(const void* owner, std::size_t word, std::uint64_t bias = 0) noexcept;
-  /// The two calls of an intrusive list of blocks whose head is the slot (a lane's,
-  /// lanes/lane.hpp), each one atomic operation. allocate_run pushes up to `n` new blocks (at most
-  /// kMaxRun) of exactly `chunk` bytes, carved side by side from the free chunk that a request for
-  /// one would get, as many as it holds: each names the one below in its first word (the lowest
-  /// names `link`, the slot's old value, say), each holds `mark` in its second, and the slot then
-  /// names the top one. It answers how many it carved: 0, with nothing changed, when that chunk
-  /// is one block and 16 bytes, which no block of `chunk` bytes can leave behind; out_of_memory
-  /// when there is no chunk for one. deallocate_linked frees the block the slot names and gives
-  /// the slot that block's first word.
-  Result<std::uint32_t> allocate_run(const void* owner, std::size_t word, std::uint64_t chunk,
-                                     std::uint32_t n, std::uint64_t link,
-                                     std::uint64_t mark) noexcept;
-  Errc deallocate_linked(const void* owner, std::size_t word) noexcept;
   /// The three slot calls on a slot the caller found itself: `slot` is the word's offset from
   /// this heap's base, inside a block the caller proved live and not the core's own (a page's
   /// block, pages/page_table.hpp). slot_of() is how the core finds one in its own chunks.
@@ -178,8 +163,6 @@ class alignas(64) TalcMeta {
   /// The offset of word `word` of the live chunk `owner`: not_allocated, foreign_pointer... when
   /// there is no such word.
   Result<std::uint64_t> slot_of(const void* owner, std::size_t word) const noexcept;
-  /// Blocks a run carves at most: its journal takes one entry a block and seven more.
-  static constexpr std::uint32_t kMaxRun = 16;
   /// An allocation whose first word holds `mark` in the same atomic operation, for a block that
   /// can be published only after the operation (a word outside the heap names it): a process
   /// that dies before publishing leaves a block a walk of the heap can recognise by its mark.
@@ -434,8 +417,8 @@ class alignas(64) TalcMeta {
   template <bool Keep = false, bool Split = false>
   TALC_HOT void release(const Chunk& c, const Merge& m) noexcept;
   TALC_HOT Merge merge_of(const Chunk& c) const noexcept;
-  /// deallocate_at, or with `linked` what deallocate_linked does to its slot.
-  Errc release_named(std::uint64_t slot, std::uint64_t bias, bool linked) noexcept;
+  /// deallocate_from and deallocate_at: frees the block the slot names and nulls the slot.
+  Errc release_named(std::uint64_t slot, std::uint64_t bias) noexcept;
 
   /// Links a free chunk into `bin` (the bin of its size); `fresh` when its node words are unused
   /// interior. Unlinks one from the bin it is listed in.

@@ -3,7 +3,7 @@
 // plan() checks the request and finds the chunk (find(): the request's own bin is probed a few
 // chunks deep, then the first non-empty bin whose every chunk fits is taken); carve() carves the
 // block out of it, freeing a leading alignment gap and a trailing remainder as chunks of their
-// own. Neither commits: allocate(), allocate_into(), allocate_marked() and allocate_run() do,
+// own. Neither commits: allocate(), allocate_into(), allocate_marked() do,
 // after publishing what each promises. Before the first write, every offset carve() will write
 // through has been checked (free_chunk_ok, head_ok), so a damaged heap is refused with nothing
 // changed.
@@ -199,51 +199,6 @@ Result<void*> TalcMeta<Bins, Journaled>::allocate_at(std::uint64_t slot, std::si
   count(&HeapCounters::allocations);
   commit();
   return p;
-}
-
-template <class Bins, bool Journaled>
-Result<std::uint32_t> TalcMeta<Bins, Journaled>::allocate_run(const void* owner, std::size_t word,
-                                                              std::uint64_t chunk, std::uint32_t n,
-                                                              std::uint64_t link,
-                                                              std::uint64_t mark) noexcept {
-  if (n == 0 || n > kMaxRun || chunk < kMinChunk || chunk % kGranule != 0 ||
-      chunk > kMaxRequest / kMaxRun)
-    return Errc::size_overflow;
-  const Result<std::uint64_t> slot = slot_of(owner, word);
-  if (!slot) return slot.error();
-  // The chunk a request for one block would get: a hole is reused as it would be.
-  Fit fit = find(chunk, kGranule);
-  if (fit.corrupt) return refused(Errc::corrupted);
-  if (fit.base == Rel<FreeHead>::kNull) return refused(Errc::out_of_memory);
-  if (n > fit.size / chunk) n = static_cast<std::uint32_t>(fit.size / chunk);
-  if (fit.size - n * chunk == kGranule) --n;  // a remainder of 16 bytes cannot stand alone
-  if (n == 0) return std::uint32_t{0};        // one block 16 bytes larger: not this call's
-  if (const Errc e = bins_for(fit, n * chunk); e != Errc::ok) return refused(e);
-  // One chunk of n blocks, then split: its tag (named by carve) says one block, and the tags
-  // of the others follow, journalled, since their words lay inside the free chunk and a
-  // roll-back must leave no tag there. The first block's words are journalled too: the free
-  // chunk's node lay there, which a roll-back must find again. The others' lay inside the free
-  // chunk, which keeps nothing there that a roll-back looks at.
-  void* p = carve(fit, n * chunk);
-  const std::uint64_t base = offset_of(p) - kTagSize;
-  const std::uint64_t tag = Tag::make(chunk, true, false).bits;
-  put(base, tag);
-  for (std::uint32_t i = 1; i < n; ++i) put(base + i * chunk, tag);
-  // The list runs downwards: its head is the top block, next to the rest of the free chunk,
-  // so the block handed out first merges with it again when it comes back.
-  put(base + kTagSize, link);
-  put(base + kTagSize + kWord, mark);
-  for (std::uint32_t i = 1; i < n; ++i) {
-    const std::uint64_t u = base + i * chunk + kTagSize;
-    put_unlogged(u, u - chunk);
-    put_unlogged(u + kWord, mark);
-  }
-  put(*slot, base + (n - 1) * chunk + kTagSize);
-  counters_.live_chunks += n - 1;
-  counters_.allocations += n - 1;
-  count(&HeapCounters::allocations);
-  commit();
-  return n;
 }
 
 template <class Bins, bool Journaled>

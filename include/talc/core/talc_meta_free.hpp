@@ -83,8 +83,9 @@ Errc TalcMeta<Bins, Journaled>::deallocate(void* p) noexcept {
   return deallocate_live(*live);
 }
 
-// Inlined into deallocate() and the lanes' free: as a call of its own it cost a free 20
-// instructions (talc_op_cost talc_core pair64: 468 against 448 per operation).
+// Inlined into deallocate() and the face's free under the lock (LaneHeap::free_locked): as a
+// call of its own it cost a free 20 instructions (talc_op_cost talc_core pair64: 468 against
+// 448 per operation).
 template <class Bins, bool Journaled>
 [[gnu::always_inline]] inline Errc TalcMeta<Bins, Journaled>::deallocate_live(
     const Chunk& live) noexcept {
@@ -101,41 +102,26 @@ Errc TalcMeta<Bins, Journaled>::deallocate_from(const void* owner, std::size_t w
                                                 std::uint64_t bias) noexcept {
   const Result<std::uint64_t> slot = slot_of(owner, word);
   if (!slot) return slot.error();
-  return release_named(*slot, bias, false);
-}
-
-template <class Bins, bool Journaled>
-Errc TalcMeta<Bins, Journaled>::deallocate_linked(const void* owner, std::size_t word) noexcept {
-  const Result<std::uint64_t> slot = slot_of(owner, word);
-  if (!slot) return slot.error();
-  return release_named(*slot, 0, true);
+  return release_named(*slot, bias);
 }
 
 template <class Bins, bool Journaled>
 Errc TalcMeta<Bins, Journaled>::deallocate_at(std::uint64_t slot, std::uint64_t bias) noexcept {
-  return release_named(slot, bias, false);
+  return release_named(slot, bias);
 }
 
 template <class Bins, bool Journaled>
-Errc TalcMeta<Bins, Journaled>::release_named(std::uint64_t slot, std::uint64_t bias,
-                                              bool linked) noexcept {
+Errc TalcMeta<Bins, Journaled>::release_named(std::uint64_t slot, std::uint64_t bias) noexcept {
   const std::uint64_t value = get(slot);
   if (value == Rel<FreeHead>::kNull) return Errc::null_pointer;
   if (value < bias || value - bias >= span_) return Errc::foreign_pointer;
   const Result<Chunk> target = live_chunk(address_of(value - bias));
   if (!target) return target.error();
   if (slot >= target->base && slot < target->end()) return Errc::foreign_pointer;
-  // The block's first word, read before the release reuses it: what the slot takes over.
-  const std::uint64_t next = linked ? get(target->user()) : Rel<FreeHead>::kNull;
   const Merge m = merge_of(*target);
   if (!m.ok) return Errc::corrupted;
-  // A linked block's first word is the list's next link, which a roll-back must give back: none
-  // of its words is written unlogged then (release<Keep>).
-  if (linked)
-    release<true>(*target, m);
-  else
-    release(*target, m);
-  put(slot, next);
+  release(*target, m);
+  put(slot, Rel<FreeHead>::kNull);
   ++counters_.deallocations;  // a free never raises the peak
   commit();
   return Errc::ok;

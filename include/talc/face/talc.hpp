@@ -8,21 +8,20 @@
 //
 // The allocate path, top-down:
 //  1. try_allocate, below. A small request goes to the calling thread's lane
-//     (LaneHeap::lane_allocate in lanes/lane_heap.hpp): with pages, the thread's cache of its
-//     current page of the class (PageFront, pages/page.hpp), then the lane's pages
-//     (PageTable::allocate_from_pages); without them, the lane's stack (LaneOwner::pop in
-//     lanes/lane.hpp). A few loads and stores in the region, no lock.
+//     (LaneHeap::lane_allocate in lanes/lane_heap.hpp): the thread's cache of its current page
+//     of the class (PageFront, pages/page.hpp), then the lane's pages
+//     (PageTable::allocate_from_pages). A few loads and stores in the region, no lock.
 //  2. Everything else is allocate_slow (face/talc_slow.hpp), out of line so that the fast path
-//     stays small. When the lane has nothing, or the request is large or aligned beyond a
-//     lane, growing() takes the heap's lock (locked(), over TalckMeta::with_lock in sync/) and
-//     runs the core request: a refill of the lane, or TalcMeta::allocate
+//     stays small. When the lane's pages have nothing, or the request is large or aligned beyond
+//     a page, growing() takes the heap's lock (locked(), over TalckMeta::with_lock in sync/) and
+//     runs the core request: a new page for the lane, or TalcMeta::allocate
 //     (core/talc_meta_alloc.hpp: plan, carve, commit, every metadata write journalled).
-//  3. When the core finds no room, the lanes are drained into the heap and the request
-//     retried; then the region grows (region/growth.hpp); then the out-of-memory handler is
-//     asked, outside the lock.
+//  3. When the core finds no room, the pages that hold no block go back to the heap and the
+//     request is retried; then the region grows (region/growth.hpp); then the out-of-memory
+//     handler is asked, outside the lock.
 // deallocate follows the same road back: a page's block to its page (LaneHeap::page_free), from
-// any thread; else deallocate_unpaged: the lane's stack when it may take the block, else
-// free_locked(), LaneHeap::free_locked and TalcMeta::deallocate_live (core/talc_meta_free.hpp).
+// any thread; else free_locked(), LaneHeap::free_locked and TalcMeta::deallocate_live
+// (core/talc_meta_free.hpp).
 //
 // A region may be created with a maximum size larger than its first one: every process maps
 // (reserves) the maximum, and when a request does not fit, the process making it grows the
@@ -76,13 +75,11 @@ struct OpenOptions {
   /// for a service and its clients that run as two users of one group.
   unsigned mode = 0600;
   /// For a process that builds the heap: whether small blocks go through lanes
-  /// (lanes/lane_heap.hpp), per-thread caches in the region that take no lock. The heap records the
+  /// (lanes/lane_heap.hpp), each thread's share of pages (pages/page_table.hpp) that it hands
+  /// blocks out from without a lock, and that any thread, of any process, gives a block back to
+  /// without the heap's lock. Without them every request takes the lock. The heap records the
   /// choice, and every process that opens it follows the heap.
   bool lanes = true;
-  /// For a process that builds the heap with lanes: whether its small blocks live in pages
-  /// (pages/page_table.hpp), which any thread, of any process, gives a block back to without
-  /// the heap's lock. Recorded in the heap like `lanes`.
-  bool pages = true;
 };
 
 /// A refusal to open a heap, or an operation on a heap marked corrupted. code() is an Errc.
@@ -117,7 +114,7 @@ class Talc {
 
   Result<Meta> try_allocate(std::size_t size, std::size_t align = kGranule) noexcept {
     // The fast path: a block of the thread's lane, from the cache of its current page or its
-    // stack. Everything else is out of line (talc_slow.hpp), so that this stays small.
+    // other pages. Everything else is out of line (talc_slow.hpp), so that this stays small.
     if (size <= PageConfig::kMaxRequest && align <= kGranule) [[likely]]
       if (const LaneOwner* held = heap().thread_lane()) [[likely]]
         if (const std::uint64_t u = heap().lane_allocate(*held, size); u != Heap::kNull) [[likely]]
@@ -143,7 +140,7 @@ class Talc {
       return reallocate_page(m, *usable, size, align);
     void* p = m.ptr();
     const Result<void*> r = growing(size, align, [&](auto& core) -> Result<void*> {
-      if (const Errc e = heap().refuse_cached(core, p, lock_wait_); e != Errc::ok) return e;
+      if (const Errc e = heap().refuse_cached(core, p); e != Errc::ok) return e;
       return core.reallocate(p, size, align);
     });
     if (!r) return r.error();
@@ -184,16 +181,16 @@ class Talc {
 
   Errc deallocate(const Meta& m) noexcept {
     if (const Errc e = own(m); e != Errc::ok) return e;
-    // A block asked for larger than any lane's never goes to one: straight to the lock. (A
-    // handle whose size lies only misses the lane; the checks under the lock are the same.)
-    if (m.size > PageConfig::kMaxRequest) return free_locked(base_ + m.offset, nullptr);
+    // A block asked for larger than any page's is never one: straight to the lock. (A handle
+    // whose size lies only misses the page; the checks under the lock are the same.)
+    if (m.size > PageConfig::kMaxRequest) return free_locked(base_ + m.offset);
     return deallocate(base_ + m.offset);
   }
   Errc deallocate(void* p) noexcept {
     // A page's block goes back to its page from any thread, without a lane or the lock.
     if (const std::optional<Errc> r = heap().page_free(p)) [[likely]]
       return *r;
-    return deallocate_unpaged(p);
+    return free_locked(p);
   }
 
   /// Allocation published atomically: word `word` of the live block `owner` receives the new
@@ -206,8 +203,7 @@ class Talc {
     if (owner.base != base_) return Errc::foreign_pointer;
     if (const Errc e = align_error(align); e != Errc::ok) return e;
     const Result<void*> r = growing(size, align, [&](auto& core) -> Result<void*> {
-      if (const Errc e = heap().refuse_cached(core, owner.ptr(), lock_wait_); e != Errc::ok)
-        return e;
+      if (const Errc e = heap().refuse_cached(core, owner.ptr()); e != Errc::ok) return e;
       return heap().allocate_into(core, owner.ptr(), word, size, align, meta_offset());
     });
     if (!r) return r.error();
@@ -278,7 +274,7 @@ class Talc {
     const Errc e = locked([&](auto& core) {
       r = core.usable_size(p);
       if (r)
-        if (const Errc c = heap().refuse_cached(core, p, lock_wait_); c != Errc::ok) r = c;
+        if (const Errc c = heap().refuse_cached(core, p); c != Errc::ok) r = c;
     });
     return e != Errc::ok ? Result<std::size_t>(e) : r;
   }
@@ -289,7 +285,7 @@ class Talc {
     const Errc e = locked([&](auto& core) {
       try {
         rep = core.check();
-        if (rep.ok()) rep = heap().check_lanes(core, true, lock_wait_);
+        if (rep.ok()) rep = heap().check_lanes(core, true);
       } catch (const std::bad_alloc&) {
         rep = CheckReport{Errc::out_of_memory, 0, "not enough process memory to check"};
       }
@@ -306,12 +302,12 @@ class Talc {
     });
     return c;
   }
-  /// Gives the blocks the calling thread's lane caches back to the heap, with those of lanes
-  /// whose owners are gone, as a request that finds no memory does: for a thread that is done
-  /// with small blocks for a while, or before looking at how free space lies (census()).
+  /// Gives back to the heap the pages that hold no block, of the calling thread's lane and of
+  /// lanes whose owners are gone, as a request that finds no memory does: for a thread that is
+  /// done with small blocks for a while, or before looking at how free space lies (census()).
   Errc trim() noexcept {
     LaneOwner* o = heap().held_lane();
-    return locked([&](auto& core) { (void)heap().drain_lanes(core, o); });
+    return locked([&](auto& core) { (void)heap().release_pages(core, o); });
   }
 
   /// The heap's figures (HeapStats), read under the lock at the cost of a few words and the
@@ -461,7 +457,6 @@ class Talc {
                           .wait = opts.wait,
                           .max_size = opts.max_size};
     request.claim.lanes = opts.lanes && opts.claim.lanes;
-    request.claim.pages = request.claim.lanes && opts.pages && opts.claim.pages;
     const HeaderOpened<HeaderType> h = HeaderType::open(request);
     if (!h) throw OpenError(h.error, h.why.empty() ? describe(h.error) : h.why);
     const std::uint64_t ns = h.header->namespace_record(), mine = namespace_id();
@@ -513,23 +508,21 @@ class Talc {
   std::optional<Result<Meta>> allocate_aligned_page(const LaneOwner& o, std::size_t size,
                                                     std::size_t align) noexcept;
   [[gnu::noinline]] Result<Meta> allocate_slow(std::size_t size, std::size_t align) noexcept;
-  [[gnu::noinline]] Errc deallocate_unpaged(void* p) noexcept;
 
   /// Runs `op` (a core request giving Result<void*>) under the lock; when it fails for want of
   /// memory, grows the region (still under the lock, so one process grows it at a time) and
   /// runs it again; when that fails too, asks the out-of-memory handler, outside the lock.
-  /// Before growing, the lanes give back what they may (LaneHeap::retry_after_drain); not for a
+  /// Before growing, the empty pages go back (LaneHeap::retry_after_release); not for a
   /// request no size of the region could hold, which the core alone refuses.
   template <class Op>
   Result<void*> growing(std::size_t size, std::size_t align, Op&& op) noexcept;
 
-  /// A free under the lock (LaneHeap::free_locked): into `o`, the caller's lane, when it may go
-  /// there.
-  Errc free_locked(void* p, const LaneOwner* o) noexcept;
+  /// A free under the lock (LaneHeap::free_locked), out of line: a block no page holds.
+  [[gnu::noinline]] Errc free_locked(void* p) noexcept;
 
   /// Under the lock, before a core call on the block word `word` of `owner` names: not_allocated
-  /// when the owner or that block sits in a lane (LaneHeap::refuse_cached); foreign_pointer when
-  /// the owner is the heap's own (LaneHeap::heaps_own). Anything else wrong
+  /// when the owner or that block is a page's block not handed out (LaneHeap::refuse_cached);
+  /// foreign_pointer when the owner is the heap's own (LaneHeap::heaps_own). Anything else wrong
   /// with the word is left to the core call, which refuses it the same way with lanes or without.
   Errc named_cached(TalcMeta<Bins>& core, const Meta& owner, std::size_t word) noexcept;
 

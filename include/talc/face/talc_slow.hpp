@@ -4,9 +4,9 @@
 // operation under the heap's lock (TalckMeta::with_lock, in sync/), after checking that the
 // heap's span still lies inside what this process maps; a recovery from a dead holder is
 // reported to this process's handler, and damage found is recorded in the header for every
-// opener (record_damage, mark_if_corrupted). growing() is the out-of-memory loop: the lanes
-// drained, then the region grown (region/growth.hpp), then the user's handler asked, outside
-// the lock.
+// opener (record_damage, mark_if_corrupted). growing() is the out-of-memory loop: the empty
+// pages given back, then the region grown (region/growth.hpp), then the user's handler asked,
+// outside the lock.
 #pragma once
 
 // A part of face/talc.hpp, which includes it once the class is complete.
@@ -16,12 +16,11 @@
 
 namespace talc {
 
-// try_allocate, past its fast path: a lane's refill under the lock, an aligned request, a
-// thread with no lane, a request too large for one, growth and out of memory.
+// try_allocate, past its fast path: a new page for the lane under the lock, an aligned request,
+// a thread with no lane, a request too large for a page, growth and out of memory.
 template <class Bins>
 Result<Meta> Talc<Bins>::allocate_slow(std::size_t size, std::size_t align) noexcept {
-  if (size <= heap().lane_max_request() && align <= LaneConfig::kMaxAlign &&
-      is_power_of_two(align)) {
+  if (size <= PageConfig::kMaxRequest && is_power_of_two(align)) {
     if (const LaneOwner* held = heap().thread_lane()) {
       // A copy: a callback run on the way (out of memory, recovery) may use another heap,
       // whose record then takes this one's place in the thread's records.
@@ -30,17 +29,11 @@ Result<Meta> Talc<Bins>::allocate_slow(std::size_t size, std::size_t align) noex
         const std::uint64_t u = heap().lane_allocate(o, size);
         if (u != Heap::kNull) return Meta{base_, meta_offset() + u, size};
         const Result<void*> r =
-            growing(size, align, [&](auto& core) { return heap().refill_pop(core, o, size); });
+            growing(size, align, [&](auto& core) { return heap().refill_allocate(core, o, size); });
         if (!r) return r.error();
         return Meta{base_, offset_of(*r), size};
       }
-      if (heap().has_pages()) {
-        if (const std::optional<Result<Meta>> r = allocate_aligned_page(o, size, align)) return *r;
-      } else {
-        // A lane may hold an aligned block of the class; if not, the heap carves one.
-        const std::uint64_t u = heap().lane_allocate_aligned(o, size, align);
-        if (u != Heap::kNull) return Meta{base_, meta_offset() + u, size};
-      }
+      if (const std::optional<Result<Meta>> r = allocate_aligned_page(o, size, align)) return *r;
     }
   }
   if (const Errc e = align_error(align); e != Errc::ok) return e;
@@ -48,24 +41,6 @@ Result<Meta> Talc<Bins>::allocate_slow(std::size_t size, std::size_t align) noex
       growing(size, align, [&](auto& core) { return core.allocate(size, align); });
   if (!r) return r.error();
   return Meta{base_, offset_of(*r), size};
-}
-
-// deallocate, for a block no page holds: the lane's stack when it may take it, else the lock.
-template <class Bins>
-Errc Talc<Bins>::deallocate_unpaged(void* p) noexcept {
-  const LaneOwner* held = heap().free_lane();
-  const LaneOwner o = held != nullptr ? *held : LaneOwner{};
-  if (held != nullptr) {
-    switch (heap().lane_free(o, p)) {
-      case Heap::LaneFree::cached:
-        return Errc::ok;
-      case Heap::LaneFree::double_free:
-        return Errc::not_allocated;
-      case Heap::LaneFree::ask_lock:
-        break;
-    }
-  }
-  return free_locked(p, held != nullptr ? &o : nullptr);
 }
 
 template <class Bins>
@@ -81,7 +56,7 @@ inline Errc Talc<Bins>::resize_in_place(Meta& m, std::size_t size, F&& f) noexce
   }
   Errc r = Errc::corrupted;
   const Errc e = locked([&](auto& core) {
-    r = heap().refuse_cached(core, m.ptr(), lock_wait_);
+    r = heap().refuse_cached(core, m.ptr());
     if (r == Errc::ok) r = record_damage(f(core, m.ptr(), size));
   });
   if (e != Errc::ok) return e;
@@ -117,7 +92,7 @@ inline std::optional<Result<Meta>> Talc<Bins>::allocate_aligned_page(const LaneO
   std::uint64_t u = heap().lane_allocate(o, s);
   if (u == Heap::kNull) {
     const Result<void*> r =
-        growing(s, align, [&](auto& core) { return heap().refill_pop(core, o, s, align); });
+        growing(s, align, [&](auto& core) { return heap().refill_allocate(core, o, s, align); });
     if (!r) return Result<Meta>(r.error());
     u = offset_of(*r) - meta_offset();
   }
@@ -131,7 +106,7 @@ template <class Bins>
 template <class Op>
 inline Result<void*> Talc<Bins>::growing(std::size_t size, std::size_t align, Op&& op) noexcept {
   // A request no size of the region could hold goes to the core alone, which refuses (and
-  // counts) it: draining the lanes or growing the region would change bytes for nothing.
+  // counts) it: giving pages back or growing the region would change bytes for nothing.
   const bool hopeless = size >= std::max<std::uint64_t>(header_->max_size(), size_);
   for (;;) {
     Result<void*> r = Errc::corrupted;
@@ -140,7 +115,7 @@ inline Result<void*> Talc<Bins>::growing(std::size_t size, std::size_t align, Op
         r = record_damage(op(core));
         return;
       }
-      r = heap().retry_after_drain(core, [&] { return op(core); });
+      r = heap().retry_after_release(core, [&] { return op(core); });
       if (r.error() == Errc::out_of_memory && grow_heap(*header_, core, size, align)) r = op(core);
       r = record_damage(r);
     });
@@ -156,10 +131,9 @@ inline Result<void*> Talc<Bins>::growing(std::size_t size, std::size_t align, Op
 }
 
 template <class Bins>
-inline Errc Talc<Bins>::free_locked(void* p, const LaneOwner* o) noexcept {
+Errc Talc<Bins>::free_locked(void* p) noexcept {
   Errc r = Errc::corrupted;
-  const Errc e =
-      locked([&](auto& core) { r = record_damage(heap().free_locked(core, p, o, lock_wait_)); });
+  const Errc e = locked([&](auto& core) { r = record_damage(heap().free_locked(core, p)); });
   return e != Errc::ok ? e : r;
 }
 
@@ -167,15 +141,14 @@ template <class Bins>
 inline Errc Talc<Bins>::named_cached(TalcMeta<Bins>& core, const Meta& owner,
                                      std::size_t word) noexcept {
   if (heap().heaps_own(core, core.offset_of(owner.ptr()))) return Errc::foreign_pointer;
-  if (const Errc e = heap().refuse_cached(core, owner.ptr(), lock_wait_);
-      e == Errc::not_allocated || e == Errc::lock_timeout)
-    return e;  // the owner itself is a stale handle: its words are a lane's
+  if (heap().refuse_cached(core, owner.ptr()) == Errc::not_allocated)
+    return Errc::not_allocated;  // the owner itself is a stale handle: a free block of a page
   const Result<std::size_t> usable = core.usable_size(owner.ptr());
   if (!usable || word >= *usable / kWord) return Errc::ok;
   const std::uint64_t value = load_word(static_cast<std::byte*>(owner.ptr()), word * kWord);
   if (value >= size_ || value < meta_offset()) return Errc::ok;
-  const Errc e = heap().refuse_cached(core, base_ + value, lock_wait_);
-  return e == Errc::not_allocated || e == Errc::lock_timeout ? e : Errc::ok;
+  return heap().refuse_cached(core, base_ + value) == Errc::not_allocated ? Errc::not_allocated
+                                                                          : Errc::ok;
 }
 
 template <class Bins>

@@ -32,7 +32,7 @@
 //
 // A lane is also given back when the process closes the heap (the last Talc on that mapping
 // goes), whichever comes first; a process that dies gives nothing back, and its lanes are
-// reclaimed by the others (lane_heap.hpp). A library holding this code that is unloaded
+// taken over by the others (lane_heap.hpp). A library holding this code that is unloaded
 // (dlclose) deletes the key first, so no thread calls into code that is gone; heaps it left
 // open keep their lanes until the process ends. The registry's mutex is taken before the
 // heap's lock, never after.

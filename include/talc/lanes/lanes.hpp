@@ -1,8 +1,9 @@
-// lanes/ (layer 5b): small blocks in per-thread caches that live in the region.
+// lanes/ (layer 5b): each thread's share of the heap's pages, in the region.
 // May include: core, sync, pages.
 //
-// A lane serves a thread's small requests without the heap's lock; LaneHeap is the synchronised
-// heap with its lanes, and lane_local.hpp says which lane each thread of this process holds.
+// A lane serves a thread's small requests from its pages without the heap's lock; LaneHeap is
+// the synchronised heap with its lanes and pages, and lane_local.hpp says which lane each thread
+// of this process holds.
 #pragma once
 
 #include "talc/lanes/lane.hpp"

@@ -1,62 +1,19 @@
-// Property tests of the heap with lanes against a model that knows which blocks the lanes cache
-// (support/lane_model.hpp says what it demands), and of the heap with pages against one that
-// knows the pages (support/page_model.hpp). A seeded random workload of small, aligned and large
-// requests, frees, stale frees, reallocations and trims; with pages, across a few threads, with
-// double frees, pointers into blocks, adoptions, threads that end and frees that race. A failure
-// names the seed and the operation's index, which replay it exactly.
+// Property tests of the heap with lanes and pages against a model that knows the pages
+// (support/page_model.hpp says what it demands). A seeded random workload of small, aligned and
+// large requests, frees, stale frees, reallocations and trims, across a few threads, with double
+// frees, pointers into blocks, adoptions, threads that end and frees that race. A failure names
+// the seed and the operation's index, which replay it exactly.
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <random>
 #include <string>
 
-#include "support/lane_model.hpp"
 #include "support/page_model.hpp"
 
 namespace {
 
 constexpr int kSeeds = 8;
-constexpr int kOps = 20'000;
-constexpr int kCheckEvery = 500;
-
-class LaneHeapModel : public ::testing::TestWithParam<int> {};
-
-TEST_P(LaneHeapModel, AgreesWithTheModelOfLiveAndCachedBlocks) {
-  const std::uint64_t seed = 7100 + static_cast<std::uint64_t>(GetParam());
-  std::mt19937_64 rng(seed);
-  // Small heaps too: a lane's bound is then a few KiB, and the lock's paths (refills, drains,
-  // frees of a full lane) run as often as the lanes' own.
-  talc_test::LaneModel model(std::size_t{1} << (20 + GetParam() % 3), 40);
-  const auto size = [&]() -> std::size_t {
-    const std::uint64_t r = rng() % 16;
-    if (r < 12) return 1 + rng() % 1032;     // a lane's
-    if (r < 15) return 1033 + rng() % 4000;  // the heap's
-    return rng() % 40'000;
-  };
-  for (int op = 0; op < kOps; ++op) {
-    const std::uint64_t r = rng() % 100;
-    std::string e;
-    if (r < 45 || model.live() < 20) {
-      const std::size_t align = rng() % 4 == 0 ? std::size_t{32} << (rng() % 4) : 16;
-      e = model.Allocate(size(), align);
-    } else if (r < 88) {
-      e = model.Free(rng());
-    } else if (r < 94) {
-      e = model.Stale(rng(), rng() % 2 == 0);
-    } else if (r < 99) {
-      e = model.Reallocate(rng(), size());
-    } else {
-      e = model.Trim();
-    }
-    if (e.empty() && (op + 1) % kCheckEvery == 0) e = model.Check();
-    ASSERT_EQ(e, "") << "seed " << seed << ", operation " << op;
-  }
-  ASSERT_EQ(model.Check(), "") << "seed " << seed;
-  ASSERT_EQ(model.Finish(), "") << "seed " << seed;
-}
-
-INSTANTIATE_TEST_SUITE_P(Seeds, LaneHeapModel, ::testing::Range(0, kSeeds));
-
 constexpr int kPageOps = 10'000;
 constexpr int kPageCheckEvery = 250;
 
