@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/page_walk.hpp"
 #include "talc/talc.hpp"
 
 namespace {
@@ -224,7 +225,7 @@ std::vector<PageCase> PageCases() {
 // word yet).
 struct Held {
   std::uint64_t offset;
-  std::uint64_t page = kNull, b = 0;
+  std::uint64_t page = kNull, b = 0, cls = 0;  // a page block: its page, index and class
 };
 
 std::vector<Held> HeldBlocks(MapTalc<>& heap) {
@@ -237,33 +238,19 @@ std::vector<Held> HeldBlocks(MapTalc<>& heap) {
     for (void* p : chunks)
       if (!heap.heap().in_lanes(m, p)) held.push_back({heap.offset_of(p)});
     auto* core = reinterpret_cast<std::byte*>(&m);
-    const talc::PageTable& t = heap.heap().pages();
-    for (std::uint64_t i = 0; i < t.cap; ++i) {
-      const std::uint64_t u = t.page_at(core, m.heap_end(), i);
-      if (u == kNull) continue;
-      const std::uint64_t cls = talc::page_word(core, u + offsetof(talc::PageHeader, cls)).load();
-      if (cls >= talc::PageConfig::kClasses) continue;
-      const talc::PageShape& g = t.geometry().shape_of(cls);
-      const talc::Page page{core, u, &g};
-      const std::uint64_t n = g.blocks[cls];
-      for (std::uint64_t w = 0; w < (n + 63) / 64; ++w)
-        for (std::uint64_t bits =
-                 page.live(w).load() & ~page.freed(w).load() & talc::PageGeometry::mask(n, w);
-             bits != 0; bits &= bits - 1) {
-          const std::uint64_t b = w * 64 + static_cast<std::uint64_t>(std::countr_zero(bits));
-          held.push_back({heap.offset_of(core + page.user_of(cls, b)), u, b});
-        }
-    }
+    talc_test::ForEachHeldBlock(
+        core, heap.heap().pages(), m.heap_end(),
+        [&](std::uint64_t page, std::uint64_t b, std::uint64_t cls, std::uint64_t user) {
+          held.push_back({heap.offset_of(core + user), page, b, cls});
+        });
   });
   return held;
 }
 
 Errc Free(MapTalc<>& heap, const Held& x) {
   if (x.page == kNull) return heap.deallocate(heap.address_of(x.offset));
-  const std::uint64_t cls =
-      talc::page_word(CoreOf(heap), x.page + offsetof(talc::PageHeader, cls)).load();
-  return talc::Page{CoreOf(heap), x.page, &heap.heap().pages().geometry().shape_of(cls)}.give_back(
-      x.b);
+  return talc::Page{CoreOf(heap), x.page, &heap.heap().pages().geometry().shape_of(x.cls)}
+      .give_back(x.b);
 }
 
 class PageFault : public ::testing::TestWithParam<std::size_t> {

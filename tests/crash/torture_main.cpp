@@ -67,6 +67,7 @@
 #include <tuple>
 #include <vector>
 
+#include "support/page_walk.hpp"
 #include "support/pattern.hpp"
 #include "talc/talc.hpp"
 
@@ -410,25 +411,13 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers, std::ve
     for (void* p : chunks)
       if (!lanes.in_lanes(m, p)) unnamed.push_back({*m.usable_size(p), p});
     const talc::PageTable& pages = lanes.pages();
-    for (std::uint64_t i = 0; i < pages.cap; ++i) {
-      const std::uint64_t u = pages.page_at(core, m.heap_end(), i);
-      if (u == kNull) continue;
-      const std::uint64_t cls = talc::page_word(core, u + offsetof(talc::PageHeader, cls)).load();
-      if (cls >= talc::PageConfig::kClasses) continue;
-      const talc::PageShape& g = pages.geometry().shape_of(cls);
-      const talc::Page page{core, u, &g};
-      const std::uint64_t n = g.blocks[cls];
-      for (std::uint64_t w = 0; w < (n + 63) / 64; ++w) {
-        std::uint64_t bits =
-            page.live(w).load() & ~page.freed(w).load() & talc::PageGeometry::mask(n, w);
-        for (; bits != 0; bits &= bits - 1) {
-          const std::uint64_t b = w * 64 + static_cast<std::uint64_t>(std::countr_zero(bits));
-          void* p = core + page.user_of(cls, b);
+    talc_test::ForEachHeldBlock(
+        core, pages, m.heap_end(),
+        [&](std::uint64_t page, std::uint64_t b, std::uint64_t cls, std::uint64_t user) {
+          void* p = core + user;
           if (!std::binary_search(named.begin(), named.end(), p))
-            unnamed.push_back({talc::PageConfig::chunk_of(cls) - talc::kTagSize, p, u, b, cls});
-        }
-      }
-    }
+            unnamed.push_back({talc::PageConfig::chunk_of(cls) - talc::kTagSize, p, page, b, cls});
+        });
     std::vector<Unnamed> orphans;
     for (const Unnamed& x : unnamed) {
       const auto held = std::find_if(lost.begin(), lost.end(), [&](const Held& h) {

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/heap_checks.hpp"
 #include "support/process.hpp"
 #include "talc/allocator.hpp"
 #include "talc/talc.hpp"
@@ -19,6 +20,8 @@ namespace {
 
 using talc::Errc;
 using talc::MapTalc;
+using talc_test::ExpectAccounted;
+using talc_test::HoldTheLock;
 
 constexpr std::size_t kHeap = 4 << 20;
 
@@ -29,14 +32,6 @@ MapTalc<> Anonymous(std::size_t size = kHeap, talc::OpenOptions o = {}) {
 // The class of the pages that serve a request of `size` bytes.
 std::uint64_t ClassOf(std::size_t size) {
   return talc::PageConfig::class_of(talc::chunk_size_for(size));
-}
-
-// Every byte of the span is live, free, cached or overhead, and check() agrees.
-void ExpectAccounted(MapTalc<>& heap) {
-  const talc::HeapStats s = heap.stats();
-  EXPECT_EQ(s.live_bytes + s.free_bytes + s.cached_bytes + s.overhead_bytes, s.span_bytes);
-  const talc::CheckReport rep = heap.check();
-  EXPECT_TRUE(rep.ok()) << rep.what << " at " << rep.offset;
 }
 
 TEST(Lanes, AreOnByDefaultAndServeSmallBlocksFromTheThreadsLane) {
@@ -50,18 +45,6 @@ TEST(Lanes, AreOnByDefaultAndServeSmallBlocksFromTheThreadsLane) {
   EXPECT_EQ(s.live_allocations, 0u);
   EXPECT_GE(s.cached_blocks, 1u) << "the freed block stays in its page, on the lane's list";
   ExpectAccounted(heap);
-}
-
-// Another process that takes the heap's lock, says so through `holding`, and keeps the lock
-// until `done`.
-pid_t HoldTheLock(MapTalc<>& heap, talc_test::Signal& holding, talc_test::Signal& done) {
-  return talc_test::Spawn([&] {
-    if (heap.heap().lock().lock() != talc::LockOutcome::acquired) return 1;
-    holding.Notify();
-    done.Await();
-    heap.heap().lock().unlock();
-    return 0;
-  });
 }
 
 // The proof that the fast path takes no lock: another process holds it all along.

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/heap_checks.hpp"
 #include "support/process.hpp"
 #include "talc/talc.hpp"
 
@@ -17,30 +18,13 @@ namespace {
 
 using talc::Errc;
 using talc::MapTalc;
+using talc_test::ExpectAccounted;
+using talc_test::HoldTheLock;
 
 constexpr std::size_t kHeap = 4 << 20;
 
 MapTalc<> Paged(std::size_t size = kHeap, talc::OpenOptions o = {}) {
   return MapTalc<>::anonymous(size, o);
-}
-
-// Every byte of the span is live, free, cached or overhead, and check() agrees.
-void ExpectAccounted(MapTalc<>& heap) {
-  const talc::HeapStats s = heap.stats();
-  EXPECT_EQ(s.live_bytes + s.free_bytes + s.cached_bytes + s.overhead_bytes, s.span_bytes);
-  const talc::CheckReport rep = heap.check();
-  EXPECT_TRUE(rep.ok()) << rep.what << " at " << rep.offset << " (" << rep.detail << ")";
-}
-
-// Another process that takes the heap's lock and keeps it until `done`.
-pid_t HoldTheLock(MapTalc<>& heap, talc_test::Signal& holding, talc_test::Signal& done) {
-  return talc_test::Spawn([&] {
-    if (heap.heap().lock().lock() != talc::LockOutcome::acquired) return 1;
-    holding.Notify();
-    done.Await();
-    heap.heap().lock().unlock();
-    return 0;
-  });
 }
 
 TEST(Pages, ServeSmallBlocksAndCountThemExactly) {

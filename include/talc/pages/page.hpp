@@ -191,8 +191,9 @@ struct PageGeometry {
   // dozen blocks each moves between pages more often (1000 blocks of 16 to 1000 bytes replaced
   // at random by one thread: 59 M operations per second with 64 KiB pages for every class, 52 M
   // with 32 blocks, 31 M to 43 M with 16).
-  // (The efficiency workload of 128 MiB: 94.2% of the arena in use at the first failure with
-  // 64 KiB pages for every class, 96.0% with these; both with LaneHeap's use of holes.)
+  // (The efficiency workload's first three rounds, 128 MiB: 94.2% of the arena in use at the
+  // first failure with 64 KiB pages for every class, 96.0% with these; both with LaneHeap's use
+  // of holes.)
   static constexpr std::uint64_t kFill = 32;
   static constexpr std::uint64_t kMinClassBytes = 8192;
 
