@@ -31,7 +31,9 @@ class BasicTalcFacePeer {
       : heap_(talc::MapTalc<>::anonymous(arena,
                                          talc::OpenOptions{.lanes = Small != SmallBlocks::none})) {}
 
-  void* allocate(std::size_t size, std::size_t align) noexcept {
+  // Inlined always, as GCC chose to until the fast path's class lookup became a table: the
+  // instruction counts (talc_op_cost) then compare the same shape of code across versions.
+  [[gnu::always_inline]] void* allocate(std::size_t size, std::size_t align) noexcept {
     const talc::Result<talc::Meta> r = heap_.try_allocate(size, align);
     return r ? r->ptr() : nullptr;
   }

@@ -172,9 +172,9 @@ HeapFacts gather_facts(Snapshot& snap) {
       const std::uint64_t lane = talc::page_word(base, u + offsetof(talc::PageHeader, lane)).load(),
                           cls = talc::page_word(base, u + offsetof(talc::PageHeader, cls)).load();
       if (lane == 0 || lane > lanes.size() || cls >= talc::PageConfig::kClasses) continue;
-      const talc::Page p{base, u, &pt.geometry().shape_of(cls)};
+      const talc::Page p{base, u, pt.geometry().layout(cls)};
       ++lanes[lane - 1].pages;
-      lanes[lane - 1].held += p.held(cls);
+      lanes[lane - 1].held += p.held();
     }
   }
   for (std::uint64_t i = 0; i < heap.lane_count(); ++i) {

@@ -54,12 +54,12 @@ MapTalc<> Paged() {
 std::byte* CoreOf(MapTalc<>& h) {
   return reinterpret_cast<std::byte*>(&h.heap().meta());
 }
-const talc::PageShape& ShapeOf(MapTalc<>& h) {
-  return h.heap().pages().geometry().shape_of(kClass);
+talc::PageLayout LayoutOf(MapTalc<>& h) {
+  return h.heap().pages().geometry().layout(kClass);
 }
 // Blocks of the test's class in a page of this heap.
 std::uint64_t PerPage(MapTalc<>& h) {
-  return ShapeOf(h).blocks[kClass];
+  return LayoutOf(h).blocks;
 }
 // The pages the table names, read without the lock.
 std::uint64_t Pages(MapTalc<>& h) {
@@ -249,8 +249,8 @@ std::vector<Held> HeldBlocks(MapTalc<>& heap) {
 
 Errc Free(MapTalc<>& heap, const Held& x) {
   if (x.page == kNull) return heap.deallocate(heap.address_of(x.offset));
-  return talc::Page{CoreOf(heap), x.page, &heap.heap().pages().geometry().shape_of(x.cls)}
-      .give_back(x.b);
+  return talc::Page{CoreOf(heap), x.page, heap.heap().pages().geometry().layout(x.cls)}.give_back(
+      x.b);
 }
 
 class PageFault : public ::testing::TestWithParam<std::size_t> {
@@ -376,7 +376,7 @@ TEST(PageFaultRace, AFreeWritesNothingInItsPageAfterItsFetchOr) {
   const talc::Meta x = heap.allocate(kSize);  // block 0 of a new page, the page's only block
   const std::uint64_t page =
       static_cast<std::uint64_t>(static_cast<std::byte*>(x.ptr()) - CoreOf(heap)) -
-      ShapeOf(heap).first_user;
+      LayoutOf(heap).first_user;
   ASSERT_EQ(Pages(heap), 1u);
   const pid_t freer = ::fork();
   if (freer == 0) {
@@ -384,7 +384,7 @@ TEST(PageFaultRace, AFreeWritesNothingInItsPageAfterItsFetchOr) {
     static Race* r;
     static talc::Page p;
     r = race;
-    p = talc::Page{CoreOf(heap), page, &ShapeOf(heap)};
+    p = talc::Page{CoreOf(heap), page, LayoutOf(heap)};
     talc::fault::hook = [] {
       if ((p.freed(0).load() & 1) == 0) return;
       talc::fault::hook = nullptr;

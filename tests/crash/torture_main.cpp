@@ -478,9 +478,8 @@ Verdict Audit(talc::MapTalc<>& heap, Control* control, unsigned workers, std::ve
     for (const Unnamed& x : unnamed) {
       ++freed;
       const talc::Errc f =
-          x.page != kNull
-              ? talc::Page{core, x.page, &pages.geometry().shape_of(x.cls)}.give_back(x.b)
-              : m.deallocate(x.p);
+          x.page != kNull ? talc::Page{core, x.page, pages.geometry().layout(x.cls)}.give_back(x.b)
+                          : m.deallocate(x.p);
       if (f != talc::Errc::ok) {
         v = {false, std::string("a dead worker's block could not be freed: ") + talc::describe(f)};
         return;

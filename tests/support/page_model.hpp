@@ -477,7 +477,7 @@ class PageModel {
     const talc::PageTable::Block k =
         pt.find(Core(), core.heap_start(), core.heap_end_unlocked(), CoreOffset(off));
     if (k.found != talc::PageTable::Found::block) return 4;
-    const talc::Page p{Core(), k.page, &pt.geometry().shape_of(k.cls)};
+    const talc::Page p = k.at(Core());
     const std::uint64_t bit = std::uint64_t{1} << (k.b % 64);
     return ((p.live(k.b / 64).load() & bit) != 0 ? 1u : 0u) |
            ((p.freed(k.b / 64).load() & bit) != 0 ? 2u : 0u);
@@ -489,7 +489,7 @@ class PageModel {
     const talc::PageTable::Block k =
         pt.find(Core(), core.heap_start(), core.heap_end_unlocked(), CoreOffset(off));
     if (k.found != talc::PageTable::Found::block) return kNone;
-    return talc::Page{Core(), k.page, &pt.geometry().shape_of(k.cls)}.header().lane - 1;
+    return k.at(Core()).header().lane - 1;
   }
   Pages Survey() {
     Pages out;
@@ -500,8 +500,8 @@ class PageModel {
       if (u == talc::PageTable::kNull) continue;
       const std::uint64_t cls = talc::page_word(Core(), u + offsetof(talc::PageHeader, cls)).load();
       if (cls >= talc::PageConfig::kClasses) continue;
-      const talc::Page p{Core(), u, &pt.geometry().shape_of(cls)};
-      out.pages.push_back(PageInfo{p.header().lane - 1, cls, p.held(cls)});
+      const talc::Page p{Core(), u, pt.geometry().layout(cls)};
+      out.pages.push_back(PageInfo{p.header().lane - 1, cls, p.held()});
     }
     return out;
   }

@@ -20,15 +20,14 @@ void ForEachHeldBlock(std::byte* core, const talc::PageTable& pages, std::uint64
     if (u == talc::PageTable::kNull) continue;
     const std::uint64_t cls = talc::page_word(core, u + offsetof(talc::PageHeader, cls)).load();
     if (cls >= talc::PageConfig::kClasses) continue;
-    const talc::PageShape& g = pages.geometry().shape_of(cls);
-    const talc::Page page{core, u, &g};
-    const std::uint64_t n = g.blocks[cls];
+    const talc::Page page{core, u, pages.geometry().layout(cls)};
+    const std::uint64_t n = page.c.blocks;
     for (std::uint64_t w = 0; w < (n + 63) / 64; ++w)
       for (std::uint64_t bits =
                page.live(w).load() & ~page.freed(w).load() & talc::PageGeometry::mask(n, w);
            bits != 0; bits &= bits - 1) {
         const std::uint64_t b = w * 64 + static_cast<std::uint64_t>(std::countr_zero(bits));
-        f(u, b, cls, page.user_of(cls, b));
+        f(u, b, cls, page.user_of(b));
       }
   }
 }

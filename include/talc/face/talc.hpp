@@ -7,13 +7,14 @@
 // and it is ready.
 //
 // The allocate path, top-down:
-//  1. try_allocate, below. A small request goes to the calling thread's lane
-//     (LaneHeap::lane_allocate in lanes/lane_heap.hpp): the thread's cache of its current page
-//     of the class (PageFront, pages/page.hpp), then the lane's pages
-//     (PageTable::allocate_from_pages). A few loads and stores in the region, no lock.
+//  1. try_allocate, below. A small request takes a block from the thread's cache of its lane's
+//     current page of the class (LaneHeap::ready_front in lanes/lane_heap.hpp; PageFront,
+//     pages/page.hpp): two stores in the region, no lock.
 //  2. Everything else is allocate_slow (face/talc_slow.hpp), out of line so that the fast path
-//     stays small. When the lane's pages have nothing, or the request is large or aligned beyond
-//     a page, growing() takes the heap's lock (locked(), over TalckMeta::with_lock in sync/) and
+//     stays small: the thread's first claim of a lane, then the lane's pages
+//     (LaneHeap::lane_allocate, PageTable::allocate_from_pages), still without the lock. When
+//     the lane's pages have nothing, or the request is large or aligned beyond a page,
+//     growing() takes the heap's lock (locked(), over TalckMeta::with_lock in sync/) and
 //     runs the core request: a new page for the lane, or TalcMeta::allocate
 //     (core/talc_meta_alloc.hpp: plan, carve, commit, every metadata write journalled).
 //  3. When the core finds no room, the pages that hold no block go back to the heap and the
@@ -112,13 +113,14 @@ class Talc {
     return t;
   }
 
-  Result<Meta> try_allocate(std::size_t size, std::size_t align = kGranule) noexcept {
-    // The fast path: a block of the thread's lane, from the cache of its current page or its
-    // other pages. Everything else is out of line (talc_slow.hpp), so that this stays small.
+  [[gnu::always_inline]] Result<Meta> try_allocate(std::size_t size,
+                                                   std::size_t align = kGranule) noexcept {
+    // The fast path: a block from the thread's cache of its lane's current page of the class.
+    // Everything else (the lane's other pages, its first claim, the lock) is out of line
+    // (talc_slow.hpp), so that this needs no stack frame of its own.
     if (size <= PageConfig::kMaxRequest && align <= kGranule) [[likely]]
-      if (const LaneOwner* held = heap().thread_lane()) [[likely]]
-        if (const std::uint64_t u = heap().lane_allocate(*held, size); u != Heap::kNull) [[likely]]
-          return Meta{base_, meta_offset() + u, size};
+      if (PageFront* f = heap().ready_front(size)) [[likely]]
+        return Meta{base_, meta_offset() + heap().take_front(*f), size};
     return allocate_slow(size, align);
   }
 
@@ -184,7 +186,11 @@ class Talc {
     // A block asked for larger than any page's is never one: straight to the lock. (A handle
     // whose size lies only misses the page; the checks under the lock are the same.)
     if (m.size > PageConfig::kMaxRequest) return free_locked(base_ + m.offset);
-    return deallocate(base_ + m.offset);
+    // The handle's offset is the block's, less the core heap's place in the region (an offset
+    // below it wraps to one past the heap, which no page holds).
+    if (const std::optional<Errc> r = heap().page_free_at(m.offset - meta_offset())) [[likely]]
+      return *r;
+    return free_locked(base_ + m.offset);
   }
   Errc deallocate(void* p) noexcept {
     // A page's block goes back to its page from any thread, without a lane or the lock.

@@ -198,12 +198,29 @@ class alignas(64) LaneHeap {
   /// way (then ask refill_allocate under the lock).
   [[gnu::always_inline]] std::uint64_t lane_allocate(const LaneOwner& o,
                                                      std::size_t size) const noexcept {
-    const std::uint64_t cls = PageConfig::class_of(chunk_size_for(size));
+    const std::uint64_t cls = PageConfig::class_of_request(size);
     if (const std::uint64_t u = PageTable::from_front(core_bytes(), o.front, o.lane->cur, cls);
         u != kNull) [[likely]]
       return u;
     return pages_.allocate_from_pages(core_bytes(), meta().heap_end_unlocked(), owner_lists(o),
                                       o.index, cls);
+  }
+
+  /// lane_allocate's first step alone, for the face's inlined fast path: the cache of the
+  /// current page of the class in the lane this thread already holds here, when it has a block
+  /// for a request of `size` bytes (take it with take_front); else null (no lane held yet, the
+  /// cache dry, the heap marked broken: the slow path sorts these out).
+  [[gnu::always_inline]] PageFront* ready_front(std::size_t size) noexcept {
+    const lanes_local::Held& h = lanes_local::tls.held[0];
+    if (!here(h) || corrupted()) [[unlikely]]
+      return nullptr;
+    const std::uint64_t cls = PageConfig::class_of_request(size);
+    // A held record's caches are never null (lanes_local::remake).
+    PageFront& f = h.owner.front[cls];
+    return PageTable::front_ready(f, h.owner.lane->cur, cls) ? &f : nullptr;
+  }
+  [[gnu::always_inline]] std::uint64_t take_front(PageFront& f) noexcept {
+    return f.take(core_bytes());
   }
 
   /// For an alignment above kGranule: the request size whose class's blocks are all
@@ -221,12 +238,16 @@ class alignas(64) LaneHeap {
   /// the free answers, or nullopt when `p` is no page's block (or the heap is marked broken,
   /// which only the lock's path reports).
   [[gnu::always_inline]] std::optional<Errc> page_free(const void* p) const noexcept {
-    if (!has_lanes() || corrupted()) [[unlikely]]
-      return std::nullopt;
     const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p),
                          b = reinterpret_cast<std::uintptr_t>(core_bytes());
     if (a < b) return std::nullopt;
-    return pages_.free(core_bytes(), meta().heap_start(), meta().heap_end_unlocked(), a - b);
+    return page_free_at(a - b);
+  }
+  /// page_free, of the block at user offset `u` from the core heap's base.
+  [[gnu::always_inline]] std::optional<Errc> page_free_at(std::uint64_t u) const noexcept {
+    if (!has_lanes() || corrupted()) [[unlikely]]
+      return std::nullopt;
+    return pages_.free(core_bytes(), meta().heap_start(), meta().heap_end_unlocked(), u);
   }
   /// The usable bytes of the page block at `p`, or nullopt when it is no page's block.
   std::optional<Result<std::size_t>> page_usable(const void* p) const noexcept {
@@ -247,7 +268,7 @@ class alignas(64) LaneHeap {
   Result<void*> refill_allocate(Core& core, const LaneOwner& o, std::size_t size,
                                 std::size_t align = kGranule) noexcept {
     if (!pages_sane(core)) return Errc::corrupted;
-    const std::uint64_t cls = PageConfig::class_of(chunk_size_for(size));
+    const std::uint64_t cls = PageConfig::class_of_request(size);
     // A class whose page would hold too few blocks (a large one, in a small heap's pages).
     if (!pages_.geometry().serves(cls)) return core.allocate(size, align);
     const PageLists pl = owner_lists(o);

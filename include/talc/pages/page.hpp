@@ -95,6 +95,9 @@ struct PageConfig {
     constexpr std::uint8_t kBy256[] = {0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 4, 5, 5, 6, 6, 7, 7};
     return kLinearClasses + kBy256[(chunk - kGranule + 255) / 256];
   }
+  /// class_of(chunk_size_for(size)) for a request of at most kMaxRequest bytes, from a table
+  /// by granules: the hot paths' three instructions instead of a rounding, a minimum and a branch.
+  static std::uint64_t class_of_request(std::uint64_t size) noexcept;
   static constexpr std::uint64_t chunk_of(std::uint64_t cls) noexcept {
     return cls < kLinearClasses ? kMinChunk + cls * kGranule : kLargeChunks[cls - kLinearClasses];
   }
@@ -106,6 +109,27 @@ struct PageConfig {
     return (word >> kIndexShift) & (kMaxPages - 1);
   }
 };
+// The class of each request by its granules, (size + kTagSize + 15) / 16, which is at least 1:
+// a request of g * 16 - 8 bytes or fewer (down to the bucket below) needs a chunk of g * 16.
+inline constexpr auto kRequestClass = [] {
+  std::array<std::uint8_t, (PageConfig::kMaxRequest + kTagSize + kGranule - 1) / kGranule + 1> t{};
+  for (std::uint64_t g = 1; g < t.size(); ++g)
+    t[g] = static_cast<std::uint8_t>(PageConfig::class_of(chunk_size_for(g * kGranule - kTagSize)));
+  return t;
+}();
+inline std::uint64_t PageConfig::class_of_request(std::uint64_t size) noexcept {
+  return kRequestClass[(size + kTagSize + kGranule - 1) / kGranule];
+}
+static_assert(
+    [] {
+      for (std::uint64_t size = 0; size <= PageConfig::kMaxRequest; ++size)
+        if (kRequestClass[(size + kTagSize + kGranule - 1) / kGranule] !=
+            PageConfig::class_of(chunk_size_for(size)))
+          return false;
+      return true;
+    }(),
+    "the request table agrees with class_of");
+
 static_assert((PageConfig::kBlockFlag & Tag::kKnownFlags) == 0 &&
                   PageConfig::kBlockFlag < Tag::kFlagMask + 1,
               "a block's word must be a tag the core refuses");
@@ -179,6 +203,16 @@ struct PageShape {
   }
 };
 
+// One class in pages of one size: what the hot paths need of it, in one word, so that a free
+// proves its block and a hand-out places it with one load of a compile-time table.
+struct PageLayout {
+  std::uint16_t chunk;       // a block's bytes (PageConfig::chunk_of)
+  std::uint16_t blocks;      // blocks in a page
+  std::uint16_t first_user;  // block 0's user offset from the page's
+  std::uint16_t map_bytes;   // a map's bytes (PageShape::map_bytes)
+};
+static_assert(sizeof(PageLayout) == 8);
+
 struct PageGeometry {
   static constexpr std::uint64_t kMinShift = std::countr_zero(PageConfig::kMinBytes);
   static constexpr std::uint64_t kMaxShift = std::countr_zero(PageConfig::kMaxBytes);
@@ -217,6 +251,8 @@ struct PageGeometry {
   const PageShape& shape_of(std::uint64_t cls) const noexcept {
     return kShapes[shift_of(cls) - kMinShift];
   }
+  /// Class `cls` in its pages, under the same conditions.
+  PageLayout layout(std::uint64_t cls) const noexcept { return kLayouts[shift - kMinShift][cls]; }
   /// Whether pages serve class `cls` (a page of it holds at least kMinBlocks blocks).
   bool serves(std::uint64_t cls) const noexcept { return shape_of(cls).serves(cls); }
   /// The largest request pages serve (the classes they serve come first).
@@ -257,6 +293,21 @@ struct PageGeometry {
       }
     return t;
   }();
+  // kLayouts[heap's shift - kMinShift][cls]: shape_of(cls) for that heap, read for one class.
+  using Layouts = std::array<std::array<PageLayout, PageConfig::kClasses>, std::size(kShapes)>;
+  static constexpr Layouts kLayouts = [] {
+    Layouts t{};
+    for (std::uint64_t top = 0; top < std::size(kShapes); ++top)
+      for (std::uint64_t cls = 0; cls < PageConfig::kClasses; ++cls) {
+        const PageShape& g = kShapes[kClassShift[top][cls] - kMinShift];
+        t[top][cls] = PageLayout{static_cast<std::uint16_t>(PageConfig::chunk_of(cls)),
+                                 g.blocks[cls], static_cast<std::uint16_t>(g.first_user),
+                                 static_cast<std::uint16_t>(g.map_bytes)};
+      }
+    return t;
+  }();
+  static_assert(PageConfig::kMaxChunk < 65536 && PageConfig::kMaxBytes / 8 < 65536,
+                "a layout's fields fit its 16 bits");
 };
 
 // The owner's cache of one map word of its current page of a class, in its own thread's memory:
@@ -268,7 +319,8 @@ struct PageGeometry {
 //   - the page is still the lane's current one of the class: a hand-out checks the lane's `cur`
 //     against `cur` here, and whatever changes the current page (a refill, a give-back) changes
 //     that word;
-//   - no other hand-out takes that word's blocks: every Page::take of the owner reseeds the cache.
+//   - no other hand-out takes that word's blocks: every Page::take of the owner reseeds the
+//   cache.
 // Only the owner sets live bits, and a free sets only freed bits of blocks already live, so a bit
 // free when read stays free until the owner takes it. Blocks given back meanwhile wait in
 // `freed` until the cache runs dry and a take collects them.
@@ -282,7 +334,8 @@ struct PageFront {
 
   /// A block, when `avail` has one: its user offset.
   [[gnu::always_inline]] std::uint64_t take(std::byte* core) noexcept {
-    const std::uint64_t k = static_cast<std::uint64_t>(std::countr_zero(avail));
+    // Not std::countr_zero, whose answer for 0 (which `avail` is not here) costs a branch.
+    const auto k = static_cast<std::uint64_t>(__builtin_ctzll(avail));
     avail &= avail - 1;
     const std::atomic_ref<std::uint64_t> l(*reinterpret_cast<std::uint64_t*>(core + live));
     l.store(l.load(std::memory_order_relaxed) | std::uint64_t{1} << k, std::memory_order_relaxed);
@@ -297,12 +350,12 @@ struct PageFront {
   }
 };
 
-// One page as this process sees it: the core heap's base here, the page's user offset, and the
-// shape of the heap's pages.
+// One page as this process sees it: the core heap's base here, the page's user offset, and its
+// class's layout in pages of its size.
 struct Page {
   std::byte* core;
   std::uint64_t u;
-  const PageShape* s;
+  PageLayout c;
 
   PageHeader& header() const noexcept { return *reinterpret_cast<PageHeader*>(core + u); }
   std::atomic_ref<std::uint64_t> field(std::uint64_t& f) const noexcept {
@@ -312,19 +365,19 @@ struct Page {
     return page_word(core, u + PageConfig::kHeader + w * kWord);
   }
   std::atomic_ref<std::uint64_t> freed(std::uint64_t w) const noexcept {
-    return page_word(core, u + PageConfig::kHeader + s->map_bytes + w * kWord);
+    return page_word(core, u + PageConfig::kHeader + c.map_bytes + w * kWord);
   }
-  std::uint64_t user_of(std::uint64_t cls, std::uint64_t b) const noexcept {
-    return u + s->first_user + b * PageConfig::chunk_of(cls);
+  std::uint64_t user_of(std::uint64_t b) const noexcept {
+    return u + c.first_user + b * std::uint64_t{c.chunk};
   }
 
-  /// The owner's: a free block of the page (class `cls`, index `index`), handed out; its user
-  /// offset, or kNull when every block is handed out or given back uncollected-and-racing.
-  /// `front`, when given, is reseeded with the rest of the word the block came from (PageFront):
-  /// the owner passes its own whenever it has one.
-  [[gnu::always_inline]] std::uint64_t take(std::uint64_t cls, std::uint64_t index,
+  /// The owner's: a free block of the page (index `index`), handed out; its user offset, or
+  /// kNull when every block is handed out or given back uncollected-and-racing. `front`, when
+  /// given, is reseeded with the rest of the word the block came from (PageFront): the owner
+  /// passes its own whenever it has one.
+  [[gnu::always_inline]] std::uint64_t take(std::uint64_t index,
                                             PageFront* front = nullptr) const noexcept {
-    const std::uint64_t n = s->blocks[cls], words = (n + 63) / 64;
+    const std::uint64_t n = c.blocks, words = (n + 63) / 64;
     std::uint64_t w = field(header().cursor).load(std::memory_order_relaxed);
     if (w >= words) w = 0;
     for (std::uint64_t k = 0; k < words; ++k, w = w + 1 == words ? 0 : w + 1) {
@@ -335,9 +388,9 @@ struct Page {
       if (m == 0) continue;
       PageFront f{m,
                   u + PageConfig::kHeader + w * kWord,
-                  user_of(cls, w * 64),
+                  user_of(w * 64),
                   PageConfig::block_word(index, w * 64),
-                  static_cast<std::uint32_t>(PageConfig::chunk_of(cls)),
+                  c.chunk,
                   static_cast<std::uint32_t>(index + 1)};
       const std::uint64_t user = f.take(core);
       if (k != 0) field(header().cursor).store(w, std::memory_order_relaxed);
@@ -378,8 +431,8 @@ struct Page {
   }
 
   /// Blocks handed out and not given back, read without stopping anyone.
-  std::uint64_t held(std::uint64_t cls) const noexcept {
-    const std::uint64_t n = s->blocks[cls];
+  std::uint64_t held() const noexcept {
+    const std::uint64_t n = c.blocks;
     std::uint64_t k = 0;
     for (std::uint64_t w = 0; w < (n + 63) / 64; ++w)
       // Acquire: a free's fetch_or, read here, then happens before whatever the caller does

@@ -145,10 +145,13 @@ struct PageTable {
   [[gnu::always_inline]] static std::uint64_t from_front(std::byte* core, PageFront* front,
                                                          std::uint32_t* cur,
                                                          std::uint64_t cls) noexcept {
-    if (front == nullptr) return kNull;
-    PageFront& f = front[cls];
-    if (f.avail == 0 || f.cur != slot(cur[cls]).load(std::memory_order_relaxed)) return kNull;
-    return f.take(core);
+    if (front == nullptr || !front_ready(front[cls], cur, cls)) return kNull;
+    return front[cls].take(core);
+  }
+  /// Whether cache `f` of class `cls` has a block and is still of the lane's current page.
+  [[gnu::always_inline]] static bool front_ready(const PageFront& f, std::uint32_t* cur,
+                                                 std::uint64_t cls) noexcept {
+    return f.avail != 0 && f.cur == slot(cur[cls]).load(std::memory_order_relaxed);
   }
 
   /// allocate(), past the cache: the current page, read again (its given-back blocks collected),
@@ -160,8 +163,7 @@ struct PageTable {
     if (c != 0) {
       const std::uint64_t u = owned(core, end, c - 1, l, cls);
       if (u != kNull) {
-        const PageShape& g = geometry().shape_of(cls);
-        const std::uint64_t b = Page{core, u, &g}.take(cls, c - 1, pl.front_of(cls));
+        const std::uint64_t b = Page{core, u, geometry().layout(cls)}.take(c - 1, pl.front_of(cls));
         if (b != kNull) return b;
       }
     }
@@ -173,6 +175,9 @@ struct PageTable {
   struct Block {
     Found found = Found::not_page;
     std::uint64_t page = 0, index = 0, cls = 0, b = 0;
+    PageLayout c{};  // the class's, once `cls` is known to be one
+
+    Page at(std::byte* core) const noexcept { return Page{core, page, c}; }
   };
   /// The page block whose user offset is `u`, proved from its word, the table and the page's
   /// header: an O(1) look. not_page when the word is no block's (a core chunk, say); foreign
@@ -190,8 +195,8 @@ struct PageTable {
     if (k.page == kNull) return k;
     k.cls = page_word(core, k.page + offsetof(PageHeader, cls)).load(std::memory_order_relaxed);
     if (k.cls >= PageConfig::kClasses) return k;
-    const PageShape& g = geometry().shape_of(k.cls);
-    if (k.b >= g.blocks[k.cls] || Page{core, k.page, &g}.user_of(k.cls, k.b) != u) return k;
+    k.c = geometry().layout(k.cls);
+    if (k.b >= k.c.blocks || k.at(core).user_of(k.b) != u) return k;
     k.found = Found::block;
     return k;
   }
@@ -207,19 +212,17 @@ struct PageTable {
       return std::nullopt;
     if (k.found == Found::foreign) [[unlikely]]
       return Errc::foreign_pointer;
-    const PageShape& g = geometry().shape_of(k.cls);
-    return Page{core, k.page, &g}.give_back(k.b);
+    return k.at(core).give_back(k.b);
   }
 
   /// The usable bytes of the page block find() found, or why not: handed out, not given back.
   Result<std::size_t> usable(std::byte* core, const Block& k) const noexcept {
     if (k.found != Found::block) return Errc::foreign_pointer;
-    const PageShape& g = geometry().shape_of(k.cls);
-    const Page p{core, k.page, &g};
+    const Page p = k.at(core);
     const std::uint64_t bit = std::uint64_t{1} << (k.b % 64);
     if ((p.live(k.b / 64).load() & bit) == 0 || (p.freed(k.b / 64).load() & bit) != 0)
       return Errc::not_allocated;
-    return PageConfig::chunk_of(k.cls) - kTagSize;
+    return k.c.chunk - kTagSize;
   }
 
   // ---- under the heap's lock ------------------------------------------------------------------
@@ -279,12 +282,12 @@ struct PageTable {
                                     std::uint64_t cls) noexcept {
     std::byte* base = bytes_of(core);
     const std::uint64_t end = core.heap_end();
-    const PageShape& g = geometry().shape_of(cls);
+    const PageLayout c = geometry().layout(cls);
     std::uint64_t steps = 0;
     for (std::uint64_t i = slot(pl.first[cls]).load(); i != 0 && steps++ < cap;) {
       const std::uint64_t u = owned(base, end, i - 1, l, cls);
       if (u == kNull) return Errc::corrupted;
-      const std::uint64_t b = Page{base, u, &g}.take(cls, i - 1, pl.front_of(cls));
+      const std::uint64_t b = Page{base, u, c}.take(i - 1, pl.front_of(cls));
       if (b != kNull) {
         slot(pl.cur[cls]).store(static_cast<std::uint32_t>(i));
         return b;
@@ -301,10 +304,10 @@ struct PageTable {
   Result<std::uint64_t> take_new(Core& core, PageLists pl, std::uint64_t l,
                                  std::uint64_t cls) noexcept {
     std::byte* base = bytes_of(core);
-    const PageShape& g = geometry().shape_of(cls);
     const Result<std::uint64_t> i = make(core, pl, l, cls);
     if (!i) return i.error();
-    const std::uint64_t b = Page{base, entry(base, *i).load(), &g}.take(cls, *i, pl.front_of(cls));
+    const std::uint64_t b =
+        Page{base, entry(base, *i).load(), geometry().layout(cls)}.take(*i, pl.front_of(cls));
     return b != kNull ? Result<std::uint64_t>(b) : Result<std::uint64_t>(Errc::corrupted);
   }
 
@@ -318,7 +321,7 @@ struct PageTable {
     const std::uint64_t end = core.heap_end();
     std::uint64_t released = 0;
     for (std::uint64_t cls = 0; cls < PageConfig::kClasses; ++cls) {
-      const PageShape& g = geometry().shape_of(cls);
+      const PageLayout c = geometry().layout(cls);
       std::uint64_t above = kNull;  // the page whose `next` names page i; kNull: `first` does
       std::uint64_t i = slot(pl.first[cls]).load();
       for (std::uint64_t steps = 0; i != 0 && steps < cap; ++steps) {
@@ -326,7 +329,7 @@ struct PageTable {
         if (u == kNull) break;  // damage: check() reports it
         const std::uint64_t next = page_word(base, u + offsetof(PageHeader, next)).load();
         const bool current = slot(pl.cur[cls]).load() == i;
-        if ((keep_current && current) || Page{base, u, &g}.held(cls) != 0) {
+        if ((keep_current && current) || Page{base, u, c}.held() != 0) {
           above = u;
           i = next;
           continue;
@@ -383,14 +386,14 @@ struct PageTable {
       if (u == kNull) continue;
       const std::uint64_t cls = page_word(base, u + offsetof(PageHeader, cls)).load();
       if (cls >= PageConfig::kClasses) continue;
-      const PageShape& g = geometry().shape_of(cls);
-      const std::uint64_t held = Page{base, u, &g}.held(cls), n = g.blocks[cls];
+      const Page p{base, u, geometry().layout(cls)};
+      const std::uint64_t held = p.held(), n = p.c.blocks;
       ++c.pages;
       c.chunk_bytes += Tag{page_word(base, u - kTagSize).load()}.size();
       c.held += held;
-      c.held_bytes += held * (PageConfig::chunk_of(cls) - kTagSize);
+      c.held_bytes += held * (p.c.chunk - kTagSize);
       c.free += n - held;
-      c.free_bytes += (n - held) * PageConfig::chunk_of(cls);
+      c.free_bytes += (n - held) * p.c.chunk;
     }
     return c;
   }
@@ -417,9 +420,8 @@ struct PageTable {
       const Result<Chunk> c = core.live_chunk(base + u);
       if (!c || c->size < geometry().bytes_of(cls) || c->user() != u)
         return CheckReport{Errc::corrupted, u, "a page is not a live block of its class's size", i};
-      const PageShape& g = geometry().shape_of(cls);
-      const std::uint64_t n = g.blocks[cls], words = g.words;
-      const Page p{base, u, &g};
+      const Page p{base, u, geometry().layout(cls)};
+      const std::uint64_t n = p.c.blocks, words = geometry().shape_of(cls).words;
       for (std::uint64_t w = 0; w < words; ++w) {
         const std::uint64_t outside = ~(w * 64 < n ? PageGeometry::mask(n, w) : 0);
         if (((p.live(w).load() | p.freed(w).load()) & outside) != 0)
@@ -466,18 +468,18 @@ struct PageTable {
   /// marked since the owner last looked becomes the current one. Still without the lock.
   std::uint64_t allocate_elsewhere(std::byte* core, std::uint64_t end, PageLists pl,
                                    std::uint64_t l, std::uint64_t cls) const noexcept {
-    const PageShape& g = geometry().shape_of(cls);
+    const PageLayout c = geometry().layout(cls);
     std::uint64_t steps = 0;
     for (std::uint64_t i = slot(pl.first[cls]).load(std::memory_order_acquire);
          i != 0 && steps++ < cap;) {
       const std::uint64_t u = owned(core, end, i - 1, l, cls);
       if (u == kNull) return kNull;
-      const Page p{core, u, &g};
+      const Page p{core, u, c};
       if (p.field(p.header().hint).load(std::memory_order_relaxed) != 0) {
         // Cleared before the maps are read: a free after this look marks the page again.
         p.field(p.header().hint).store(0, std::memory_order_relaxed);
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        const std::uint64_t b = p.take(cls, i - 1, pl.front_of(cls));
+        const std::uint64_t b = p.take(i - 1, pl.front_of(cls));
         if (b != kNull) {
           slot(pl.cur[cls]).store(static_cast<std::uint32_t>(i), std::memory_order_relaxed);
           return b;
