@@ -59,7 +59,7 @@ talc::PageLayout LayoutOf(MapTalc<>& h) {
 }
 // Blocks of the test's class in a page of this heap.
 std::uint64_t PerPage(MapTalc<>& h) {
-  return LayoutOf(h).blocks;
+  return LayoutOf(h).blocks();
 }
 // The pages the table names, read without the lock.
 std::uint64_t Pages(MapTalc<>& h) {
@@ -376,7 +376,7 @@ TEST(PageFaultRace, AFreeWritesNothingInItsPageAfterItsFetchOr) {
   const talc::Meta x = heap.allocate(kSize);  // block 0 of a new page, the page's only block
   const std::uint64_t page =
       static_cast<std::uint64_t>(static_cast<std::byte*>(x.ptr()) - CoreOf(heap)) -
-      LayoutOf(heap).first_user;
+      LayoutOf(heap).first_user();
   ASSERT_EQ(Pages(heap), 1u);
   const pid_t freer = ::fork();
   if (freer == 0) {

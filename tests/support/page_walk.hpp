@@ -21,7 +21,7 @@ void ForEachHeldBlock(std::byte* core, const talc::PageTable& pages, std::uint64
     const std::uint64_t cls = talc::page_word(core, u + offsetof(talc::PageHeader, cls)).load();
     if (cls >= talc::PageConfig::kClasses) continue;
     const talc::Page page{core, u, pages.geometry().layout(cls)};
-    const std::uint64_t n = page.c.blocks;
+    const std::uint64_t n = page.c.blocks();
     for (std::uint64_t w = 0; w < (n + 63) / 64; ++w)
       for (std::uint64_t bits =
                page.live(w).load() & ~page.freed(w).load() & talc::PageGeometry::mask(n, w);

@@ -2,6 +2,7 @@
 // gives back without the heap's lock; exact refusals through every path, hostile bytes refused,
 // accounting, check(), and memory that is not stranded.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <atomic>
@@ -101,6 +102,36 @@ TEST(Pages, ServeAlignedBlocksWithoutTheLock) {
   done.Notify();
   EXPECT_EQ(talc_test::Wait(holder), 0);
   ExpectAccounted(heap);
+}
+
+// A page's blocks are aligned only as far as the address this process maps the heap at: where
+// that is less aligned than a request, the request is the core's (through the lock), and its
+// block is still aligned; past the mapping's own alignment, every path refuses it alike. The
+// fast path checks both before it takes a page's block.
+TEST(Pages, AnAlignedRequestStaysAlignedWhereTheHeapIsMappedLessAligned) {
+  for (std::size_t shift : {64, 128, 192}) {
+    void* map =
+        ::mmap(nullptr, kHeap + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(map, MAP_FAILED);
+    {
+      auto heap =
+          talc::Talc<>::open(static_cast<std::byte*>(map) + shift, kHeap, talc::OpenRole::create);
+      for (int round = 0; round < 50; ++round)
+        for (std::size_t align : {32, 64, 128, 256}) {
+          const talc::Result<talc::Meta> m = heap.try_allocate(100, align);
+          if (align > heap.max_align()) {
+            EXPECT_EQ(m.error(), Errc::alignment_too_large) << shift << " " << align;
+            continue;
+          }
+          ASSERT_TRUE(m.ok()) << shift << " " << align << ": " << talc::describe(m.error());
+          EXPECT_EQ(reinterpret_cast<std::uintptr_t>(m->ptr()) % align, 0u)
+              << shift << " " << align;
+          ASSERT_EQ(heap.deallocate(*m), Errc::ok);
+        }
+      EXPECT_EQ(heap.stats().live_allocations, 0u);
+    }
+    ::munmap(map, kHeap + 4096);
+  }
 }
 
 TEST(Pages, RefuseADoubleFreeAnInteriorPointerAndAHeaderWithNothingChanged) {

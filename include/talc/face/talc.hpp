@@ -117,9 +117,14 @@ class Talc {
                                                    std::size_t align = kGranule) noexcept {
     // The fast path: a block from the thread's cache of its lane's current page of the class.
     // Everything else (the lane's other pages, its first claim, the lock) is out of line
-    // (talc_slow.hpp), so that this needs no stack frame of its own.
-    if (size <= PageConfig::kMaxRequest && align <= kGranule) [[likely]]
-      if (PageFront* f = heap().ready_front(size)) [[likely]]
+    // (talc_slow.hpp), so that this needs no stack frame of its own. A larger alignment takes
+    // the block of a class whose blocks all have it, when one does (LaneHeap::aligned_request).
+    std::size_t request = size;
+    if (align > kGranule) [[unlikely]]
+      request = align_error(align) == Errc::ok ? heap().aligned_request(size, align)
+                                               : PageConfig::kMaxRequest + 1;
+    if (request <= PageConfig::kMaxRequest) [[likely]]
+      if (PageFront* f = heap().ready_front(request)) [[likely]]
         return Meta{base_, meta_offset() + heap().take_front(*f), size};
     return allocate_slow(size, align);
   }

@@ -212,15 +212,27 @@ class alignas(64) LaneHeap {
   /// cache dry, the heap marked broken: the slow path sorts these out).
   [[gnu::always_inline]] PageFront* ready_front(std::size_t size) noexcept {
     const lanes_local::Held& h = lanes_local::tls.held[0];
-    if (!here(h) || corrupted()) [[unlikely]]
+    if (h.key != this || h.stamp != lanes_local::stamp() || corrupted()) [[unlikely]]
       return nullptr;
     const std::uint64_t cls = PageConfig::class_of_request(size);
-    // A held record's caches are never null (lanes_local::remake).
+    // A record's caches are never null, and a record made with no lane has them all empty
+    // (lanes_local::remake): an empty one stops here before the lane is read, so here()'s test
+    // of the lane is not needed.
     PageFront& f = h.owner.front[cls];
     return PageTable::front_ready(f, h.owner.lane->cur, cls) ? &f : nullptr;
   }
   [[gnu::always_inline]] std::uint64_t take_front(PageFront& f) noexcept {
     return f.take(core_bytes());
+  }
+
+  /// For the face's fast path, an alignment above kGranule that the heap supports: page_request's
+  /// size, when this process also maps the core heap at an address so aligned; else a size
+  /// larger than any page serves (the core serves what no page does).
+  std::size_t aligned_request(std::size_t size, std::size_t align) const noexcept {
+    constexpr std::size_t kNone = PageConfig::kMaxRequest + 1;
+    if (reinterpret_cast<std::uintptr_t>(core_bytes()) % align != 0) return kNone;
+    const std::size_t s = page_request(size, align);
+    return s != 0 ? s : kNone;
   }
 
   /// For an alignment above kGranule: the request size whose class's blocks are all
@@ -245,7 +257,9 @@ class alignas(64) LaneHeap {
   }
   /// page_free, of the block at user offset `u` from the core heap's base.
   [[gnu::always_inline]] std::optional<Errc> page_free_at(std::uint64_t u) const noexcept {
-    if (!has_lanes() || corrupted()) [[unlikely]]
+    // A heap without lanes has an empty page table (cap 0): a core chunk is no page's block, and
+    // a word that names a page is refused as foreign_pointer, as the core refuses such a tag.
+    if (corrupted()) [[unlikely]]
       return std::nullopt;
     return pages_.free(core_bytes(), meta().heap_start(), meta().heap_end_unlocked(), u);
   }

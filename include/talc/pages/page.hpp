@@ -205,11 +205,19 @@ struct PageShape {
 
 // One class in pages of one size: what the hot paths need of it, in one word, so that a free
 // proves its block and a hand-out places it with one load of a compile-time table.
+// (Packed by hand: as four fields, GCC keeps them in four registers or on the stack.)
 struct PageLayout {
-  std::uint16_t chunk;       // a block's bytes (PageConfig::chunk_of)
-  std::uint16_t blocks;      // blocks in a page
-  std::uint16_t first_user;  // block 0's user offset from the page's
-  std::uint16_t map_bytes;   // a map's bytes (PageShape::map_bytes)
+  std::uint64_t bits = 0;
+
+  static constexpr PageLayout of(std::uint64_t chunk, std::uint64_t blocks,
+                                 std::uint64_t first_user, std::uint64_t map_bytes) noexcept {
+    return PageLayout{chunk | blocks << 16 | first_user << 32 | map_bytes << 48};
+  }
+  constexpr std::uint64_t chunk() const noexcept { return bits & 0xffff; }  // a block's bytes
+  constexpr std::uint64_t blocks() const noexcept { return (bits >> 16) & 0xffff; }  // a page's
+  /// Block 0's user offset from the page's.
+  constexpr std::uint64_t first_user() const noexcept { return (bits >> 32) & 0xffff; }
+  constexpr std::uint64_t map_bytes() const noexcept { return bits >> 48; }  // PageShape's
 };
 static_assert(sizeof(PageLayout) == 8);
 
@@ -300,9 +308,8 @@ struct PageGeometry {
     for (std::uint64_t top = 0; top < std::size(kShapes); ++top)
       for (std::uint64_t cls = 0; cls < PageConfig::kClasses; ++cls) {
         const PageShape& g = kShapes[kClassShift[top][cls] - kMinShift];
-        t[top][cls] = PageLayout{static_cast<std::uint16_t>(PageConfig::chunk_of(cls)),
-                                 g.blocks[cls], static_cast<std::uint16_t>(g.first_user),
-                                 static_cast<std::uint16_t>(g.map_bytes)};
+        t[top][cls] =
+            PageLayout::of(PageConfig::chunk_of(cls), g.blocks[cls], g.first_user, g.map_bytes);
       }
     return t;
   }();
@@ -365,10 +372,10 @@ struct Page {
     return page_word(core, u + PageConfig::kHeader + w * kWord);
   }
   std::atomic_ref<std::uint64_t> freed(std::uint64_t w) const noexcept {
-    return page_word(core, u + PageConfig::kHeader + c.map_bytes + w * kWord);
+    return page_word(core, u + PageConfig::kHeader + c.map_bytes() + w * kWord);
   }
   std::uint64_t user_of(std::uint64_t b) const noexcept {
-    return u + c.first_user + b * std::uint64_t{c.chunk};
+    return u + c.first_user() + b * c.chunk();
   }
 
   /// The owner's: a free block of the page (index `index`), handed out; its user offset, or
@@ -377,7 +384,7 @@ struct Page {
   /// passes its own whenever it has one.
   [[gnu::always_inline]] std::uint64_t take(std::uint64_t index,
                                             PageFront* front = nullptr) const noexcept {
-    const std::uint64_t n = c.blocks, words = (n + 63) / 64;
+    const std::uint64_t n = c.blocks(), words = (n + 63) / 64;
     std::uint64_t w = field(header().cursor).load(std::memory_order_relaxed);
     if (w >= words) w = 0;
     for (std::uint64_t k = 0; k < words; ++k, w = w + 1 == words ? 0 : w + 1) {
@@ -390,7 +397,7 @@ struct Page {
                   u + PageConfig::kHeader + w * kWord,
                   user_of(w * 64),
                   PageConfig::block_word(index, w * 64),
-                  c.chunk,
+                  static_cast<std::uint32_t>(c.chunk()),
                   static_cast<std::uint32_t>(index + 1)};
       const std::uint64_t user = f.take(core);
       if (k != 0) field(header().cursor).store(w, std::memory_order_relaxed);
@@ -432,7 +439,7 @@ struct Page {
 
   /// Blocks handed out and not given back, read without stopping anyone.
   std::uint64_t held() const noexcept {
-    const std::uint64_t n = c.blocks;
+    const std::uint64_t n = c.blocks();
     std::uint64_t k = 0;
     for (std::uint64_t w = 0; w < (n + 63) / 64; ++w)
       // Acquire: a free's fetch_or, read here, then happens before whatever the caller does

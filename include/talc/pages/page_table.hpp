@@ -148,7 +148,8 @@ struct PageTable {
     if (front == nullptr || !front_ready(front[cls], cur, cls)) return kNull;
     return front[cls].take(core);
   }
-  /// Whether cache `f` of class `cls` has a block and is still of the lane's current page.
+  /// Whether cache `f` of class `cls` has a block and is still of the lane's current page (`cur`
+  /// is read only when it has one).
   [[gnu::always_inline]] static bool front_ready(const PageFront& f, std::uint32_t* cur,
                                                  std::uint64_t cls) noexcept {
     return f.avail != 0 && f.cur == slot(cur[cls]).load(std::memory_order_relaxed);
@@ -196,7 +197,7 @@ struct PageTable {
     k.cls = page_word(core, k.page + offsetof(PageHeader, cls)).load(std::memory_order_relaxed);
     if (k.cls >= PageConfig::kClasses) return k;
     k.c = geometry().layout(k.cls);
-    if (k.b >= k.c.blocks || k.at(core).user_of(k.b) != u) return k;
+    if (k.b >= k.c.blocks() || k.at(core).user_of(k.b) != u) return k;
     k.found = Found::block;
     return k;
   }
@@ -222,7 +223,7 @@ struct PageTable {
     const std::uint64_t bit = std::uint64_t{1} << (k.b % 64);
     if ((p.live(k.b / 64).load() & bit) == 0 || (p.freed(k.b / 64).load() & bit) != 0)
       return Errc::not_allocated;
-    return k.c.chunk - kTagSize;
+    return k.c.chunk() - kTagSize;
   }
 
   // ---- under the heap's lock ------------------------------------------------------------------
@@ -387,13 +388,13 @@ struct PageTable {
       const std::uint64_t cls = page_word(base, u + offsetof(PageHeader, cls)).load();
       if (cls >= PageConfig::kClasses) continue;
       const Page p{base, u, geometry().layout(cls)};
-      const std::uint64_t held = p.held(), n = p.c.blocks;
+      const std::uint64_t held = p.held(), n = p.c.blocks();
       ++c.pages;
       c.chunk_bytes += Tag{page_word(base, u - kTagSize).load()}.size();
       c.held += held;
-      c.held_bytes += held * (p.c.chunk - kTagSize);
+      c.held_bytes += held * (p.c.chunk() - kTagSize);
       c.free += n - held;
-      c.free_bytes += (n - held) * p.c.chunk;
+      c.free_bytes += (n - held) * p.c.chunk();
     }
     return c;
   }
@@ -421,7 +422,7 @@ struct PageTable {
       if (!c || c->size < geometry().bytes_of(cls) || c->user() != u)
         return CheckReport{Errc::corrupted, u, "a page is not a live block of its class's size", i};
       const Page p{base, u, geometry().layout(cls)};
-      const std::uint64_t n = p.c.blocks, words = geometry().shape_of(cls).words;
+      const std::uint64_t n = p.c.blocks(), words = geometry().shape_of(cls).words;
       for (std::uint64_t w = 0; w < words; ++w) {
         const std::uint64_t outside = ~(w * 64 < n ? PageGeometry::mask(n, w) : 0);
         if (((p.live(w).load() | p.freed(w).load()) & outside) != 0)
