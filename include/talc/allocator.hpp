@@ -109,7 +109,7 @@ class Allocator {
     HeaderType& h = *header_;
     auto& heap = h.body();
     void* raw = const_cast<std::remove_cv_t<T>*>(p.get());
-    if (heap.page_free(raw)) return;
+    if (heap.page_free(raw) != PageTable::kNotPage) return;
     const Errc e = heap.with_lock(
         [&](auto& m) { Talc<Bins>::mark_if_corrupted(h, heap.free_locked(m, raw)); });
     if (e == Errc::corrupted) h.mark_corrupted();

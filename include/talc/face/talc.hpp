@@ -193,14 +193,15 @@ class Talc {
     if (m.size > PageConfig::kMaxRequest) return free_locked(base_ + m.offset);
     // The handle's offset is the block's, less the core heap's place in the region (an offset
     // below it wraps to one past the heap, which no page holds).
-    if (const std::optional<Errc> r = heap().page_free_at(m.offset - meta_offset())) [[likely]]
-      return *r;
+    if (const Errc r = heap().page_free_at(m.offset - meta_offset()); r != PageTable::kNotPage)
+        [[likely]]
+      return r;
     return free_locked(base_ + m.offset);
   }
   Errc deallocate(void* p) noexcept {
     // A page's block goes back to its page from any thread, without a lane or the lock.
-    if (const std::optional<Errc> r = heap().page_free(p)) [[likely]]
-      return *r;
+    if (const Errc r = heap().page_free(p); r != PageTable::kNotPage) [[likely]]
+      return r;
     return free_locked(p);
   }
 

@@ -247,20 +247,20 @@ class alignas(64) LaneHeap {
   }
 
   /// Gives the page block at `p` back, from any thread, without the lock (PageTable::free): what
-  /// the free answers, or nullopt when `p` is no page's block (or the heap is marked broken,
-  /// which only the lock's path reports).
-  [[gnu::always_inline]] std::optional<Errc> page_free(const void* p) const noexcept {
+  /// the free answers, or PageTable::kNotPage when `p` is no page's block (or the heap is marked
+  /// broken, which only the lock's path reports).
+  [[gnu::always_inline]] Errc page_free(const void* p) const noexcept {
     const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p),
                          b = reinterpret_cast<std::uintptr_t>(core_bytes());
-    if (a < b) return std::nullopt;
+    if (a < b) return PageTable::kNotPage;
     return page_free_at(a - b);
   }
   /// page_free, of the block at user offset `u` from the core heap's base.
-  [[gnu::always_inline]] std::optional<Errc> page_free_at(std::uint64_t u) const noexcept {
+  [[gnu::always_inline]] Errc page_free_at(std::uint64_t u) const noexcept {
     // A heap without lanes has an empty page table (cap 0): a core chunk is no page's block, and
     // a word that names a page is refused as foreign_pointer, as the core refuses such a tag.
     if (corrupted()) [[unlikely]]
-      return std::nullopt;
+      return PageTable::kNotPage;
     return pages_.free(core_bytes(), meta().heap_start(), meta().heap_end_unlocked(), u);
   }
   /// The usable bytes of the page block at `p`, or nullopt when it is no page's block.
@@ -356,7 +356,7 @@ class alignas(64) LaneHeap {
 
   /// Under the lock: frees the block at `p`, a page's or the core's (a refusal changes nothing).
   Errc free_locked(Core& core, void* p) noexcept {
-    if (const std::optional<Errc> r = page_free(p)) return *r;
+    if (const Errc r = page_free(p); r != PageTable::kNotPage) return r;
     const Result<Chunk> c = core.live_chunk(p);
     if (!c) return c.error();
     if (heaps_own(core, c->user())) return Errc::foreign_pointer;
