@@ -390,6 +390,21 @@ TEST(Lanes, ABadAlignmentIsRefused) {
   EXPECT_EQ(heap.try_allocate(8, 0).error(), Errc::bad_alignment);
 }
 
+// A heap without lanes has no pages: its aligned and small requests are the core's, and the fast
+// path reads no page geometry for them (its page table is empty; the sanitizer builds catch a
+// read of the geometry's tables with that table's zero page size).
+TEST(Lanes, AHeapWithoutLanesServesAlignedAndSmallRequestsFromTheCore) {
+  auto heap = Anonymous(kHeap, talc::OpenOptions{.lanes = false});
+  for (std::size_t align : {8, 16, 32, 64, 128, 256})
+    for (std::size_t size : {1, 64, 1000, 4000}) {
+      const talc::Result<talc::Meta> m = heap.try_allocate(size, align);
+      ASSERT_TRUE(m.ok()) << size << " " << align << ": " << talc::describe(m.error());
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(m->ptr()) % align, 0u) << size << " " << align;
+      EXPECT_EQ(heap.deallocate(*m), Errc::ok);
+    }
+  EXPECT_EQ(heap.census().free_chunks, 1u) << "every block went back to the core";
+}
+
 // try_allocate keeps a copy of the thread's lane across the out-of-memory handler; a handler
 // that uses another heap moves that heap's record into the first slot, and a retry that read the
 // slot again would work the other heap's lane with this heap's core.

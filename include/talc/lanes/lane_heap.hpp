@@ -219,7 +219,8 @@ class alignas(64) LaneHeap {
     // (lanes_local::remake): an empty one stops here before the lane is read, so here()'s test
     // of the lane is not needed.
     PageFront& f = h.owner.front[cls];
-    return PageTable::front_ready(f, h.owner.lane->cur, cls) ? &f : nullptr;
+    if (f.avail == 0) return nullptr;
+    return PageTable::front_current(f, h.owner.lane->cur, cls) ? &f : nullptr;
   }
   [[gnu::always_inline]] std::uint64_t take_front(PageFront& f) noexcept {
     return f.take(core_bytes());
@@ -230,7 +231,7 @@ class alignas(64) LaneHeap {
   /// larger than any page serves (the core serves what no page does).
   std::size_t aligned_request(std::size_t size, std::size_t align) const noexcept {
     constexpr std::size_t kNone = PageConfig::kMaxRequest + 1;
-    if (reinterpret_cast<std::uintptr_t>(core_bytes()) % align != 0) return kNone;
+    if (!has_lanes() || reinterpret_cast<std::uintptr_t>(core_bytes()) % align != 0) return kNone;
     const std::size_t s = page_request(size, align);
     return s != 0 ? s : kNone;
   }

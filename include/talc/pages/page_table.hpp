@@ -145,14 +145,14 @@ struct PageTable {
   [[gnu::always_inline]] static std::uint64_t from_front(std::byte* core, PageFront* front,
                                                          std::uint32_t* cur,
                                                          std::uint64_t cls) noexcept {
-    if (front == nullptr || !front_ready(front[cls], cur, cls)) return kNull;
+    if (front == nullptr || front[cls].avail == 0 || !front_current(front[cls], cur, cls))
+      return kNull;
     return front[cls].take(core);
   }
-  /// Whether cache `f` of class `cls` has a block and is still of the lane's current page (`cur`
-  /// is read only when it has one).
-  [[gnu::always_inline]] static bool front_ready(const PageFront& f, std::uint32_t* cur,
-                                                 std::uint64_t cls) noexcept {
-    return f.avail != 0 && f.cur == slot(cur[cls]).load(std::memory_order_relaxed);
+  /// Whether cache `f` of class `cls` is still of the lane's current page (`cur`).
+  [[gnu::always_inline]] static bool front_current(const PageFront& f, std::uint32_t* cur,
+                                                   std::uint64_t cls) noexcept {
+    return f.cur == slot(cur[cls]).load(std::memory_order_relaxed);
   }
 
   /// allocate(), past the cache: the current page, read again (its given-back blocks collected),
