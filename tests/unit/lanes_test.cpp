@@ -405,6 +405,26 @@ TEST(Lanes, AHeapWithoutLanesServesAlignedAndSmallRequestsFromTheCore) {
   EXPECT_EQ(heap.census().free_chunks, 1u) << "every block went back to the core";
 }
 
+// The page table of a heap without lanes is read by every free without the lock: a region whose
+// heap has no lanes but whose table names pages (a size, a page size) is refused when opened.
+TEST(Lanes, AHeapWithoutLanesWhosePageTableIsNotEmptyIsRefused) {
+  const std::string name = talc_test::UniqueShmName("lanes");
+  {
+    auto heap = MapTalc<>::create_shm(name, kHeap, talc::OpenOptions{.lanes = false});
+    auto& pages = const_cast<talc::PageTable&>(heap.heap().pages());
+    ASSERT_FALSE(pages.present());
+    pages.cap = 1;
+    pages.shift = 16;
+  }
+  try {
+    MapTalc<>::open_shm(name);
+    ADD_FAILURE() << "opened";
+  } catch (const talc::OpenError& e) {
+    EXPECT_EQ(e.code(), talc::make_error_code(Errc::corrupted)) << e.what();
+  }
+  MapTalc<>::remove_shm(name);
+}
+
 // try_allocate keeps a copy of the thread's lane across the out-of-memory handler; a handler
 // that uses another heap moves that heap's record into the first slot, and a retry that read the
 // slot again would work the other heap's lane with this heap's core.

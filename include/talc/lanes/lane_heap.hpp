@@ -94,7 +94,8 @@ class alignas(64) LaneHeap {
   }
 
   /// The LaneHeap already built at `at`: the core's fields, the lane words and the page table's
-  /// in bounds, and lanes only with pages.
+  /// in bounds, and lanes only with pages. A heap without lanes has an empty page table, which
+  /// every free reads without the lock (page_free_at), so its words must be a built one's.
   static Result<LaneHeap*> attach(void* at, std::size_t len) noexcept {
     if (at == nullptr) return Errc::null_region;
     if (reinterpret_cast<std::uintptr_t>(at) % alignof(LaneHeap) != 0) return Errc::corrupted;
@@ -104,6 +105,8 @@ class alignas(64) LaneHeap {
     auto* self = std::launder(reinterpret_cast<LaneHeap*>(at));
     const Core& core = self->meta();
     if (self->has_lanes() != self->pages_.present()) return Errc::corrupted;
+    if (!self->has_lanes() && (self->pages_.cap != 0 || self->pages_.shift != 0))
+      return Errc::corrupted;
     if (self->has_lanes() &&
         (self->lanes_ == 0 || self->lanes_ > LaneConfig::kMaxLanes ||
          self->table_ % kGranule != 0 || self->table_ < core.heap_start() ||
@@ -258,8 +261,9 @@ class alignas(64) LaneHeap {
   }
   /// page_free, of the block at user offset `u` from the core heap's base.
   [[gnu::always_inline]] Errc page_free_at(std::uint64_t u) const noexcept {
-    // A heap without lanes has an empty page table (cap 0): a core chunk is no page's block, and
-    // a word that names a page is refused as foreign_pointer, as the core refuses such a tag.
+    // A heap without lanes has an empty page table (cap 0, which attach checks): a core chunk is
+    // no page's block, and a word that names a page is refused as foreign_pointer, as the core
+    // refuses such a tag.
     if (corrupted()) [[unlikely]]
       return PageTable::kNotPage;
     return pages_.free(core_bytes(), meta().heap_start(), meta().heap_end_unlocked(), u);

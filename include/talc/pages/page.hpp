@@ -110,7 +110,8 @@ struct PageConfig {
   }
 };
 // The class of each request by its granules, (size + kTagSize + 15) / 16, which is at least 1:
-// a request of g * 16 - 8 bytes or fewer (down to the bucket below) needs a chunk of g * 16.
+// a request of g * 16 - 8 bytes or fewer (down to the bucket below) needs a chunk of g * 16, or
+// of kMinChunk when that is less.
 inline constexpr auto kRequestClass = [] {
   std::array<std::uint8_t, (PageConfig::kMaxRequest + kTagSize + kGranule - 1) / kGranule + 1> t{};
   for (std::uint64_t g = 1; g < t.size(); ++g)
