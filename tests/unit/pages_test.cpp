@@ -134,6 +134,25 @@ TEST(Pages, AnAlignedRequestStaysAlignedWhereTheHeapIsMappedLessAligned) {
   }
 }
 
+// What the README promises: a region larger than 4 MiB serves requests of up to 4104 bytes (a
+// 4 KiB message and its header) from pages; one of 4 MiB, whose pages are smaller, up to 3592,
+// one of 1 MiB up to 984.
+TEST(Pages, ServeRequestsUpToTheLargestClassTheirHeapsPagesHold) {
+  for (const auto& [region, largest] :
+       {std::pair<std::size_t, std::size_t>{(4 << 20) + (64 << 10), 4104},
+        {4 << 20, 3592},
+        {1 << 20, 984}}) {
+    auto heap = Paged(region);
+    EXPECT_EQ(heap.heap().pages().geometry().max_request(), largest) << region;
+    const talc::Meta in = heap.allocate(largest), out = heap.allocate(largest + 1);
+    EXPECT_TRUE(heap.heap().page_usable(in.ptr()).has_value()) << region << ": a page's";
+    EXPECT_FALSE(heap.heap().page_usable(out.ptr()).has_value()) << region << ": the core's";
+    ASSERT_EQ(heap.deallocate(in), Errc::ok);
+    ASSERT_EQ(heap.deallocate(out), Errc::ok);
+    ExpectAccounted(heap);
+  }
+}
+
 TEST(Pages, RefuseADoubleFreeAnInteriorPointerAndAHeaderWithNothingChanged) {
   auto heap = Paged();
   const talc::Meta a = heap.allocate(64), b = heap.allocate(64);

@@ -66,8 +66,9 @@ struct PageConfig {
   static constexpr std::uint64_t kMaxRequest = kMaxChunk - kTagSize;
   // A page serves a class when it holds at least this many of its blocks: in a small heap's
   // smaller pages the largest classes are the core's, since a lane that began a page of each
-  // class would otherwise hold the heap's space in pages of few blocks (a 1 MiB heap's 16 KiB
-  // pages serve requests of up to 1800 bytes, 64 KiB pages every class).
+  // class would otherwise hold the heap's space in pages of few blocks (the 8 KiB pages of a
+  // 1 MiB region serve requests of up to 984 bytes, 32 KiB pages up to 3592, 64 KiB pages
+  // every class).
   static constexpr std::uint64_t kMinBlocks = 8;
   // Page sizes: a 64 KiB page holds 15 blocks of the largest class and 2029 of the smallest; a
   // small heap gets smaller pages, so that the pages its threads have begun strand little.
@@ -314,8 +315,19 @@ struct PageGeometry {
       }
     return t;
   }();
-  static_assert(PageConfig::kMaxChunk < 65536 && PageConfig::kMaxBytes / 8 < 65536,
-                "a layout's fields fit its 16 bits");
+  static_assert(
+      [] {
+        for (std::uint64_t top = 0; top < std::size(kShapes); ++top)
+          for (std::uint64_t cls = 0; cls < PageConfig::kClasses; ++cls) {
+            const PageShape& g = kShapes[kClassShift[top][cls] - kMinShift];
+            const PageLayout c = kLayouts[top][cls];
+            if (c.chunk() != PageConfig::chunk_of(cls) || c.blocks() != g.blocks[cls] ||
+                c.first_user() != g.first_user || c.map_bytes() != g.map_bytes)
+              return false;
+          }
+        return true;
+      }(),
+      "every layout holds its shape's fields whole (each fits its 16 bits)");
 };
 
 // The owner's cache of one map word of its current page of a class, in its own thread's memory:
@@ -327,8 +339,7 @@ struct PageGeometry {
 //   - the page is still the lane's current one of the class: a hand-out checks the lane's `cur`
 //     against `cur` here, and whatever changes the current page (a refill, a give-back) changes
 //     that word;
-//   - no other hand-out takes that word's blocks: every Page::take of the owner reseeds the
-//   cache.
+//   - no other hand-out takes that word's blocks: each Page::take of the owner reseeds it.
 // Only the owner sets live bits, and a free sets only freed bits of blocks already live, so a bit
 // free when read stays free until the owner takes it. Blocks given back meanwhile wait in
 // `freed` until the cache runs dry and a take collects them.
