@@ -47,6 +47,7 @@ struct Options {
   std::size_t contention_ops = 200'000;  // per worker
   std::uint32_t contention_max = 1000;
   std::size_t mp_ops = 2'000'000;  // per worker: threadtest, larson, producer_consumer
+  bool larson_keep = false;
   std::vector<std::size_t> holes{0, 1000, 10000, 100000};
 };
 
@@ -147,6 +148,8 @@ const Flag kFlags[] = {
     {"--mp-ops", "N", "threadtest, larson, producer_consumer: operations per worker",
      [](Options& o, const char* v) { o.mp_ops = number(v); },
      [](const Options& o) { return std::to_string(o.mp_ops); }},
+    {"--larson-keep", nullptr, "larson: every worker keeps its own array (larson_kept.csv)",
+     [](Options& o, const char*) { o.larson_keep = true; }, nullptr},
 };
 
 const Flag& find_flag(std::string_view arg) {
@@ -401,9 +404,10 @@ void contention_all(const Options& o, const std::vector<Bench*>& all, const Cloc
 // the peers whose heap every process shares, as a block cannot be freed into another process's
 // private heap.
 void pattern_all(const Options& o, const std::vector<Bench*>& all, Pattern pattern) {
-  const char* name = pattern_name(pattern);
+  const bool keep = pattern == Pattern::larson && o.larson_keep;
+  const std::string name = keep ? "larson_kept" : pattern_name(pattern);
   const std::vector<Bench*> mt = with(&PeerInfo::threads, all);
-  if (mt.empty()) return skipped(name, "may be called from several threads");
+  if (mt.empty()) return skipped(name.c_str(), "may be called from several threads");
   const bool pairs = pattern == Pattern::producer_consumer;
   std::vector<std::size_t> counts =
       worker_counts(pairs ? std::max<std::size_t>(1, o.procs / 2) : o.procs);
@@ -415,17 +419,16 @@ void pattern_all(const Options& o, const std::vector<Bench*>& all, Pattern patte
     const char* mode = processes ? "processes" : "threads";
     const std::vector<Bench*> peers = processes && pairs ? with(&PeerInfo::shared, mt) : mt;
     if (peers.empty()) {
-      skipped((std::string(name) + " between processes").c_str(),
-              "shares one heap between processes");
+      skipped((name + " between processes").c_str(), "shares one heap between processes");
       continue;
     }
-    Table rate(std::string(name) + ", " + mode, "workers", names(peers), true);
-    Table share(std::string(name) + ", lock share, " + mode, "workers", names(peers), false);
+    Table rate(name + ", " + mode, "workers", names(peers), true);
+    Table share(name + ", lock share, " + mode, "workers", names(peers), false);
     for (const std::size_t w : counts) {
       std::vector<double> r, l;
       for (Bench* b : peers) {
         const Contention c = best_of(o.rounds, [&] {
-          return b->pattern({pattern, processes, w, o.mp_ops});
+          return b->pattern({pattern, processes, w, o.mp_ops, keep});
         });
         const double ops_s = static_cast<double>(c.ops) / c.seconds;
         csv.row(mode, w, b->info().name, b->info().shared ? 1 : 0, c.ops, c.seconds, ops_s,
@@ -441,7 +444,9 @@ void pattern_all(const Options& o, const std::vector<Bench*>& all, Pattern patte
     if (talc::RegionLock::kTimesHolds) share.print(kLockShareUnit);
   }
   std::printf("%s\n", kSharing);
-  if (pattern == Pattern::larson)
+  if (keep)
+    std::printf("(every worker keeps its own array of blocks: none changes workers)\n");
+  else if (pattern == Pattern::larson)
     std::printf(
         "(threads, and processes on a shared heap, hand each worker's array of blocks on to the\n"
         " next worker every %zu steps; processes on a private heap keep their own)\n",

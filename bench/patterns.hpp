@@ -8,7 +8,10 @@
 //   place. Every kLarsonSlots steps the arrays move on to the next worker, as the original hands
 //   a thread's array to a new thread: most blocks are freed by another worker than the one that
 //   allocated them. Between processes only a shared heap can do that: on the private heaps of
-//   the process-local mallocs each process keeps its own array.
+//   the process-local mallocs each process keeps its own array. Run with every worker keeping
+//   its own (`keep`), it shows what the allocator's scaling is where blocks never change
+//   workers: a handed-over block's lines (its word, the user's bytes, the allocator's record of
+//   it) are the last worker's, and a 2-core machine spends on moving them what it gains.
 // - producer_consumer: the IPC pattern. Workers in pairs: the producer allocates blocks of 64 to
 //   1000 bytes, writes a word into each and passes it through a single-producer,
 //   single-consumer ring in shared memory (talc::OffsetRing); the consumer reads the word and
@@ -49,6 +52,7 @@ struct PatternRun {
   bool processes;
   std::size_t workers;  // producer_consumer: pairs of them; an odd last one idles
   std::size_t ops;      // per worker
+  bool keep = false;    // larson: every worker keeps its own array (--larson-keep)
 };
 
 // A batch of 1000 blocks of 64 bytes: 64 KiB, which fits in the L2 cache, so the figure is the
@@ -219,7 +223,7 @@ Contention run_pattern(P& p, const PatternRun& r) {
       return run_workers(r.processes, n, [&](Worker& w) { detail::threadtest(p, r.ops, w); });
     case Pattern::larson: {
       SharedArray<detail::LarsonArray> arrays(n);
-      const bool hand_over = !r.processes || P::kInfo.shared;
+      const bool hand_over = !r.keep && (!r.processes || P::kInfo.shared);
       return run_workers(r.processes, n, [&](Worker& w) {
         detail::larson(p, r.ops, hand_over, arrays.data(), n, w);
       });

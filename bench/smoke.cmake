@@ -27,7 +27,7 @@ function(expect_rows dir f)
   endif()
 endfunction()
 
-file(REMOVE_RECURSE ${OUT} ${OUT}-chosen)
+file(REMOVE_RECURSE ${OUT} ${OUT}-chosen ${OUT}-kept)
 bench(0 ${tiny} --out ${OUT})
 foreach(f random_actions heap_efficiency pairs fragmented contention threadtest larson
           producer_consumer)
@@ -45,9 +45,13 @@ if(EXISTS ${OUT}-chosen/pairs.csv)
   message(FATAL_ERROR "talc_bench ran pairs, which was not chosen:\n${log}")
 endif()
 
+# Larson with every worker keeping its own array writes a file of its own.
+bench(0 ${tiny} --workload larson --larson-keep --peers talc,glibc --out ${OUT}-kept)
+expect_rows(${OUT}-kept larson_kept)
+
 bench(0 --help)
-foreach(name --workload --peers --mp-ops random_actions contention producer_consumer talc_core
-             jemalloc)
+foreach(name --workload --peers --mp-ops --larson-keep random_actions contention producer_consumer
+             talc_core jemalloc)
   string(FIND "${log}" "${name}" at)
   if(at EQUAL -1)
     message(FATAL_ERROR "talc_bench --help does not name ${name}:\n${log}")
