@@ -383,11 +383,23 @@ TEST(Lanes, AllocateIntoAStaleOwnerIsRefused) {
   EXPECT_FALSE(heap.heap().corrupted()) << "the heap got marked corrupted";
 }
 
-// try_allocate refuses a bad alignment, also for a request a lane's pages would serve.
+// try_allocate refuses a bad alignment, also for a request a lane's pages would serve, and also
+// once the thread's cache of the class's page is ready (the inlined path once took any
+// alignment of at most 16 for a power of two), and the refusal hands nothing out.
 TEST(Lanes, ABadAlignmentIsRefused) {
   auto heap = Anonymous();
   EXPECT_EQ(heap.try_allocate(8, 3).error(), Errc::bad_alignment);
   EXPECT_EQ(heap.try_allocate(8, 0).error(), Errc::bad_alignment);
+  for (const std::size_t size : {8, 64, 1000}) {
+    const talc::Meta warm = heap.allocate(size);  // the class's page and its cache, ready
+    const talc::HeapStats before = heap.stats();
+    for (const std::size_t align : {0, 3, 5, 6, 7, 9, 12, 15, 24, 48})
+      EXPECT_EQ(heap.try_allocate(size, align).error(), Errc::bad_alignment)
+          << size << " bytes aligned to " << align;
+    EXPECT_EQ(heap.stats().cached_blocks, before.cached_blocks) << "a refusal handed a block out";
+    ASSERT_EQ(heap.deallocate(warm), Errc::ok);
+  }
+  ExpectAccounted(heap);
 }
 
 // A heap without lanes has no pages: its aligned and small requests are the core's, and the fast

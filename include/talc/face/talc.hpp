@@ -118,9 +118,10 @@ class Talc {
     // The fast path: a block from the thread's cache of its lane's current page of the class.
     // Everything else (the lane's other pages, its first claim, the lock) is out of line
     // (talc_slow.hpp), so that this needs no stack frame of its own. A larger alignment takes
-    // the block of a class whose blocks all have it, when one does (LaneHeap::aligned_request).
+    // the block of a class whose blocks all have it, when one does (LaneHeap::aligned_request);
+    // what is no power of two (0 included) is refused there too, by align_error.
     std::size_t request = size;
-    if (align > kGranule) [[unlikely]]
+    if (align - 1 >= kGranule || (align & (align - 1)) != 0) [[unlikely]]
       request = align_error(align) == Errc::ok ? heap().aligned_request(size, align)
                                                : PageConfig::kMaxRequest + 1;
     if (request <= PageConfig::kMaxRequest) [[likely]]
