@@ -140,6 +140,9 @@ TEST(Pages, AnAlignedRequestStaysAlignedWhereTheHeapIsMappedLessAligned) {
 TEST(Pages, ServeRequestsUpToTheLargestClassTheirHeapsPagesHold) {
   for (const auto& [region, largest] :
        {std::pair<std::size_t, std::size_t>{(4 << 20) + (64 << 10), 4104},
+        // The README's bound: from 4099 KiB a heap can hand out 4 MiB, and has 64 KiB pages.
+        {4099 << 10, 4104},
+        {4098 << 10, 3592},
         {4 << 20, 3592},
         {1 << 20, 984}}) {
     auto heap = Paged(region);

@@ -5,9 +5,9 @@
 //   bits 0-29   the holder's process id (1 .. 2^22 on Linux)
 //   bit  30     reserved, always 0
 //   bit  31     waiters: some process may be asleep on the word
-//   bits 32-63  the holder's tag: a hash of the machine's boot id and the process's start
-//               time, never 0. A pid names a process only until it is reused; pid and tag
-//               together name one process of one boot.
+//   bits 32-63  the holder's tag: a hash of the process's start time, never 0. A pid names a
+//               process only until it is reused; pid and tag together name one process. Which
+//               boot a word belongs to is the header's boot record.
 //
 // Why not a POSIX robust mutex, as before: an unlock wakes one waiter, and when that waiter is
 // killed before it takes the lock, the others sleep on a free word with nobody to wake them;
