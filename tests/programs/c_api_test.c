@@ -175,6 +175,7 @@ static void arrays(talc_heap* h) {
   OK(talc_named_array(h, "grid", &b));
   CHECK(b.data == a.data && ((int32_t*)b.data)[11] == 42);
   CHECK(talc_named_array_make(h, "grid", "<f4", 4, 2, shape, &b) == TALC_TYPE_MISMATCH);
+  CHECK(talc_named_array_make(h, "grid", "<f8", 8, 2, shape, &b) == TALC_TYPE_MISMATCH);
   const uint64_t other[2] = {4, 3};
   CHECK(talc_named_array_make(h, "grid", "<i4", 4, 2, other, &b) == TALC_SIZE_MISMATCH);
   CHECK(talc_named_array_make(h, "big", "<f8", 8, 33, shape, &b) == TALC_SIZE_OVERFLOW);

@@ -61,6 +61,12 @@ TEST_F(NamedArray, IsMadeZeroedWithItsHeaderThenFoundByTypeAndShape) {
             Errc::size_mismatch);
   EXPECT_EQ(talc::find_or_make_array(heap, "grid", Info("<i8", 8, {3, 5})).error(),
             Errc::type_mismatch);
+  // Another type whose data has another size: still the type, though the directory, which
+  // compares the block's bytes first, says size_mismatch.
+  EXPECT_EQ(talc::find_or_make_array(heap, "grid", Info("<i4", 4, {3, 5})).error(),
+            Errc::type_mismatch);
+  EXPECT_EQ(talc::find_or_make_array(heap, "grid", Info("<f8", 8, {4, 5})).error(),
+            Errc::size_mismatch);
   // Not a block of bytes, and a block of bytes is not an array.
   EXPECT_EQ(heap.find_named("grid").error(), Errc::type_mismatch);
   ASSERT_TRUE(heap.find_or_allocate_named("raw", 64));

@@ -177,6 +177,21 @@ struct NamedArray {
   std::byte* data() const noexcept { return block.as<std::byte>() + info.data_offset; }
 };
 
+/// The named array `name`, whatever its type and shape; a block of bytes or an object of
+/// that name is refused (type_mismatch), a header that fails read_array() too (corrupted, with
+/// the reason in `*why`).
+template <class Bins>
+Result<NamedArray> find_array(Talc<Bins>& t, std::string_view name, const char** why = nullptr) {
+  const Result<Meta> m = t.names().template find_raw<named_detail::Array>(name);
+  if (!m) return m.error();
+  NamedArray got{*m, {}};
+  if (const char* bad = read_array(m->as<std::byte>(), m->size, got.info)) {
+    if (why != nullptr) *why = bad;
+    return Errc::corrupted;
+  }
+  return got;
+}
+
 /// The named array `name`: made with `want`'s type and shape (its data zeroed) by the first
 /// caller in any process, found by every later one. One of another type or shape is refused
 /// (type_mismatch, size_mismatch), a block of bytes or an object of that name (type_mismatch),
@@ -189,7 +204,15 @@ Result<NamedArray> find_or_make_array(Talc<Bins>& t, std::string_view name, cons
         std::memset(b.ptr(), 0, b.size);
         write_array_header(b.as<std::byte>(), want);
       });
-  if (!m) return m.error();
+  if (!m) {
+    // The directory compares the block's bytes before the header is read here: an array of
+    // another type is type_mismatch whatever its size.
+    if (m.error() == Errc::size_mismatch)
+      if (const Result<NamedArray> old = find_array(t, name);
+          old && old->info.type_name() != want.type_name())
+        return Errc::type_mismatch;
+    return m.error();
+  }
   NamedArray got{*m, {}};
   if (const char* bad = read_array(m->as<std::byte>(), m->size, got.info)) {
     if (why != nullptr) *why = bad;
@@ -197,19 +220,6 @@ Result<NamedArray> find_or_make_array(Talc<Bins>& t, std::string_view name, cons
   }
   if (!same_array(got.info, want))
     return got.info.type_name() != want.type_name() ? Errc::type_mismatch : Errc::size_mismatch;
-  return got;
-}
-
-/// The named array `name`, whatever its type and shape; refusals as above.
-template <class Bins>
-Result<NamedArray> find_array(Talc<Bins>& t, std::string_view name, const char** why = nullptr) {
-  const Result<Meta> m = t.names().template find_raw<named_detail::Array>(name);
-  if (!m) return m.error();
-  NamedArray got{*m, {}};
-  if (const char* bad = read_array(m->as<std::byte>(), m->size, got.info)) {
-    if (why != nullptr) *why = bad;
-    return Errc::corrupted;
-  }
   return got;
 }
 
