@@ -9,9 +9,10 @@
 //   u + 64            live:  one bit per block, 1 while the block is handed out
 //   u + 64 + M        freed: one bit per block, 1 once the block was given back
 //   u + 64 + 2M + 8   block 0's word, then its bytes, then block 1's word...
-// (M is a map's bytes, rounded up to a cache line, so that the owner's map and the one every
-// freer writes lie on lines of their own.) Each block is `chunk` bytes like a core chunk of its
-// size: an 8-byte word, then the user's bytes, 16-aligned. The word says "block b of page i"
+// (M is a map's bytes, rounded up to a cache line once it fills one, so that in pages of 16 KiB
+// and up the owner's map and the one every freer writes lie on lines of their own; the 4 and
+// 8 KiB pages' maps, 16 and 32 bytes, share one.) Each block is `chunk` bytes like a core chunk of
+// its size: an 8-byte word, then the user's bytes, 16-aligned. The word says "block b of page i"
 // with a flag the core's tags never carry (kBlockFlag), so a free finds the page in O(1), and
 // the core, handed such a block, refuses it as not one of its chunks.
 //
@@ -85,7 +86,8 @@ struct PageConfig {
   static constexpr std::uint64_t kGenShift = kIndexShift + 24;
   // A page's header names its own index with this above it, written last when the page is made
   // and cleared first when it is given back: a half-made or returned page is never served.
-  static constexpr std::uint64_t kIdent = std::uint64_t{0x7061676555} << 32;  // "Upage"
+  // (Meant to read "Upage"; the shift keeps its low four bytes, 0x61676555.)
+  static constexpr std::uint64_t kIdent = std::uint64_t{0x7061676555} << 32;
 
   /// The class of the smallest blocks of at least `chunk` bytes (a chunk size, at most
   /// kMaxChunk).
