@@ -402,6 +402,38 @@ TEST(Lanes, ABadAlignmentIsRefused) {
   ExpectAccounted(heap);
 }
 
+// A size no block can ever have is size_overflow, the core's answer, whatever path holds the
+// block and whatever is wrong with the handle: a page's block, a core block, a freed one and an
+// interior pointer get the same answer from a heap with lanes as from one without.
+TEST(Lanes, AnImpossibleSizeGetsTheCoresAnswerWhateverTheBlock) {
+  for (const bool lanes : {true, false}) {
+    auto heap = Anonymous(kHeap, talc::OpenOptions{.lanes = lanes});
+    const talc::Meta owner = heap.allocate(64);
+    for (const std::size_t size : {64, 4105}) {
+      talc::Meta live = heap.allocate(size);
+      const talc::Meta freed = heap.allocate(size);
+      ASSERT_EQ(heap.deallocate(freed), Errc::ok);
+      const talc::Meta inside{live.base, live.offset + 16, 8};
+      static_cast<std::uint64_t*>(owner.ptr())[0] = freed.offset;
+      for (const std::size_t huge : {SIZE_MAX, SIZE_MAX - 8}) {
+        for (const talc::Meta& m : {live, freed, inside}) {
+          EXPECT_EQ(heap.try_reallocate(m, huge).error(), Errc::size_overflow)
+              << "lanes " << lanes << ", " << size << " bytes";
+          talc::Meta g = m;
+          EXPECT_EQ(heap.try_grow(g, huge), Errc::size_overflow)
+              << "lanes " << lanes << ", " << size << " bytes";
+        }
+        EXPECT_EQ(heap.try_reallocate_from(owner, 0, huge).error(), Errc::size_overflow)
+            << "lanes " << lanes << ", " << size << " bytes";
+      }
+      static_cast<std::uint64_t*>(owner.ptr())[0] = 0;
+      ASSERT_EQ(heap.deallocate(live), Errc::ok);
+    }
+    ASSERT_EQ(heap.deallocate(owner), Errc::ok);
+    ExpectAccounted(heap);
+  }
+}
+
 // A heap without lanes has no pages: its aligned and small requests are the core's, and the fast
 // path reads no page geometry for them (its page table is empty; the sanitizer builds catch a
 // read of the geometry's tables with that table's zero page size).

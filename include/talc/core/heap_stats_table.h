@@ -42,7 +42,8 @@
   X(allocations)                                                                                   \
   X(deallocations)                                                                                 \
   X(reallocations)                                                                                 \
-  /* Requests refused for want of memory. */                                                       \
+  /* Requests the central heap refused for want of memory. A page's block that cannot grow in      \
+   * place (try_grow past its class) is refused by its page, without the lock, and not counted. */ \
   X(failures)                                                                                      \
   X(growths)                                                                                       \
   /* Kept by the synchronised layer (TalckMeta); the core heap alone leaves them 0. Locks taken    \

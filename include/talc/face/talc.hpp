@@ -143,7 +143,7 @@ class Talc {
   Result<Meta> try_reallocate(const Meta& m, std::size_t size,
                               std::size_t align = kGranule) noexcept {
     if (const Errc e = own(m); e != Errc::ok) return e;
-    if (const Errc e = align_error(align); e != Errc::ok) return e;
+    if (const Errc e = request_error(size, align); e != Errc::ok) return e;
     if (const std::optional<Result<std::size_t>> usable = heap().page_usable(m.ptr()))
       return reallocate_page(m, *usable, size, align);
     void* p = m.ptr();
@@ -164,6 +164,8 @@ class Talc {
   /// out_of_memory when the chunk above cannot give the bytes (it never grows the region: a
   /// caller that may move should reallocate). try_shrink gives back what a chunk can hold.
   Errc try_grow(Meta& m, std::size_t size) noexcept {
+    if (const Errc e = own(m); e != Errc::ok) return e;
+    if (size > TalcMeta<Bins>::kMaxRequest) return Errc::size_overflow;
     return resize_in_place(m, size,
                            [](auto& core, void* p, std::size_t n) { return core.try_grow(p, n); });
   }
@@ -240,7 +242,7 @@ class Talc {
   Result<Meta> try_reallocate_from(const Meta& owner, std::size_t word, std::size_t size,
                                    std::size_t align = kGranule) noexcept {
     if (owner.base != base_) return Errc::foreign_pointer;
-    if (const Errc e = align_error(align); e != Errc::ok) return e;
+    if (const Errc e = request_error(size, align); e != Errc::ok) return e;
     const Result<void*> r = growing(size, align, [&](auto& core) -> Result<void*> {
       if (const Errc e = named_cached(core, owner, word); e != Errc::ok) return e;
       return heap().reallocate_from(core, owner.ptr(), word, size, align, meta_offset());
@@ -505,6 +507,13 @@ class Talc {
   Errc align_error(std::size_t align) const noexcept {
     if (!is_power_of_two(align)) return Errc::bad_alignment;
     return align > max_align_ ? Errc::alignment_too_large : Errc::ok;
+  }
+  /// align_error, then a size no block can have: the core's checks, in its order, made before a
+  /// block is looked at, so that a heap with lanes, whose pages look at it first, answers as
+  /// one without them.
+  Errc request_error(std::size_t size, std::size_t align) const noexcept {
+    if (const Errc e = align_error(align); e != Errc::ok) return e;
+    return size > TalcMeta<Bins>::kMaxRequest ? Errc::size_overflow : Errc::ok;
   }
 
   Errc own(const Meta& m) const noexcept {
