@@ -42,7 +42,7 @@
 #ifndef MAXDEATHS
 #define MAXDEATHS 3
 #endif
-#define CAP 3  /* Journal::kCapacity: the operation's three puts */
+#define CAP 3  /* the model's operation makes three puts (Journal::kCapacity is 40) */
 
 /* What the lock protects: two words of the heap, values mod 4. */
 byte A, B;

@@ -5,7 +5,7 @@
  * Stands for:
  *   include/talc/lanes/lane_heap.hpp   LaneHeap::own_lane, free_if_gone, release_pages,
  *                                      check_lanes, give_back, owner_gone, with_lock
- *   include/talc/pages/page_table.hpp  PageTable::refill, release_empty (the lane's lists,
+ *   include/talc/pages/page_table.hpp  PageTable::take_new, release_empty (the lane's lists,
  *                                      changed by its owner under the lock), finish and sweep
  *                                      (what a dead holder of the lock left, settled by the next)
  *   src/lanes/lane_local.cpp           lanes_local::acquire (pass 0: a free lane; pass 1: also one
@@ -138,7 +138,7 @@ byte looks;
   :: atomic { hlock != 0 && HOLDER_DEAD(hlock) -> hlock = me; torn = 0 } \
   fi
 
-/* A change of the lane's lists under the lock (page_table.hpp PageTable::refill, release_empty),
+/* A change of the lane's lists under the lock (page_table.hpp PageTable::take_new, release_empty),
  * by the process that works the lane. */
 #define CHANGE_LISTS \
   torn = 1; \
