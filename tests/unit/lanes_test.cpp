@@ -402,6 +402,63 @@ TEST(Lanes, ABadAlignmentIsRefused) {
   ExpectAccounted(heap);
 }
 
+// Every request gets the same answer from a heap with lanes, asked cold (the thread's first
+// request of the class) and warm (its cache of the class's page ready), as from one without:
+// the same refusal, or a block as aligned and as large as asked, freed again. The inlined path
+// once accepted alignments the core refuses.
+TEST(Lanes, EveryRequestGetsTheSameAnswerWithAndWithoutLanes) {
+  constexpr std::size_t kMax = SIZE_MAX;
+  const std::size_t sizes[] = {0,    1,        8,        15,   16,      17,
+                               1032, 1033,     4104,     4105, 1 << 20, std::size_t{1} << 40,
+                               kMax, kMax - 8, kMax - 15};
+  const std::size_t aligns[] = {0,
+                                1,
+                                2,
+                                3,
+                                4,
+                                8,
+                                12,
+                                16,
+                                24,
+                                32,
+                                48,
+                                64,
+                                128,
+                                256,
+                                512,
+                                4096,
+                                std::size_t{1} << 20,
+                                std::size_t{1} << 30,
+                                std::size_t{1} << 31,
+                                kMax};
+  auto answer = [](MapTalc<>& heap, std::size_t size, std::size_t align) {
+    const talc::Result<talc::Meta> r = heap.try_allocate(size, align);
+    if (!r) return r.error();
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(r->ptr()) % (align == 0 ? 1 : align), 0u)
+        << size << " bytes aligned to " << align;
+    const talc::Result<std::size_t> usable = heap.usable_size(r->ptr());
+    EXPECT_TRUE(usable && *usable >= size) << size << " bytes aligned to " << align;
+    EXPECT_EQ(heap.deallocate(*r), Errc::ok);
+    return Errc::ok;
+  };
+  auto plain = Anonymous(kHeap, talc::OpenOptions{.lanes = false});
+  for (const std::size_t size : sizes)
+    for (const std::size_t align : aligns) {
+      auto cold = Anonymous();
+      auto warm = Anonymous();
+      // The class's page, and the thread's cache of it, made ready.
+      const talc::Result<talc::Meta> keep = warm.try_allocate(size, 16);
+      const Errc want = answer(plain, size, align);
+      EXPECT_EQ(answer(cold, size, align), want) << "cold: " << size << " aligned to " << align;
+      EXPECT_EQ(answer(warm, size, align), want) << "warm: " << size << " aligned to " << align;
+      if (keep) {
+        EXPECT_EQ(warm.deallocate(*keep), Errc::ok);
+      }
+      ExpectAccounted(warm);
+    }
+  ExpectAccounted(plain);
+}
+
 // A size no block can ever have is size_overflow, the core's answer, whatever path holds the
 // block and whatever is wrong with the handle: a page's block, a core block, a freed one and an
 // interior pointer get the same answer from a heap with lanes as from one without.
