@@ -486,6 +486,19 @@ TEST(Pages, ThePeakCountsWhatUsersHeldNotTheTables) {
   EXPECT_EQ(plain.stats().peak_live_bytes, 64u + 8u) << "a 64-byte request's chunk, less its tag";
 }
 
+// The guarantees' bound on a heap's largest pages: at most 1/64 of what it can hand out from
+// 256 KiB up, 4 KiB (the least a page can be) below, and never more than 64 KiB.
+TEST(Pages, AHeapsLargestPagesAreAtMostASixtyFourthOfIt) {
+  for (std::uint64_t capacity = 16 << 10; capacity <= (64u << 20); capacity += capacity / 7 + 1) {
+    const std::uint64_t page = std::uint64_t{1} << talc::PageGeometry::for_capacity(capacity).shift;
+    EXPECT_LE(page, talc::PageConfig::kMaxBytes) << capacity;
+    if (capacity >= (256u << 10))
+      EXPECT_LE(page * 64, capacity) << capacity;
+    else
+      EXPECT_EQ(page, talc::PageConfig::kMinBytes) << capacity;
+  }
+}
+
 // A class's pages are the smallest that hold 32 of its blocks, from 8 KiB up to the heap's page
 // size; a class whose chunks are multiples of 128 gets pages aligned to 256.
 TEST(Pages, EachClassGetsPagesOfItsOwnSize) {

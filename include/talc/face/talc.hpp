@@ -165,7 +165,7 @@ class Talc {
   /// caller that may move should reallocate). try_shrink gives back what a chunk can hold.
   Errc try_grow(Meta& m, std::size_t size) noexcept {
     if (const Errc e = own(m); e != Errc::ok) return e;
-    if (size > TalcMeta<Bins>::kMaxRequest) return Errc::size_overflow;
+    if (const Errc e = request_error(size, kGranule); e != Errc::ok) return e;
     return resize_in_place(m, size,
                            [](auto& core, void* p, std::size_t n) { return core.try_grow(p, n); });
   }

@@ -97,7 +97,7 @@ inline std::optional<Result<Meta>> Talc<Bins>::allocate_aligned_page(const LaneO
     u = offset_of(*r) - meta_offset();
   }
   const Meta m{base_, meta_offset() + u, size};
-  if (reinterpret_cast<std::uintptr_t>(m.ptr()) % align == 0) return Result<Meta>(m);
+  if ((reinterpret_cast<std::uintptr_t>(m.ptr()) & (align - 1)) == 0) return Result<Meta>(m);
   (void)deallocate(m.ptr());
   return std::nullopt;
 }

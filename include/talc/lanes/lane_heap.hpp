@@ -234,7 +234,9 @@ class alignas(64) LaneHeap {
   /// larger than any page serves (the core serves what no page does).
   std::size_t aligned_request(std::size_t size, std::size_t align) const noexcept {
     constexpr std::size_t kNone = PageConfig::kMaxRequest + 1;
-    if (!has_lanes() || reinterpret_cast<std::uintptr_t>(core_bytes()) % align != 0) return kNone;
+    // `align` is a power of two (the caller's align_error): a mask, not a division.
+    if (!has_lanes() || (reinterpret_cast<std::uintptr_t>(core_bytes()) & (align - 1)) != 0)
+      return kNone;
     const std::size_t s = page_request(size, align);
     return s != 0 ? s : kNone;
   }
